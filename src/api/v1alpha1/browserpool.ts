@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import type { KindDefinition } from '../kind.ts';
+import { withRules } from '../rules.ts';
+import {
+  Args,
+  Conditions,
+  count,
+  EnvList,
+  LabelMap,
+  LocalObjectReference,
+  Opaque,
+  observedGeneration,
+  ResourceRequirements,
+  StringMap,
+  seconds,
+} from './common.ts';
+
+export const Browser = z
+  .enum(['chromium', 'firefox', 'webkit'])
+  .describe('Browser engine the pool runs: chromium, firefox or webkit.');
+
+const Autoscaling = withRules(
+  z
+    .object({
+      minReplicas: z
+        .int()
+        .min(0)
+        .max(1000)
+        .default(0)
+        .describe('Fewest browser pods the pool keeps, even when idle.'),
+      maxReplicas: z
+        .int()
+        .min(1)
+        .max(1000)
+        .describe('Most browser pods the pool runs; demand above it waits and sets ScalingLimited.'),
+      idleBuffer: z
+        .int()
+        .min(0)
+        .max(1000)
+        .default(1)
+        .describe('Idle browsers kept ready on top of busy ones and waiting lease requests.'),
+      scaleDownDelaySeconds: seconds(
+        'How long a browser must stay idle before it is removed when demand falls.',
+        0,
+        86_400,
+      ).default(60),
+    })
+    .describe(
+      'Scale with demand: desired = clamp(busy + waiting + idleBuffer, minReplicas, maxReplicas). ' +
+        'When set, spec.replicas is not used.',
+    ),
+  [
+    {
+      cel: 'self.minReplicas <= self.maxReplicas',
+      holds: (a) => a.minReplicas <= a.maxReplicas,
+      message: 'autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas',
+      fieldPath: '.minReplicas',
+    },
+  ],
+);
+
+const Launch = z
+  .object({
+    args: Args(
+      'Extra command-line arguments for the browser, after the ones Fleetwright always sets.',
+    ).optional(),
+    env: EnvList('Environment variables for the browser process.').optional(),
+  })
+  .describe('How the agent launches the browser. Clients cannot change it.');
+
+const PodTemplate = z
+  .object({
+    labels: LabelMap('Labels added to every browser pod.').optional(),
+    annotations: StringMap('Annotations added to every browser pod.').optional(),
+    resources: ResourceRequirements.optional(),
+    nodeSelector: StringMap('Node labels a browser pod must match to be scheduled.').optional(),
+    tolerations: z
+      .array(Opaque('A corev1.Toleration.'))
+      .max(32)
+      .optional()
+      .describe('Tolerations of browser pods.'),
+    affinity: Opaque('A corev1.Affinity for browser pods.').optional(),
+    priorityClassName: z.string().max(253).optional().describe('PriorityClass of browser pods.'),
+    imagePullSecrets: z
+      .array(LocalObjectReference('Secret'))
+      .max(16)
+      .optional()
+      .describe('Secrets used to pull the browser image.'),
+  })
+  .describe('Scheduling and metadata applied to every browser pod of the pool.');
+
+export const BrowserPoolSpec = z
+  .object({
+    browser: Browser.default('chromium'),
+    image: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe("Container image of the browser pods; defaults to the operator's own agent image."),
+    replicas: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(1)
+      .describe(
+        'Number of browser pods to keep when autoscaling is not set. Target of the scale subresource.',
+      ),
+    autoscaling: Autoscaling.optional(),
+    sessionsPerBrowser: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe('Clients one browser serves at once; each gets its own browser context.'),
+    maxSessionSeconds: seconds('Longest a lease may last before it is reclaimed.', 1, 86_400).default(3600),
+    recycleAfterSessions: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe('Replace a browser pod after it has served this many sessions. Unset: never.'),
+    launch: Launch.optional(),
+    template: PodTemplate.optional(),
+  })
+  .describe('Desired state of a pool of pre-warmed browsers.');
+
+export const BrowserPoolStatus = z
+  .object({
+    replicas: count('Browser pods that exist, in any state.').optional(),
+    readyReplicas: count('Browser pods whose agent is ready.').optional(),
+    idle: count('Ready browsers with no lease.').optional(),
+    busy: count('Browsers leased to a TestRun or Tunnel.').optional(),
+    starting: count('Browser pods not ready yet.').optional(),
+    waiting: count('Lease requests waiting for a browser of this pool.').optional(),
+    selector: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe("Label selector of the pool's pods, for the scale subresource."),
+    observedGeneration: observedGeneration.optional(),
+    conditions: Conditions.optional(),
+  })
+  .describe('Observed state of the pool.');
+
+export const BrowserPoolKind = {
+  kind: 'BrowserPool',
+  plural: 'browserpools',
+  singular: 'browserpool',
+  shortNames: ['bp'],
+  description: 'A pool of pre-warmed browser pods running Playwright browser servers, scaled with demand.',
+  spec: BrowserPoolSpec,
+  status: BrowserPoolStatus,
+  maxNameLength: 50,
+  printerColumns: [
+    { name: 'Browser', type: 'string', jsonPath: '.spec.browser', description: 'Browser engine.' },
+    { name: 'Desired', type: 'integer', jsonPath: '.spec.replicas', description: 'Desired browser pods.' },
+    { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready browser pods.' },
+    { name: 'Idle', type: 'integer', jsonPath: '.status.idle', description: 'Ready browsers with no lease.' },
+    { name: 'Busy', type: 'integer', jsonPath: '.status.busy', description: 'Leased browsers.' },
+    {
+      name: 'Age',
+      type: 'date',
+      jsonPath: '.metadata.creationTimestamp',
+      description: 'Time since creation.',
+    },
+  ],
+  scale: {
+    specReplicasPath: '.spec.replicas',
+    statusReplicasPath: '.status.replicas',
+    labelSelectorPath: '.status.selector',
+  },
+} satisfies KindDefinition<typeof BrowserPoolSpec, typeof BrowserPoolStatus>;
+
+export type BrowserPoolSpec = z.infer<typeof BrowserPoolSpec>;
+export type BrowserPoolStatus = z.infer<typeof BrowserPoolStatus>;

@@ -1,0 +1,207 @@
+import { z } from 'zod';
+import type { KindDefinition } from '../kind.ts';
+import { withRules } from '../rules.ts';
+import {
+  Args,
+  Conditions,
+  count,
+  EnvList,
+  LocalObjectReference,
+  observedGeneration,
+  ResourceRequirements,
+  seconds,
+} from './common.ts';
+
+const ConfigMapSource = LocalObjectReference('ConfigMap').describe(
+  'A ConfigMap whose keys are the files of a Playwright project (spec files and playwright.config); ' +
+    'mounted into the default runner image.',
+);
+
+const ImageSource = z
+  .object({
+    workingDir: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(/^\//, 'must be an absolute path')
+      .default('/tests')
+      .describe('Directory inside runner.image that holds the Playwright project.'),
+  })
+  .describe('Tests baked into runner.image.');
+
+const Source = withRules(
+  z
+    .object({
+      configMap: ConfigMapSource.optional(),
+      image: ImageSource.optional(),
+    })
+    .describe('Where the tests come from: exactly one of configMap or image.'),
+  [
+    {
+      cel: '[has(self.configMap), has(self.image)].filter(x, x).size() == 1',
+      holds: (s) => [s.configMap, s.image].filter((x) => x !== undefined).length === 1,
+      message: 'source must set exactly one of configMap or image',
+    },
+  ],
+);
+
+const Runner = z
+  .object({
+    image: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe(
+        "Runner container image; defaults to the operator's runner image, which runs `npx playwright test`.",
+      ),
+    command: Args('Entrypoint of the runner container, replacing the image default.').optional(),
+    args: Args('Extra arguments after the runner command, for example --grep or --project.').optional(),
+    env: EnvList('Environment variables of the runner container.').optional(),
+    resources: ResourceRequirements.optional(),
+  })
+  .describe('The container that runs one shard of the suite.');
+
+export const TestRunSpec = withRules(
+  z
+    .object({
+      poolRef: LocalObjectReference('BrowserPool').describe('The BrowserPool whose browsers run the tests.'),
+      source: Source,
+      runner: Runner.optional(),
+      shards: z
+        .int()
+        .min(1)
+        .max(100)
+        .default(1)
+        .describe('Number of shards; shard i of n runs with --shard=i/n on its own leased browser.'),
+      retries: z
+        .int()
+        .min(0)
+        .max(10)
+        .default(2)
+        .describe(
+          'Retries of a shard after an infrastructure failure (browser lost, runner evicted). ' +
+            "Failed tests are not retried by the operator; use Playwright's own --retries for that.",
+        ),
+      timeoutSeconds: seconds(
+        'Deadline for the whole run; then it fails and its pods stop.',
+        1,
+        604_800,
+      ).default(3600),
+      priority: z
+        .int()
+        .min(-1000)
+        .max(1000)
+        .default(0)
+        .describe(
+          'Runs with higher priority get browsers first; equal priorities are first come, first served.',
+        ),
+      ttlSecondsAfterFinished: seconds(
+        'Delete the run this long after it finishes. Unset: keep it.',
+        0,
+        31_536_000,
+      ).optional(),
+      cleanupPolicy: z
+        .enum(['Always', 'OnSuccess'])
+        .default('Always')
+        .describe(
+          'With ttlSecondsAfterFinished: delete every finished run (Always) or keep failed ones (OnSuccess).',
+        ),
+    })
+    .describe('A Playwright suite to run on pooled browsers.'),
+  [
+    {
+      cel: '!has(self.source.image) || (has(self.runner) && has(self.runner.image))',
+      holds: (s) => s.source.image === undefined || s.runner?.image !== undefined,
+      message: 'source.image needs runner.image: the tests are baked into the runner image',
+      fieldPath: '.runner',
+    },
+  ],
+);
+
+export const TestRunPhase = z
+  .enum(['Pending', 'Queued', 'Running', 'Succeeded', 'Failed', 'Error'])
+  .describe(
+    'Pending: not yet validated; Queued: waiting for browsers; Running; Succeeded: all tests passed; ' +
+      'Failed: some tests failed or the run timed out; Error: the run could not be carried out.',
+  );
+
+const TestCounts = {
+  passed: count('Tests that passed.').optional(),
+  failed: count('Tests that failed.').optional(),
+  flaky: count('Tests that failed and then passed on a Playwright retry.').optional(),
+  skipped: count('Tests that were skipped.').optional(),
+};
+
+const ShardStatus = z
+  .object({
+    index: z.int().min(1).max(100).describe('Shard number, 1-based as in --shard=i/n.'),
+    phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Error']).describe('Phase of this shard.'),
+    browserPod: z.string().max(253).optional().describe('Browser pod leased for the current attempt.'),
+    runnerPod: z.string().max(253).optional().describe('Runner pod of the current attempt.'),
+    attempts: count('Attempts started, including infrastructure retries.').optional(),
+    ...TestCounts,
+    message: z.string().max(4096).optional().describe('Why the shard failed, or its first failed tests.'),
+  })
+  .describe('Progress of one shard.');
+
+export const TestRunStatus = z
+  .object({
+    phase: TestRunPhase.optional(),
+    shards: z
+      .array(ShardStatus)
+      .max(100)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['index'] })
+      .optional()
+      .describe('One entry per shard.'),
+    summary: z
+      .object({
+        ...TestCounts,
+        durationSeconds: z.number().min(0).optional().describe('Wall-clock time of the longest shard.'),
+      })
+      .optional()
+      .describe('Test counts over all shards.'),
+    duration: z
+      .string()
+      .max(64)
+      .optional()
+      .describe('Time from start to completion, for display (for example 1m23s).'),
+    startTime: z.iso.datetime().optional().describe('When the first shard started.'),
+    completionTime: z.iso.datetime().optional().describe('When the run reached Succeeded, Failed or Error.'),
+    queuePosition: count("Place in its pool's queue while Queued; 1 is next.").optional(),
+    observedGeneration: observedGeneration.optional(),
+    conditions: Conditions.optional(),
+  })
+  .describe('Observed state of the run.');
+
+export const TestRunKind = {
+  kind: 'TestRun',
+  plural: 'testruns',
+  singular: 'testrun',
+  shortNames: ['tr'],
+  description: 'A Playwright test suite run on pooled browsers, sharded, with results in status.',
+  spec: TestRunSpec,
+  status: TestRunStatus,
+  maxNameLength: 50,
+  printerColumns: [
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Phase of the run.' },
+    {
+      name: 'Pool',
+      type: 'string',
+      jsonPath: '.spec.poolRef.name',
+      description: 'BrowserPool the run uses.',
+    },
+    { name: 'Shards', type: 'integer', jsonPath: '.spec.shards', description: 'Number of shards.' },
+    { name: 'Passed', type: 'integer', jsonPath: '.status.summary.passed', description: 'Tests passed.' },
+    { name: 'Failed', type: 'integer', jsonPath: '.status.summary.failed', description: 'Tests failed.' },
+    { name: 'Duration', type: 'string', jsonPath: '.status.duration', description: 'Run time.' },
+    {
+      name: 'Age',
+      type: 'date',
+      jsonPath: '.metadata.creationTimestamp',
+      description: 'Time since creation.',
+    },
+  ],
+} satisfies KindDefinition<typeof TestRunSpec, typeof TestRunStatus>;
+
+export type TestRunSpec = z.infer<typeof TestRunSpec>;
+export type TestRunStatus = z.infer<typeof TestRunStatus>;

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import type { KindDefinition } from '../kind.ts';
+import {
+  Conditions,
+  count,
+  LocalObjectReference,
+  objectName,
+  observedGeneration,
+  seconds,
+  secretKey,
+} from './common.ts';
+
+export const TunnelSpec = z
+  .object({
+    poolRef: LocalObjectReference('BrowserPool').describe(
+      'The BrowserPool whose browsers this Tunnel hands out.',
+    ),
+    path: z
+      .string()
+      .max(512)
+      .regex(/^\/[A-Za-z0-9._~/-]*$/, 'must be an absolute URL path of letters, digits and ._~/-')
+      .optional()
+      .describe('URL path the gateway serves this Tunnel at. Unset: /tunnels/<namespace>/<name>.'),
+    auth: z
+      .object({
+        secretRef: z
+          .object({
+            name: objectName('Secret'),
+            key: secretKey.default('token').describe('Key in the Secret whose value is the bearer token.'),
+          })
+          .describe('Secret holding the token clients must present.'),
+      })
+      .describe(
+        'How clients authenticate: a bearer token in Authorization, or ?token= for clients without headers.',
+      ),
+    maxConnections: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(100)
+      .describe('Most client connections served at once.'),
+    idleTimeoutSeconds: seconds('Close a connection after this long without traffic.', 1, 86_400).default(
+      300,
+    ),
+    maxSessionSeconds: seconds('Longest a client may hold a browser.', 1, 86_400).default(3600),
+    queueTimeoutSeconds: seconds(
+      'How long a client waits for a free browser before it gets 503 with Retry-After.',
+      0,
+      3600,
+    ).default(30),
+  })
+  .describe('An authenticated WebSocket/HTTP entry point that hands each client a browser from a pool.');
+
+export const TunnelStatus = z
+  .object({
+    url: z.string().max(2048).optional().describe('Where clients connect, as served by the gateway.'),
+    activeConnections: count('Client connections open now, over all gateway replicas.').optional(),
+    totalConnections: count('Client connections accepted since the Tunnel was created.').optional(),
+    observedGeneration: observedGeneration.optional(),
+    conditions: Conditions.optional(),
+  })
+  .describe('Observed state of the Tunnel.');
+
+export const TunnelKind = {
+  kind: 'Tunnel',
+  plural: 'tunnels',
+  singular: 'tunnel',
+  shortNames: ['tun'],
+  description: 'An authenticated WebSocket/HTTP gateway entry point that hands each client a leased browser.',
+  spec: TunnelSpec,
+  status: TunnelStatus,
+  maxNameLength: 63,
+  printerColumns: [
+    { name: 'Pool', type: 'string', jsonPath: '.spec.poolRef.name', description: 'BrowserPool served.' },
+    { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'Where clients connect.' },
+    {
+      name: 'Active',
+      type: 'integer',
+      jsonPath: '.status.activeConnections',
+      description: 'Open connections.',
+    },
+    {
+      name: 'Age',
+      type: 'date',
+      jsonPath: '.metadata.creationTimestamp',
+      description: 'Time since creation.',
+    },
+  ],
+} satisfies KindDefinition<typeof TunnelSpec, typeof TunnelStatus>;
+
+export type TunnelSpec = z.infer<typeof TunnelSpec>;
+export type TunnelStatus = z.infer<typeof TunnelStatus>;
