@@ -222,11 +222,11 @@ function linkTools(): void {
 function writeKubeconfig(path: string, pki: Pki): void {
   const ca = readFileSync(pki.caCert).toString('base64');
   const kubeconfig = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'fleetwright', cluster: { server, 'certificate-authority-data': ca } }],
-    users: [{ name: 'admin', user: { token: pki.adminToken } }],
-    contexts: [
+    'apiVersion': 'v1',
+    'kind': 'Config',
+    'clusters': [{ name: 'fleetwright', cluster: { server, 'certificate-authority-data': ca } }],
+    'users': [{ name: 'admin', user: { token: pki.adminToken } }],
+    'contexts': [
       { name: 'fleetwright', context: { cluster: 'fleetwright', user: 'admin', namespace: 'default' } },
     ],
     'current-context': 'fleetwright',

@@ -16,7 +16,7 @@ if (check) {
   if (stale.length + extra.length > 0) {
     console.error(
       `crds/ is out of date with src/api/v1alpha1 (differs: ${[...stale, ...extra].join(', ')}).\n` +
-        'Run `npm run generate` and commit the result.',
+      'Run `npm run generate` and commit the result.',
     );
     process.exit(1);
   }

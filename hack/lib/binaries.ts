@@ -9,9 +9,9 @@ const PACKAGES = {
   'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
   'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
   'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
-  kubelet: 'k8s.io/kubernetes/cmd/kubelet',
+  'kubelet': 'k8s.io/kubernetes/cmd/kubelet',
   'kube-proxy': 'k8s.io/kubernetes/cmd/kube-proxy',
-  etcd: 'go.etcd.io/etcd/server/v3',
+  'etcd': 'go.etcd.io/etcd/server/v3',
 } as const;
 
 export type KubeBinary = keyof typeof PACKAGES;
@@ -47,7 +47,7 @@ export function ensureBinary(name: KubeBinary, log: (line: string) => void = con
   if (go.error || go.status !== 0) {
     throw new Error(
       `cannot build ${name}: Go is not on PATH. Install Go 1.25 or newer, ` +
-        'or set KUBEBUILDER_ASSETS to a folder that holds kube-apiserver and etcd.',
+      'or set KUBEBUILDER_ASSETS to a folder that holds kube-apiserver and etcd.',
     );
   }
   const version = kubernetesVersion();

@@ -21,7 +21,7 @@ function normalize(node: JsonSchema): JsonSchema {
   const description = node.description;
   if (node['x-kubernetes-preserve-unknown-fields']) {
     return {
-      type: 'object',
+      'type': 'object',
       ...(description ? { description } : {}),
       'x-kubernetes-preserve-unknown-fields': true,
     };
@@ -32,7 +32,7 @@ function normalize(node: JsonSchema): JsonSchema {
     const pattern = branches.find((b) => b.type === 'string')?.pattern;
     return {
       ...(description ? { description } : {}),
-      anyOf: [{ type: 'integer' }, { type: 'string' }],
+      'anyOf': [{ type: 'integer' }, { type: 'string' }],
       ...(pattern ? { pattern } : {}),
       'x-kubernetes-int-or-string': true,
     };
@@ -66,9 +66,9 @@ function isEmptySchema(value: unknown): boolean {
 export function customResourceDefinition(def: KindDefinition) {
   const name = nameRule(def);
   const openAPIV3Schema = {
-    type: 'object',
-    description: def.description,
-    properties: {
+    'type': 'object',
+    'description': def.description,
+    'properties': {
       apiVersion: { type: 'string', description: 'Versioned schema of this representation of an object.' },
       kind: { type: 'string', description: 'The REST resource this object represents.' },
       // A CRD may declare only name and generateName under metadata; declaring name lets the name rule blame it.
@@ -76,7 +76,7 @@ export function customResourceDefinition(def: KindDefinition) {
       spec: structuralSchema(def.spec),
       status: structuralSchema(def.status),
     },
-    required: ['spec'],
+    'required': ['spec'],
     'x-kubernetes-validations': [{ rule: name.cel, message: name.message, fieldPath: name.fieldPath }],
   };
   return {

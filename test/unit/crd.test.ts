@@ -25,7 +25,7 @@ describe('structuralSchema', () => {
     expect(structuralSchema(z.int().min(1).max(5))).toEqual({ type: 'integer', minimum: 1, maximum: 5 });
   });
 
-  it("drops zod's ECMAScript date-time pattern and keeps the format", () => {
+  it('drops zod\'s ECMAScript date-time pattern and keeps the format', () => {
     expect(structuralSchema(z.iso.datetime())).toEqual({ type: 'string', format: 'date-time' });
   });
 
@@ -36,8 +36,8 @@ describe('structuralSchema', () => {
       .meta({ 'x-kubernetes-preserve-unknown-fields': true })
       .describe('affinity');
     expect(structuralSchema(opaque)).toEqual({
-      type: 'object',
-      description: 'affinity',
+      'type': 'object',
+      'description': 'affinity',
       'x-kubernetes-preserve-unknown-fields': true,
     });
   });
@@ -47,8 +47,8 @@ describe('structuralSchema', () => {
       .union([z.int(), z.string().regex(/^\d+m$/)])
       .meta({ 'x-kubernetes-int-or-string': true });
     expect(structuralSchema(quantity)).toEqual({
-      anyOf: [{ type: 'integer' }, { type: 'string' }],
-      pattern: '^\\d+m$',
+      'anyOf': [{ type: 'integer' }, { type: 'string' }],
+      'pattern': '^\\d+m$',
       'x-kubernetes-int-or-string': true,
     });
   });

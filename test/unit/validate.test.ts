@@ -5,7 +5,7 @@ import { invalidManifests } from '../fixtures/invalid-manifests.ts';
 
 const schemas = { BrowserPool: BrowserPoolResource, TestRun: TestRunResource, Tunnel: TunnelResource };
 
-describe("the controller's validation agrees with admission", () => {
+describe('the controller\'s validation agrees with admission', () => {
   it.each(invalidManifests)('refuses $why, naming $field', ({ manifest, field }) => {
     const parsed = parseResource(schemas[manifest.kind as keyof typeof schemas], manifest);
     expect(parsed.ok).toBe(false);

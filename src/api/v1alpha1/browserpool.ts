@@ -47,7 +47,7 @@ const Autoscaling = withRules(
     })
     .describe(
       'Scale with demand: desired = clamp(busy + waiting + idleBuffer, minReplicas, maxReplicas). ' +
-        'When set, spec.replicas is not used.',
+      'When set, spec.replicas is not used.',
     ),
   [
     {
@@ -96,7 +96,7 @@ export const BrowserPoolSpec = z
       .string()
       .max(1024)
       .optional()
-      .describe("Container image of the browser pods; defaults to the operator's own agent image."),
+      .describe('Container image of the browser pods; defaults to the operator\'s own agent image.'),
     replicas: z
       .int()
       .min(0)
@@ -136,7 +136,7 @@ export const BrowserPoolStatus = z
       .string()
       .max(1024)
       .optional()
-      .describe("Label selector of the pool's pods, for the scale subresource."),
+      .describe('Label selector of the pool\'s pods, for the scale subresource.'),
     observedGeneration: observedGeneration.optional(),
     conditions: Conditions.optional(),
   })

@@ -98,7 +98,7 @@ export const Condition = z
       .min(1)
       .max(1024)
       .regex(new RegExp(CONDITION_REASON))
-      .describe("Machine-readable CamelCase reason for the condition's last transition."),
+      .describe('Machine-readable CamelCase reason for the condition\'s last transition.'),
     message: z.string().max(32_768).describe('Human-readable message with details about the transition.'),
     lastTransitionTime: z.iso
       .datetime()

@@ -14,7 +14,7 @@ import {
 
 const ConfigMapSource = LocalObjectReference('ConfigMap').describe(
   'A ConfigMap whose keys are the files of a Playwright project (spec files and playwright.config); ' +
-    'mounted into the default runner image.',
+  'mounted into the default runner image.',
 );
 
 const ImageSource = z
@@ -52,7 +52,7 @@ const Runner = z
       .max(1024)
       .optional()
       .describe(
-        "Runner container image; defaults to the operator's runner image, which runs `npx playwright test`.",
+        'Runner container image; defaults to the operator\'s runner image, which runs `npx playwright test`.',
       ),
     command: Args('Entrypoint of the runner container, replacing the image default.').optional(),
     args: Args('Extra arguments after the runner command, for example --grep or --project.').optional(),
@@ -80,7 +80,7 @@ export const TestRunSpec = withRules(
         .default(2)
         .describe(
           'Retries of a shard after an infrastructure failure (browser lost, runner evicted). ' +
-            "Failed tests are not retried by the operator; use Playwright's own --retries for that.",
+          'Failed tests are not retried by the operator; use Playwright\'s own --retries for that.',
         ),
       timeoutSeconds: seconds(
         'Deadline for the whole run; then it fails and its pods stop.',
@@ -122,7 +122,7 @@ export const TestRunPhase = z
   .enum(['Pending', 'Queued', 'Running', 'Succeeded', 'Failed', 'Error'])
   .describe(
     'Pending: not yet validated; Queued: waiting for browsers; Running; Succeeded: all tests passed; ' +
-      'Failed: some tests failed or the run timed out; Error: the run could not be carried out.',
+    'Failed: some tests failed or the run timed out; Error: the run could not be carried out.',
   );
 
 const TestCounts = {
@@ -167,7 +167,7 @@ export const TestRunStatus = z
       .describe('Time from start to completion, for display (for example 1m23s).'),
     startTime: z.iso.datetime().optional().describe('When the first shard started.'),
     completionTime: z.iso.datetime().optional().describe('When the run reached Succeeded, Failed or Error.'),
-    queuePosition: count("Place in its pool's queue while Queued; 1 is next.").optional(),
+    queuePosition: count('Place in its pool\'s queue while Queued; 1 is next.').optional(),
     observedGeneration: observedGeneration.optional(),
     conditions: Conditions.optional(),
   })
