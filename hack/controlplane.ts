@@ -1,9 +1,11 @@
-// A real Kubernetes control plane on loopback: etcd, kube-apiserver,
-// kube-controller-manager and kube-scheduler, built from their Go modules.
+// A real Kubernetes cluster on this machine: etcd, kube-apiserver,
+// kube-controller-manager and kube-scheduler on loopback, built from their Go
+// modules, and one real node (containerd, runc, CNI, kubelet; hack/lib/node.ts).
 //
-//   node hack/controlplane.ts up       start (or find running) and write .fleetwright/kubeconfig
-//   node hack/controlplane.ts down     stop everything and remove its data
-//   node hack/controlplane.ts status   say what runs
+//   node hack/controlplane.ts up [--api-only]   start (or find running) and write .fleetwright/kubeconfig
+//   node hack/controlplane.ts down              stop everything and remove its data
+//   node hack/controlplane.ts status            say what runs
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ import {
   stopManaged,
   stopProcess,
 } from './lib/processes.ts';
+import { downNode, NODE_NAME, nodeDir, nodeRunning, upNode } from './lib/node.ts';
 import { ensureTool } from './lib/tools.ts';
 
 const ports = {
@@ -82,6 +85,12 @@ const components: Component[] = [
         'DNS:kubernetes.default.svc',
         'DNS:kubernetes.default.svc.cluster.local',
       ]);
+      const kubeletClient = issueCertificate(
+        pki,
+        'apiserver-kubelet-client',
+        '/O=system:masters/CN=kube-apiserver-kubelet-client',
+        'clientAuth',
+      );
       return [
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
@@ -91,7 +100,11 @@ const components: Component[] = [
         `--tls-private-key-file=${serving.key}`,
         `--client-ca-file=${pki.caCert}`,
         `--token-auth-file=${pki.tokenFile}`,
-        '--authorization-mode=RBAC',
+        '--authorization-mode=Node,RBAC',
+        // So that kubectl logs/exec reach the kubelet on the node's bridge address.
+        `--kubelet-client-certificate=${kubeletClient.cert}`,
+        `--kubelet-client-key=${kubeletClient.key}`,
+        '--kubelet-preferred-address-types=InternalIP',
         '--service-account-issuer=https://kubernetes.default.svc',
         `--service-account-key-file=${pki.serviceAccountPub}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
@@ -110,7 +123,8 @@ const components: Component[] = [
       `--kubeconfig=${kubeconfigPath}`,
       '--leader-elect=false',
       '--secure-port=0',
-      '--controllers=garbage-collector-controller,namespace-controller',
+      // node-lifecycle removes the not-ready taint the API server puts on every new Node.
+      '--controllers=garbage-collector-controller,namespace-controller,node-lifecycle-controller',
     ],
   }),
   component({
@@ -125,8 +139,11 @@ const components: Component[] = [
  * data, so it both starts from nothing and brings back a killed API server.
  * Processes left by a crashed run without pid files are stopped first.
  */
-export async function up(log: Log = console.log): Promise<ControlPlane> {
-  const tracked = new Set(components.map(runningPid));
+export async function up(log: Log = console.log, options: { node?: boolean } = {}): Promise<ControlPlane> {
+  // The Debian packages the cluster needs; instant when they are present.
+  execFileSync('bash', [join(import.meta.dirname, 'setup.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // Leftovers of the control plane; the node's processes are the node's to judge (upNode).
+  const tracked = new Set([...components.map(runningPid), ...processesMentioning(nodeDir)]);
   for (const pid of processesMentioning(stateDir)) if (!tracked.has(pid)) await stopProcess(pid, 5_000);
 
   const missing = components.filter((c) => runningPid(c) === undefined);
@@ -144,6 +161,14 @@ export async function up(log: Log = console.log): Promise<ControlPlane> {
   log(
     `control plane at ${server}: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s); KUBECONFIG=${kubeconfigPath}`,
   );
+  if (options.node) {
+    await upNode({
+      pki,
+      log,
+      kubeconfigOf: (cert) => kubeconfigText(pki, `system:node:${NODE_NAME}`, { 'client-certificate': cert.cert, 'client-key': cert.key }),
+      nodeReady: (since) => nodeReady(pki, since),
+    });
+  }
   return { kubeconfig: kubeconfigPath, server };
 }
 
@@ -157,11 +182,12 @@ export async function kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Pr
 }
 
 export async function down(log: Log = console.log): Promise<void> {
+  await downNode();
   for (const c of [...components].reverse()) await stopManaged(c, c.name === 'etcd' ? 10_000 : 5_000);
   // Whatever a crashed run left without a pid file still names the state folder on its command line.
   for (const pid of processesMentioning(stateDir)) await stopProcess(pid, 5_000);
   rmSync(stateDir, { recursive: true, force: true });
-  log('control plane stopped and its data removed');
+  log('cluster stopped and its data removed');
 }
 
 function status(): void {
@@ -169,6 +195,7 @@ function status(): void {
     const pid = runningPid(c);
     console.log(`${c.name.padEnd(24)} ${pid ? `running (pid ${pid})` : 'stopped'}`);
   }
+  console.log(`${`node ${NODE_NAME}`.padEnd(24)} ${nodeRunning() ? 'running' : 'stopped'}`);
 }
 
 async function waitFor(m: Managed, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -192,21 +219,46 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
-function readyz(pki: Pki): Promise<boolean> {
+/** GET on the API server as the admin user: status code and body, or status 0 when it does not answer. */
+function apiGet(pki: Pki, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = request(`${server}/readyz`, {
+    const req = request(`${server}${path}`, {
       ca: readFileSync(pki.caCert),
       headers: { Authorization: `Bearer ${pki.adminToken}` },
-      timeout: 1000,
+      timeout: 2000,
     });
     req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.on('error', () => resolve(false));
+    req.on('error', () => resolve({ status: 0, body: '' }));
     req.on('timeout', () => req.destroy());
     req.end();
   });
+}
+
+async function readyz(pki: Pki): Promise<boolean> {
+  return (await apiGet(pki, '/readyz')).status === 200;
+}
+
+/**
+ * Ready, and rid of the not-ready taint, so the scheduler binds pods to it. A
+ * restarted kubelet's Node still says Ready from before, so with `since` the
+ * Ready condition must have a heartbeat from after that moment.
+ */
+async function nodeReady(pki: Pki, since?: Date): Promise<boolean> {
+  const response = await apiGet(pki, `/api/v1/nodes/${NODE_NAME}`);
+  if (response.status !== 200) return false;
+  const node = JSON.parse(response.body) as {
+    spec?: { taints?: { key: string }[] };
+    status?: { conditions?: { type: string; status: string; lastHeartbeatTime?: string }[] };
+  };
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
+  const fresh = !since || (ready?.lastHeartbeatTime !== undefined && new Date(ready.lastHeartbeatTime) >= since);
+  const tainted = node.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/not-ready');
+  return Boolean(ready) && fresh && !tainted;
 }
 
 /** .fleetwright/bin/{kubectl,helm}, so `PATH=$PWD/.fleetwright/bin:$PATH` gives a user the tested clients. */
@@ -220,30 +272,35 @@ function linkTools(): void {
 }
 
 function writeKubeconfig(path: string, pki: Pki): void {
+  writeFileSync(path, kubeconfigText(pki, 'admin', { token: pki.adminToken }), { mode: 0o600 });
+}
+
+function kubeconfigText(pki: Pki, user: string, credentials: Record<string, string>): string {
   const ca = readFileSync(pki.caCert).toString('base64');
-  const kubeconfig = {
-    'apiVersion': 'v1',
-    'kind': 'Config',
-    'clusters': [{ name: 'fleetwright', cluster: { server, 'certificate-authority-data': ca } }],
-    'users': [{ name: 'admin', user: { token: pki.adminToken } }],
-    'contexts': [
-      { name: 'fleetwright', context: { cluster: 'fleetwright', user: 'admin', namespace: 'default' } },
-    ],
-    'current-context': 'fleetwright',
-  };
-  writeFileSync(path, JSON.stringify(kubeconfig, null, 2), { mode: 0o600 });
+  return JSON.stringify(
+    {
+      'apiVersion': 'v1',
+      'kind': 'Config',
+      'clusters': [{ name: 'fleetwright', cluster: { server, 'certificate-authority-data': ca } }],
+      'users': [{ name: user, user: credentials }],
+      'contexts': [{ name: 'fleetwright', context: { cluster: 'fleetwright', user, namespace: 'default' } }],
+      'current-context': 'fleetwright',
+    },
+    null,
+    2,
+  );
 }
 
 if (import.meta.main) {
   const command = process.argv[2];
   const commands: Record<string, () => Promise<unknown>> = {
-    up: () => up(),
+    up: () => up(console.log, { node: !process.argv.includes('--api-only') }),
     down: () => down(),
     status: async () => status(),
   };
   const run = command ? commands[command] : undefined;
   if (!run) {
-    console.error('usage: node hack/controlplane.ts up|down|status');
+    console.error('usage: node hack/controlplane.ts up [--api-only] | down | status');
     process.exit(2);
   }
   try {

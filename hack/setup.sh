@@ -3,7 +3,13 @@
 # Needs Debian (apt-get) and root, as the control plane and node do.
 set -euo pipefail
 
-packages=(openssl unzip)
+packages=(
+  openssl unzip prometheus
+  # the real node: container runtime, CNI plugins, iptables for the kubelet's chains
+  containerd runc containernetworking-plugins iptables
+  # images built here: podman, and debootstrap for the local Debian base
+  podman debootstrap
+)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -11,8 +17,9 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Wait for the dpkg lock rather than fail when another apt run holds it.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 if ! command -v go >/dev/null; then

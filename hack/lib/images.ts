@@ -1,0 +1,143 @@
+// The project's image, built here with podman from a debootstrapped Debian
+// base (no registry, no Docker engine) and imported into the node's containerd.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ctr, importImage, podman } from './node.ts';
+import { cacheDir, repoRoot } from './paths.ts';
+
+export const IMAGE_REPOSITORY = 'localhost/fleetwright/fleetwright';
+/** The tag the operator uses by default for browser and runner pods; moves to each new local build. */
+export const DEV_IMAGE = `${IMAGE_REPOSITORY}:dev`;
+const DEBIAN_IMAGE = 'localhost/fleetwright/debian:bookworm';
+const NPM_VERSION = '11.21.2';
+
+type Log = (line: string) => void;
+
+const sha = (...parts: (string | Buffer)[]) => {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex').slice(0, 12);
+};
+
+const podmanHas = (tag: string) =>
+  spawnSync('podman', ['image', 'exists', tag], {
+    env: { ...process.env, CONTAINERS_CONF: join(import.meta.dirname, '..', 'podman', 'containers.conf') },
+  }).status === 0;
+
+/** The Debian mirror this machine's apt uses, so debootstrap reaches what apt reaches. */
+function debianMirror(): string {
+  const sources = ['/etc/apt/sources.list.d', '/etc/apt']
+    .flatMap((dir) => (existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : []))
+    .filter((f) => /\.(list|sources)$/.test(f))
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
+  const match = /^URIs:\s*(\S+)/m.exec(sources) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\b/m.exec(sources);
+  if (!match?.[1]) throw new Error('no Debian mirror in /etc/apt: hack/ needs a Debian machine with apt sources');
+  return match[1];
+}
+
+function ensureDebianImage(log: Log): void {
+  if (podmanHas(DEBIAN_IMAGE)) return;
+  const started = Date.now();
+  const root = join(cacheDir, 'debootstrap');
+  rmSync(root, { recursive: true, force: true });
+  log(`debootstrap: Debian bookworm minbase into ${root}`);
+  execFileSync('debootstrap', ['--variant=minbase', 'bookworm', root, debianMirror()], { stdio: 'ignore' });
+  const tar = spawnSync('tar', ['-C', root, '-c', '.'], { maxBuffer: 2 ** 31 });
+  podmanWithInput(tar.stdout, 'import', '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '-', DEBIAN_IMAGE);
+  rmSync(root, { recursive: true, force: true });
+  log(`built ${DEBIAN_IMAGE} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function podmanWithInput(input: Buffer, ...args: string[]): void {
+  const result = spawnSync('podman', args, {
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, CONTAINERS_CONF: join(import.meta.dirname, '..', 'podman', 'containers.conf') },
+  });
+  if (result.status !== 0) throw new Error(`podman ${args[0]} failed:\n${result.stderr}`);
+}
+
+/** Debian + chromium + Node 24 + npm: the local stand-in for Playwright's published image. */
+function ensureBrowserBase(log: Log): string {
+  const containerfile = join(repoRoot, 'hack', 'images', 'browser-base.Containerfile');
+  const nodeBinary = join(repoRoot, 'node_modules', 'node', 'bin', 'node');
+  const nodeVersion = execFileSync(nodeBinary, ['--version'], { encoding: 'utf8' }).trim();
+  const tag = `localhost/fleetwright/browser-base:${sha(readFileSync(containerfile), nodeVersion, NPM_VERSION)}`;
+  if (podmanHas(tag)) return tag;
+  ensureDebianImage(log);
+  const started = Date.now();
+  const context = join(cacheDir, 'browser-base-context');
+  rmSync(context, { recursive: true, force: true });
+  mkdirSync(context, { recursive: true });
+  copyFileSync(nodeBinary, join(context, 'node'));
+  execFileSync('npm', ['pack', `npm@${NPM_VERSION}`, '--pack-destination', context, '--silent'], { stdio: 'ignore' });
+  execFileSync('tar', ['-xzf', join(context, `npm-${NPM_VERSION}.tgz`), '-C', context]);
+  renameSync(join(context, 'package'), join(context, 'npm'));
+  log(`building ${tag} (Debian chromium, Node ${nodeVersion}, npm ${NPM_VERSION})`);
+  podman('build', '--network=host', '--build-arg', `DEBIAN_IMAGE=${DEBIAN_IMAGE}`, '-f', containerfile, '-t', tag, context);
+  rmSync(context, { recursive: true, force: true });
+  log(`built ${tag} in ${Math.round((Date.now() - started) / 1000)} s`);
+  return tag;
+}
+
+/**
+ * The CA bundle the host's npm trusts, as the build secret npm-ca: where a
+ * proxy intercepts TLS, the base image's own CAs cannot verify the registry.
+ */
+function npmCaSecret(): string[] {
+  const configured = execFileSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8' }).trim();
+  const bundle = configured && configured !== 'null' ? configured : '/etc/ssl/certs/ca-certificates.crt';
+  return existsSync(bundle) ? ['--secret', `id=npm-ca,src=${bundle}`] : [];
+}
+
+/** Everything the Dockerfile copies, so any change to it means a new tag. */
+function projectInputs(): Buffer[] {
+  const files = ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
+  const walk = (dir: string): string[] =>
+    readdirSync(dir).flatMap((name) => {
+      const path = join(dir, name);
+      return statSync(path).isDirectory() ? walk(path) : [relative(repoRoot, path)];
+    });
+  return [...files, ...walk(join(repoRoot, 'src')).sort()].flatMap((f) => [Buffer.from(f), readFileSync(join(repoRoot, f))]);
+}
+
+/**
+ * The project's image in the node's containerd, tagged by a hash of its
+ * inputs and as DEV_IMAGE; built and imported only when the inputs changed.
+ */
+export function ensureProjectImage(log: Log = console.log): string {
+  const base = ensureBrowserBase(log);
+  const tag = `${IMAGE_REPOSITORY}:${sha(base, ...projectInputs())}`;
+  if (!ctr('images', 'ls', '-q').split('\n').includes(tag)) {
+    if (!podmanHas(tag)) {
+      const started = Date.now();
+      log(`building ${tag} from the Dockerfile on ${base}`);
+      podman('build', '--network=host', '--build-arg', `BASE_IMAGE=${base}`, ...npmCaSecret(), '-t', tag, repoRoot);
+      log(`built ${tag} in ${Math.round((Date.now() - started) / 1000)} s`);
+    }
+    const started = Date.now();
+    importImage(tag);
+    log(`imported ${tag} into the node's containerd in ${Math.round((Date.now() - started) / 1000)} s`);
+  }
+  ctr('images', 'tag', '--force', tag, DEV_IMAGE);
+  removeSupersededImages(tag);
+  return tag;
+}
+
+/** Each source change makes a new tag; keep only the newest (and :dev) in both stores. */
+function removeSupersededImages(current: string): void {
+  const superseded = (names: string[]) =>
+    names.filter((n) => n.startsWith(`${IMAGE_REPOSITORY}:`) && n !== current && n !== DEV_IMAGE);
+  for (const name of superseded(ctr('images', 'ls', '-q').split('\n'))) ctr('images', 'rm', name);
+  for (const name of superseded(podman('images', '--format', '{{.Repository}}:{{.Tag}}').split('\n'))) {
+    podman('rmi', '--force', name);
+  }
+  podman('image', 'prune', '--force');
+}
+
+if (import.meta.main) {
+  console.log(ensureProjectImage());
+}

@@ -1,0 +1,319 @@
+// One real Kubernetes node on this machine: Debian's containerd, runc and CNI
+// plugins, and a kubelet built from the pinned Go modules. Pods get addresses
+// on the bridge fw0 (10.244.0.0/24), reachable from the host; each pod has its
+// own network namespace and localhost. Pods get no route off the bridge, and
+// no masquerading: they reach each other and the host, and nothing outside.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBinary, kubernetesVersion } from './binaries.ts';
+import { cacheDir, stateDir } from './paths.ts';
+import { issueCertificate, type Pki } from './pki.ts';
+import { type Managed, processesMentioning, runningPid, sleep, startDetached, stopManaged, stopProcess } from './processes.ts';
+
+export const NODE_NAME = 'fw-node';
+export const BRIDGE = 'fw0';
+export const NODE_IP = '10.244.0.1';
+export const POD_CIDR = '10.244.0.0/24';
+export const PAUSE_IMAGE = 'localhost/fleetwright/pause:3.10.1';
+
+export const nodeDir = join(stateDir, 'node');
+const runDir = join(stateDir, 'run');
+const containerdDir = join(nodeDir, 'containerd');
+export const containerdSocket = join(containerdDir, 'containerd.sock');
+/** Image content survives `down`: the images are built here and can never be pulled again. */
+const containerdRoot = join(cacheDir, 'containerd');
+const cniDir = join(nodeDir, 'cni');
+const kubeletDir = join(nodeDir, 'kubelet');
+
+const containerd: Managed = { name: 'containerd', runDir };
+const kubelet: Managed = { name: 'kubelet', runDir };
+
+type Log = (line: string) => void;
+
+function run(command: string, args: string[], input?: Buffer | string): string {
+  return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** ctr against our containerd, in the namespace the CRI plugin uses. */
+export function ctr(...args: string[]): string {
+  return run('ctr', ['--address', containerdSocket, '--namespace', 'k8s.io', ...args]);
+}
+
+export function nodeRunning(): boolean {
+  return runningPid(containerd) !== undefined && runningPid(kubelet) !== undefined;
+}
+
+function ensureBridge(): void {
+  if (spawnSync('ip', ['link', 'show', BRIDGE]).status !== 0) run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+  const addresses = run('ip', ['-4', '-o', 'addr', 'show', 'dev', BRIDGE]);
+  if (!addresses.includes(`${NODE_IP}/24`)) run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', BRIDGE]);
+  run('ip', ['link', 'set', BRIDGE, 'up']);
+}
+
+function writeContainerdConfig(): string {
+  mkdirSync(containerdDir, { recursive: true });
+  const config = join(containerdDir, 'config.toml');
+  writeFileSync(
+    config,
+    `version = 2
+root = "${containerdRoot}"
+state = "${join(containerdDir, 'state')}"
+
+[grpc]
+  address = "${containerdSocket}"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${PAUSE_IMAGE}"
+  # Without it every sandbox fails here: the kubelet asks for oom_score_adj -998,
+  # and this machine grants no CAP_SYS_RESOURCE.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "${join(cniDir, 'net.d')}"
+`,
+  );
+  return config;
+}
+
+function writeCniConfig(): void {
+  mkdirSync(join(cniDir, 'net.d'), { recursive: true });
+  const conflist = {
+    cniVersion: '1.0.0',
+    name: 'fleetwright',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: BRIDGE,
+        // Not a gateway: the plugin would turn on IP forwarding, and pods need no route off the bridge.
+        isGateway: false,
+        ipMasq: false,
+        hairpinMode: true,
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: POD_CIDR, rangeStart: '10.244.0.10', gateway: NODE_IP }]],
+          dataDir: join(cniDir, 'ipam'),
+        },
+      },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  };
+  writeFileSync(join(cniDir, 'net.d', '10-fleetwright.conflist'), JSON.stringify(conflist, null, 2));
+}
+
+async function waitForSocket(path: string, m: Managed): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (existsSync(path) && spawnSync('ctr', ['--address', path, 'version']).status === 0) return;
+    if (runningPid(m) === undefined) break;
+    await sleep(100);
+  }
+  throw new Error(`${m.name} did not start; see ${join(runDir, `${m.name}.log`)}`);
+}
+
+/** The sandbox image: pause.c from the pinned k8s.io/kubernetes module, static, FROM scratch. Built once. */
+function ensurePauseImage(log: Log): void {
+  if (ctr('images', 'ls', '-q').split('\n').includes(PAUSE_IMAGE)) return;
+  const modDir = run('go', ['env', 'GOMODCACHE']).trim();
+  const module = `k8s.io/kubernetes@${kubernetesVersion()}`;
+  const source = join(modDir, module, 'build', 'pause', 'linux', 'pause.c');
+  if (!existsSync(source)) run('go', ['mod', 'download', module]);
+  const build = join(cacheDir, 'pause');
+  mkdirSync(build, { recursive: true });
+  run('gcc', ['-Os', '-Wall', '-Werror', '-static', '-DVERSION=v3.10.1', '-o', join(build, 'pause'), source]);
+  writeFileSync(join(build, 'Containerfile'), 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n');
+  podman('build', '--network=host', '-t', PAUSE_IMAGE, build);
+  importImage(PAUSE_IMAGE);
+  log(`built the sandbox image ${PAUSE_IMAGE}`);
+}
+
+/** podman with this project's containers.conf (no ulimit raising, runc), as this machine needs. */
+export function podman(...args: string[]): string {
+  const result = spawnSync('podman', args, {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, CONTAINERS_CONF: join(import.meta.dirname, '..', 'podman', 'containers.conf') },
+  });
+  if (result.status !== 0) throw new Error(`podman ${args.join(' ')} failed:\n${result.stderr || result.stdout}`);
+  return result.stdout;
+}
+
+/** Copies an image from podman's store into the node's containerd, where the kubelet finds it. */
+export function importImage(tag: string): void {
+  // docker-archive (podman's default) keeps the full name, so ctr imports it as tagged.
+  const archive = join(cacheDir, 'image-import.tar');
+  podman('save', '-o', archive, tag);
+  try {
+    ctr('images', 'import', archive);
+  } finally {
+    rmSync(archive, { force: true });
+  }
+}
+
+function writeKubeletConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key: string }) => string): string[] {
+  mkdirSync(kubeletDir, { recursive: true });
+  const client = issueCertificate(pki, 'kubelet-client', `/O=system:nodes/CN=system:node:${NODE_NAME}`, 'clientAuth');
+  const serving = issueCertificate(pki, 'kubelet-serving', `/CN=${NODE_NAME}`, 'serverAuth', [`IP:${NODE_IP}`]);
+  const kubeconfig = join(kubeletDir, 'kubeconfig');
+  writeFileSync(kubeconfig, kubeconfigOf(client), { mode: 0o600 });
+  const config = {
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    // This machine: no systemd, cgroup v1, swap allowed, no node-allocatable enforcement.
+    cgroupDriver: 'cgroupfs',
+    failCgroupV1: false,
+    failSwapOn: false,
+    cgroupsPerQOS: false,
+    enforceNodeAllocatable: [],
+    containerRuntimeEndpoint: `unix://${containerdSocket}`,
+    address: NODE_IP,
+    readOnlyPort: 0,
+    healthzBindAddress: '127.0.0.1',
+    tlsCertFile: serving.cert,
+    tlsPrivateKeyFile: serving.key,
+    authentication: { x509: { clientCAFile: pki.caCert }, webhook: { enabled: false }, anonymous: { enabled: false } },
+    authorization: { mode: 'AlwaysAllow' },
+    podLogsDir: join(nodeDir, 'pod-logs'),
+    resolvConf: '',
+    // Images are built here and can never be pulled again: never garbage-collect them,
+    // and never evict for a disk that is merely fuller than a cluster default.
+    imageGCHighThresholdPercent: 100,
+    imageGCLowThresholdPercent: 99,
+    evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },
+  };
+  const path = join(kubeletDir, 'config.json');
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return [
+    `--config=${path}`,
+    `--kubeconfig=${kubeconfig}`,
+    `--root-dir=${join(kubeletDir, 'root')}`,
+    `--node-ip=${NODE_IP}`,
+    `--hostname-override=${NODE_NAME}`,
+  ];
+}
+
+export interface NodeOptions {
+  pki: Pki;
+  /** A kubeconfig (YAML/JSON text) for the kubelet with this client certificate. */
+  kubeconfigOf: (cert: { cert: string; key: string }) => string;
+  /** Whether the API server reports the Node Ready and schedulable, from a heartbeat after `since` if given. */
+  nodeReady: (since?: Date) => Promise<boolean>;
+  log: Log;
+}
+
+/** Starts the node from a clean slate, unless it already runs. */
+export async function upNode(options: NodeOptions): Promise<void> {
+  if (nodeRunning() && (await kubeletHealthy()) && (await options.nodeReady())) return;
+  await downNode();
+  const started = Date.now();
+  ensureBridge();
+  writeCniConfig();
+  startDetached(containerd, 'containerd', ['--config', writeContainerdConfig()]);
+  await waitForSocket(containerdSocket, containerd);
+  ensurePauseImage(options.log);
+  const args = writeKubeletConfig(options.pki, options.kubeconfigOf);
+  const binary = ensureBinary('kubelet', options.log);
+  // Heartbeats have whole seconds; anything from this second on is from the new kubelet.
+  const since = new Date(Math.floor(Date.now() / 1000) * 1000);
+  startDetached(kubelet, binary, args);
+  const deadline = Date.now() + 90_000;
+  while (!((await kubeletHealthy()) && (await options.nodeReady(since)))) {
+    if (runningPid(kubelet) === undefined) throw new Error(`the kubelet exited; see ${join(runDir, 'kubelet.log')}`);
+    if (Date.now() > deadline) throw new Error(`node ${NODE_NAME} did not become Ready; see ${join(runDir, 'kubelet.log')}`);
+    await sleep(250);
+  }
+  options.log(`node ${NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (pods on ${POD_CIDR})`);
+}
+
+async function kubeletHealthy(): Promise<boolean> {
+  try {
+    return (await fetch('http://127.0.0.1:10248/healthz', { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the node and removes what it made: containers and sandboxes (through
+ * containerd, so the processes in them end too), mounts, network namespaces,
+ * the bridge and the kubelet's iptables chains. Safe on any leftover.
+ */
+export async function downNode(): Promise<void> {
+  // Only a node of this state folder: another checkout's control plane must never touch it.
+  if (!existsSync(nodeDir)) return;
+  await stopManaged(kubelet, 10_000);
+  if (existsSync(join(containerdDir, 'config.toml'))) {
+    if (runningPid(containerd) === undefined) {
+      startDetached(containerd, 'containerd', ['--config', join(containerdDir, 'config.toml')]);
+      await waitForSocket(containerdSocket, containerd).catch(() => {});
+    }
+    removeAllContainers();
+  }
+  await stopManaged(containerd, 10_000);
+  for (const pid of processesMentioning(nodeDir)) await stopProcess(pid, 5_000);
+  unmountUnder(nodeDir);
+  unmountUnder(containerdRoot);
+  removePodNetworkNamespaces();
+  if (spawnSync('ip', ['link', 'show', BRIDGE]).status === 0) run('ip', ['link', 'delete', BRIDGE]);
+  removeKubeletChains();
+  rmSync(nodeDir, { recursive: true, force: true });
+}
+
+function removeAllContainers(): void {
+  const list = (what: string) => {
+    try {
+      return ctr(what, 'ls', '-q').split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  for (const task of list('tasks')) spawnSync('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', task]);
+  for (const task of list('tasks')) spawnSync('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'tasks', 'delete', '-f', task]);
+  for (const container of list('containers')) {
+    spawnSync('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'containers', 'delete', container]);
+  }
+}
+
+/** Mount points below `dir`, deepest first, from /proc/self/mountinfo. */
+function unmountUnder(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
+    .filter((point): point is string => point !== undefined && point.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const point of mounts) spawnSync('umount', ['-l', point]);
+}
+
+/** containerd names the pod network namespaces it creates cni-<uuid> under /run/netns. */
+function removePodNetworkNamespaces(): void {
+  if (!existsSync('/run/netns')) return;
+  for (const name of readdirSync('/run/netns').filter((n) => n.startsWith('cni-'))) {
+    spawnSync('ip', ['netns', 'delete', name]);
+  }
+}
+
+/**
+ * The kubelet adds KUBE-* chains (KUBE-FIREWALL drops traffic to 127.0.0.0/8
+ * from other sources); remove the jumps to them, then the chains.
+ */
+function removeKubeletChains(): void {
+  for (const iptables of ['iptables', 'ip6tables']) {
+    for (const table of ['filter', 'nat', 'mangle']) {
+      const rules = spawnSync(iptables, ['-t', table, '-S'], { encoding: 'utf8' }).stdout ?? '';
+      for (const rule of rules.split('\n').filter((r) => /^-A (?!KUBE-)\S+ .* -j KUBE-/.test(r))) {
+        // Rules carry quoted comments; the shell splits them as iptables printed them.
+        spawnSync('sh', ['-c', `${iptables} -t ${table} ${rule.replace(/^-A /, '-D ')}`]);
+      }
+      const chains = rules.split('\n').filter((r) => r.startsWith('-N KUBE-')).map((r) => r.slice(3));
+      for (const chain of chains) spawnSync(iptables, ['-t', table, '-F', chain]);
+      for (const chain of chains) spawnSync(iptables, ['-t', table, '-X', chain]);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { down, up } from '../hack/controlplane.ts';
+import { installCrds } from '../hack/lib/crds.ts';
+import { ensureProjectImage } from '../hack/lib/images.ts';
+import { repoRoot, stateDir } from '../hack/lib/paths.ts';
+import { processesMentioning } from '../hack/lib/processes.ts';
+import { ensureTool } from '../hack/lib/tools.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kubeconfig: string;
+    kubectl: string;
+    /** The project's image in the node's containerd (only with a node). */
+    image: string;
+  }
+}
+
+const log = (line: string) => console.log(`[cluster] ${line}`);
+
+/**
+ * One real cluster for a whole vitest project: the control plane, and with
+ * `node` the real node and the project's image. A cluster that is already
+ * running (a developer's `npm run controlplane -- up`) is reused and left
+ * running; one started here is stopped at the end, also on failure and on Ctrl-C.
+ */
+export async function setupCluster(project: TestProject, options: { node: boolean }) {
+  const startedHere = processesMentioning(stateDir).length === 0;
+  // vitest exits on Ctrl-C without awaiting teardown, so the stop runs in a process of its own.
+  const onSignal = () => {
+    if (!startedHere) return;
+    spawn(process.execPath, [join(repoRoot, 'hack', 'controlplane.ts'), 'down'], {
+      detached: true,
+      stdio: 'inherit',
+    }).unref();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const cluster = await up(log, { node: options.node });
+  installCrds(cluster.kubeconfig);
+  project.provide('kubeconfig', cluster.kubeconfig);
+  project.provide('kubectl', ensureTool('kubectl'));
+  if (options.node) project.provide('image', ensureProjectImage(log));
+
+  return async () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (startedHere) await down(log);
+  };
+}
