@@ -9,6 +9,8 @@ packages=(
   containerd runc containernetworking-plugins iptables
   # images built here: podman, and debootstrap for the local Debian base
   podman debootstrap
+  # the browser for agents and tests run on the host (Playwright drives /usr/bin/chromium)
+  chromium
 )
 
 missing=()

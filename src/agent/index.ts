@@ -1,0 +1,100 @@
+// `fleetwright agent`: PID 1 of a browser pod. Serves one Playwright endpoint
+// on the pod IP with two ways in (see routing.ts), plus /healthz, /status and
+// /metrics on a second port; exits non-zero when its browser dies, and drains
+// on SIGTERM.
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import { createLogger } from '../log.ts';
+import { launchWarmBrowser, startFreshServer } from './browsers.ts';
+import { AgentConfig } from './config.ts';
+import { route } from './routing.ts';
+import { Sessions } from './sessions.ts';
+
+export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const parsed = AgentConfig.safeParse(env);
+  const log = createLogger().child({ component: 'agent', pod: env.HOSTNAME });
+  if (!parsed.success) {
+    log.error({ issues: parsed.error.issues }, 'invalid agent configuration: fix the browser pod environment');
+    process.exit(2);
+  }
+  const config = parsed.data;
+  const sessions = new Sessions();
+  let draining = false;
+
+  const [warm, fresh] = await Promise.all([launchWarmBrowser(config), startFreshServer()]);
+  const exitOnLoss = (what: string) => () => {
+    if (draining) return;
+    log.error({ lost: what }, `${what} died: exiting so that the pool replaces this pod`);
+    process.exit(1);
+  };
+  warm.server.on('close', exitOnLoss('the warm browser'));
+  fresh.child.on('exit', exitOnLoss('playwright run-server'));
+
+  // changeOrigin: Playwright's servers accept only a Host header naming the loopback address they listen on.
+  const proxy = httpProxy.createProxyServer({ ws: true, changeOrigin: true });
+  proxy.on('error', (error, _req, socket) => {
+    log.warn({ err: error.message }, 'session ended by an upstream error');
+    (socket as Duplex).destroy();
+  });
+
+  const endpoint = createServer((_req, res) => {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('connect with a Playwright client over WebSocket\n');
+  });
+  endpoint.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const decision = route(req.url ?? '/', req.headers, config, sessions.activeCount, draining);
+    if (decision.action === 'reject') {
+      log.info({ status: decision.status, reason: decision.reason }, 'refused a client');
+      socket.end(`HTTP/1.1 ${decision.status} ${decision.status === 404 ? 'Not Found' : 'Service Unavailable'}\r\n` +
+        `content-type: text/plain\r\nconnection: close\r\n\r\n${decision.reason}\n`);
+      return;
+    }
+    const end = sessions.begin(decision.mode);
+    socket.once('close', end);
+    const target = decision.mode === 'warm' ? warm.endpoint : fresh.endpoint;
+    // The upstream path, with no query: run-server would read browser, proxy and launch options from it.
+    req.url = target.pathname;
+    for (const name of ['x-playwright-browser', 'x-playwright-launch-options', 'x-playwright-proxy']) delete req.headers[name];
+    Object.assign(req.headers, decision.headers);
+    log.info({ mode: decision.mode, active: sessions.activeCount }, 'session started');
+    proxy.ws(req, socket, head, { target: `ws://${target.host}` });
+  });
+
+  const health = createServer(async (req, res) => {
+    if (req.url === '/healthz') {
+      const ok = !draining && warm.server.process().exitCode === null;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'draining or browser gone\n');
+    } else if (req.url === '/status') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ browser: config.FLEETWRIGHT_BROWSER, draining, ...sessions.snapshot() }));
+    } else if (req.url === '/metrics') {
+      res.writeHead(200, { 'content-type': sessions.registry.contentType }).end(await sessions.registry.metrics());
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+
+  await Promise.all([
+    new Promise<void>((resolve) => endpoint.listen(config.FLEETWRIGHT_AGENT_PORT, config.POD_IP, resolve)),
+    new Promise<void>((resolve) => health.listen(config.FLEETWRIGHT_HEALTH_PORT, config.POD_IP, resolve)),
+  ]);
+  log.info(
+    { browser: config.FLEETWRIGHT_BROWSER, address: `${config.POD_IP}:${config.FLEETWRIGHT_AGENT_PORT}`, sessions: config.FLEETWRIGHT_SESSIONS },
+    'browser agent ready',
+  );
+
+  // As PID 1 the process has no default SIGTERM action: without this, deletion waits the whole grace period.
+  process.once('SIGTERM', async () => {
+    draining = true;
+    endpoint.close();
+    log.info({ active: sessions.activeCount }, 'SIGTERM: draining sessions');
+    const deadline = Date.now() + config.FLEETWRIGHT_DRAIN_SECONDS * 1000;
+    while (sessions.activeCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    endpoint.closeAllConnections();
+    fresh.child.stdin?.end();
+    await warm.server.close();
+    health.close();
+    log.info({ unfinished: sessions.activeCount }, 'browser agent stopped');
+    process.exit(0);
+  });
+}

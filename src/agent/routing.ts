@@ -1,0 +1,66 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AgentConfig } from './config.ts';
+
+export type Mode = 'warm' | 'fresh';
+
+/** What the agent does with one WebSocket upgrade. */
+export type Route =
+  | { action: 'reject'; status: 404 | 503; reason: string } |
+  { action: 'proxy'; mode: Mode; headers: Record<string, string> };
+
+/** Chromium flags for a browser in a pod: no GPU, and /dev/shm is only 64 MB there. */
+const CHROMIUM_ARGS = ['--disable-gpu', '--disable-dev-shm-usage'];
+
+/** How the agent launches every browser, warm or fresh; nothing a client sends changes it. */
+export function launchOptions(config: AgentConfig) {
+  const browserArgs = config.FLEETWRIGHT_BROWSER === 'chromium' ? CHROMIUM_ARGS : [];
+  return {
+    headless: true,
+    args: [...browserArgs, ...config.FLEETWRIGHT_LAUNCH_ARGS],
+    ...(config.FLEETWRIGHT_BROWSER === 'chromium' && config.FLEETWRIGHT_CHROMIUM_PATH
+      ? { executablePath: config.FLEETWRIGHT_CHROMIUM_PATH }
+      : {}),
+  };
+}
+
+/**
+ * Routes one upgrade. A client that asks for exposeNetwork (a non-empty
+ * x-playwright-proxy header or ?proxy=) gets a browser launched for it with
+ * Playwright's SOCKS tunnel back to the client, which a pre-launched browser
+ * cannot give; everyone else gets the warm browser. The browser name, launch
+ * options and proxy are always the agent's: they are rewritten here, and the
+ * query parameters run-server would also read are dropped by the caller.
+ */
+export function route(
+  url: string,
+  headers: IncomingHttpHeaders,
+  config: AgentConfig,
+  active: number,
+  draining: boolean,
+): Route {
+  const parsed = new URL(url, 'http://agent');
+  if (parsed.pathname !== config.FLEETWRIGHT_WS_PATH) {
+    return { action: 'reject', status: 404, reason: 'no Playwright endpoint at this path' };
+  }
+  if (draining) return { action: 'reject', status: 503, reason: 'browser pod is shutting down' };
+  if (active >= config.FLEETWRIGHT_SESSIONS) {
+    return {
+      action: 'reject',
+      status: 503,
+      reason: `browser busy: ${active} of ${config.FLEETWRIGHT_SESSIONS} sessions in use`,
+    };
+  }
+  const proxy = first(headers['x-playwright-proxy']) || parsed.searchParams.get('proxy') || '';
+  if (!proxy) return { action: 'proxy', mode: 'warm', headers: {} };
+  return {
+    action: 'proxy',
+    mode: 'fresh',
+    headers: {
+      'x-playwright-browser': config.FLEETWRIGHT_BROWSER,
+      'x-playwright-launch-options': JSON.stringify(launchOptions(config)),
+      'x-playwright-proxy': proxy,
+    },
+  };
+}
+
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);

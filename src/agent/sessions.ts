@@ -1,0 +1,50 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Mode } from './routing.ts';
+
+/** Sessions open now and served so far, by mode; what /status and /metrics report. */
+export class Sessions {
+  readonly registry = new Registry();
+  private readonly open = { warm: 0, fresh: 0 };
+  private readonly served = { warm: 0, fresh: 0 };
+  private readonly total = new Counter({
+    name: 'fleetwright_agent_sessions_total',
+    help: 'Client sessions the browser agent has accepted, by mode (warm: pre-launched browser; fresh: launched for the client).',
+    labelNames: ['mode'],
+    registers: [this.registry],
+  });
+
+  private readonly active = new Gauge({
+    name: 'fleetwright_agent_sessions_active',
+    help: 'Client sessions open now, by mode.',
+    labelNames: ['mode'],
+    registers: [this.registry],
+  });
+
+  get activeCount(): number {
+    return this.open.warm + this.open.fresh;
+  }
+
+  /** Counts a session in; the returned function counts it out (once). */
+  begin(mode: Mode): () => void {
+    this.open[mode]++;
+    this.served[mode]++;
+    this.total.inc({ mode });
+    this.active.set({ mode }, this.open[mode]);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.open[mode]--;
+      this.active.set({ mode }, this.open[mode]);
+    };
+  }
+
+  snapshot() {
+    return {
+      active: this.activeCount,
+      activeByMode: { ...this.open },
+      served: this.served.warm + this.served.fresh,
+      servedByMode: { ...this.served },
+    };
+  }
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { AgentConfig } from '../../../src/agent/config.ts';
+import { launchOptions, route } from '../../../src/agent/routing.ts';
+
+const config = AgentConfig.parse({
+  FLEETWRIGHT_WS_PATH: '/pw-secret',
+  FLEETWRIGHT_SESSIONS: '2',
+  FLEETWRIGHT_CHROMIUM_PATH: '/usr/bin/chromium',
+  FLEETWRIGHT_LAUNCH_ARGS: '["--lang=de"]',
+});
+
+describe('agent routing', () => {
+  it('gives a client without exposeNetwork the warm browser', () => {
+    expect(route('/pw-secret', {}, config, 0, false)).toEqual({ action: 'proxy', mode: 'warm', headers: {} });
+  });
+
+  it('launches a fresh browser for a client that asks for exposeNetwork, by header or query', () => {
+    for (const [url, headers] of [
+      ['/pw-secret', { 'x-playwright-proxy': '<loopback>' }],
+      ['/pw-secret?proxy=%3Cloopback%3E', {}],
+    ] as const) {
+      const decision = route(url, headers, config, 0, false);
+      expect(decision).toMatchObject({ action: 'proxy', mode: 'fresh' });
+      expect(decision.action === 'proxy' && decision.headers['x-playwright-proxy']).toBe('<loopback>');
+    }
+  });
+
+  it('imposes the agent\'s browser and launch options whatever the client sends', () => {
+    const decision = route(
+      '/pw-secret',
+      {
+        'x-playwright-proxy': '<loopback>',
+        'x-playwright-browser': 'firefox',
+        'x-playwright-launch-options': JSON.stringify({ executablePath: '/bin/sh', args: ['--evil'] }),
+      },
+      config,
+      0,
+      false,
+    );
+    expect(decision.action === 'proxy' && decision.headers).toEqual({
+      'x-playwright-browser': 'chromium',
+      'x-playwright-launch-options': JSON.stringify(launchOptions(config)),
+      'x-playwright-proxy': '<loopback>',
+    });
+    expect(launchOptions(config)).toEqual({
+      headless: true,
+      args: ['--disable-gpu', '--disable-dev-shm-usage', '--lang=de'],
+      executablePath: '/usr/bin/chromium',
+    });
+  });
+
+  it('refuses a client past sessionsPerBrowser with a reason that says so', () => {
+    expect(route('/pw-secret', {}, config, 2, false)).toEqual({
+      action: 'reject',
+      status: 503,
+      reason: 'browser busy: 2 of 2 sessions in use',
+    });
+  });
+
+  it('refuses new clients while draining, and any other path', () => {
+    expect(route('/pw-secret', {}, config, 0, true)).toMatchObject({ action: 'reject', status: 503 });
+    expect(route('/other', {}, config, 0, false)).toMatchObject({ action: 'reject', status: 404 });
+  });
+
+  it('rejects a malformed launch-args setting with a clear message', () => {
+    const parsed = AgentConfig.safeParse({ FLEETWRIGHT_LAUNCH_ARGS: '--no-json' });
+    expect(parsed.error?.issues[0]?.message).toBe('must be a JSON array of strings');
+  });
+});
