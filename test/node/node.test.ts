@@ -1,61 +1,17 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { describe, expect, inject, it } from 'vitest';
+import type { V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
 import { down, up } from '../../hack/controlplane.ts';
 import { NODE_IP, NODE_NAME } from '../../hack/lib/node.ts';
 import { repoRoot, stateDir } from '../../hack/lib/paths.ts';
-import { kubeConfig, kubectl, useNamespace } from '../integration/helpers.ts';
+import { kubectl, useNamespace } from '../integration/helpers.ts';
+import { core, isReady, pod, SERVER, waitForPod } from './pods.ts';
 
 const ns = useNamespace('node');
-const core = () => kubeConfig().makeApiClient(CoreV1Api);
-
-/** An HTTP server that answers on 0.0.0.0:8080 and on 127.0.0.1:9000, and stops on SIGTERM as PID 1 must. */
-const SERVER = `
-const http = require('node:http');
-const serve = (port, host) => http.createServer((_, res) => res.end('hello from ' + host + ':' + port)).listen(port, host);
-const servers = [serve(8080, '0.0.0.0'), serve(9000, '127.0.0.1')];
-console.log('listening on 8080 and 127.0.0.1:9000');
-process.on('SIGTERM', () => {
-  console.log('SIGTERM: closing');
-  for (const s of servers) { s.close(); s.closeAllConnections(); }
-});
-`;
-
-/** A pod of the project's image under the restricted Pod Security Standard. */
-function pod(name: string, command: string[], extra: Partial<V1Pod['spec']> = {}): V1Pod {
-  return {
-    metadata: { name },
-    spec: {
-      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [
-        {
-          name: 'main',
-          image: inject('image'),
-          imagePullPolicy: 'Never',
-          command,
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-          resources: { limits: { memory: '256Mi' } },
-          readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-        },
-      ],
-      ...extra,
-    },
-  };
-}
-
-async function waitFor(name: string, done: (p: V1Pod) => boolean, timeoutMs = 60_000): Promise<V1Pod> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const current = await core().readNamespacedPod({ name, namespace: ns.name });
-    if (done(current)) return current;
-    if (Date.now() > deadline) throw new Error(`pod ${ns.name}/${name} timed out: ${JSON.stringify(current.status)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const ready = (p: V1Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const waitFor = (name: string, done: (p: V1Pod) => boolean) => waitForPod(ns.name, name, done);
+const ready = isReady;
 
 async function exec(name: string, script: string): Promise<string> {
   const result = kubectl(['exec', '-n', ns.name, name, '--', 'node', '-e', script]);

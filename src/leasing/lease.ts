@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+export const POOL_LABEL = 'fleetwright.dev/pool';
+export const STATE_LABEL = 'fleetwright.dev/state';
+export const LEASE_ANNOTATION = 'fleetwright.dev/lease';
+/** The agent's unguessable WebSocket path; handed only to the lease holder. */
+export const WS_PATH_ANNOTATION = 'fleetwright.dev/ws-path';
+export const AGENT_PORT = 3000;
+
+export type BrowserState = 'starting' | 'idle' | 'leased' | 'draining';
+
+/** Who holds a browser, as written in the pod's fleetwright.dev/lease annotation. */
+export const Lease = z.object({
+  /** A unique id of the taker: a TestRun shard attempt or a gateway connection. */
+  holder: z.string().min(1),
+  kind: z.enum(['TestRun', 'Tunnel']),
+  /** namespace/name of the TestRun or Tunnel. */
+  ref: z.string().min(1),
+  since: z.iso.datetime(),
+});
+export type Lease = z.infer<typeof Lease>;
+
+/** The part of a pod that leasing reads. */
+export interface BrowserPod {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: Date | string;
+  };
+  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
+/** The lease a pod carries; undefined when it has none or an unreadable one. */
+export function leaseOf(pod: BrowserPod): Lease | undefined {
+  const text = pod.metadata?.annotations?.[LEASE_ANNOTATION];
+  if (!text) return undefined;
+  try {
+    return Lease.parse(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ready, idle, not being deleted: a browser a taker may try to lease. */
+export function isLeasable(pod: BrowserPod): boolean {
+  const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return ready && !pod.metadata?.deletionTimestamp && pod.metadata?.labels?.[STATE_LABEL] === 'idle';
+}
+
+/** Where a lease holder connects: ws://<pod IP>:3000/<secret path>. */
+export function endpointOf(pod: BrowserPod): string | undefined {
+  const path = pod.metadata?.annotations?.[WS_PATH_ANNOTATION];
+  const ip = pod.status?.podIP;
+  return path && ip ? `ws://${ip}:${AGENT_PORT}${path}` : undefined;
+}
+
+/**
+ * Why a lease should be taken back, or undefined while it is sound: its holder
+ * is gone (the TestRun or Tunnel no longer exists), or it has outlived the
+ * pool's maxSessionSeconds.
+ */
+export function reclaimReason(
+  lease: Lease,
+  now: Date,
+  maxSessionSeconds: number,
+  holderExists: (lease: Lease) => boolean,
+): string | undefined {
+  if (!holderExists(lease)) return `holder ${lease.kind} ${lease.ref} no longer exists`;
+  const ageSeconds = (now.getTime() - new Date(lease.since).getTime()) / 1000;
+  if (ageSeconds > maxSessionSeconds) {
+    return `lease of ${lease.kind} ${lease.ref} is ${Math.round(ageSeconds)} s old, past maxSessionSeconds ${maxSessionSeconds}`;
+  }
+  return undefined;
+}

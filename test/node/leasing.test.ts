@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { acquireBrowser, releaseBrowser } from '../../src/leasing/acquire.ts';
+import { type Lease, leaseOf } from '../../src/leasing/lease.ts';
+import { useNamespace } from '../integration/helpers.ts';
+import { core, isReady, pod, SERVER, waitForPod } from './pods.ts';
+
+const ns = useNamespace('leasing');
+const pool = () => ({ namespace: ns.name, name: 'race' });
+const lease = (holder: string): Lease => ({ holder, kind: 'TestRun', ref: `${ns.name}/race`, since: new Date().toISOString() });
+
+describe('browser leases on real pods', () => {
+  it('lets exactly 5 of 50 concurrent takers lease a pool of 5, each browser once', async () => {
+    const labels = { 'fleetwright.dev/pool': 'race', 'fleetwright.dev/state': 'idle' };
+    for (let i = 0; i < 5; i++) {
+      await core().createNamespacedPod({ namespace: ns.name, body: pod(`browser-${i}`, ['node', '-e', SERVER], {}, labels) });
+    }
+    for (let i = 0; i < 5; i++) await waitForPod(ns.name, `browser-${i}`, isReady);
+
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => acquireBrowser(core(), pool(), lease(`taker-${i}`))),
+    );
+    const won = results.filter((p) => p !== undefined);
+    expect(won).toHaveLength(5);
+    expect(new Set(won.map((p) => p.metadata?.name)).size).toBe(5);
+
+    // What the API server holds agrees: every pod leased, each by the taker that was told it won.
+    const pods = await core().listNamespacedPod({ namespace: ns.name, labelSelector: 'fleetwright.dev/pool=race' });
+    const holders = new Map(won.map((p) => [p.metadata?.name, leaseOf(p)?.holder]));
+    for (const p of pods.items) {
+      expect(p.metadata?.labels?.['fleetwright.dev/state']).toBe('leased');
+      expect(leaseOf(p)?.holder).toBe(holders.get(p.metadata?.name));
+    }
+  });
+
+  it('frees a browser only for its holder, and the next taker gets it', async () => {
+    const pods = await core().listNamespacedPod({ namespace: ns.name, labelSelector: 'fleetwright.dev/pool=race' });
+    const taken = pods.items[0];
+    const holder = leaseOf(taken ?? {})?.holder ?? '';
+    const ref = { namespace: ns.name, name: taken?.metadata?.name ?? '' };
+
+    expect(await releaseBrowser(core(), ref, 'someone-else')).toBe(false);
+    expect(await acquireBrowser(core(), pool(), lease('late'))).toBeUndefined();
+
+    expect(await releaseBrowser(core(), ref, holder)).toBe(true);
+    const next = await acquireBrowser(core(), pool(), lease('late'));
+    expect(next?.metadata?.name).toBe(ref.name);
+    expect(leaseOf(next ?? {})?.holder).toBe('late');
+  });
+});
