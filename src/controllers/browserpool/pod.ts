@@ -1,0 +1,79 @@
+import type { V1Affinity, V1Pod, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
+import { API_VERSION } from '../../api/kind.ts';
+import type { BrowserPoolSpec } from '../../api/v1alpha1/index.ts';
+import { AGENT_PORT, POOL_LABEL, STATE_LABEL, WS_PATH_ANNOTATION } from '../../leasing/lease.ts';
+
+export const HEALTH_PORT = 3001;
+
+export interface PoolIdentity {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/**
+ * A browser pod of the pool: the agent as PID 1 of the operator's image (or
+ * spec.image), owned by the pool so it goes with it, under the restricted
+ * Pod Security Standard. `wsPath` is the pod's unguessable endpoint path.
+ */
+export function browserPod(pool: PoolIdentity, spec: BrowserPoolSpec, image: string, wsPath: string): V1Pod {
+  const template = spec.template ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      generateName: `${pool.name}-`,
+      namespace: pool.namespace,
+      labels: { ...template.labels, [POOL_LABEL]: pool.name, [STATE_LABEL]: 'starting' },
+      annotations: { ...template.annotations, [WS_PATH_ANNOTATION]: wsPath },
+      ownerReferences: [
+        { apiVersion: API_VERSION, kind: 'BrowserPool', name: pool.name, uid: pool.uid, controller: true, blockOwnerDeletion: true },
+      ],
+    },
+    spec: {
+      // The agent drains sessions for 25 s on SIGTERM; this leaves it room to exit on its own.
+      terminationGracePeriodSeconds: 30,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+      ...(template.nodeSelector ? { nodeSelector: template.nodeSelector } : {}),
+      // Opaque in our schema: the API server validates them when it admits the pod.
+      ...(template.tolerations ? { tolerations: template.tolerations as V1Toleration[] } : {}),
+      ...(template.affinity ? { affinity: template.affinity as V1Affinity } : {}),
+      ...(template.priorityClassName ? { priorityClassName: template.priorityClassName } : {}),
+      ...(template.imagePullSecrets ? { imagePullSecrets: template.imagePullSecrets } : {}),
+      containers: [
+        {
+          name: 'agent',
+          image: spec.image ?? image,
+          imagePullPolicy: 'IfNotPresent',
+          args: ['agent'],
+          env: [
+            { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+            { name: 'FLEETWRIGHT_BROWSER', value: spec.browser },
+            { name: 'FLEETWRIGHT_WS_PATH', value: wsPath },
+            { name: 'FLEETWRIGHT_AGENT_PORT', value: String(AGENT_PORT) },
+            { name: 'FLEETWRIGHT_HEALTH_PORT', value: String(HEALTH_PORT) },
+            { name: 'FLEETWRIGHT_SESSIONS', value: String(spec.sessionsPerBrowser) },
+            { name: 'FLEETWRIGHT_LAUNCH_ARGS', value: JSON.stringify(spec.launch?.args ?? []) },
+            ...(spec.launch?.env ?? []),
+          ],
+          ports: [
+            { name: 'playwright', containerPort: AGENT_PORT },
+            { name: 'health', containerPort: HEALTH_PORT },
+          ],
+          readinessProbe: { httpGet: { path: '/healthz', port: HEALTH_PORT }, periodSeconds: 2, failureThreshold: 1 },
+          ...(template.resources ? { resources: quantities(template.resources) } : {}),
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  };
+}
+
+/** Our schema takes quantities as int-or-string; a pod spec carries strings. */
+function quantities(resources: NonNullable<BrowserPoolSpec['template']>['resources']): V1ResourceRequirements {
+  const asStrings = (list?: Record<string, string | number>) =>
+    list && Object.fromEntries(Object.entries(list).map(([name, value]) => [name, String(value)]));
+  return { requests: asStrings(resources?.requests), limits: asStrings(resources?.limits) };
+}
