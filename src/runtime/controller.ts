@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { EventHandler, Informer } from './informer.ts';
+import type { Metrics } from './metrics.ts';
+import { ownerRequests } from './owners.ts';
+import { type KubeObject, keyOf, objectKey, parseKey, type Request, type ResourceType } from './resource.ts';
+import { isConflict } from './rest.ts';
+import type { Reader } from './store.ts';
+import { WorkQueue } from './workqueue.ts';
+
+/** controller-runtime's reconcile.Result; `requeueAfter` in milliseconds. */
+export interface ReconcileResult {
+  requeueAfter?: number;
+  requeue?: boolean;
+}
+
+export interface ReconcileContext {
+  /** Carries controller, namespace, name and reconcileID. */
+  log: Logger;
+  reconcileID: string;
+  /** Aborted when this replica must stop at once (leadership lost). */
+  signal: AbortSignal;
+  /** The informer cache of any type the manager watches for a controller. */
+  cache<T extends KubeObject>(type: ResourceType): Reader<T>;
+}
+
+/**
+ * A controller: level-triggered, keyed by namespace/name. `reconcile` reads
+ * the current state (from the cache), acts, and returns when to look again.
+ * Throwing retries the key with per-key exponential backoff.
+ */
+export interface Controller {
+  name: string;
+  /** The kind it reconciles; its events enqueue the object's own key. */
+  for: ResourceType;
+  /** Kinds it creates; their events enqueue the owner named by their controller reference. */
+  owns?: ResourceType[];
+  /** Other kinds and how their objects map to keys of `for`. */
+  watches?: { type: ResourceType; map: (obj: KubeObject) => Request[] }[];
+  maxConcurrentReconciles?: number;
+  reconcile(request: Request, ctx: ReconcileContext): Promise<ReconcileResult | void>;
+}
+
+/** An event handler that enqueues the keys `map` gives for the old and the new object. */
+function enqueueing(queue: WorkQueue, map: (obj: KubeObject) => Request[]): EventHandler<KubeObject> {
+  const add = (obj: KubeObject) => {
+    for (const r of map(obj)) queue.add(keyOf(r));
+  };
+  return {
+    onAdd: add,
+    // A child can move between owners; both must look again (as controller-runtime's handlers do).
+    onUpdate: (oldObj, newObj) => {
+      add(oldObj);
+      add(newObj);
+    },
+    onDelete: add,
+  };
+}
+
+export interface RunnerDeps {
+  log: Logger;
+  metrics: Metrics;
+  informerOf: (type: ResourceType) => Informer;
+}
+
+/**
+ * Runs one Controller: event handlers feed its workqueue, N workers take
+ * keys and call reconcile, results and errors decide the requeue, metrics
+ * and logs record each pass.
+ */
+export class ControllerRunner {
+  readonly definition: Controller;
+  readonly queue: WorkQueue;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly informerOf: (type: ResourceType) => Informer;
+  private readonly abort = new AbortController();
+  private readonly detach: (() => void)[] = [];
+  private workers: Promise<void>[] = [];
+
+  constructor(definition: Controller, deps: RunnerDeps) {
+    this.definition = definition;
+    this.log = deps.log.child({ controller: definition.name });
+    this.metrics = deps.metrics;
+    this.informerOf = deps.informerOf;
+    this.queue = new WorkQueue({
+      observer: deps.metrics.queueObserver(definition.name, () => this.queue.processingSince()),
+    });
+  }
+
+  get workerCount(): number {
+    return this.definition.maxConcurrentReconciles ?? 1;
+  }
+
+  /** Registers the event handlers (an informer replays what it holds) and starts the workers. */
+  start(): void {
+    const d = this.definition;
+    const self = (obj: KubeObject) => [parseKey(objectKey(obj))];
+    this.watch(d.for, self);
+    for (const type of d.owns ?? []) this.watch(type, (obj) => ownerRequests(obj, d.for));
+    for (const w of d.watches ?? []) this.watch(w.type, w.map);
+    this.metrics.maxConcurrentReconciles.set({ controller: d.name }, this.workerCount);
+    this.metrics.activeWorkers.set({ controller: d.name }, 0);
+    this.workers = Array.from({ length: this.workerCount }, () => this.work());
+    this.log.info({ workers: this.workerCount }, 'starting workers');
+  }
+
+  /**
+   * Takes no more keys and waits up to `graceMs` for the reconciles in
+   * flight; 0 aborts them at once (leadership lost). Resolves true when
+   * every reconcile finished in time.
+   */
+  async stop(graceMs: number): Promise<boolean> {
+    for (const off of this.detach.splice(0)) off();
+    this.queue.shutDown();
+    if (graceMs <= 0) this.abort.abort(new Error('controller stopped'));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+    const finished = await Promise.race([Promise.all(this.workers).then(() => true), timedOut]);
+    clearTimeout(timer);
+    if (!finished) this.abort.abort(new Error('graceful shutdown timed out'));
+    return finished;
+  }
+
+  private watch(type: ResourceType, map: (obj: KubeObject) => Request[]): void {
+    const informer = this.informerOf(type);
+    this.detach.push(informer.addHandler(enqueueing(this.queue, map)));
+  }
+
+  private async work(): Promise<void> {
+    const labels = { controller: this.definition.name };
+    for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
+      this.metrics.activeWorkers.inc(labels);
+      try {
+        await this.reconcile(key);
+      } finally {
+        this.metrics.activeWorkers.dec(labels);
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    const name = this.definition.name;
+    const request = parseKey(key);
+    const reconcileID = randomUUID();
+    const log = this.log.child({ namespace: request.namespace, name: request.name, reconcileID });
+    const stopTimer = this.metrics.reconcileTime.startTimer({ controller: name });
+    const count = (result: string) => this.metrics.reconcileTotal.inc({ controller: name, result });
+    const ctx: ReconcileContext = {
+      log,
+      reconcileID,
+      signal: this.abort.signal,
+      cache: <T extends KubeObject>(type: ResourceType) => this.informerOf(type).store as unknown as Reader<T>,
+    };
+    try {
+      const result = (await this.definition.reconcile(request, ctx)) ?? {};
+      if (result.requeueAfter !== undefined && result.requeueAfter > 0) {
+        this.queue.forget(key);
+        this.queue.addAfter(key, result.requeueAfter);
+        count('requeue_after');
+      } else if (result.requeue) {
+        this.queue.addRateLimited(key);
+        count('requeue');
+      } else {
+        this.queue.forget(key);
+        count('success');
+      }
+    } catch (err) {
+      if (this.abort.signal.aborted) return;
+      this.queue.addRateLimited(key);
+      const retries = this.queue.backoff.retries(key);
+      if (isConflict(err)) {
+        // Optimistic concurrency: the object changed since it was read. Expected, not a failure:
+        // the next pass reads the new version.
+        count('requeue');
+        log.debug({ retries }, 'conflict (409); retrying with the latest version');
+        return;
+      }
+      count('error');
+      this.metrics.reconcileErrors.inc({ controller: name });
+      const message = err instanceof Error ? err.message : String(err);
+      log.error({ err, retries }, `reconcile ${key} failed: ${message}`);
+    } finally {
+      stopTimer();
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino, type Logger } from 'pino';
+import { inject } from 'vitest';
+import { repoRoot } from '../../../hack/lib/paths.ts';
+import type { Controller } from '../../../src/runtime/controller.ts';
+import { Manager } from '../../../src/runtime/manager.ts';
+import { Metrics } from '../../../src/runtime/metrics.ts';
+import { collectionPath, type KubeObject, type ResourceType } from '../../../src/runtime/resource.ts';
+import { RestClient } from '../../../src/runtime/rest.ts';
+import { kubeConfig } from '../helpers.ts';
+
+export type LogLine = { level: string; msg: string; time: string; [field: string]: unknown };
+
+/** A pino logger whose lines land in `lines`, parsed. */
+export function capturingLogger(level = 'debug'): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = pino(
+    { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (l) => ({ level: l }) } },
+    { write: (line: string) => lines.push(JSON.parse(line) as LogLine) },
+  );
+  return { log, lines };
+}
+
+export const rest = () => new RestClient(kubeConfig());
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs` saying `what`. */
+export async function eventually<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(50);
+  }
+}
+
+/** A manager in this process, for tests that look inside (cache contents, reconcile calls, log lines). */
+export async function startManager(controllers: Controller[], namespace: string) {
+  const { log, lines } = capturingLogger();
+  const metrics = new Metrics();
+  const manager = new Manager({ kubeConfig: kubeConfig(), log, metrics, controllers, namespace });
+  await manager.start();
+  return { manager, metrics, lines, stop: () => manager.shutdown(5_000) };
+}
+
+export async function listAll<T extends KubeObject>(type: ResourceType, namespace: string): Promise<T[]> {
+  const list = await rest().get<{ items: T[] }>(collectionPath(type, namespace));
+  // List items carry no apiVersion/kind.
+  return list.items.map((o) => ({ ...o, apiVersion: type.apiVersion, kind: type.kind }));
+}
+
+/** Runs `tasks` with at most `width` in flight. */
+export async function inParallel(width: number, tasks: (() => Promise<unknown>)[]): Promise<void> {
+  const queue = [...tasks];
+  await Promise.all(Array.from({ length: width }, async () => {
+    for (let t = queue.shift(); t; t = queue.shift()) await t();
+  }));
+}
+
+/** `fleetwright controller` with the toy controller, as its own process; its JSON log lines are collected. */
+export class ControllerProcess {
+  readonly lines: LogLine[] = [];
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    const fixture = join(repoRoot, 'test', 'fixtures', 'runtime', 'toy-controller.ts');
+    this.child = spawn(process.execPath, [fixture, `--kubeconfig=${inject('kubeconfig')}`, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let buffered = '';
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      for (const line of parts) if (line.trim()) this.lines.push(JSON.parse(line) as LogLine);
+    });
+    let stderr = '';
+    this.child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
+      if (stderr.trim()) console.error(`controller process stderr:\n${stderr}`);
+      resolve(code);
+    }));
+  }
+
+  /** The URL a server logged when it started (`serving metrics`, `serving health probes`). */
+  url(what: string): Promise<string> {
+    return eventually(`the controller to serve ${what}`, () => this.lines.find((l) => l.msg === `serving ${what}`)?.url as string);
+  }
+
+  logged(msg: string): boolean {
+    return this.lines.some((l) => l.msg === msg);
+  }
+
+  async kill(signal: NodeJS.Signals): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
