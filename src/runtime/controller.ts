@@ -99,8 +99,7 @@ export class ControllerRunner {
     this.watch(d.for, self);
     for (const type of d.owns ?? []) this.watch(type, (obj) => ownerRequests(obj, d.for));
     for (const w of d.watches ?? []) this.watch(w.type, w.map);
-    this.metrics.maxConcurrentReconciles.set({ controller: d.name }, this.workerCount);
-    this.metrics.activeWorkers.set({ controller: d.name }, 0);
+    this.metrics.initController(d.name, this.workerCount);
     this.workers = Array.from({ length: this.workerCount }, () => this.work());
     this.log.info({ workers: this.workerCount }, 'starting workers');
   }

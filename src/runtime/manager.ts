@@ -70,8 +70,12 @@ export class Manager {
     await Promise.all([...this.informers.values()].map((i) => i.waitForSync()));
     if (this.stopping) return;
     this.log.info({ informers: this.informers.size }, 'caches synced');
-    if (!this.elector) return this.startControllers();
     const { metrics } = this.options;
+    if (!this.elector) {
+      // Without election every replica runs its controllers: each is its own leader.
+      metrics.leader.set(1);
+      return this.startControllers();
+    }
     this.campaign = this.elector
       .run(() => {
         metrics.leader.set(1);

@@ -117,7 +117,21 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges that prom-client names *_total, which promtool (and OpenMetrics) reserve for counters.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
     this.leader.set(0);
+  }
+
+  /** Every series of `controller` at zero, as controller-runtime does, so that rates work from the first scrape. */
+  initController(controller: string, workers: number): void {
+    for (const result of ['success', 'error', 'requeue', 'requeue_after']) {
+      this.reconcileTotal.inc({ controller, result }, 0);
+    }
+    this.reconcileErrors.inc({ controller }, 0);
+    this.maxConcurrentReconciles.set({ controller }, workers);
+    this.activeWorkers.set({ controller }, 0);
   }
 
   /** The queue's observer for `controller`; `processingSince` feeds the unfinished-work gauges at scrape time. */

@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { leaderElectionDefaults } from './runtime/leaderelection.ts';
+
+/** `15s`, `500ms`, `1m`, `1.5s` (Go's time.ParseDuration for the units flags use) to milliseconds. */
+export function parseDuration(value: string, flag: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
+  if (!match) throw new Error(`${flag}=${value}: expected a duration such as 500ms, 15s or 1m`);
+  return Number(match[1]) * (units[match[2] as string] as number);
+}
+
+export interface ControllerConfig {
+  kubeconfig?: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  leaderElect: boolean;
+  leaderElection: {
+    namespace: string;
+    name: string;
+    identity: string;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
+  watchNamespace?: string;
+  gracefulShutdownMs: number;
+  logLevel: string;
+}
+
+const inClusterNamespaceFile = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** The namespace the pod runs in, as controller-runtime finds it for the Lease; `default` outside a cluster. */
+function ownNamespace(): string {
+  try {
+    return readFileSync(inClusterNamespaceFile, 'utf8').trim();
+  } catch {
+    return 'default';
+  }
+}
+
+const ms = (n: number) => `${n / 1000}s`;
+
+/** Flags of `fleetwright controller`, with controller-runtime's (and component-base's) names and defaults. */
+export const controllerFlags = {
+  'kubeconfig': { type: 'string', help: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
+  'metrics-bind-address': { type: 'string', default: ':8080', help: 'address of /metrics; 0 disables it' },
+  'health-probe-bind-address': { type: 'string', default: ':8081', help: 'address of /healthz and /readyz; 0 disables' },
+  'leader-elect': { type: 'boolean', default: false, help: 'reconcile only while holding the leader election Lease' },
+  'leader-election-id': { type: 'string', default: 'fleetwright-controller', help: 'name of the Lease' },
+  'leader-election-namespace': { type: 'string', help: 'namespace of the Lease (default: the pod\'s own)' },
+  'leader-elect-lease-duration': {
+    type: 'string',
+    default: ms(leaderElectionDefaults.leaseDurationMs),
+    help: 'how long followers wait after the last renewal before taking over',
+  },
+  'leader-elect-renew-deadline': {
+    type: 'string',
+    default: ms(leaderElectionDefaults.renewDeadlineMs),
+    help: 'how long the leader retries renewing before it stops leading',
+  },
+  'leader-elect-retry-period': {
+    type: 'string',
+    default: ms(leaderElectionDefaults.retryPeriodMs),
+    help: 'between attempts to acquire or renew',
+  },
+  'watch-namespace': { type: 'string', help: 'watch only this namespace (default: all)' },
+  'graceful-shutdown-timeout': { type: 'string', default: '30s', help: 'how long reconciles in flight may finish' },
+  'log-level': { type: 'string', default: 'info', help: 'debug, info, warn or error' },
+} as const;
+
+export function usage(): string {
+  return Object.entries(controllerFlags)
+    .map(([name, f]) => `  --${name.padEnd(28)} ${f.help}${'default' in f ? ` (default ${String(f.default)})` : ''}`)
+    .join('\n');
+}
+
+/** Parses `fleetwright controller` arguments; throws with the offending flag named. */
+export function parseControllerArgs(args: string[]): ControllerConfig {
+  // parseArgs ignores the `help` of each flag.
+  const { values: v } = parseArgs({ args, options: controllerFlags, strict: true, allowPositionals: false });
+  const str = (name: keyof typeof v) => v[name] as string;
+  const leaseDurationMs = parseDuration(str('leader-elect-lease-duration'), '--leader-elect-lease-duration');
+  const renewDeadlineMs = parseDuration(str('leader-elect-renew-deadline'), '--leader-elect-renew-deadline');
+  const retryPeriodMs = parseDuration(str('leader-elect-retry-period'), '--leader-elect-retry-period');
+  if (leaseDurationMs <= renewDeadlineMs || renewDeadlineMs <= retryPeriodMs) {
+    throw new Error('leader election: need lease duration > renew deadline > retry period (defaults 15s > 10s > 2s)');
+  }
+  return {
+    kubeconfig: v.kubeconfig,
+    metricsBindAddress: str('metrics-bind-address'),
+    healthProbeBindAddress: str('health-probe-bind-address'),
+    leaderElect: v['leader-elect'],
+    leaderElection: {
+      namespace: v['leader-election-namespace'] ?? ownNamespace(),
+      name: str('leader-election-id'),
+      identity: `${hostname()}_${randomUUID()}`,
+      leaseDurationMs,
+      renewDeadlineMs,
+      retryPeriodMs,
+    },
+    watchNamespace: v['watch-namespace'],
+    gracefulShutdownMs: parseDuration(str('graceful-shutdown-timeout'), '--graceful-shutdown-timeout'),
+    logLevel: str('log-level'),
+  };
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// fleetwright <command> [flags]: one binary, one subcommand per process kind.
+import { KubeConfig } from '@kubernetes/client-node';
+import { type ControllerConfig, parseControllerArgs, usage } from './config.ts';
+import { createLogger } from './log.ts';
+import type { Controller } from './runtime/controller.ts';
+import { runControllerProcess } from './runtime/process.ts';
+
+/** The controllers `fleetwright controller` runs; src/controllers/ adds BrowserPool, TestRun and Tunnel here. */
+const controllers: Controller[] = [];
+
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** `fleetwright controller`: also what test fixtures call with their own controllers. */
+export async function runControllerCommand(config: ControllerConfig, list: Controller[]): Promise<void> {
+  const log = createLogger(config.logLevel);
+  await runControllerProcess({
+    kubeConfig: loadKubeConfig(config.kubeconfig),
+    log,
+    controllers: list,
+    metricsBindAddress: config.metricsBindAddress,
+    healthProbeBindAddress: config.healthProbeBindAddress,
+    leaderElection: config.leaderElect ? config.leaderElection : undefined,
+    namespace: config.watchNamespace,
+    gracefulShutdownMs: config.gracefulShutdownMs,
+  });
+}
+
+interface Command {
+  summary: string;
+  usage: () => string;
+  run: (args: string[]) => Promise<void>;
+}
+
+const commands: Record<string, Command> = {
+  controller: {
+    summary: 'run the controllers (informers, workqueues, leader election, /metrics, /healthz, /readyz)',
+    usage,
+    run: (args) => runControllerCommand(parseControllerArgs(args), controllers),
+  },
+};
+
+function help(): string {
+  const list = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return ['usage: fleetwright <command> [flags]', '', 'commands:', ...list].join('\n');
+}
+
+if (import.meta.main) {
+  const [name, ...args] = process.argv.slice(2);
+  const command = name ? commands[name] : undefined;
+  if (!command || args.includes('--help')) {
+    console.error(command ? `usage: fleetwright ${name} [flags]\n\n${command.usage()}` : help());
+    process.exit(command || name === undefined || name === '--help' ? 0 : 2);
+  }
+  try {
+    await command.run(args);
+  } catch (err) {
+    console.error(`fleetwright ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+}

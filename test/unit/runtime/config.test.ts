@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { parseControllerArgs, parseDuration } from '../../../src/config.ts';
+import { parseBindAddress } from '../../../src/runtime/http.ts';
+import { nextLeaseSpec } from '../../../src/runtime/leaderelection.ts';
+
+describe('fleetwright controller flags', () => {
+  it('defaults to controller-runtime\'s addresses and the 15 s / 10 s / 2 s lease timings', () => {
+    const c = parseControllerArgs([]);
+    expect(c.metricsBindAddress).toBe(':8080');
+    expect(c.healthProbeBindAddress).toBe(':8081');
+    expect(c.leaderElect).toBe(false);
+    expect(c.leaderElection).toMatchObject({ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+    expect(c.gracefulShutdownMs).toBe(30_000);
+  });
+
+  it('takes short lease timings and refuses ones that cannot work', () => {
+    const c = parseControllerArgs(['--leader-elect', '--leader-elect-lease-duration=3s',
+      '--leader-elect-renew-deadline=2s', '--leader-elect-retry-period=500ms']);
+    expect(c.leaderElection).toMatchObject({ leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 });
+    expect(() => parseControllerArgs(['--leader-elect-renew-deadline=20s'])).toThrow(/lease duration > renew deadline/);
+    expect(() => parseDuration('15', '--x')).toThrow('--x=15: expected a duration');
+  });
+
+  it('reads bind addresses as controller-runtime does', () => {
+    expect(parseBindAddress(':8080', 'f')).toEqual({ host: undefined, port: 8080 });
+    expect(parseBindAddress('127.0.0.1:0', 'f')).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(parseBindAddress('[::1]:9', 'f')).toEqual({ host: '::1', port: 9 });
+    expect(parseBindAddress('0', 'f')).toBeUndefined();
+    expect(() => parseBindAddress('8080', '--metrics-bind-address')).toThrow(/--metrics-bind-address=8080/);
+  });
+});
+
+describe('nextLeaseSpec', () => {
+  const held = { holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: 't', renewTime: 't', leaseTransitions: 3 };
+
+  it('waits for another holder\'s lease to expire, counted from when this replica last saw it change', () => {
+    expect(nextLeaseSpec(held, 'b', 1000, 15_999, 15_000)).toBeUndefined();
+    const taken = nextLeaseSpec(held, 'b', 1000, 16_001, 15_000);
+    expect(taken).toMatchObject({ holderIdentity: 'b', leaseDurationSeconds: 15, leaseTransitions: 4 });
+  });
+
+  it('renews its own lease keeping acquireTime and transitions, and takes a released one at once', () => {
+    expect(nextLeaseSpec(held, 'a', 1000, 2000, 15_000)).toMatchObject({ acquireTime: 't', leaseTransitions: 3 });
+    const released = { ...held, holderIdentity: '', leaseDurationSeconds: 1 };
+    expect(nextLeaseSpec(released, 'b', 1000, 1001, 15_000)).toMatchObject({ holderIdentity: 'b', leaseTransitions: 4 });
+    expect(nextLeaseSpec(undefined, 'b', 0, 1, 3000)).toMatchObject({ holderIdentity: 'b', leaseDurationSeconds: 3, leaseTransitions: 1 });
+  });
+});
