@@ -26,13 +26,17 @@ export function capturingLogger(level = 'debug'): { log: Logger; lines: LogLine[
 export const rest = () => new RestClient(kubeConfig());
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs` saying `what`. */
-export async function eventually<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value !== undefined && value !== false) return value;
+      if (value !== undefined && value !== false) return value as T;
     } catch (err) {
       last = err;
     }
