@@ -191,7 +191,11 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
     };
     return new Promise((resolve, reject) => {
+      // Watch.watch only hands out its AbortController once the server answered: a stop must not wait for that.
+      const onStop = () => resolve({ gone, events });
+      this.stopper.signal.addEventListener('abort', onStop, { once: true });
       const done = (err: unknown) => {
+        this.stopper.signal.removeEventListener('abort', onStop);
         this.abortWatch = undefined;
         const name = (err as { name?: string } | null)?.name;
         // client-node's Watch aborts a stream that has been silent for 30 s with TimeoutError:
