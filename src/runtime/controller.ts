@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { EventRecorder } from './events.ts';
 import type { EventHandler, Informer } from './informer.ts';
 import type { Metrics } from './metrics.ts';
 import { ownerRequests } from './owners.ts';
 import { type KubeObject, keyOf, objectKey, parseKey, type Request, type ResourceType } from './resource.ts';
-import { isConflict } from './rest.ts';
+import { isConflict, type RestClient } from './rest.ts';
 import type { Reader } from './store.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -22,6 +23,10 @@ export interface ReconcileContext {
   signal: AbortSignal;
   /** The informer cache of any type the manager watches for a controller. */
   cache<T extends KubeObject>(type: ResourceType): Reader<T>;
+  /** Writes go straight to the API server (reads come from `cache`). */
+  rest: RestClient;
+  /** Events reported as `fleetwright.dev/<controller name>`. */
+  events: EventRecorder;
 }
 
 /**
@@ -60,6 +65,9 @@ function enqueueing(queue: WorkQueue, map: (obj: KubeObject) => Request[]): Even
 export interface RunnerDeps {
   log: Logger;
   metrics: Metrics;
+  rest: RestClient;
+  /** This replica, as Events name it (reportingInstance). */
+  identity: string;
   informerOf: (type: ResourceType) => Informer;
 }
 
@@ -73,6 +81,8 @@ export class ControllerRunner {
   readonly queue: WorkQueue;
   private readonly log: Logger;
   private readonly metrics: Metrics;
+  private readonly rest: RestClient;
+  private readonly events: EventRecorder;
   private readonly informerOf: (type: ResourceType) => Informer;
   private readonly abort = new AbortController();
   private readonly detach: (() => void)[] = [];
@@ -82,6 +92,12 @@ export class ControllerRunner {
     this.definition = definition;
     this.log = deps.log.child({ controller: definition.name });
     this.metrics = deps.metrics;
+    this.rest = deps.rest;
+    this.events = new EventRecorder(deps.rest, {
+      controller: `fleetwright.dev/${definition.name}`,
+      instance: deps.identity,
+      log: this.log,
+    });
     this.informerOf = deps.informerOf;
     this.queue = new WorkQueue({
       observer: deps.metrics.queueObserver(definition.name, () => this.queue.processingSince()),
@@ -151,6 +167,8 @@ export class ControllerRunner {
       reconcileID,
       signal: this.abort.signal,
       cache: <T extends KubeObject>(type: ResourceType) => this.informerOf(type).store as unknown as Reader<T>,
+      rest: this.rest,
+      events: this.events,
     };
     try {
       const result = (await this.definition.reconcile(request, ctx)) ?? {};

@@ -78,10 +78,6 @@ export class Informer<T extends KubeObject = KubeObject> {
     return this.synced;
   }
 
-  get lastSyncResourceVersion(): string {
-    return this.resourceVersion;
-  }
-
   waitForSync(): Promise<void> {
     return this.synced ? Promise.resolve() : new Promise((resolve) => this.syncWaiters.push(resolve));
   }

@@ -141,18 +141,17 @@ export class LeaderElector {
    * once nothing protected by the lease runs any more.
    */
   async release(): Promise<void> {
-    if (!this.leading || !this.lease) return;
+    if (!this.leading) return;
     this.leading = false;
-    const now = microTime(new Date());
-    const spec: LeaseSpec = {
-      ...this.lease.spec,
-      holderIdentity: '',
-      leaseDurationSeconds: 1,
-      acquireTime: now,
-      renewTime: now,
-    };
+    const { namespace, name, identity } = this.config;
+    const path = objectPath(leaseType, { namespace, name });
     try {
-      await this.rest.replace(objectPath(leaseType, this.lease.metadata), { ...this.lease, spec });
+      // Read again: a renewal cut short by stop() may still have been written.
+      const lease = await this.rest.get<Lease>(path);
+      if (lease.spec?.holderIdentity !== identity) return;
+      const now = microTime(new Date());
+      const spec: LeaseSpec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now };
+      await this.rest.replace(path, { ...lease, spec });
       this.log.info('released the lease');
     } catch (err) {
       this.log.warn({ err: String(err) }, 'could not release the lease; it expires after its duration');

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type Controller, ControllerRunner } from './controller.ts';
@@ -60,10 +61,6 @@ export class Manager {
     return [...this.informers.values()].every((i) => i.hasSynced);
   }
 
-  get isLeader(): boolean {
-    return this.elector ? this.elector.isLeader : true;
-  }
-
   /** Starts the informers, waits for their first list, then runs the controllers (once leading). */
   async start(): Promise<void> {
     for (const informer of this.informers.values()) informer.start();
@@ -109,7 +106,13 @@ export class Manager {
 
   private startControllers(): void {
     if (this.stopping) return;
-    const deps = { log: this.log, metrics: this.options.metrics, informerOf: (t: ResourceType) => this.informer(t) };
+    const deps = {
+      log: this.log,
+      metrics: this.options.metrics,
+      rest: this.rest,
+      identity: this.options.leaderElection?.identity ?? hostname(),
+      informerOf: (t: ResourceType) => this.informer(t),
+    };
     this.runners = this.options.controllers.map((c) => new ControllerRunner(c, deps));
     for (const r of this.runners) r.start();
   }

@@ -55,7 +55,6 @@ export class WorkQueue {
   private readonly processing = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly getters: ((key: string | undefined) => void)[] = [];
-  private drainWaiters: (() => void)[] = [];
   private shuttingDown = false;
   private readonly observer?: QueueObserver;
 
@@ -66,10 +65,6 @@ export class WorkQueue {
 
   get length(): number {
     return this.fifo.length;
-  }
-
-  get isShuttingDown(): boolean {
-    return this.shuttingDown;
   }
 
   /** Start times (performance.now()) of the keys being processed, for the unfinished-work metrics. */
@@ -123,20 +118,17 @@ export class WorkQueue {
     if (started !== undefined) this.observer?.worked((now() - started) / 1000);
     this.processing.delete(key);
     if (this.dirty.has(key) && !this.shuttingDown) this.push(key);
-    if (this.processing.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 
-  /** Hands out no more keys (waiting and delayed ones are dropped: the next start lists everything again). */
+  /**
+   * Hands out no more keys; waiting and delayed ones are dropped (the next
+   * leader lists everything again). Workers finish what they hold.
+   */
   shutDown(): void {
     this.shuttingDown = true;
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
     for (const resolve of this.getters.splice(0)) resolve(undefined);
-  }
-
-  /** Resolves when no key is being processed. */
-  drained(): Promise<void> {
-    return this.processing.size === 0 ? Promise.resolve() : new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   private push(key: string): void {

@@ -23,7 +23,7 @@ describe('when the API server goes away and comes back', () => {
   let env: Awaited<ReturnType<typeof startManager>>;
 
   beforeAll(async () => {
-    env = await startManager([toyController(rest())], ns.name);
+    env = await startManager([toyController()], ns.name);
   });
   afterAll(async () => {
     await env.stop();

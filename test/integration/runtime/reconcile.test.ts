@@ -35,7 +35,7 @@ describe('a toy reconciler on the runtime', () => {
   let env: Awaited<ReturnType<typeof startManager>>;
 
   beforeAll(async () => {
-    env = await startManager([toyController(rest(), { sawDeleted: (r) => deleted.push(r) }, 4)], ns.name);
+    env = await startManager([toyController({ sawDeleted: (r) => deleted.push(r) }, 4)], ns.name);
   });
   afterAll(async () => {
     expect(await env.stop()).toBe(true);

@@ -14,7 +14,7 @@ describe('failures and conflicts', () => {
     const observer = {
       reconciling: (r: Request, at: number) => passes.set(r.name, [...(passes.get(r.name) ?? []), at]),
     };
-    env = await startManager([toyController(rest(), observer)], ns.name);
+    env = await startManager([toyController(observer)], ns.name);
   });
   afterAll(async () => {
     await env.stop();
@@ -63,5 +63,21 @@ describe('failures and conflicts', () => {
     const text = await env.metrics.registry.metrics();
     expect(text).toMatch(/^controller_runtime_reconcile_total\{controller="toy",result="requeue"\} [1-9]/m);
     expect(text).toMatch(/^controller_runtime_reconcile_errors_total\{controller="toy"\} 6$/m);
+  });
+
+  it('looks at an object again after the requeueAfter its reconcile returned', async () => {
+    await rest().create(collectionPath(configMaps, ns.name), {
+      metadata: { name: 'periodic', labels: { toy: 'source' }, annotations: { 'toy/requeue-after': '300' } },
+      data: { a: '1' },
+    });
+    const times = await eventually('four passes', () => {
+      const t = passes.get('periodic') ?? [];
+      return t.length >= 4 && t;
+    }, 5_000);
+    // The first passes come from events (create, the new Secret); later ones from the requeue.
+    const last = times.slice(-2);
+    expect((last[1] as number) - (last[0] as number)).toBeGreaterThanOrEqual(299);
+    expect(await env.metrics.registry.metrics())
+      .toMatch(/^controller_runtime_reconcile_total\{controller="toy",result="requeue_after"\} [1-9]/m);
   });
 });
