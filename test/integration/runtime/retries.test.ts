@@ -34,10 +34,9 @@ describe('failures and conflicts', () => {
     const times = (passes.get('flaky') ?? []).slice(0, 7);
     expect(times).toHaveLength(7);
     const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
-    // 5 ms doubling per failure; a timer never fires early (1 ms for clock rounding).
+    // 5 ms doubling per failure. Lower bounds only: a timer never fires early (1 ms for clock
+    // rounding), but a busy machine may run it late, so upper bounds would be a timed test.
     gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(5 * 2 ** i - 1));
-    expect(gaps[5]).toBeGreaterThan(gaps[2] as number);
-    expect(gaps[2]).toBeGreaterThan(gaps[0] as number);
 
     const errors = linesFor('flaky').filter((l) => l.level === 'error');
     expect(errors.map((l) => l.retries)).toEqual([1, 2, 3, 4, 5, 6]);
