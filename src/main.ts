@@ -2,6 +2,7 @@
 // fleetwright <command> [flags]: one binary, one subcommand per process kind.
 import { KubeConfig } from '@kubernetes/client-node';
 import { type ControllerConfig, parseControllerArgs, usage } from './config.ts';
+import { runAgent } from './agent/index.ts';
 import { createLogger } from './log.ts';
 import type { Controller } from './runtime/controller.ts';
 import { runControllerProcess } from './runtime/process.ts';
@@ -42,6 +43,14 @@ const commands: Record<string, Command> = {
     summary: 'run the controllers (informers, workqueues, leader election, /metrics, /healthz, /readyz)',
     usage,
     run: (args) => runControllerCommand(parseControllerArgs(args), controllers),
+  },
+  agent: {
+    summary: 'serve one browser of a BrowserPool (PID 1 of a browser pod; set up by the pool controller)',
+    usage: () =>
+      'Configured through the environment the pool controller writes into the pod: POD_IP, FLEETWRIGHT_BROWSER,\n' +
+      'FLEETWRIGHT_WS_PATH, FLEETWRIGHT_AGENT_PORT (3000), FLEETWRIGHT_HEALTH_PORT (3001), FLEETWRIGHT_SESSIONS,\n' +
+      'FLEETWRIGHT_LAUNCH_ARGS (a JSON array), FLEETWRIGHT_CHROMIUM_PATH, FLEETWRIGHT_DRAIN_SECONDS (25).',
+    run: () => runAgent(),
   },
 };
 
