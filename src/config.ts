@@ -12,8 +12,13 @@ export function parseDuration(value: string, flag: string): number {
   return Number(match[1]) * (units[match[2] as string] as number);
 }
 
+/** The image `hack/` builds and imports into the local node; what browser and runner pods run by default. */
+export const DEFAULT_IMAGE = 'localhost/fleetwright/fleetwright:dev';
+
 export interface ControllerConfig {
   kubeconfig?: string;
+  /** Image of browser and runner pods (the operator's own). */
+  image: string;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   leaderElect: boolean;
@@ -46,6 +51,10 @@ const ms = (n: number) => `${n / 1000}s`;
 /** Flags of `fleetwright controller`, with controller-runtime's (and component-base's) names and defaults. */
 export const controllerFlags = {
   'kubeconfig': { type: 'string', help: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
+  'image': {
+    type: 'string',
+    help: `image of browser and runner pods (default: $FLEETWRIGHT_IMAGE, else ${DEFAULT_IMAGE})`,
+  },
   'metrics-bind-address': { type: 'string', default: ':8080', help: 'address of /metrics; 0 disables it' },
   'health-probe-bind-address': { type: 'string', default: ':8081', help: 'address of /healthz and /readyz; 0 disables' },
   'leader-elect': { type: 'boolean', default: false, help: 'reconcile only while holding the leader election Lease' },
@@ -90,6 +99,7 @@ export function parseControllerArgs(args: string[]): ControllerConfig {
   }
   return {
     kubeconfig: v.kubeconfig,
+    image: v.image ?? process.env.FLEETWRIGHT_IMAGE ?? DEFAULT_IMAGE,
     metricsBindAddress: str('metrics-bind-address'),
     healthProbeBindAddress: str('health-probe-bind-address'),
     leaderElect: v['leader-elect'],

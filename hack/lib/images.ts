@@ -4,12 +4,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { DEFAULT_IMAGE } from '../../src/config.ts';
 import { ctr, importImage, podman } from './node.ts';
 import { cacheDir, repoRoot } from './paths.ts';
 
 export const IMAGE_REPOSITORY = 'localhost/fleetwright/fleetwright';
 /** The tag the operator uses by default for browser and runner pods; moves to each new local build. */
-export const DEV_IMAGE = `${IMAGE_REPOSITORY}:dev`;
+export const DEV_IMAGE = DEFAULT_IMAGE;
 const DEBIAN_IMAGE = 'localhost/fleetwright/debian:bookworm';
 const NPM_VERSION = '11.21.2';
 

@@ -21,6 +21,20 @@ describe('fleetwright controller flags', () => {
     expect(() => parseDuration('15', '--x')).toThrow('--x=15: expected a duration');
   });
 
+  it('runs browser and runner pods from the image hack/ builds, unless told otherwise', () => {
+    const saved = process.env.FLEETWRIGHT_IMAGE;
+    try {
+      delete process.env.FLEETWRIGHT_IMAGE;
+      expect(parseControllerArgs([]).image).toBe('localhost/fleetwright/fleetwright:dev');
+      process.env.FLEETWRIGHT_IMAGE = 'registry.example/fleetwright:1.0';
+      expect(parseControllerArgs([]).image).toBe('registry.example/fleetwright:1.0');
+      expect(parseControllerArgs(['--image=registry.example/fleetwright:2.0']).image).toBe('registry.example/fleetwright:2.0');
+    } finally {
+      if (saved === undefined) delete process.env.FLEETWRIGHT_IMAGE;
+      else process.env.FLEETWRIGHT_IMAGE = saved;
+    }
+  });
+
   it('reads bind addresses as controller-runtime does', () => {
     expect(parseBindAddress(':8080', 'f')).toEqual({ host: undefined, port: 8080 });
     expect(parseBindAddress('127.0.0.1:0', 'f')).toEqual({ host: '127.0.0.1', port: 0 });
