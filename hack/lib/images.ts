@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DEFAULT_IMAGE } from '../../src/config.ts';
-import { ctr, importImage, podman } from './node.ts';
+import { ctr, importImage } from './node.ts';
+import { podman, podmanHas, podmanWithInput } from './podman.ts';
 import { cacheDir, repoRoot } from './paths.ts';
 
 export const IMAGE_REPOSITORY = 'localhost/fleetwright/fleetwright';
@@ -21,11 +22,6 @@ const sha = (...parts: (string | Buffer)[]) => {
   for (const part of parts) hash.update(part);
   return hash.digest('hex').slice(0, 12);
 };
-
-const podmanHas = (tag: string) =>
-  spawnSync('podman', ['image', 'exists', tag], {
-    env: { ...process.env, CONTAINERS_CONF: join(import.meta.dirname, '..', 'podman', 'containers.conf') },
-  }).status === 0;
 
 /** The Debian mirror this machine's apt uses, so debootstrap reaches what apt reaches. */
 function debianMirror(): string {
@@ -50,15 +46,6 @@ function ensureDebianImage(log: Log): void {
   podmanWithInput(tar.stdout, 'import', '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '-', DEBIAN_IMAGE);
   rmSync(root, { recursive: true, force: true });
   log(`built ${DEBIAN_IMAGE} in ${Math.round((Date.now() - started) / 1000)} s`);
-}
-
-function podmanWithInput(input: Buffer, ...args: string[]): void {
-  const result = spawnSync('podman', args, {
-    input,
-    encoding: 'utf8',
-    env: { ...process.env, CONTAINERS_CONF: join(import.meta.dirname, '..', 'podman', 'containers.conf') },
-  });
-  if (result.status !== 0) throw new Error(`podman ${args[0]} failed:\n${result.stderr}`);
 }
 
 /** Debian + chromium + Node 24 + npm: the local stand-in for Playwright's published image. */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ensureBinary, kubernetesVersion } from './binaries.ts';
 import { cacheDir, stateDir } from './paths.ts';
 import { issueCertificate, type Pki } from './pki.ts';
+import { podman } from './podman.ts';
 import { type Managed, processesMentioning, runningPid, sleep, startDetached, stopManaged, stopProcess } from './processes.ts';
 
 export const NODE_NAME = 'fw-node';
@@ -132,17 +133,6 @@ function ensurePauseImage(log: Log): void {
   podman('build', '--network=host', '-t', PAUSE_IMAGE, build);
   importImage(PAUSE_IMAGE);
   log(`built the sandbox image ${PAUSE_IMAGE}`);
-}
-
-/** podman with this project's containers.conf (no ulimit raising, runc), as this machine needs. */
-export function podman(...args: string[]): string {
-  const result = spawnSync('podman', args, {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, CONTAINERS_CONF: join(import.meta.dirname, '..', 'podman', 'containers.conf') },
-  });
-  if (result.status !== 0) throw new Error(`podman ${args.join(' ')} failed:\n${result.stderr || result.stdout}`);
-  return result.stdout;
 }
 
 /** Copies an image from podman's store into the node's containerd, where the kubelet finds it. */
@@ -274,11 +264,17 @@ function removeAllContainers(): void {
       return [];
     }
   };
-  for (const task of list('tasks')) spawnSync('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', task]);
-  for (const task of list('tasks')) spawnSync('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'tasks', 'delete', '-f', task]);
-  for (const container of list('containers')) {
-    spawnSync('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'containers', 'delete', container]);
-  }
+  // Best effort, one object at a time: whatever is already gone must not stop the rest.
+  const attempt = (...args: string[]) => {
+    try {
+      ctr(...args);
+    } catch {
+      // gone already, or it goes with its container
+    }
+  };
+  for (const task of list('tasks')) attempt('tasks', 'kill', '-s', 'SIGKILL', task);
+  for (const task of list('tasks')) attempt('tasks', 'delete', '-f', task);
+  for (const container of list('containers')) attempt('containers', 'delete', container);
 }
 
 /** Mount points below `dir`, deepest first, from /proc/self/mountinfo. */
