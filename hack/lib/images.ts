@@ -109,9 +109,9 @@ export function ensureProjectImage(log: Log = console.log): string {
     const started = Date.now();
     importImage(tag);
     log(`imported ${tag} into the node's containerd in ${Math.round((Date.now() - started) / 1000)} s`);
+    ctr('images', 'tag', '--force', tag, DEV_IMAGE);
+    removeSupersededImages(tag);
   }
-  ctr('images', 'tag', '--force', tag, DEV_IMAGE);
-  removeSupersededImages(tag);
   return tag;
 }
 

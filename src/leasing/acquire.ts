@@ -8,7 +8,9 @@ export interface PoolRef {
   name: string;
 }
 
-const isConflict = (error: unknown) => (error as { code?: number }).code === 409;
+const statusOf = (error: unknown) => (error as { code?: number }).code;
+const isConflict = (error: unknown) => statusOf(error) === 409;
+const isNotFound = (error: unknown) => statusOf(error) === 404;
 
 /**
  * Leases one idle, Ready browser of the pool, or returns undefined when none
@@ -58,7 +60,7 @@ export async function releaseBrowser(core: CoreV1Api, pod: PoolRef, holder: stri
     try {
       current = await core.readNamespacedPod(pod);
     } catch (error) {
-      if ((error as { code?: number }).code === 404) return false;
+      if (isNotFound(error)) return false;
       throw error;
     }
     if (leaseOf(current)?.holder !== holder) return false;

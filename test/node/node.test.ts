@@ -11,7 +11,6 @@ import { core, isReady, pod, SERVER, waitForPod } from './pods.ts';
 
 const ns = useNamespace('node');
 const waitFor = (name: string, done: (p: V1Pod) => boolean) => waitForPod(ns.name, name, done);
-const ready = isReady;
 
 async function exec(name: string, script: string): Promise<string> {
   const result = kubectl(['exec', '-n', ns.name, name, '--', 'node', '-e', script]);
@@ -30,7 +29,7 @@ describe('the real node', () => {
   it('runs a restricted pod of the project\'s image until it is Ready', async () => {
     const started = Date.now();
     await core().createNamespacedPod({ namespace: ns.name, body: pod('web', ['node', '-e', SERVER]) });
-    const running = await waitFor('web', ready);
+    const running = await waitFor('web', isReady);
     expect(running.spec?.nodeName).toBe(NODE_NAME);
     expect(running.status?.podIP).toMatch(/^10\.244\.0\.\d+$/);
     expect(Date.now() - started).toBeLessThan(30_000);
@@ -46,7 +45,7 @@ describe('the real node', () => {
 
   it('keeps each pod\'s 127.0.0.1 its own, and lets pods reach each other\'s pod IP', async () => {
     await core().createNamespacedPod({ namespace: ns.name, body: pod('peer', ['node', '-e', SERVER]) });
-    await waitFor('peer', ready);
+    await waitFor('peer', isReady);
     const web = await core().readNamespacedPod({ name: 'web', namespace: ns.name });
     const get = (url: string) =>
       `fetch('${url}').then(async (r) => console.log(await r.text()), (e) => console.log('error', e.cause?.code))`;
