@@ -123,8 +123,11 @@ const components: Component[] = [
       `--kubeconfig=${kubeconfigPath}`,
       '--leader-elect=false',
       '--secure-port=0',
-      // node-lifecycle removes the not-ready taint the API server puts on every new Node.
-      '--controllers=garbage-collector-controller,namespace-controller,node-lifecycle-controller',
+      // node-lifecycle removes the not-ready taint the API server puts on every new Node; the HPA controller
+      // scales BrowserPools through their scale subresource.
+      '--controllers=garbage-collector-controller,namespace-controller,node-lifecycle-controller,' +
+      'horizontal-pod-autoscaler-controller',
+      '--horizontal-pod-autoscaler-sync-period=2s',
     ],
   }),
   component({

@@ -3,12 +3,14 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { type ControllerConfig, parseControllerArgs, usage } from './config.ts';
 import { runAgent } from './agent/index.ts';
+import { browserPoolController } from './controllers/browserpool/index.ts';
 import { createLogger } from './log.ts';
 import type { Controller } from './runtime/controller.ts';
 import { runControllerProcess } from './runtime/process.ts';
+import { runRunner, usage as runnerUsage } from './runner/index.ts';
 
-/** The controllers `fleetwright controller` runs; src/controllers/ adds BrowserPool, TestRun and Tunnel here. */
-const controllers: Controller[] = [];
+/** The controllers `fleetwright controller` runs. */
+const controllers = (config: ControllerConfig): Controller[] => [browserPoolController({ image: config.image })];
 
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -42,7 +44,10 @@ const commands: Record<string, Command> = {
   controller: {
     summary: 'run the controllers (informers, workqueues, leader election, /metrics, /healthz, /readyz)',
     usage,
-    run: (args) => runControllerCommand(parseControllerArgs(args), controllers),
+    run: (args) => {
+      const config = parseControllerArgs(args);
+      return runControllerCommand(config, controllers(config));
+    },
   },
   agent: {
     summary: 'serve one browser of a BrowserPool (PID 1 of a browser pod; set up by the pool controller)',
@@ -51,6 +56,11 @@ const commands: Record<string, Command> = {
       'FLEETWRIGHT_WS_PATH, FLEETWRIGHT_AGENT_PORT (3000), FLEETWRIGHT_HEALTH_PORT (3001), FLEETWRIGHT_SESSIONS,\n' +
       'FLEETWRIGHT_LAUNCH_ARGS (a JSON array), FLEETWRIGHT_CHROMIUM_PATH, FLEETWRIGHT_DRAIN_SECONDS (25).',
     run: () => runAgent(),
+  },
+  runner: {
+    summary: 'run one shard of a TestRun: playwright test [args] with the summary reporter (runner pods)',
+    usage: runnerUsage,
+    run: async (args) => process.exit(await runRunner(args)),
   },
 };
 

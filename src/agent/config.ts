@@ -28,6 +28,8 @@ export const AgentConfig = z.object({
   FLEETWRIGHT_CHROMIUM_PATH: z.string().optional(),
   /** How long SIGTERM waits for sessions to end; keep it under the pod's grace period. */
   FLEETWRIGHT_DRAIN_SECONDS: z.coerce.number().min(0).max(3600).default(25),
+  /** Why the agent exited, for the pod status (and the pool's Degraded condition). */
+  FLEETWRIGHT_TERMINATION_LOG: z.string().default('/dev/termination-log'),
 });
 
 export type AgentConfig = z.infer<typeof AgentConfig>;

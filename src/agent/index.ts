@@ -2,6 +2,7 @@
 // on the pod IP with two ways in (see routing.ts), plus /healthz, /status and
 // /metrics on a second port; exits non-zero when its browser dies, and drains
 // on SIGTERM.
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
@@ -10,6 +11,9 @@ import { launchWarmBrowser, startFreshServer } from './browsers.ts';
 import { AgentConfig } from './config.ts';
 import { route } from './routing.ts';
 import { Sessions } from './sessions.ts';
+
+/** How long a client over the session limit waits for a slot before it is refused. */
+const SLOT_WAIT_MS = 5_000;
 
 export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const parsed = AgentConfig.safeParse(env);
@@ -22,11 +26,21 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   const sessions = new Sessions();
   let draining = false;
 
-  const [warm, fresh] = await Promise.all([launchWarmBrowser(config), startFreshServer()]);
-  const exitOnLoss = (what: string) => () => {
-    if (draining) return;
-    log.error({ lost: what }, `${what} died: exiting so that the pool replaces this pod`);
+  /** Exits 1 with `reason` as the pod's termination message, which the pool reports. */
+  const fail = (reason: string): never => {
+    log.error(`${reason}: exiting so that the pool replaces this pod`);
+    try {
+      writeFileSync(config.FLEETWRIGHT_TERMINATION_LOG, reason);
+    } catch (err) {
+      log.warn({ err }, 'could not write the termination message');
+    }
     process.exit(1);
+  };
+  const [warm, fresh] = await Promise.all([launchWarmBrowser(config), startFreshServer()]).catch((err: unknown) =>
+    fail(`the browser did not start: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`),
+  );
+  const exitOnLoss = (what: string) => () => {
+    if (!draining) fail(`${what} died`);
   };
   warm.server.on('close', exitOnLoss('the warm browser'));
   fresh.child.on('exit', exitOnLoss('playwright run-server'));
@@ -41,7 +55,9 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   const endpoint = createServer((_req, res) => {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('connect with a Playwright client over WebSocket\n');
   });
-  endpoint.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  endpoint.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    await sessions.waitForSlot(config.FLEETWRIGHT_SESSIONS, SLOT_WAIT_MS);
+    if (socket.destroyed) return;
     const decision = route(req.url ?? '/', req.headers, config, sessions.activeCount, draining);
     if (decision.action === 'reject') {
       log.info({ status: decision.status, reason: decision.reason }, 'refused a client');

@@ -6,6 +6,8 @@ export class Sessions {
   readonly registry = new Registry();
   private readonly open = { warm: 0, fresh: 0 };
   private readonly served = { warm: 0, fresh: 0 };
+  /** Clients waiting for a session to end, first come first served; each ended session wakes one. */
+  private readonly waiters: (() => void)[] = [];
   private readonly total = new Counter({
     name: 'fleetwright_agent_sessions_total',
     help: 'Client sessions the browser agent has accepted, by mode (warm: pre-launched browser; fresh: launched for the client).',
@@ -36,7 +38,28 @@ export class Sessions {
       ended = true;
       this.open[mode]--;
       this.active.set({ mode }, this.open[mode]);
+      this.waiters.shift()?.();
     };
+  }
+
+  /**
+   * Resolves true once fewer than `limit` sessions are open, false after
+   * `timeoutMs`: a client that reconnects right after closing must not be
+   * refused because its old socket has not finished closing here yet.
+   */
+  waitForSlot(limit: number, timeoutMs: number): Promise<boolean> {
+    if (this.activeCount < limit) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(wake), 1);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.push(wake);
+    });
   }
 
   snapshot() {

@@ -1,50 +1,66 @@
-import { type CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { type BrowserPod, isLeasable, LEASE_ANNOTATION, type Lease, leaseOf, POOL_LABEL, STATE_LABEL } from './lease.ts';
+import { collectionPath, objectPath } from '../runtime/resource.ts';
+import { isConflict, isNotFound, type RestClient } from '../runtime/rest.ts';
+import {
+  type BrowserPod,
+  IDLE_SINCE_ANNOTATION,
+  isLeasable,
+  LEASE_ANNOTATION,
+  type Lease,
+  leaseOf,
+  POOL_LABEL,
+  SESSIONS_ANNOTATION,
+  sessionsOf,
+  STATE_LABEL,
+} from './lease.ts';
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+export const POD = { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true } as const;
 
-export interface PoolRef {
+/** namespace/name of a pool or a pod. */
+export interface ObjectRef {
   namespace: string;
   name: string;
 }
 
-const statusOf = (error: unknown) => (error as { code?: number }).code;
-const isConflict = (error: unknown) => statusOf(error) === 409;
-const isNotFound = (error: unknown) => statusOf(error) === 404;
+/**
+ * Leases `pod` to `lease.holder` if it is still the version read: the patch
+ * carries the pod's resourceVersion, so of any number of racing takers
+ * (controller, gateway replicas) exactly one wins a given pod. Returns the
+ * leased pod, or undefined when the pod changed or vanished meanwhile.
+ */
+export async function leasePod(rest: RestClient, pod: BrowserPod, lease: Lease): Promise<BrowserPod | undefined> {
+  const patch = {
+    metadata: {
+      resourceVersion: pod.metadata?.resourceVersion,
+      labels: { [STATE_LABEL]: 'leased' },
+      annotations: { [LEASE_ANNOTATION]: JSON.stringify(lease), [SESSIONS_ANNOTATION]: String(sessionsOf(pod) + 1) },
+    },
+  };
+  try {
+    return await rest.mergePatch<BrowserPod>(objectPath(POD, podRef(pod)), patch);
+  } catch (error) {
+    if (isConflict(error) || isNotFound(error)) return undefined;
+    throw error;
+  }
+}
 
 /**
- * Leases one idle, Ready browser of the pool, or returns undefined when none
- * is free. Each attempt is a merge patch that carries the pod's
- * resourceVersion, so the API server lets exactly one of any number of
- * racing takers (controller, gateway replicas) win a given pod; a loser moves
- * on to the next candidate.
+ * Leases one idle, Ready browser of the pool straight from the API server,
+ * or returns undefined when none is free. Losers of a race move on to the
+ * next candidate.
  */
-export async function acquireBrowser(core: CoreV1Api, pool: PoolRef, lease: Lease): Promise<V1Pod | undefined> {
-  const pods = await core.listNamespacedPod({
-    namespace: pool.namespace,
+export async function acquireBrowser(rest: RestClient, pool: ObjectRef, lease: Lease): Promise<BrowserPod | undefined> {
+  const list = await rest.get<{ items: BrowserPod[] }>(collectionPath(POD, pool.namespace), {
     labelSelector: `${POOL_LABEL}=${pool.name},${STATE_LABEL}=idle`,
   });
-  // Spread racing takers over the candidates instead of all fighting for the first.
-  const candidates = pods.items.filter(isLeasable).sort(() => Math.random() - 0.5);
-  for (const pod of candidates) {
-    try {
-      return await core.patchNamespacedPod(
-        {
-          namespace: pool.namespace,
-          name: pod.metadata?.name ?? '',
-          body: {
-            metadata: {
-              resourceVersion: pod.metadata?.resourceVersion,
-              labels: { [STATE_LABEL]: 'leased' },
-              annotations: { [LEASE_ANNOTATION]: JSON.stringify(lease) },
-            },
-          },
-        },
-        mergePatch,
-      );
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
+  return leaseFirst(rest, list.items, lease);
+}
+
+/** Tries the leasable pods of `candidates` in random order (racing takers spread out) until one is won. */
+export async function leaseFirst(rest: RestClient, candidates: readonly BrowserPod[], lease: Lease) {
+  const shuffled = candidates.filter(isLeasable).sort(() => Math.random() - 0.5);
+  for (const pod of shuffled) {
+    const leased = await leasePod(rest, pod, lease);
+    if (leased) return leased;
   }
   return undefined;
 }
@@ -54,34 +70,36 @@ export async function acquireBrowser(core: CoreV1Api, pool: PoolRef, lease: Leas
  * when the lease was already gone or another holder's: a reclaimed lease must
  * never free a browser someone else now uses.
  */
-export async function releaseBrowser(core: CoreV1Api, pod: PoolRef, holder: string): Promise<boolean> {
+export async function releaseBrowser(rest: RestClient, pod: ObjectRef, holder: string): Promise<boolean> {
   for (;;) {
     let current: BrowserPod;
     try {
-      current = await core.readNamespacedPod(pod);
+      current = await rest.get<BrowserPod>(objectPath(POD, pod));
     } catch (error) {
       if (isNotFound(error)) return false;
       throw error;
     }
-    if (leaseOf(current)?.holder !== holder) return false;
+    // A pod on its way out is nobody's to give back (reclaimed, or its pool drained).
+    if (leaseOf(current)?.holder !== holder || current.metadata?.deletionTimestamp) return false;
+    const patch = {
+      metadata: {
+        resourceVersion: current.metadata?.resourceVersion,
+        labels: { [STATE_LABEL]: 'idle' },
+        annotations: { [LEASE_ANNOTATION]: null, [IDLE_SINCE_ANNOTATION]: new Date().toISOString() },
+      },
+    };
     try {
-      await core.patchNamespacedPod(
-        {
-          ...pod,
-          body: {
-            metadata: {
-              resourceVersion: current.metadata?.resourceVersion,
-              labels: { [STATE_LABEL]: 'idle' },
-              annotations: { [LEASE_ANNOTATION]: null },
-            },
-          },
-        },
-        mergePatch,
-      );
+      await rest.mergePatch(objectPath(POD, pod), patch);
       return true;
     } catch (error) {
-      // Another writer (the agent's status, the controller) changed the pod meanwhile: read it again.
+      if (isNotFound(error)) return false;
+      // Another writer (the pool controller) changed the pod meanwhile: read it again.
       if (!isConflict(error)) throw error;
     }
   }
 }
+
+export const podRef = (pod: BrowserPod): ObjectRef => ({
+  namespace: pod.metadata?.namespace ?? '',
+  name: pod.metadata?.name ?? '',
+});

@@ -3,11 +3,15 @@ import { z } from 'zod';
 export const POOL_LABEL = 'fleetwright.dev/pool';
 export const STATE_LABEL = 'fleetwright.dev/state';
 export const LEASE_ANNOTATION = 'fleetwright.dev/lease';
+/** Leases a browser pod has served; each acquire adds one (recycleAfterSessions reads it). */
+export const SESSIONS_ANNOTATION = 'fleetwright.dev/sessions';
+/** When the pod last became idle (scaleDownDelaySeconds counts from it). */
+export const IDLE_SINCE_ANNOTATION = 'fleetwright.dev/idle-since';
 /** The agent's unguessable WebSocket path; handed only to the lease holder. */
 export const WS_PATH_ANNOTATION = 'fleetwright.dev/ws-path';
 export const AGENT_PORT = 3000;
 
-export type BrowserState = 'starting' | 'idle' | 'leased' | 'draining';
+export type BrowserState = 'starting' | 'idle' | 'leased' | 'draining' | 'failed';
 
 /** Who holds a browser, as written in the pod's fleetwright.dev/lease annotation. */
 export const Lease = z.object({
@@ -20,7 +24,7 @@ export const Lease = z.object({
 });
 export type Lease = z.infer<typeof Lease>;
 
-/** The part of a pod that leasing reads. */
+/** The part of a pod (as the API server sends it) that leasing reads. */
 export interface BrowserPod {
   metadata?: {
     name?: string;
@@ -28,9 +32,15 @@ export interface BrowserPod {
     resourceVersion?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
-    deletionTimestamp?: Date | string;
+    deletionTimestamp?: string;
   };
-  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
+  status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
+/** How many leases the pod has served, from its annotation. */
+export function sessionsOf(pod: BrowserPod): number {
+  const n = Number(pod.metadata?.annotations?.[SESSIONS_ANNOTATION] ?? 0);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
 /** The lease a pod carries; undefined when it has none or an unreadable one. */
@@ -47,7 +57,8 @@ export function leaseOf(pod: BrowserPod): Lease | undefined {
 /** Ready, idle, not being deleted: a browser a taker may try to lease. */
 export function isLeasable(pod: BrowserPod): boolean {
   const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-  return ready && !pod.metadata?.deletionTimestamp && pod.metadata?.labels?.[STATE_LABEL] === 'idle';
+  return ready && !pod.metadata?.deletionTimestamp && pod.status?.phase === 'Running' &&
+    pod.metadata?.labels?.[STATE_LABEL] === 'idle';
 }
 
 /** Where a lease holder connects: ws://<pod IP>:3000/<secret path>. */

@@ -26,7 +26,7 @@ beforeAll(async () => {
   const created = await core().createNamespacedPod({ namespace: ns.name, body });
   podName = created.metadata?.name ?? '';
   const ready = await waitForPod(ns.name, podName, isReady, 90_000);
-  endpoint = endpointOf(ready) ?? '';
+  endpoint = endpointOf({ metadata: { annotations: ready.metadata?.annotations }, status: { podIP: ready.status?.podIP } }) ?? '';
 });
 
 afterAll(() => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { acquireBrowser, releaseBrowser } from '../../src/leasing/acquire.ts';
-import { type Lease, leaseOf } from '../../src/leasing/lease.ts';
+import { type BrowserPod, type Lease, leaseOf } from '../../src/leasing/lease.ts';
+import { rest } from '../integration/runtime/support.ts';
 import { useNamespace } from '../integration/helpers.ts';
 import { core, isReady, pod, SERVER, waitForPod } from './pods.ts';
 
@@ -17,9 +18,9 @@ describe('browser leases on real pods', () => {
     for (let i = 0; i < 5; i++) await waitForPod(ns.name, `browser-${i}`, isReady);
 
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => acquireBrowser(core(), pool(), lease(`taker-${i}`))),
+      Array.from({ length: 50 }, (_, i) => acquireBrowser(rest(), pool(), lease(`taker-${i}`))),
     );
-    const won = results.filter((p) => p !== undefined);
+    const won = results.filter((p): p is BrowserPod => p !== undefined);
     expect(won).toHaveLength(5);
     expect(new Set(won.map((p) => p.metadata?.name)).size).toBe(5);
 
@@ -28,21 +29,22 @@ describe('browser leases on real pods', () => {
     const holders = new Map(won.map((p) => [p.metadata?.name, leaseOf(p)?.holder]));
     for (const p of pods.items) {
       expect(p.metadata?.labels?.['fleetwright.dev/state']).toBe('leased');
-      expect(leaseOf(p)?.holder).toBe(holders.get(p.metadata?.name));
+      const holder = leaseOf({ metadata: { annotations: p.metadata?.annotations } })?.holder;
+      expect(holder).toBe(holders.get(p.metadata?.name));
     }
   });
 
   it('frees a browser only for its holder, and the next taker gets it', async () => {
     const pods = await core().listNamespacedPod({ namespace: ns.name, labelSelector: 'fleetwright.dev/pool=race' });
     const taken = pods.items[0];
-    const holder = leaseOf(taken ?? {})?.holder ?? '';
+    const holder = leaseOf({ metadata: { annotations: taken?.metadata?.annotations } })?.holder ?? '';
     const ref = { namespace: ns.name, name: taken?.metadata?.name ?? '' };
 
-    expect(await releaseBrowser(core(), ref, 'someone-else')).toBe(false);
-    expect(await acquireBrowser(core(), pool(), lease('late'))).toBeUndefined();
+    expect(await releaseBrowser(rest(), ref, 'someone-else')).toBe(false);
+    expect(await acquireBrowser(rest(), pool(), lease('late'))).toBeUndefined();
 
-    expect(await releaseBrowser(core(), ref, holder)).toBe(true);
-    const next = await acquireBrowser(core(), pool(), lease('late'));
+    expect(await releaseBrowser(rest(), ref, holder)).toBe(true);
+    const next = await acquireBrowser(rest(), pool(), lease('late'));
     expect(next?.metadata?.name).toBe(ref.name);
     expect(leaseOf(next ?? {})?.holder).toBe('late');
   });

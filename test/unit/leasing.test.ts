@@ -4,7 +4,7 @@ import { endpointOf, isLeasable, type Lease, leaseOf, reclaimReason } from '../.
 const lease: Lease = { holder: 'run-1/shard-2/attempt-1', kind: 'TestRun', ref: 'ci/checkout', since: '2026-11-23T10:00:00Z' };
 const pod = (labels: Record<string, string>, ready: boolean, extra: object = {}) => ({
   metadata: { name: 'p', labels, annotations: { 'fleetwright.dev/lease': JSON.stringify(lease), 'fleetwright.dev/ws-path': '/pw-abc' }, ...extra },
-  status: { podIP: '10.244.0.12', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  status: { phase: 'Running', podIP: '10.244.0.12', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
 });
 
 describe('browser leases', () => {

@@ -8,17 +8,17 @@ export interface BrowserPodView {
   name: string;
   state: BrowserState;
   ready: boolean;
-  /** Pod phase Failed or Succeeded: the agent exited for good. */
-  finished: boolean;
+  /** When the agent exited for good (pod phase Failed or Succeeded; browser pods never restart in place). */
+  finishedAt?: Date;
   terminating: boolean;
   /** When it last became idle (annotation), else when it was created. */
   idleSince: Date;
   /** Leases it has served (annotation written by each acquire). */
   sessions: number;
-  restarts: number;
-  /** The last container termination, for Degraded. */
-  lastFailure?: string;
-  crashLooping: boolean;
+  /** Why it stopped, or why its container cannot start (image pull, config): for Degraded. */
+  failure?: string;
+  /** Its container cannot start and will not without a change (ImagePullBackOff and the like). */
+  stuck: boolean;
 }
 
 export interface PoolStatusCounts {
@@ -28,6 +28,12 @@ export interface PoolStatusCounts {
   busy: number;
   starting: number;
   waiting: number;
+}
+
+export interface PodRemoval {
+  name: string;
+  reason: 'ScaledDown' | 'Recycled' | 'FailedPodRemoved';
+  message: string;
 }
 
 export interface ConditionPlan {
@@ -40,8 +46,8 @@ export interface ConditionPlan {
 export interface PoolPlan {
   /** How many new browser pods to create. */
   create: number;
-  /** Pods to delete, each with the reason an Event and a log line will give. */
-  delete: { name: string; reason: string }[];
+  /** Pods to delete, each with the reason and message an Event and a log line will give. */
+  delete: PodRemoval[];
   /** Ready pods still labelled starting, to open for leasing. */
   markIdle: string[];
   desired: number;
@@ -51,45 +57,80 @@ export interface PoolPlan {
   requeueAfterMs?: number;
 }
 
-/** Pods whose containers restarted this often in a row are reported as Degraded. */
-const CRASH_RESTARTS = 3;
+/**
+ * Failed browser pods stay for `kubectl logs` for this long, at most
+ * KEEP_FAILED of them, and count as recent failures: from FAILING_AFTER of
+ * them the pool is Degraded and waits before each new pod, doubling the wait
+ * as kubelet's CrashLoopBackOff does (browser pods run with restartPolicy
+ * Never, so a dead browser is a new pod, never a reused one).
+ */
+export const FAILURE_WINDOW_MS = 15 * 60_000;
+const KEEP_FAILED = 8;
+const FAILING_AFTER = 3;
+const BACKOFF_BASE_MS = 10_000;
+const BACKOFF_MAX_MS = 5 * 60_000;
 
-/** The pod count to keep, and the demand it came from (which may exceed maxReplicas). */
-export function desiredReplicas(
-  spec: BrowserPoolSpec,
-  busy: number,
-  waiting: number,
-): { desired: number; wanted: number } {
+/** How long after the last failure the next pod may start, given `failures` recent ones. */
+export function failureBackoffMs(failures: number): number {
+  if (failures < FAILING_AFTER) return 0;
+  return Math.min(BACKOFF_BASE_MS * 2 ** (failures - FAILING_AFTER), BACKOFF_MAX_MS);
+}
+
+/** The pod count to keep: spec.replicas, or clamp(busy + waiting + idleBuffer, min, max) when autoscaling. */
+export function desiredReplicas(spec: BrowserPoolSpec, busy: number, waiting: number): number {
   const scaling = spec.autoscaling;
-  if (!scaling) return { desired: spec.replicas, wanted: spec.replicas };
-  const wanted = busy + waiting + scaling.idleBuffer;
-  return { desired: Math.min(Math.max(wanted, scaling.minReplicas), scaling.maxReplicas), wanted };
+  if (!scaling) return spec.replicas;
+  return Math.min(Math.max(busy + waiting + scaling.idleBuffer, scaling.minReplicas), scaling.maxReplicas);
 }
 
 export function planPool(spec: BrowserPoolSpec, pods: BrowserPodView[], waiting: number, now: Date): PoolPlan {
   const live = pods.filter((p) => !p.terminating);
-  const remove: { name: string; reason: string }[] = live
-    .filter((p) => p.finished)
-    .map((p) => ({ name: p.name, reason: `browser pod ${p.name} stopped for good: ${p.lastFailure ?? 'no reason given'}` }));
+  const remove: PodRemoval[] = [];
+  let requeueAfterMs: number | undefined;
+  const requeueIn = (ms: number) => (requeueAfterMs = Math.min(requeueAfterMs ?? ms, ms));
+
+  const failed = live
+    .filter((p): p is BrowserPodView & { finishedAt: Date } => p.finishedAt !== undefined)
+    .sort((a, b) => b.finishedAt.getTime() - a.finishedAt.getTime());
+  const recentFailures = failed.filter(
+    (p, i) => i < KEEP_FAILED && now.getTime() - p.finishedAt.getTime() < FAILURE_WINDOW_MS,
+  );
+  for (const p of failed.slice(recentFailures.length)) {
+    const message = `removing browser pod ${p.name}, failed at ${p.finishedAt.toISOString()}`;
+    remove.push({ name: p.name, reason: 'FailedPodRemoved', message });
+  }
+  const oldest = recentFailures.at(-1);
+  if (oldest) requeueIn(oldest.finishedAt.getTime() + FAILURE_WINDOW_MS - now.getTime());
+
   const recycle = spec.recycleAfterSessions;
   for (const p of live) {
-    if (!p.finished && recycle !== undefined && p.state === 'idle' && p.sessions >= recycle) {
-      remove.push({ name: p.name, reason: `browser pod ${p.name} served ${p.sessions} sessions (recycleAfterSessions ${recycle})` });
+    if (!p.finishedAt && recycle !== undefined && p.state === 'idle' && p.sessions >= recycle) {
+      const message = `browser pod ${p.name} served ${p.sessions} sessions (recycleAfterSessions ${recycle})`;
+      remove.push({ name: p.name, reason: 'Recycled', message });
     }
   }
   const removed = new Set(remove.map((r) => r.name));
-  const active = live.filter((p) => !removed.has(p.name));
+  const active = live.filter((p) => !p.finishedAt && !removed.has(p.name));
   const busy = active.filter((p) => p.state === 'leased');
   const idle = active.filter((p) => p.ready && p.state !== 'leased');
   const starting = active.filter((p) => !p.ready && p.state !== 'leased');
-  const { desired, wanted } = desiredReplicas(spec, busy.length, waiting);
+  const desired = desiredReplicas(spec, busy.length, waiting);
 
-  const create = Math.max(0, desired - active.length);
-  let requeueAfterMs: number | undefined;
+  let create = Math.max(0, desired - active.length);
+  const lastFailure = recentFailures[0];
+  if (create > 0 && lastFailure) {
+    const waitMs = lastFailure.finishedAt.getTime() + failureBackoffMs(recentFailures.length) - now.getTime();
+    if (waitMs > 0) {
+      create = 0;
+      requeueIn(waitMs);
+    }
+  }
   let excess = active.length - desired;
   if (excess > 0) {
     // Starting pods go first (nobody waits on them yet), then the longest-idle ones; leased pods never.
-    for (const p of starting.slice(0, excess)) remove.push({ name: p.name, reason: `scaling down to ${desired}` });
+    const scaledDown = (p: BrowserPodView) =>
+      remove.push({ name: p.name, reason: 'ScaledDown', message: `scaling down to ${desired}: removing ${p.name}` });
+    for (const p of starting.slice(0, excess)) scaledDown(p);
     excess -= Math.min(excess, starting.length);
     const delayMs = (spec.autoscaling?.scaleDownDelaySeconds ?? 0) * 1000;
     const byIdleAge = [...idle].sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime());
@@ -97,15 +138,15 @@ export function planPool(spec: BrowserPoolSpec, pods: BrowserPodView[], waiting:
       if (excess === 0) break;
       const eligibleInMs = p.idleSince.getTime() + delayMs - now.getTime();
       if (eligibleInMs <= 0) {
-        remove.push({ name: p.name, reason: `scaling down to ${desired}` });
+        scaledDown(p);
         excess--;
       } else {
-        requeueAfterMs = Math.min(requeueAfterMs ?? eligibleInMs, eligibleInMs);
+        requeueIn(eligibleInMs);
       }
     }
   }
 
-  const crashing = active.find((p) => p.crashLooping || p.restarts >= CRASH_RESTARTS);
+  const stuck = active.find((p) => p.stuck);
   const scaling = spec.autoscaling;
   const conditions: ConditionPlan[] = [
     idle.length > 0
@@ -119,22 +160,18 @@ export function planPool(spec: BrowserPoolSpec, pods: BrowserPodView[], waiting:
               ? 'no browser pods yet'
               : `all ${active.length} browser pod(s) are busy or starting; ${waiting} lease request(s) waiting`,
         },
-    scaling && wanted > scaling.maxReplicas
+    // Limited when someone waits because of the cap; an idle buffer that does not fit is no one's loss.
+    scaling && busy.length + waiting > scaling.maxReplicas
       ? {
           type: 'ScalingLimited',
           status: 'True',
           reason: 'MaxReplicas',
-          message: `demand is ${wanted} browsers (busy ${busy.length} + waiting ${waiting} + idleBuffer ${scaling.idleBuffer}), above autoscaling.maxReplicas ${scaling.maxReplicas}`,
+          message:
+            `demand is ${busy.length + waiting} browsers (busy ${busy.length} + waiting ${waiting}), ` +
+            `above autoscaling.maxReplicas ${scaling.maxReplicas}`,
         }
       : { type: 'ScalingLimited', status: 'False', reason: 'WithinLimits', message: `${desired} browser pod(s) wanted` },
-    crashing
-      ? {
-          type: 'Degraded',
-          status: 'True',
-          reason: 'BrowserCrashLoop',
-          message: `browser pod ${crashing.name} restarted ${crashing.restarts} times; last failure: ${crashing.lastFailure ?? 'unknown'}`,
-        }
-      : { type: 'Degraded', status: 'False', reason: 'BrowsersHealthy', message: 'no browser pod is failing repeatedly' },
+    degraded(stuck, recentFailures, now),
   ];
 
   return {
@@ -153,4 +190,29 @@ export function planPool(spec: BrowserPoolSpec, pods: BrowserPodView[], waiting:
     conditions,
     ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
   };
+}
+
+function degraded(
+  stuck: BrowserPodView | undefined,
+  failures: (BrowserPodView & { finishedAt: Date })[],
+  now: Date,
+): ConditionPlan {
+  if (stuck) {
+    const message = `browser pod ${stuck.name} cannot start: ${stuck.failure ?? 'unknown'}`;
+    return { type: 'Degraded', status: 'True', reason: 'BrowserCannotStart', message };
+  }
+  const last = failures[0];
+  if (last && failures.length >= FAILING_AFTER) {
+    const retryInMs = last.finishedAt.getTime() + failureBackoffMs(failures.length) - now.getTime();
+    return {
+      type: 'Degraded',
+      status: 'True',
+      reason: 'BrowsersFailing',
+      message:
+        `${failures.length} browser pods failed in the last ${FAILURE_WINDOW_MS / 60_000} minutes; ` +
+        `last: ${last.name}: ${last.failure ?? 'no reason given'}` +
+        (retryInMs > 0 ? `; next pod in ${Math.ceil(retryInMs / 1000)} s` : ''),
+    };
+  }
+  return { type: 'Degraded', status: 'False', reason: 'BrowsersHealthy', message: 'no browser pod is failing repeatedly' };
 }

@@ -33,6 +33,9 @@ export function browserPod(pool: PoolIdentity, spec: BrowserPoolSpec, image: str
     spec: {
       // The agent drains sessions for 25 s on SIGTERM; this leaves it room to exit on its own.
       terminationGracePeriodSeconds: 30,
+      // A dead browser means a new pod, never a restart in place: a restarted agent would come back under a lease
+      // whose client is gone. The pool controller replaces failed pods, with a backoff when they keep failing.
+      restartPolicy: 'Never',
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
@@ -62,6 +65,7 @@ export function browserPod(pool: PoolIdentity, spec: BrowserPoolSpec, image: str
             { name: 'playwright', containerPort: AGENT_PORT },
             { name: 'health', containerPort: HEALTH_PORT },
           ],
+          terminationMessagePolicy: 'FallbackToLogsOnError',
           readinessProbe: { httpGet: { path: '/healthz', port: HEALTH_PORT }, periodSeconds: 2, failureThreshold: 1 },
           ...(template.resources ? { resources: quantities(template.resources) } : {}),
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: false, capabilities: { drop: ['ALL'] } },

@@ -68,15 +68,18 @@ export async function inParallel(width: number, tasks: (() => Promise<unknown>)[
   }));
 }
 
-/** `fleetwright controller` with the toy controller, as its own process; its JSON log lines are collected. */
+const toyController = [join(repoRoot, 'test', 'fixtures', 'runtime', 'toy-controller.ts')];
+/** The real `fleetwright controller`, with every Fleetwright controller. */
+export const fleetwrightController = [join(repoRoot, 'src', 'main.ts'), 'controller'];
+
+/** `fleetwright controller` (the toy one unless told) as its own process; its JSON log lines are collected. */
 export class ControllerProcess {
   readonly lines: LogLine[] = [];
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    const fixture = join(repoRoot, 'test', 'fixtures', 'runtime', 'toy-controller.ts');
-    this.child = spawn(process.execPath, [fixture, `--kubeconfig=${inject('kubeconfig')}`, ...args], {
+  constructor(args: string[], env: Record<string, string> = {}, command = toyController) {
+    this.child = spawn(process.execPath, [...command, `--kubeconfig=${inject('kubeconfig')}`, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BrowserPoolSpec } from '../../../src/api/v1alpha1/index.ts';
-import { type BrowserPodView, planPool } from '../../../src/controllers/browserpool/plan.ts';
+import { type BrowserPodView, FAILURE_WINDOW_MS, failureBackoffMs, planPool } from '../../../src/controllers/browserpool/plan.ts';
 
 const now = new Date('2026-11-23T12:00:00Z');
 const minutesAgo = (m: number) => new Date(now.getTime() - m * 60_000);
@@ -10,12 +10,10 @@ function browser(name: string, state: BrowserPodView['state'], extra: Partial<Br
     name,
     state,
     ready: state !== 'starting',
-    finished: false,
     terminating: false,
     idleSince: minutesAgo(10),
     sessions: 0,
-    restarts: 0,
-    crashLooping: false,
+    stuck: false,
     ...extra,
   };
 }
@@ -65,7 +63,7 @@ describe('planPool', () => {
     expect(plan).toMatchObject({ desired: 2, create: 0 });
     expect(plan.conditions[1]).toMatchObject({ type: 'ScalingLimited', status: 'True', reason: 'MaxReplicas' });
     expect(plan.conditions[1]?.message).toBe(
-      'demand is 6 browsers (busy 2 + waiting 3 + idleBuffer 1), above autoscaling.maxReplicas 2',
+      'demand is 5 browsers (busy 2 + waiting 3), above autoscaling.maxReplicas 2',
     );
   });
 
@@ -77,27 +75,54 @@ describe('planPool', () => {
     expect(planPool(spec, [browser('stale', 'idle', { idleSince: minutesAgo(6) })], 0, now).delete).toHaveLength(1);
   });
 
-  it('replaces a pod that stopped for good, and recycles one past recycleAfterSessions', () => {
+  it('replaces a failed pod at once, keeps it for inspection, and recycles one past recycleAfterSessions', () => {
     const spec = fixed(2, { recycleAfterSessions: 10 });
     const pods = [
-      browser('dead', 'idle', { finished: true, lastFailure: 'exit code 1: browser crashed' }),
+      browser('dead', 'leased', { finishedAt: minutesAgo(1), failure: 'exit code 1: the warm browser died' }),
       browser('worn', 'idle', { sessions: 10 }),
     ];
     const plan = planPool(spec, pods, 0, now);
     expect(plan.delete).toEqual([
-      { name: 'dead', reason: 'browser pod dead stopped for good: exit code 1: browser crashed' },
-      { name: 'worn', reason: 'browser pod worn served 10 sessions (recycleAfterSessions 10)' },
+      { name: 'worn', reason: 'Recycled', message: 'browser pod worn served 10 sessions (recycleAfterSessions 10)' },
     ]);
     expect(plan.create).toBe(2);
+    expect(plan.status).toMatchObject({ replicas: 0, busy: 0 });
+    expect(plan.conditions[2]).toMatchObject({ type: 'Degraded', status: 'False' });
+    // Looked at again when the failed pod leaves the failure window, to clean it up.
+    expect(plan.requeueAfterMs).toBe(FAILURE_WINDOW_MS - 60_000);
   });
 
-  it('marks the pool Degraded with the last failure when a browser crash-loops', () => {
-    const pods = [browser('a', 'idle'), browser('b', 'starting', { restarts: 4, crashLooping: true, lastFailure: 'exit code 1' })];
-    expect(planPool(fixed(2), pods, 0, now).conditions[2]).toEqual({
+  it('cleans up failed pods past the failure window', () => {
+    const plan = planPool(fixed(1), [browser('a', 'idle'), browser('old', 'idle', { finishedAt: minutesAgo(20) })], 0, now);
+    expect(plan.delete).toEqual([
+      { name: 'old', reason: 'FailedPodRemoved', message: 'removing browser pod old, failed at 2026-11-23T11:40:00.000Z' },
+    ]);
+  });
+
+  it('goes Degraded when pods keep failing, and backs off before the next one', () => {
+    const failed = [3, 2, 1].map((m) => browser(`f${m}`, 'idle', { finishedAt: minutesAgo(m / 60), failure: 'exit code 1: the browser did not start: ENOENT' }));
+    const plan = planPool(fixed(1), failed, 0, now);
+    expect(plan.create).toBe(0);
+    expect(plan.requeueAfterMs).toBe(failureBackoffMs(3) - 1000);
+    expect(plan.conditions[2]).toEqual({
       type: 'Degraded',
       status: 'True',
-      reason: 'BrowserCrashLoop',
-      message: 'browser pod b restarted 4 times; last failure: exit code 1',
+      reason: 'BrowsersFailing',
+      message: '3 browser pods failed in the last 15 minutes; last: f1: exit code 1: the browser did not start: ENOENT; next pod in 9 s',
+    });
+    expect(failureBackoffMs(4)).toBe(2 * failureBackoffMs(3));
+    expect(failureBackoffMs(20)).toBe(300_000);
+    // Once the backoff has passed, the replacement is created.
+    expect(planPool(fixed(1), failed, 0, new Date(now.getTime() + failureBackoffMs(3))).create).toBe(1);
+  });
+
+  it('goes Degraded, naming the reason, when a pod cannot start at all', () => {
+    const pods = [browser('b', 'starting', { stuck: true, failure: 'ErrImageNeverPull: image "nope:1" is not present' })];
+    expect(planPool(fixed(1), pods, 0, now).conditions[2]).toEqual({
+      type: 'Degraded',
+      status: 'True',
+      reason: 'BrowserCannotStart',
+      message: 'browser pod b cannot start: ErrImageNeverPull: image "nope:1" is not present',
     });
   });
 

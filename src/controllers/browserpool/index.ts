@@ -1,0 +1,306 @@
+// The BrowserPool controller: keeps a pool's browser pods, serves its queue
+// of lease requests in order, reclaims leases whose holder is gone, and
+// drains the pool when it is deleted. Decisions are planPool's; this file
+// reads the cache and applies them.
+import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { type BrowserPool, BrowserPoolResource } from '../../api/v1alpha1/index.ts';
+import { leasePod, POD } from '../../leasing/acquire.ts';
+import { isLeasable, type Lease, leaseOf, POOL_LABEL, reclaimReason, STATE_LABEL, IDLE_SINCE_ANNOTATION } from '../../leasing/lease.ts';
+import {
+  isExpired,
+  LEASE_OBJECT,
+  type LeaseRequest,
+  queueOrder,
+  REQUEST_LABEL,
+  requestedLease,
+} from '../../leasing/requests.ts';
+import { parseResource } from '../../api/validate.ts';
+import { type Condition, setCondition } from '../../runtime/conditions.ts';
+import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
+import { isControlledBy } from '../../runtime/owners.ts';
+import { type KubeObject, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
+import { isConflict, isNotFound } from '../../runtime/rest.ts';
+import { addFinalizer, applyStatus, removeFinalizer } from '../../runtime/status.ts';
+import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../types.ts';
+import { planPool } from './plan.ts';
+import { browserPod } from './pod.ts';
+import { browserPodView, type PodObject } from './view.ts';
+
+export const DRAIN_FINALIZER = 'fleetwright.dev/drain';
+/** Deleting a pool waits for its leased browsers up to maxSessionSeconds, and never longer than this. */
+const DRAIN_LIMIT_SECONDS = 600;
+
+type PoolObject = KubeObject & { spec?: unknown; status?: { conditions?: Condition[] } & Record<string, unknown> };
+
+export interface BrowserPoolOptions {
+  /** The image of browser pods whose pool names none. */
+  image: string;
+  now?: () => Date;
+}
+
+/** The pool a TestRun or Tunnel leases from. */
+const poolOfUser = (obj: KubeObject): Request[] => {
+  const name = (obj.spec as { poolRef?: { name?: string } } | undefined)?.poolRef?.name;
+  return name ? [{ namespace: obj.metadata.namespace ?? '', name }] : [];
+};
+
+export function browserPoolController(options: BrowserPoolOptions): Controller {
+  const now = options.now ?? (() => new Date());
+  return {
+    name: 'browserpool',
+    for: BROWSER_POOL,
+    owns: [POD],
+    watches: [
+      {
+        type: LEASE_OBJECT,
+        map: (obj) => {
+          const pool = obj.metadata.labels?.[POOL_LABEL];
+          return pool && obj.metadata.labels?.[REQUEST_LABEL] ? [{ namespace: obj.metadata.namespace ?? '', name: pool }] : [];
+        },
+      },
+      // A lease holder that goes away frees its browser at once.
+      { type: TEST_RUN, map: poolOfUser },
+      { type: TUNNEL, map: poolOfUser },
+    ],
+    maxConcurrentReconciles: 4,
+    reconcile: (request, ctx) => new PoolPass(request, ctx, options.image, now()).run(),
+  };
+}
+
+/** One reconcile of one pool. */
+class PoolPass {
+  private readonly pods = new Map<string, PodObject>();
+  private readonly request: Request;
+  private readonly ctx: ReconcileContext;
+  private readonly image: string;
+  private readonly now: Date;
+
+  constructor(request: Request, ctx: ReconcileContext, image: string, now: Date) {
+    this.request = request;
+    this.ctx = ctx;
+    this.image = image;
+    this.now = now;
+  }
+
+  async run(): Promise<ReconcileResult | void> {
+    const { ctx, request } = this;
+    const cached = ctx.cache<PoolObject>(BROWSER_POOL).get(keyOf(request));
+    if (!cached) return;
+    for (const pod of ctx.cache<PodObject>(POD).ownedBy(cached.metadata.uid ?? '')) {
+      if (isControlledBy(pod, cached)) this.pods.set(pod.metadata.name ?? '', pod);
+    }
+    const requests = ctx.cache<LeaseRequest>(LEASE_OBJECT).list({
+      namespace: request.namespace,
+      labels: { [POOL_LABEL]: request.name, [REQUEST_LABEL]: 'true' },
+    });
+    const parsed = parseResource(BrowserPoolResource, cached);
+    if (cached.metadata.deletionTimestamp) return this.drain(cached, requests, parsed.ok ? parsed.value : undefined);
+    if (!parsed.ok) return this.refuse(cached, parsed.message);
+    const pool = await addFinalizer(ctx.rest, BROWSER_POOL, cached, DRAIN_FINALIZER);
+
+    await this.reclaimLeases(pool, parsed.value);
+    const waiting = await this.serveQueue(requests);
+    const plan = planPool(parsed.value.spec, [...this.pods.values()].map(browserPodView), waiting, this.now);
+
+    for (const name of plan.markIdle) await this.markIdle(name);
+    for (const removal of plan.delete) {
+      if (await this.deletePod(removal.name)) {
+        ctx.log.info({ pod: removal.name, reason: removal.reason }, removal.message);
+        await ctx.events.emit(pool, { type: 'Normal', reason: removal.reason, action: 'DeletePod', note: removal.message });
+      }
+    }
+    if (plan.create > 0) await this.createPods(pool, parsed.value, plan.create, plan.desired);
+    await this.reportFailures(pool);
+
+    let conditions = pool.status?.conditions;
+    for (const c of plan.conditions) {
+      conditions = setCondition(conditions, { ...c, observedGeneration: pool.metadata.generation }, this.now);
+    }
+    await this.writeStatus(pool, {
+      ...plan.status,
+      selector: `${POOL_LABEL}=${request.name}`,
+      observedGeneration: pool.metadata.generation,
+      conditions,
+    });
+    return plan.requeueAfterMs !== undefined ? { requeueAfter: Math.max(plan.requeueAfterMs, 100) } : undefined;
+  }
+
+  /** A stored pool that fails the schema (admission should have refused it): said in a condition, no pods touched. */
+  private async refuse(pool: PoolObject, message: string): Promise<void> {
+    const conditions = setCondition(
+      pool.status?.conditions,
+      { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: pool.metadata.generation },
+      this.now,
+    );
+    this.ctx.log.warn({ problem: message }, 'invalid BrowserPool spec: fix it with kubectl edit or apply');
+    if (await this.writeStatus(pool, { ...pool.status, observedGeneration: pool.metadata.generation, conditions })) {
+      await this.ctx.events.emit(pool, { type: 'Warning', reason: 'InvalidSpec', action: 'Reconcile', note: message });
+    }
+  }
+
+  /** Deletes leased pods whose holder is gone or whose lease outlived maxSessionSeconds: the pool replaces them. */
+  private async reclaimLeases(pool: PoolObject, value: BrowserPool): Promise<void> {
+    const holderExists = (lease: Lease) => {
+      const type = lease.kind === 'TestRun' ? TEST_RUN : TUNNEL;
+      return this.ctx.cache(type).get(lease.ref) !== undefined;
+    };
+    for (const pod of [...this.pods.values()]) {
+      if (pod.metadata.labels?.[STATE_LABEL] !== 'leased' || pod.metadata.deletionTimestamp) continue;
+      if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') continue;
+      const lease = leaseOf(pod);
+      const reason = lease
+        ? reclaimReason(lease, this.now, value.spec.maxSessionSeconds, holderExists)
+        : 'its lease annotation is missing or unreadable';
+      if (!reason || !(await this.deletePod(pod.metadata.name ?? ''))) continue;
+      const note = `reclaimed browser pod ${pod.metadata.name}: ${reason}`;
+      this.ctx.log.info({ pod: pod.metadata.name, holder: lease?.holder }, note);
+      await this.ctx.events.emit(pool, { type: 'Warning', reason: 'LeaseReclaimed', action: 'DeletePod', note });
+    }
+  }
+
+  /**
+   * Grants idle browsers to waiting lease requests, highest priority and
+   * oldest first; drops requests that expired or were granted. Returns how
+   * many still wait.
+   */
+  private async serveQueue(requests: LeaseRequest[]): Promise<number> {
+    const holders = new Set([...this.pods.values()].map((p) => leaseOf(p)?.holder).filter(Boolean));
+    const pending: LeaseRequest[] = [];
+    for (const r of requests) {
+      const lease = requestedLease(r);
+      if (!lease || isExpired(r, this.now) || holders.has(lease.holder)) await this.deleteRequest(r);
+      else pending.push(r);
+    }
+    const queue = queueOrder(pending);
+    const idle = [...this.pods.values()].filter(isLeasable);
+    let waiting = queue.length;
+    for (const r of queue) {
+      const pod = idle.shift();
+      if (!pod) break;
+      const lease = { ...(requestedLease(r) as Omit<Lease, 'since'>), since: this.now.toISOString() };
+      const leased = await leasePod(this.ctx.rest, pod, lease);
+      // Taken by a direct taker meanwhile: the pod event brings the next pass.
+      if (!leased) continue;
+      this.pods.set(pod.metadata.name ?? '', leased as PodObject);
+      const granted = { pod: pod.metadata.name, holder: lease.holder, ref: lease.ref };
+      this.ctx.log.info(granted, 'granted a browser to a waiting lease request');
+      await this.deleteRequest(r);
+      waiting--;
+    }
+    return waiting;
+  }
+
+  private async deleteRequest(r: LeaseRequest): Promise<void> {
+    try {
+      await this.ctx.rest.delete(objectPath(LEASE_OBJECT, { namespace: r.metadata.namespace, name: r.metadata.name ?? '' }));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  private async markIdle(name: string): Promise<void> {
+    const pod = this.pods.get(name);
+    if (!pod) return;
+    const patch = {
+      metadata: {
+        resourceVersion: pod.metadata.resourceVersion,
+        labels: { [STATE_LABEL]: 'idle' },
+        annotations: { [IDLE_SINCE_ANNOTATION]: this.now.toISOString() },
+      },
+    };
+    const path = objectPath(POD, { namespace: this.request.namespace, name });
+    this.pods.set(name, await this.ctx.rest.mergePatch<PodObject>(path, patch));
+  }
+
+  /**
+   * Deletes a pod only if it is still the version this pass read: a pod
+   * leased meanwhile by a taker must not go. Returns whether it was deleted.
+   */
+  private async deletePod(name: string): Promise<boolean> {
+    const pod = this.pods.get(name);
+    if (!pod) return false;
+    const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: pod.metadata.resourceVersion } };
+    try {
+      await this.ctx.rest.request('DELETE', objectPath(POD, { namespace: this.request.namespace, name }), { body });
+      this.pods.delete(name);
+      return true;
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  private async createPods(pool: PoolObject, value: BrowserPool, count: number, desired: number): Promise<void> {
+    const identity = { namespace: this.request.namespace, name: this.request.name, uid: pool.metadata.uid ?? '' };
+    for (let i = 0; i < count; i++) {
+      const body = browserPod(identity, value.spec, this.image, `/pw-${randomBytes(16).toString('hex')}`);
+      await this.ctx.rest.create(`/api/v1/namespaces/${encodeURIComponent(this.request.namespace)}/pods`, body);
+    }
+    const note = `created ${count} browser pod(s); ${desired} wanted`;
+    this.ctx.log.info({ created: count, desired }, note);
+    await this.ctx.events.emit(pool, { type: 'Normal', reason: 'ScaledUp', action: 'CreatePod', note });
+  }
+
+  /** A pod whose agent exited is labelled failed and reported once, with why it stopped. */
+  private async reportFailures(pool: PoolObject): Promise<void> {
+    for (const pod of this.pods.values()) {
+      const view = browserPodView(pod);
+      if (!view.finishedAt || view.state === 'failed' || view.terminating) continue;
+      const patch = { metadata: { resourceVersion: pod.metadata.resourceVersion, labels: { [STATE_LABEL]: 'failed' } } };
+      try {
+        await this.ctx.rest.mergePatch(objectPath(POD, { namespace: this.request.namespace, name: view.name }), patch);
+      } catch (err) {
+        if (isNotFound(err) || isConflict(err)) continue;
+        throw err;
+      }
+      const note = `browser pod ${view.name} failed: ${view.failure ?? 'no reason given'}`;
+      this.ctx.log.warn({ pod: view.name }, note);
+      await this.ctx.events.emit(pool, { type: 'Warning', reason: 'BrowserFailed', action: 'Reconcile', note });
+    }
+  }
+
+  /**
+   * The pool is being deleted: queued requests are dropped, idle and starting
+   * pods go at once, leased ones when their lease ends or the drain limit
+   * passes; then the finalizer goes and the garbage collector does the rest.
+   */
+  private async drain(
+    pool: PoolObject,
+    requests: LeaseRequest[],
+    value?: BrowserPool,
+  ): Promise<ReconcileResult | void> {
+    for (const r of requests) await this.deleteRequest(r);
+    const limitSeconds = Math.min(value?.spec.maxSessionSeconds ?? DRAIN_LIMIT_SECONDS, DRAIN_LIMIT_SECONDS);
+    const deadline = Date.parse(pool.metadata.deletionTimestamp ?? '') + limitSeconds * 1000;
+    const pastDeadline = this.now.getTime() >= deadline;
+    let leased = 0;
+    for (const pod of [...this.pods.values()]) {
+      if (pod.metadata.deletionTimestamp) continue;
+      const busy = pod.metadata.labels?.[STATE_LABEL] === 'leased' && pod.status?.phase === 'Running';
+      if (busy && !pastDeadline) leased++;
+      else if (!(await this.deletePod(pod.metadata.name ?? ''))) leased++;
+    }
+    if (leased === 0) {
+      this.ctx.log.info('pool drained; removing its finalizer');
+      await removeFinalizer(this.ctx.rest, BROWSER_POOL, pool, DRAIN_FINALIZER);
+      return;
+    }
+    const message = `deleting: waiting for ${leased} leased browser(s), at most until ${new Date(deadline).toISOString()}`;
+    const conditions = setCondition(
+      pool.status?.conditions,
+      { type: 'Ready', status: 'False', reason: 'Draining', message, observedGeneration: pool.metadata.generation },
+      this.now,
+    );
+    await this.writeStatus(pool, { ...pool.status, idle: 0, waiting: 0, conditions });
+    return { requeueAfter: Math.max(deadline - this.now.getTime(), 1000) };
+  }
+
+  /** Applies the status unless the stored one equals it (an idle system makes no writes). Returns whether it wrote. */
+  private async writeStatus(pool: PoolObject, status: Record<string, unknown>): Promise<boolean> {
+    const defined = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
+    if (isDeepStrictEqual(pool.status ?? {}, defined)) return false;
+    await applyStatus(this.ctx.rest, BROWSER_POOL, pool, defined);
+    return true;
+  }
+}

@@ -1,0 +1,66 @@
+import type { BrowserState } from '../../leasing/lease.ts';
+import { IDLE_SINCE_ANNOTATION, sessionsOf, STATE_LABEL } from '../../leasing/lease.ts';
+import type { KubeObject } from '../../runtime/resource.ts';
+import type { BrowserPodView } from './plan.ts';
+
+interface ContainerState {
+  waiting?: { reason?: string; message?: string };
+  terminated?: { exitCode?: number; reason?: string; message?: string; finishedAt?: string };
+}
+
+/** A pod as the API server sends it (dates are strings), the fields the pool reads. */
+export interface PodObject extends KubeObject {
+  status?: {
+    phase?: string;
+    podIP?: string;
+    conditions?: { type: string; status: string; lastTransitionTime?: string }[];
+    containerStatuses?: { name: string; state?: ContainerState }[];
+  };
+}
+
+/** Waiting reasons after which a container will not start without a change to the pod or the node. */
+const STUCK_REASONS = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'ErrImageNeverPull',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+]);
+
+const firstLine = (text: string) => text.trim().split('\n')[0]?.slice(0, 300) ?? '';
+
+function describeTermination(t: NonNullable<ContainerState['terminated']>): string {
+  const what = `exit code ${t.exitCode ?? '?'}${t.reason ? ` (${t.reason})` : ''}`;
+  return t.message ? `${what}: ${firstLine(t.message)}` : what;
+}
+
+const STATES: readonly string[] = ['starting', 'idle', 'leased', 'draining', 'failed'] satisfies BrowserState[];
+
+export function browserPodView(pod: PodObject): BrowserPodView {
+  const { metadata, status } = pod;
+  const label = metadata.labels?.[STATE_LABEL] ?? 'starting';
+  const container = status?.containerStatuses?.find((c) => c.name === 'agent');
+  const terminated = container?.state?.terminated;
+  const waiting = container?.state?.waiting;
+  const finished = status?.phase === 'Failed' || status?.phase === 'Succeeded';
+  const stuck = waiting?.reason !== undefined && STUCK_REASONS.has(waiting.reason);
+  const created = new Date(metadata.creationTimestamp as string);
+  const idleSince = metadata.annotations?.[IDLE_SINCE_ANNOTATION];
+  let failure: string | undefined;
+  if (terminated) failure = describeTermination(terminated);
+  else if (stuck) failure = `${waiting.reason}${waiting.message ? `: ${firstLine(waiting.message)}` : ''}`;
+  return {
+    name: metadata.name ?? '',
+    state: (STATES.includes(label) ? label : 'starting') as BrowserState,
+    ready: status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    // An evicted pod has no terminated container; its creation time is the only sure date it has.
+    ...(finished ? { finishedAt: new Date(terminated?.finishedAt ?? created) } : {}),
+    terminating: metadata.deletionTimestamp !== undefined,
+    idleSince: idleSince ? new Date(idleSince) : created,
+    sessions: sessionsOf(pod),
+    ...(failure ? { failure } : {}),
+    stuck,
+  };
+}

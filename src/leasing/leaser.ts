@@ -1,0 +1,143 @@
+// Leasing for takers that wait on the spot (a gateway connection, a test, the
+// benchmark): take an idle browser when nobody queues, else join the pool's
+// queue of lease requests and wait until the pool controller grants one.
+import type { Logger } from 'pino';
+import { Informer } from '../runtime/informer.ts';
+import { collectionPath, type KubeObject, objectPath } from '../runtime/resource.ts';
+import { isNotFound, type RestClient } from '../runtime/rest.ts';
+import { leaseFirst, type ObjectRef, POD, podRef, releaseBrowser } from './acquire.ts';
+import { type BrowserPod, endpointOf, type Lease, leaseOf, POOL_LABEL, STATE_LABEL } from './lease.ts';
+import {
+  LEASE_OBJECT,
+  type LeaseRequest,
+  leaseRequest,
+  microTime,
+  REQUEST_LABEL,
+  type RequestedLease,
+} from './requests.ts';
+
+/** A waiting taker renews its request this often; the pool controller drops one not renewed for 3 times as long. */
+const RENEW_MS = 10_000;
+/** The grant (a pod update) and the request's deletion arrive on two watches: allow the pod event this long. */
+const GRANT_GRACE_MS = 5_000;
+
+export interface LeasedBrowser {
+  pod: ObjectRef;
+  /** ws://<pod IP>:3000/<secret path> */
+  endpoint: string;
+  lease: Lease;
+  /** Gives the browser back; false when the lease was already gone (reclaimed). */
+  release(): Promise<boolean>;
+}
+
+export class LeaseTimeoutError extends Error {
+  constructor(pool: ObjectRef, timeoutMs: number) {
+    super(`no browser of pool ${pool.namespace}/${pool.name} became free within ${timeoutMs} ms`);
+    this.name = 'LeaseTimeoutError';
+  }
+}
+
+type PodObject = BrowserPod & KubeObject;
+
+export class BrowserLeaser {
+  private readonly rest: RestClient;
+  private readonly pods: Informer<PodObject>;
+  private readonly requests: Informer<LeaseRequest>;
+
+  constructor(rest: RestClient, log: Logger, options: { namespace?: string } = {}) {
+    this.rest = rest;
+    this.pods = new Informer<PodObject>(rest, POD, log, { ...options, labelSelector: POOL_LABEL });
+    this.requests = new Informer<LeaseRequest>(rest, LEASE_OBJECT, log, { ...options, labelSelector: REQUEST_LABEL });
+  }
+
+  async start(): Promise<void> {
+    this.pods.start();
+    this.requests.start();
+    await Promise.all([this.pods.waitForSync(), this.requests.waitForSync()]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.pods.stop(), this.requests.stop()]);
+  }
+
+  /**
+   * Leases a browser of `pool` for `want.holder`, waiting in the pool's queue
+   * (by `priority`, then first come) up to `timeoutMs`.
+   */
+  async lease(
+    pool: ObjectRef,
+    want: RequestedLease,
+    options: { priority?: number; timeoutMs: number; signal?: AbortSignal },
+  ): Promise<LeasedBrowser> {
+    const inPool = { namespace: pool.namespace, labels: { [POOL_LABEL]: pool.name } };
+    if (this.requests.store.list(inPool).length === 0) {
+      const idle = this.pods.store.list({ ...inPool, labels: { ...inPool.labels, [STATE_LABEL]: 'idle' } });
+      const pod = await leaseFirst(this.rest, idle, { ...want, since: new Date().toISOString() });
+      if (pod) return this.leased(pod);
+    }
+    const ttlSeconds = (3 * RENEW_MS) / 1000;
+    const body = leaseRequest({ pool, lease: want, priority: options.priority ?? 0, ttlSeconds, now: new Date() });
+    const request = await this.rest.create<LeaseRequest>(collectionPath(LEASE_OBJECT, pool.namespace), body);
+    const requestPath = objectPath(LEASE_OBJECT, { namespace: pool.namespace, name: request.metadata.name ?? '' });
+    const heartbeat = setInterval(() => {
+      this.rest.mergePatch(requestPath, { spec: { renewTime: microTime(new Date()) } }).catch(() => undefined);
+    }, RENEW_MS);
+    const granted = () =>
+      this.pods.store.list(inPool).find((p) => leaseOf(p)?.holder === want.holder && !p.metadata.deletionTimestamp);
+    const cleanups: (() => void)[] = [() => clearInterval(heartbeat)];
+    try {
+      const pod = await new Promise<PodObject>((resolve, reject) => {
+        const check = () => {
+          const pod = granted();
+          if (pod) resolve(pod);
+        };
+        const fail = (error: Error) => reject(error);
+        cleanups.push(this.pods.addHandler({ onAdd: check, onUpdate: check }));
+        cleanups.push(this.requests.addHandler({
+          onDelete: (r) => {
+            if (r.metadata.name !== request.metadata.name) return;
+            const withdrawn = setTimeout(() => {
+              fail(new Error(`the lease request for pool ${pool.namespace}/${pool.name} was withdrawn (pool deleted?)`));
+            }, GRANT_GRACE_MS);
+            cleanups.push(() => clearTimeout(withdrawn));
+          },
+        }));
+        const timer = setTimeout(() => fail(new LeaseTimeoutError(pool, options.timeoutMs)), options.timeoutMs);
+        cleanups.push(() => clearTimeout(timer));
+        const abort = () => fail(new Error('lease wait aborted'));
+        options.signal?.addEventListener('abort', abort, { once: true });
+        cleanups.push(() => options.signal?.removeEventListener('abort', abort));
+        check();
+      });
+      return this.leased(pod);
+    } catch (error) {
+      await this.withdraw(requestPath, pool, want.holder);
+      throw error;
+    } finally {
+      for (const cleanup of cleanups) cleanup();
+    }
+  }
+
+  /** Deletes the request; a grant that raced with giving up is handed back, so no browser stays held by nobody. */
+  private async withdraw(requestPath: string, pool: ObjectRef, holder: string): Promise<void> {
+    try {
+      await this.rest.delete(requestPath);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const list = await this.rest.get<{ items: PodObject[] }>(collectionPath(POD, pool.namespace), {
+      labelSelector: `${POOL_LABEL}=${pool.name},${STATE_LABEL}=leased`,
+    });
+    for (const pod of list.items) {
+      if (leaseOf(pod)?.holder === holder) await releaseBrowser(this.rest, podRef(pod), holder);
+    }
+  }
+
+  private leased(pod: BrowserPod): LeasedBrowser {
+    const lease = leaseOf(pod);
+    const endpoint = endpointOf(pod);
+    if (!lease || !endpoint) throw new Error(`browser pod ${pod.metadata?.name} was leased without a lease or an endpoint`);
+    const ref = podRef(pod);
+    return { pod: ref, endpoint, lease, release: () => releaseBrowser(this.rest, ref, lease.holder) };
+  }
+}

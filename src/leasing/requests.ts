@@ -1,0 +1,96 @@
+// Lease requests: takers waiting for a browser of a pool. Each is a
+// coordination.k8s.io Lease object in the pool's namespace, so the queue
+// lives in the API server (a restarted controller or gateway finds it), any
+// process can join it, and the pool controller both counts it (status.waiting,
+// autoscaling) and serves it in order.
+import { z } from 'zod';
+import type { KubeObject, ResourceType } from '../runtime/resource.ts';
+import { Lease, POOL_LABEL } from './lease.ts';
+
+export const LEASE_OBJECT: ResourceType = {
+  apiVersion: 'coordination.k8s.io/v1',
+  kind: 'Lease',
+  plural: 'leases',
+  namespaced: true,
+};
+
+/** Marks a Lease object as a browser lease request (leader election Leases have no such label). */
+export const REQUEST_LABEL = 'fleetwright.dev/lease-request';
+/** The lease to write on the browser pod once granted: its holder, kind and ref. */
+export const REQUEST_ANNOTATION = 'fleetwright.dev/request';
+export const PRIORITY_ANNOTATION = 'fleetwright.dev/priority';
+
+export const RequestedLease = Lease.omit({ since: true });
+export type RequestedLease = z.infer<typeof RequestedLease>;
+
+export interface LeaseRequest extends KubeObject {
+  spec?: {
+    holderIdentity?: string;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseDurationSeconds?: number;
+  };
+}
+
+/** Lease objects take MicroTime: RFC 3339 with exactly six fractional digits. */
+export const microTime = (date: Date) => date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+
+export interface NewRequest {
+  pool: { namespace: string; name: string };
+  lease: RequestedLease;
+  priority: number;
+  /** A taker that heartbeats (a gateway connection) expires when it stops; unset: lives until deleted. */
+  ttlSeconds?: number;
+  owner?: KubeObject['metadata']['ownerReferences'];
+  now: Date;
+}
+
+export function leaseRequest(r: NewRequest): LeaseRequest {
+  return {
+    apiVersion: LEASE_OBJECT.apiVersion,
+    kind: LEASE_OBJECT.kind,
+    metadata: {
+      generateName: `${r.pool.name}-waiting-`,
+      namespace: r.pool.namespace,
+      labels: { [POOL_LABEL]: r.pool.name, [REQUEST_LABEL]: 'true' },
+      annotations: { [REQUEST_ANNOTATION]: JSON.stringify(r.lease), [PRIORITY_ANNOTATION]: String(r.priority) },
+      ...(r.owner ? { ownerReferences: r.owner } : {}),
+    },
+    spec: {
+      holderIdentity: r.lease.holder,
+      acquireTime: microTime(r.now),
+      renewTime: microTime(r.now),
+      ...(r.ttlSeconds !== undefined ? { leaseDurationSeconds: r.ttlSeconds } : {}),
+    },
+  };
+}
+
+/** The lease the request asks for; undefined when its annotation is unreadable. */
+export function requestedLease(request: LeaseRequest): RequestedLease | undefined {
+  try {
+    return RequestedLease.parse(JSON.parse(request.metadata.annotations?.[REQUEST_ANNOTATION] ?? ''));
+  } catch {
+    return undefined;
+  }
+}
+
+const priorityOf = (r: LeaseRequest) => Number(r.metadata.annotations?.[PRIORITY_ANNOTATION] ?? 0) || 0;
+const queuedAt = (r: LeaseRequest) => Date.parse(r.spec?.acquireTime ?? r.metadata.creationTimestamp as string ?? '');
+
+/** Serving order: higher priority first, then first come, first served. */
+export function queueOrder<T extends LeaseRequest>(requests: readonly T[]): T[] {
+  return [...requests].sort(
+    (a, b) =>
+      priorityOf(b) - priorityOf(a) ||
+      queuedAt(a) - queuedAt(b) ||
+      (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''),
+  );
+}
+
+/** A heartbeating request whose taker stopped renewing it (its process died). */
+export function isExpired(request: LeaseRequest, now: Date): boolean {
+  const ttl = request.spec?.leaseDurationSeconds;
+  if (ttl === undefined) return false;
+  const renewed = Date.parse(request.spec?.renewTime ?? request.spec?.acquireTime ?? '');
+  return !(renewed + ttl * 1000 > now.getTime());
+}

@@ -1,0 +1,89 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { BROWSER_POOL } from '../../src/controllers/types.ts';
+import { BrowserLeaser } from '../../src/leasing/leaser.ts';
+import type { Condition } from '../../src/runtime/conditions.ts';
+import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/resource.ts';
+import { kubectl } from '../integration/helpers.ts';
+import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
+import type { PodObject } from '../../src/controllers/browserpool/view.ts';
+
+export interface PoolObject extends KubeObject {
+  status?: {
+    replicas?: number;
+    readyReplicas?: number;
+    idle?: number;
+    busy?: number;
+    starting?: number;
+    waiting?: number;
+    selector?: string;
+    conditions?: Condition[];
+  };
+}
+
+/** `fleetwright controller` for one namespace, started before the file's tests and stopped after them. */
+export function useController(namespace: () => string): { readonly process: ControllerProcess } {
+  const handle = {} as { process: ControllerProcess };
+  beforeAll(() => {
+    handle.process = new ControllerProcess(
+      [`--image=${inject('image')}`, `--watch-namespace=${namespace()}`, '--metrics-bind-address=0', '--health-probe-bind-address=0'],
+      {},
+      fleetwrightController,
+    );
+  });
+  afterAll(async () => {
+    await handle.process.kill('SIGTERM');
+  });
+  return handle;
+}
+
+/** A BrowserLeaser watching one namespace, as the gateway and TestRun controller use it. */
+export function useLeaser(namespace: () => string): { readonly leaser: BrowserLeaser } {
+  const handle = {} as { leaser: BrowserLeaser };
+  beforeAll(async () => {
+    handle.leaser = new BrowserLeaser(rest(), pino({ level: 'warn' }), { namespace: namespace() });
+    await handle.leaser.start();
+  });
+  afterAll(() => handle.leaser.stop());
+  return handle;
+}
+
+export function apply(namespace: string, manifest: string): void {
+  const result = kubectl(['apply', '-n', namespace, '-f', '-'], manifest);
+  if (result.status !== 0) throw new Error(`kubectl apply failed: ${result.stderr}`);
+}
+
+export const getPool = (namespace: string, name: string) =>
+  rest().get<PoolObject>(objectPath(BROWSER_POOL, { namespace, name }));
+
+export async function poolPods(namespace: string, name: string): Promise<PodObject[]> {
+  const list = await rest().get<{ items: PodObject[] }>(collectionPath({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true }, namespace), {
+    labelSelector: `fleetwright.dev/pool=${name}`,
+  });
+  return list.items;
+}
+
+export const condition = (pool: PoolObject, type: string) => pool.status?.conditions?.find((c) => c.type === type);
+
+/** Polls the pool until `done` holds. */
+export function waitForPool(
+  namespace: string,
+  name: string,
+  what: string,
+  done: (pool: PoolObject) => boolean,
+  timeoutMs = 90_000,
+): Promise<PoolObject> {
+  return eventually(`pool ${name}: ${what}`, async () => {
+    const pool = await getPool(namespace, name);
+    return done(pool) ? pool : undefined;
+  }, timeoutMs);
+}
+
+export const poolManifest = (name: string, spec: string) => `
+apiVersion: fleetwright.dev/v1alpha1
+kind: BrowserPool
+metadata:
+  name: ${name}
+spec:
+${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
+`;

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { browserPodView, type PodObject } from '../../../src/controllers/browserpool/view.ts';
+
+type PodParts = Partial<PodObject> & { labels?: Record<string, string>; annotations?: Record<string, string> };
+const pod = (extra: PodParts): PodObject => ({
+  metadata: {
+    name: 'chromium-abcde',
+    creationTimestamp: '2026-11-23T12:00:00Z',
+    labels: extra.labels ?? { 'fleetwright.dev/state': 'idle' },
+    annotations: extra.annotations ?? {},
+    ...extra.metadata,
+  },
+  status: extra.status ?? { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+});
+
+describe('browserPodView', () => {
+  it('reads state, readiness, sessions and idle-since from the pod', () => {
+    const view = browserPodView(pod({ annotations: { 'fleetwright.dev/sessions': '4', 'fleetwright.dev/idle-since': '2026-11-23T12:05:00Z' } }));
+    expect(view).toEqual({
+      name: 'chromium-abcde',
+      state: 'idle',
+      ready: true,
+      terminating: false,
+      idleSince: new Date('2026-11-23T12:05:00Z'),
+      sessions: 4,
+      stuck: false,
+    });
+    expect(browserPodView(pod({ labels: {} })).idleSince).toEqual(new Date('2026-11-23T12:00:00Z'));
+  });
+
+  it('says why a failed agent stopped, from its termination message', () => {
+    const view = browserPodView(pod({
+      status: {
+        phase: 'Failed',
+        containerStatuses: [{
+          name: 'agent',
+          state: { terminated: { exitCode: 1, reason: 'Error', message: 'the warm browser died\nmore', finishedAt: '2026-11-23T12:10:00Z' } },
+        }],
+      },
+    }));
+    expect(view).toMatchObject({ finishedAt: new Date('2026-11-23T12:10:00Z'), failure: 'exit code 1 (Error): the warm browser died' });
+  });
+
+  it('marks a pod whose image cannot be pulled as stuck, with the reason', () => {
+    const view = browserPodView(pod({
+      status: {
+        phase: 'Pending',
+        containerStatuses: [{ name: 'agent', state: { waiting: { reason: 'ErrImageNeverPull', message: 'not present' } } }],
+      },
+    }));
+    expect(view).toMatchObject({ stuck: true, ready: false, failure: 'ErrImageNeverPull: not present' });
+    expect(view.finishedAt).toBeUndefined();
+  });
+});
