@@ -1,0 +1,109 @@
+// The shard summary: what the fleetwright reporter writes to the runner
+// container's termination message and the TestRun controller reads back from
+// status.containerStatuses[].state.terminated.message.
+import { z } from 'zod';
+
+/** The kubelet keeps at most 4096 bytes of a container's termination message (and cuts the rest). */
+export const TERMINATION_MESSAGE_MAX_BYTES = 4096;
+
+const count = z.int().min(0);
+
+export const FailedTest = z.object({
+  /** Title path as Playwright prints it: project › file › describe… › test. */
+  title: z.string(),
+  /** First line of the test's first error, without terminal colours. */
+  error: z.string(),
+});
+
+export const ShardSummary = z.object({
+  passed: count,
+  failed: count,
+  flaky: count,
+  skipped: count,
+  durationMs: z.number().min(0),
+  /** Playwright's overall result (FullResult.status). */
+  status: z.enum(['passed', 'failed', 'timedout', 'interrupted']),
+  /** The first failed tests, in suite order; `truncated` counts the failed tests left out. */
+  failures: z.array(FailedTest).default([]),
+  truncated: count.default(0),
+  /** Errors outside any test (webServer failed to start, no tests found…), first lines only. */
+  errors: z.array(z.string()).default([]),
+});
+
+export type FailedTest = z.infer<typeof FailedTest>;
+export type ShardSummary = z.infer<typeof ShardSummary>;
+
+export interface FitOptions {
+  maxBytes?: number;
+  maxFailures?: number;
+  maxErrors?: number;
+  /** Longest title and error text kept, in code points. */
+  maxText?: number;
+}
+
+/** Cuts text to at most `max` code points, never inside a surrogate pair, and marks the cut. */
+export function clip(text: string, max: number): string {
+  const points = Array.from(text);
+  return points.length <= max ? text : `${points.slice(0, Math.max(0, max - 1)).join('')}…`;
+}
+
+function bytes(summary: ShardSummary): number {
+  return Buffer.byteLength(JSON.stringify(summary), 'utf8');
+}
+
+/**
+ * The summary as it may be written: at most `maxBytes` of UTF-8 JSON. The
+ * counts are always kept; failures and errors are cut to `maxFailures` and
+ * `maxErrors` entries of `maxText` code points each, then failures, and then
+ * errors, are dropped from the end until the JSON fits. Every failed test
+ * left out is added to `truncated`. (The counts alone take under 200 bytes.)
+ */
+export function fitSummary(summary: ShardSummary, options: FitOptions = {}): ShardSummary {
+  const { maxBytes = TERMINATION_MESSAGE_MAX_BYTES, maxFailures = 20, maxErrors = 3, maxText = 200 } = options;
+  const failures = summary.failures
+    .slice(0, maxFailures)
+    .map((f) => ({ title: clip(f.title, maxText), error: clip(f.error, maxText) }));
+  const fitted = {
+    ...summary,
+    failures,
+    truncated: summary.truncated + summary.failures.length - failures.length,
+    errors: summary.errors.slice(0, maxErrors).map((e) => clip(e, maxText)),
+  };
+  while (fitted.failures.length > 0 && bytes(fitted) > maxBytes) {
+    fitted.failures.pop();
+    fitted.truncated += 1;
+  }
+  while (fitted.errors.length > 0 && bytes(fitted) > maxBytes) fitted.errors.pop();
+  return fitted;
+}
+
+export type ParsedSummary = { ok: true; value: ShardSummary } | { ok: false; message: string };
+
+/** Reads a runner's termination message; the message says what went wrong and where to look. */
+export function parseShardSummary(text: string | undefined): ParsedSummary {
+  if (!text?.trim()) {
+    return {
+      ok: false,
+      message: 'the runner left no test summary: it stopped before Playwright finished (see the runner pod\'s log)',
+    };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return {
+      ok: false,
+      message: `the runner's termination message is not a test summary (not JSON): ${clip(text.trim(), 120)}`,
+    };
+  }
+  const parsed = ShardSummary.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    return {
+      ok: false,
+      message: `the runner's termination message is not a fleetwright test summary (${issues}): ` +
+        'is the runner image at the operator\'s version?',
+    };
+  }
+  return { ok: true, value: parsed.data };
+}
