@@ -1,0 +1,73 @@
+// `fleetwright runner`: the main process of a TestRun's runner pod. Copies the
+// suite into a writable directory, runs fleetwright's own `playwright test`
+// there with the fleetwright reporter added to the suite's reporters, and
+// exits with Playwright's exit code. The browser comes from the pod's
+// PW_TEST_CONNECT_WS_ENDPOINT (and PW_TEST_CONNECT_EXPOSE_NETWORK), which
+// Playwright reads itself.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { constants, tmpdir } from 'node:os';
+import { dirname, extname, join, resolve } from 'node:path';
+import { createLogger } from '../log.ts';
+import { type AppPaths, prepareSuite } from './workdir.ts';
+
+/** Where the TestRun controller mounts a ConfigMap source. */
+export const DEFAULT_SOURCE_DIR = '/source';
+
+export const usage = () =>
+  'Runs `playwright test [args]` on a copy of the suite; args are passed through (--shard=2/4, --grep, …).\n' +
+  'Environment:\n' +
+  `  FLEETWRIGHT_SOURCE_DIR       the suite (${DEFAULT_SOURCE_DIR} if it exists, else the working directory)\n` +
+  '  FLEETWRIGHT_WORK_DIR         writable directory for the copy (the OS temp dir, /tmp)\n' +
+  '  FLEETWRIGHT_TERMINATION_LOG  where the summary goes (/dev/termination-log)\n' +
+  '  PW_TEST_CONNECT_WS_ENDPOINT, PW_TEST_CONNECT_EXPOSE_NETWORK: the browser, read by Playwright';
+
+/** fleetwright's own install: from src/runner/ in development, from dist/runner/ in the image. */
+function appPaths(): AppPaths & { cli: string; reporter: string } {
+  const require = createRequire(import.meta.url);
+  let pkg: string;
+  try {
+    pkg = dirname(require.resolve('@playwright/test/package.json'));
+  } catch (err) {
+    throw new Error('@playwright/test is not installed beside fleetwright: rebuild the runner image', { cause: err });
+  }
+  return {
+    root: resolve(import.meta.dirname, '../..'),
+    nodeModules: resolve(pkg, '../..'),
+    cli: join(pkg, 'cli.js'),
+    reporter: join(import.meta.dirname, '../reporter', `index${extname(import.meta.filename)}`),
+  };
+}
+
+/** Runs the suite; resolves to the exit code to leave with. */
+export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const log = createLogger().child({ component: 'runner' });
+  const app = appPaths();
+  // --add-reporter keeps whatever reporters the suite's config or a --reporter argument
+  // chooses (Playwright's default list reporter when neither does) and adds ours.
+  if (app.reporter.includes(',')) throw new Error(`fleetwright is installed under a path with a comma (${app.reporter})`);
+  const source = env.FLEETWRIGHT_SOURCE_DIR || (existsSync(DEFAULT_SOURCE_DIR) ? DEFAULT_SOURCE_DIR : process.cwd());
+  const suite = prepareSuite(source, env.FLEETWRIGHT_WORK_DIR || tmpdir(), app);
+  log.info({ source, suite, args }, 'running playwright test');
+
+  const child = spawn(process.execPath, [app.cli, 'test', '--add-reporter', app.reporter, ...args], {
+    cwd: suite,
+    env,
+    stdio: 'inherit',
+  });
+  // Playwright stops gracefully only on SIGINT (reporters still get onEnd, so the summary says
+  // "interrupted"); the SIGTERM the kubelet sends would kill it before it writes anything.
+  const stop = () => child.kill('SIGINT');
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  try {
+    return await new Promise<number>((done, fail) => {
+      child.once('error', (err) => fail(new Error(`cannot start playwright test: ${err.message}`)));
+      child.once('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+    });
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}

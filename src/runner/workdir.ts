@@ -1,0 +1,71 @@
+// The runner's copy of the suite: a writable directory (test-results, the
+// suite's own files) in which `@playwright/test` and `fleetwright/reporter`
+// resolve to the packages shipped with fleetwright.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+
+export interface AppPaths {
+  /** The fleetwright package: what `fleetwright/reporter` resolves in. */
+  root: string;
+  /** The node_modules that holds fleetwright's own @playwright/test. */
+  nodeModules: string;
+}
+
+/**
+ * Always fleetwright's, even when the suite brings its own node_modules: the
+ * CLI that runs the tests and the `@playwright/test` its spec files import
+ * must be one and the same module, or Playwright refuses to run.
+ */
+const PROVIDED = ['@playwright', 'playwright', 'playwright-core'];
+
+function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * A ConfigMap volume holds each key as a symlink into a hidden `..<timestamp>`
+ * directory, reached through `..data` (the kubelet's atomic writer): copy the
+ * files the links point at, and leave the kubelet's own entries behind.
+ */
+function copied(source: string) {
+  return (path: string) => {
+    const name = basename(path);
+    return !name.startsWith('..') && !(name === 'node_modules' && dirname(path) === source);
+  };
+}
+
+/** Copies the suite into a fresh directory under `workRoot` and links its node_modules; returns that directory. */
+export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths): string {
+  const source = resolve(sourceDir);
+  const work = resolve(workRoot);
+  if (!existsSync(source) || !statSync(source).isDirectory()) {
+    throw new Error(`test source ${source} is not a directory: mount the suite there or set FLEETWRIGHT_SOURCE_DIR`);
+  }
+  if (isInside(source, work)) {
+    throw new Error(`work directory ${work} is inside the test source ${source}: set FLEETWRIGHT_WORK_DIR outside it`);
+  }
+  let suite: string;
+  try {
+    mkdirSync(work, { recursive: true });
+    suite = mkdtempSync(join(work, 'suite-'));
+  } catch (err) {
+    throw new Error(`cannot write to the work directory ${work} (${err instanceof Error ? err.message : err}): ` +
+      'mount an emptyDir there or set FLEETWRIGHT_WORK_DIR to a writable directory', { cause: err });
+  }
+  cpSync(source, suite, { recursive: true, dereference: true, filter: copied(source) });
+
+  // The suite's own packages stay resolvable; Playwright and fleetwright come from the app.
+  const links = new Map<string, string>();
+  const own = join(source, 'node_modules');
+  if (existsSync(own)) {
+    for (const name of readdirSync(own)) if (!name.startsWith('.')) links.set(name, join(own, name));
+  }
+  for (const name of PROVIDED) links.set(name, join(app.nodeModules, name));
+  links.set('fleetwright', app.root);
+  mkdirSync(join(suite, 'node_modules'));
+  for (const [name, target] of links) {
+    if (existsSync(target)) symlinkSync(target, join(suite, 'node_modules', name), 'dir');
+  }
+  return suite;
+}
