@@ -53,7 +53,11 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
 
   const child = spawn(process.execPath, [app.cli, 'test', '--add-reporter', app.reporter, ...args], {
     cwd: suite,
-    env,
+    // A worker that is still starting when Playwright stops can miss its stop message and keep
+    // Playwright waiting (microsoft/playwright#39753) until a watchdog kills it, 5 minutes by default
+    // (#40637): far past a pod's grace period. Ten seconds without a heartbeat is plenty for a worker
+    // that did get it; the kill then shows up in the summary's errors.
+    env: { PWTEST_CHILD_PROCESS_TIMEOUT: '10000', ...env },
     stdio: 'inherit',
   });
   // Playwright stops gracefully only on SIGINT (reporters still get onEnd, so the summary says
