@@ -1,0 +1,250 @@
+// `fleetwright runner` against a real browser: Debian's chromium behind
+// launchServer on loopback, standing in for the runner pod's leased browser.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { type BrowserServer, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseShardSummary } from '../../src/reporter/summary.ts';
+import { prepareSuite } from '../../src/runner/workdir.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const fixture = join(root, 'test/fixtures/suite');
+const playwrightCli = join(root, 'node_modules/@playwright/test/cli.js');
+
+interface Counts {
+  passed: number;
+  failed: number;
+  flaky: number;
+  skipped: number;
+}
+
+const counts = ({ passed, failed, flaky, skipped }: Counts): Counts => ({ passed, failed, flaky, skipped });
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+type OnStdout = (text: string, child: ChildProcess) => void;
+
+function node(args: string[], env: NodeJS.ProcessEnv, onStdout?: OnStdout): Promise<Exit> {
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    onStdout?.(stdout, child);
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((done) => child.on('close', (code) => done({ code, stdout: stripVTControlCharacters(stdout), stderr })));
+}
+
+describe('fleetwright runner', () => {
+  let browser: BrowserServer;
+  let tmp: string;
+  let env: NodeJS.ProcessEnv;
+  let whole: Counts;
+  let wholeRun: Awaited<ReturnType<typeof runner>>;
+
+  /** `node src/main.ts runner [args]` as a runner pod runs it; returns its exit and the summary it left. */
+  async function runner(name: string, args: string[], source = fixture, onStdout?: OnStdout, extraEnv = {}) {
+    const termination = join(tmp, `${name}.termination-log`);
+    const exit = await node(['src/main.ts', 'runner', ...args], {
+      ...env,
+      ...extraEnv,
+      SUITE_PORT: String(await freePort()),
+      FLEETWRIGHT_SOURCE_DIR: source,
+      FLEETWRIGHT_WORK_DIR: join(tmp, name),
+      FLEETWRIGHT_TERMINATION_LOG: termination,
+    }, onStdout);
+    const message = existsSync(termination) ? readFileSync(termination, 'utf8') : undefined;
+    const parsed = parseShardSummary(message);
+    if (!parsed.ok) throw new Error(`${name}: ${parsed.message}\n${exit.stdout}\n${exit.stderr}`);
+    expect(Buffer.byteLength(message!)).toBeLessThanOrEqual(4096);
+    return { ...exit, summary: parsed.value };
+  }
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'fleetwright-runner-'));
+    browser = await chromium.launchServer({
+      executablePath: '/usr/bin/chromium',
+      host: '127.0.0.1',
+      port: 0,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    env = {
+      ...process.env,
+      PW_TEST_CONNECT_WS_ENDPOINT: browser.wsEndpoint(),
+      PW_TEST_CONNECT_EXPOSE_NETWORK: '<loopback>',
+    };
+    // Playwright's defaults differ on CI (dot reporter); these tests assert on the local ones.
+    delete env.CI;
+
+    // The reference: the same suite run directly, counted by Playwright's own JSON reporter;
+    // the runner's run of it alongside, to save a minute on two cores.
+    const jsonFile = join(tmp, 'direct.json');
+    const reference = node(
+      [playwrightCli, 'test', '--config', join(fixture, 'playwright.config.ts'), '--reporter=json', '--output', join(tmp, 'direct')],
+      { ...env, SUITE_PORT: String(await freePort()), PLAYWRIGHT_JSON_OUTPUT_FILE: jsonFile },
+    );
+    [, wholeRun] = await Promise.all([reference, runner('whole', [])]);
+    expect((await reference).code).toBe(1);
+    const { stats } = JSON.parse(readFileSync(jsonFile, 'utf8'));
+    whole = { passed: stats.expected, failed: stats.unexpected, flaky: stats.flaky, skipped: stats.skipped };
+    // What the fixture is written to produce; if this fails, the fixture changed, not the runner.
+    expect(whole).toEqual({ passed: 9, failed: 3, flaky: 1, skipped: 1 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('writes the counts Playwright\'s JSON reporter reports, names the failed tests, and exits 1', () => {
+    const { code, stdout, summary } = wholeRun;
+
+    expect(code).toBe(1);
+    expect(counts(summary)).toEqual(whole);
+    expect(summary).toMatchObject({ status: 'failed', truncated: 0, errors: [] });
+    expect(summary.failures).toEqual([
+      { title: 'a.spec.ts:19 › home page › fails on purpose: expects a total the page does not show', error: 'Error: deliberate failure' },
+      { title: 'b.spec.ts:19 › sign-up form › fails on purpose: finds no such button', error: 'Error: deliberate failure' },
+      { title: 'c.spec.ts:18 › fails on purpose: the about page has no cart', error: 'Error: deliberate failure' },
+    ]);
+    // The suite configures no reporter: Playwright's default list reporter still prints.
+    expect(stdout).toMatch(/✓ +\d+ a\.spec\.ts:\d+:\d+ › home page › has a title/);
+  });
+
+  it('splits the suite into shards whose counts add up to the whole run', { timeout: 60_000 }, async () => {
+    const shards = await Promise.all([runner('shard-1', ['--shard=1/2']), runner('shard-2', ['--shard=2/2'])]);
+
+    const sum = shards.map((s) => counts(s.summary)).reduce((a, b) => ({
+      passed: a.passed + b.passed,
+      failed: a.failed + b.failed,
+      flaky: a.flaky + b.flaky,
+      skipped: a.skipped + b.skipped,
+    }));
+    expect(sum).toEqual(whole);
+    for (const shard of shards) {
+      const { passed, failed, flaky, skipped } = shard.summary;
+      expect(passed + failed + flaky + skipped).toBeGreaterThan(0);
+      expect(shard.code).toBe(shard.summary.failed > 0 ? 1 : 0);
+    }
+    expect(shards[0]!.stdout).toContain('shard 1 of 2');
+  });
+
+  it('keeps the reporter the suite configures, and passes file arguments through', { timeout: 60_000 }, async () => {
+    const source = join(tmp, 'dot-source');
+    cpSync(fixture, source, { recursive: true });
+    renameSync(join(source, 'playwright.config.ts'), join(source, 'base.config.ts'));
+    writeFileSync(join(source, 'playwright.config.ts'), [
+      'import { defineConfig } from \'@playwright/test\';',
+      'import base from \'./base.config.ts\';',
+      'export default defineConfig(base, { reporter: \'dot\' });',
+      '',
+    ].join('\n'));
+
+    const { code, stdout, summary } = await runner('dot', ['a.spec.ts'], source);
+
+    expect(code).toBe(1);
+    expect(counts(summary)).toEqual({ passed: 4, failed: 1, flaky: 0, skipped: 0 });
+    expect(stdout).toMatch(/^[·F]{5}$/m);
+    expect(stdout).not.toContain('✓');
+  });
+
+  it('stops Playwright gracefully on SIGTERM, so the summary still says what happened', { timeout: 60_000 }, async () => {
+    let sent = false;
+    // Right as the workers start: the moment Playwright can lose a worker's stop message, which
+    // the runner bounds with PWTEST_CHILD_PROCESS_TIMEOUT (10 s; 3 s here, to keep the test short).
+    const { code, summary } = await runner('sigterm', [], fixture, (stdout, child) => {
+      if (sent || !/Running 14 tests/.test(stdout)) return;
+      sent = true;
+      // Only the runner, as the kubelet signals only a container's main process.
+      child.kill('SIGTERM');
+    }, { PWTEST_CHILD_PROCESS_TIMEOUT: '3000' });
+
+    expect(sent).toBe(true);
+    expect(code).toBe(130);
+    expect(summary.status).toBe('interrupted');
+    // Interrupted tests and those that never ran count as skipped, as test.outcome() has it.
+    expect(summary.passed + summary.failed + summary.flaky + summary.skipped).toBe(14);
+    expect(summary.skipped).toBeGreaterThan(0);
+    for (const error of summary.errors) expect(error).toMatch(/worker-\d process did not exit within 3000ms/);
+  });
+});
+
+describe('the runner\'s copy of a suite', () => {
+  const app = { root, nodeModules: join(root, 'node_modules') };
+  let tmp: string;
+
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'fleetwright-workdir-'));
+  });
+
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('copies the files of a ConfigMap volume, not the kubelet\'s ..data links, and links Playwright and the reporter', () => {
+    // The layout the kubelet's atomic writer gives a ConfigMap volume.
+    const volume = join(tmp, 'volume');
+    mkdirSync(join(volume, '..2026_11_23_16_00_00.123456789'), { recursive: true });
+    for (const file of ['a.spec.ts', 'playwright.config.ts']) {
+      writeFileSync(join(volume, '..2026_11_23_16_00_00.123456789', file), `// ${file}\n`);
+      symlinkSync(join('..data', file), join(volume, file));
+    }
+    symlinkSync('..2026_11_23_16_00_00.123456789', join(volume, '..data'));
+
+    const suite = prepareSuite(volume, join(tmp, 'work'), app);
+
+    expect(readdirSync(suite).sort()).toEqual(['a.spec.ts', 'node_modules', 'playwright.config.ts']);
+    expect(lstatSync(join(suite, 'a.spec.ts')).isFile()).toBe(true);
+    expect(readFileSync(join(suite, 'a.spec.ts'), 'utf8')).toBe('// a.spec.ts\n');
+    expect(existsSync(join(suite, 'node_modules/@playwright/test/cli.js'))).toBe(true);
+    expect(existsSync(join(suite, 'node_modules/fleetwright/src/reporter/index.ts'))).toBe(true);
+    // Each run gets a fresh copy: a restarted container never sees the last attempt's files.
+    expect(prepareSuite(volume, join(tmp, 'work'), app)).not.toBe(suite);
+  });
+
+  it('keeps a baked-in suite\'s own packages but always uses fleetwright\'s Playwright', () => {
+    const source = join(tmp, 'baked');
+    mkdirSync(join(source, 'node_modules/left-pad'), { recursive: true });
+    mkdirSync(join(source, 'node_modules/@playwright/test'), { recursive: true });
+    writeFileSync(join(source, 'a.spec.ts'), '');
+
+    const suite = prepareSuite(source, join(tmp, 'work'), app);
+
+    expect(readdirSync(suite).sort()).toEqual(['a.spec.ts', 'node_modules']);
+    expect(existsSync(join(suite, 'node_modules/left-pad'))).toBe(true);
+    expect(existsSync(join(suite, 'node_modules/@playwright/test/cli.js'))).toBe(true);
+  });
+
+  it('names the setting to fix when the source is missing or the work directory is inside it', () => {
+    expect(() => prepareSuite(join(tmp, 'nowhere'), join(tmp, 'work'), app)).toThrow(/set FLEETWRIGHT_SOURCE_DIR/);
+    expect(() => prepareSuite(fixture, join(fixture, 'work'), app)).toThrow(/set FLEETWRIGHT_WORK_DIR outside it/);
+  });
+});
