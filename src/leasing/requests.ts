@@ -42,6 +42,8 @@ export interface NewRequest {
   /** A taker that heartbeats (a gateway connection) expires when it stops; unset: lives until deleted. */
   ttlSeconds?: number;
   owner?: KubeObject['metadata']['ownerReferences'];
+  /** A fixed name, for a taker that must not queue twice (a shard attempt); else a generated one. */
+  name?: string;
   now: Date;
 }
 
@@ -50,7 +52,7 @@ export function leaseRequest(r: NewRequest): LeaseRequest {
     apiVersion: LEASE_OBJECT.apiVersion,
     kind: LEASE_OBJECT.kind,
     metadata: {
-      generateName: `${r.pool.name}-waiting-`,
+      ...(r.name ? { name: r.name } : { generateName: `${r.pool.name}-waiting-` }),
       namespace: r.pool.namespace,
       labels: { [POOL_LABEL]: r.pool.name, [REQUEST_LABEL]: 'true' },
       annotations: { [REQUEST_ANNOTATION]: JSON.stringify(r.lease), [PRIORITY_ANNOTATION]: String(r.priority) },

@@ -87,6 +87,16 @@ export const TestRunSpec = withRules(
         1,
         604_800,
       ).default(3600),
+      exposeNetwork: z
+        .string()
+        .max(1024)
+        .default('<loopback>')
+        .describe(
+          'Hosts of the runner\'s network the browser may reach through its connection, as Playwright\'s ' +
+          'exposeNetwork (PW_TEST_CONNECT_EXPOSE_NETWORK): with the default <loopback>, a suite whose ' +
+          'webServer runs on the runner\'s localhost works unchanged. Each shard then gets a browser ' +
+          'launched for it instead of the warm one. Empty turns it off.',
+        ),
       priority: z
         .int()
         .min(-1000)
@@ -194,6 +204,13 @@ export const TestRunKind = {
     { name: 'Passed', type: 'integer', jsonPath: '.status.summary.passed', description: 'Tests passed.' },
     { name: 'Failed', type: 'integer', jsonPath: '.status.summary.failed', description: 'Tests failed.' },
     { name: 'Duration', type: 'string', jsonPath: '.status.duration', description: 'Run time.' },
+    {
+      name: 'Expose',
+      type: 'string',
+      jsonPath: '.spec.exposeNetwork',
+      description: 'What of the runner\'s network the browser reaches (exposeNetwork).',
+      priority: 1,
+    },
     {
       name: 'Age',
       type: 'date',

@@ -1,6 +1,7 @@
-import type { V1Affinity, V1Pod, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
+import type { V1Affinity, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { API_VERSION } from '../../api/kind.ts';
 import type { BrowserPoolSpec } from '../../api/v1alpha1/index.ts';
+import { podResources } from '../quantities.ts';
 import { AGENT_PORT, POOL_LABEL, STATE_LABEL, WS_PATH_ANNOTATION } from '../../leasing/lease.ts';
 
 export const HEALTH_PORT = 3001;
@@ -67,17 +68,10 @@ export function browserPod(pool: PoolIdentity, spec: BrowserPoolSpec, image: str
           ],
           terminationMessagePolicy: 'FallbackToLogsOnError',
           readinessProbe: { httpGet: { path: '/healthz', port: HEALTH_PORT }, periodSeconds: 2, failureThreshold: 1 },
-          ...(template.resources ? { resources: quantities(template.resources) } : {}),
+          ...(template.resources ? { resources: podResources(template.resources) } : {}),
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: false, capabilities: { drop: ['ALL'] } },
         },
       ],
     },
   };
-}
-
-/** Our schema takes quantities as int-or-string; a pod spec carries strings. */
-function quantities(resources: NonNullable<BrowserPoolSpec['template']>['resources']): V1ResourceRequirements {
-  const asStrings = (list?: Record<string, string | number>) =>
-    list && Object.fromEntries(Object.entries(list).map(([name, value]) => [name, String(value)]));
-  return { requests: asStrings(resources?.requests), limits: asStrings(resources?.limits) };
 }
