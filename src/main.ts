@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 // fleetwright <command> [flags]: one binary, one subcommand per process kind.
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
 import { type ControllerConfig, parseControllerArgs, usage } from './config.ts';
 import { runAgent } from './agent/index.ts';
 import { browserPoolController } from './controllers/browserpool/index.ts';
+import { testRunController } from './controllers/testrun/index.ts';
 import { createLogger } from './log.ts';
 import type { Controller } from './runtime/controller.ts';
 import { runControllerProcess } from './runtime/process.ts';
 import { runRunner, usage as runnerUsage } from './runner/index.ts';
 
 /** The controllers `fleetwright controller` runs. */
-const controllers = (config: ControllerConfig): Controller[] => [browserPoolController({ image: config.image })];
+const controllers = (config: ControllerConfig) => (registry: Registry): Controller[] => [
+  browserPoolController({ image: config.image }),
+  testRunController({ image: config.image, registry }),
+];
 
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -20,7 +25,10 @@ export function loadKubeConfig(path?: string): KubeConfig {
 }
 
 /** `fleetwright controller`: also what test fixtures call with their own controllers. */
-export async function runControllerCommand(config: ControllerConfig, list: Controller[]): Promise<void> {
+export async function runControllerCommand(
+  config: ControllerConfig,
+  list: Controller[] | ((registry: Registry) => Controller[]),
+): Promise<void> {
   const log = createLogger(config.logLevel);
   await runControllerProcess({
     kubeConfig: loadKubeConfig(config.kubeconfig),

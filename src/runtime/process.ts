@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Controller } from './controller.ts';
 import { parseBindAddress, probe, serve } from './http.ts';
@@ -10,7 +11,8 @@ import { Metrics } from './metrics.ts';
 export interface ProcessOptions {
   kubeConfig: KubeConfig;
   log: Logger;
-  controllers: Controller[];
+  /** The controllers, or a function that builds them with the registry their own metrics join. */
+  controllers: Controller[] | ((registry: Registry) => Controller[]);
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   /** Set when --leader-elect is on. */
@@ -35,7 +37,7 @@ export async function runControllerProcess(options: ProcessOptions): Promise<voi
     kubeConfig: options.kubeConfig,
     log,
     metrics,
-    controllers: options.controllers,
+    controllers: typeof options.controllers === 'function' ? options.controllers(metrics.registry) : options.controllers,
     namespace: options.namespace,
     leaderElection: options.leaderElection,
     onLeadershipLost: () => process.exit(1),

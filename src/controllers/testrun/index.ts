@@ -1,0 +1,469 @@
+// The TestRun controller: queues a run's shards on its pool, starts a runner
+// pod per shard on its leased browser, folds the runners' summaries into
+// status, retries shards whose infrastructure failed, and cleans up. Every
+// decision about a shard is planShard's; this file observes and applies.
+import { isDeepStrictEqual } from 'node:util';
+import type { Registry } from 'prom-client';
+import { type TestRun, TestRunResource } from '../../api/v1alpha1/index.ts';
+import { parseResource } from '../../api/validate.ts';
+import { POD, releaseBrowser } from '../../leasing/acquire.ts';
+import { endpointOf, leaseOf, POOL_LABEL } from '../../leasing/lease.ts';
+import { LEASE_OBJECT, type LeaseRequest, leaseRequest, queueOrder, REQUEST_LABEL } from '../../leasing/requests.ts';
+import { parseShardSummary } from '../../reporter/summary.ts';
+import { type Condition, metaTime, setCondition } from '../../runtime/conditions.ts';
+import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
+import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
+import { collectionPath, type KubeObject, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
+import { isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
+import { addFinalizer, applyStatus, removeFinalizer } from '../../runtime/status.ts';
+import type { PodObject } from '../browserpool/view.ts';
+import { BROWSER_POOL, TEST_RUN } from '../types.ts';
+import { type TestCounts, TestRunMetrics } from './metrics.ts';
+import {
+  type BrowserView,
+  formatDuration,
+  isFinalShard,
+  planShard,
+  type RunnerView,
+  runPhase,
+  type ShardStatus,
+  summarize,
+} from './plan.ts';
+import { ATTEMPT_LABEL, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
+
+export const CLEANUP_FINALIZER = 'fleetwright.dev/testrun-cleanup';
+const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
+/** A queued run looks again this often so that its queuePosition follows the queue. */
+const QUEUED_RESYNC_MS = 5_000;
+
+type RunObject = KubeObject & { spec?: unknown; status?: Record<string, unknown> & { conditions?: Condition[] } };
+
+interface RunnerPodObject extends PodObject {
+  status?: PodObject['status'] & {
+    reason?: string;
+    containerStatuses?: {
+      name: string;
+      state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
+    }[];
+  };
+}
+
+export interface TestRunOptions {
+  /** The default runner image. */
+  image: string;
+  registry: Registry;
+  now?: () => Date;
+}
+
+const FINAL_PHASES = new Set(['Succeeded', 'Failed', 'Error']);
+/** The lease holder of one attempt of one shard: unique per attempt, so a lease names exactly what holds it. */
+const holderOf = (uid: string, index: number, attempt: number) => `${uid}/${index}/${attempt}`;
+
+/** The runs a pool, ConfigMap or browser pod event concerns. */
+function runsUsing(field: (run: KubeObject) => string | undefined, runs: () => KubeObject[]) {
+  return (obj: KubeObject): Request[] =>
+    runs()
+      .filter((run) => run.metadata.namespace === obj.metadata.namespace && field(run) === obj.metadata.name)
+      .map((run) => ({ namespace: run.metadata.namespace ?? '', name: run.metadata.name ?? '' }));
+}
+
+export function testRunController(options: TestRunOptions): Controller {
+  const now = options.now ?? (() => new Date());
+  // The map functions and the phase gauge need the TestRun cache; the runtime hands it to reconcile.
+  let runs: () => KubeObject[] = () => [];
+  const metrics = new TestRunMetrics(options.registry, () => runs());
+  type Refs = { poolRef?: { name?: string }; source?: { configMap?: { name?: string } } };
+  const specOf = (run: KubeObject) => run.spec as Refs;
+  return {
+    name: 'testrun',
+    for: TEST_RUN,
+    owns: [POD],
+    watches: [
+      { type: BROWSER_POOL, map: runsUsing((run) => specOf(run).poolRef?.name, () => runs()) },
+      { type: CONFIG_MAP, map: runsUsing((run) => specOf(run).source?.configMap?.name, () => runs()) },
+      {
+        // Browser pods leased to a run: a lost browser must be noticed at once.
+        type: POD,
+        map: (pod) => {
+          const lease = leaseOf(pod);
+          if (lease?.kind !== 'TestRun') return [];
+          const [namespace = '', name = ''] = lease.ref.split('/');
+          return [{ namespace, name }];
+        },
+      },
+    ],
+    maxConcurrentReconciles: 4,
+    reconcile: (request, ctx) => {
+      runs = () => ctx.cache(TEST_RUN).list();
+      return new RunPass(request, ctx, options.image, metrics, now()).run();
+    },
+  };
+}
+
+/** One reconcile of one TestRun. */
+class RunPass {
+  private readonly request: Request;
+  private readonly ctx: ReconcileContext;
+  private readonly image: string;
+  private readonly metrics: TestRunMetrics;
+  private readonly now: Date;
+
+  constructor(request: Request, ctx: ReconcileContext, image: string, metrics: TestRunMetrics, now: Date) {
+    this.request = request;
+    this.ctx = ctx;
+    this.image = image;
+    this.metrics = metrics;
+    this.now = now;
+  }
+
+  async run(): Promise<ReconcileResult | void> {
+    const { ctx, request } = this;
+    const cached = ctx.cache<RunObject>(TEST_RUN).get(keyOf(request));
+    if (!cached) return;
+    if (cached.metadata.deletionTimestamp) return this.cleanUp(cached);
+    const parsed = parseResource(TestRunResource, cached);
+    if (!parsed.ok) return this.notScheduled(cached, 'InvalidSpec', parsed.message);
+    const run = parsed.value;
+    const phase = cached.status?.phase as string | undefined;
+    if (phase && FINAL_PHASES.has(phase)) return this.finished(cached, run);
+
+    const pool = ctx.cache(BROWSER_POOL).get(keyOf({ namespace: request.namespace, name: run.spec.poolRef.name }));
+    if (!pool) {
+      return this.notScheduled(cached, 'PoolNotFound',
+        `BrowserPool ${run.spec.poolRef.name} does not exist in namespace ${request.namespace}: create it or fix spec.poolRef`);
+    }
+    const configMap = run.spec.source.configMap;
+    if (configMap && !ctx.cache(CONFIG_MAP).get(keyOf({ namespace: request.namespace, name: configMap.name }))) {
+      return this.notScheduled(cached, 'SourceNotFound',
+        `ConfigMap ${configMap.name} with the tests does not exist in namespace ${request.namespace}: ` +
+        'create it (fleetwright run packs a folder into one) or fix spec.source.configMap');
+    }
+    const capacity = poolCapacity(pool);
+    if (capacity === 0) {
+      return this.notScheduled(cached, 'PoolHasNoCapacity',
+        `BrowserPool ${run.spec.poolRef.name} may run no browsers (replicas or autoscaling.maxReplicas is 0): scale it up`);
+    }
+    const stored = await addFinalizer(ctx.rest, TEST_RUN, cached, CLEANUP_FINALIZER);
+
+    const deadline = Date.parse(stored.metadata.creationTimestamp as string) + run.spec.timeoutSeconds * 1000;
+    if (this.now.getTime() >= deadline) return this.timeOut(stored, run);
+
+    const runners = this.runnerPods(stored);
+    const inPool = { [POOL_LABEL]: run.spec.poolRef.name };
+    const poolPods = ctx.cache<PodObject>(POD).list({ namespace: request.namespace, labels: inPool });
+    const byHolder = new Map(poolPods.map((p) => [leaseOf(p)?.holder, p]));
+    const uid = stored.metadata.uid ?? '';
+    const previous = (stored.status?.shards ?? []) as ShardStatus[];
+    const shards: ShardStatus[] = [];
+    const durations: number[] = [];
+    for (let index = 1; index <= run.spec.shards; index++) {
+      const mine = runners.filter((r) => r.metadata.labels?.[SHARD_LABEL] === String(index));
+      const plan = planShard({
+        index,
+        status: previous.find((s) => s.index === index),
+        runners: new Map(mine.map((r) => [Number(r.metadata.labels?.[ATTEMPT_LABEL]), runnerView(r)])),
+        browserOf: (attempt) => browserView(byHolder.get(holderOf(uid, index, attempt))),
+        runnerName: (attempt) => runnerName(request.name, index, attempt),
+      }, run.spec.retries);
+      for (const action of plan.actions) {
+        await this.act(stored, run, index, action, deadline);
+      }
+      shards.push(plan.status);
+      const summary = mine.map(runnerView).find((r) => r.attempt === plan.status.attempts)?.summary;
+      if (summary && isFinalShard(plan.status)) durations.push(summary.durationMs);
+    }
+    return this.report(stored, run, shards, durations, capacity, deadline);
+  }
+
+  private runnerPods(run: RunObject): RunnerPodObject[] {
+    return this.ctx.cache<RunnerPodObject>(POD).ownedBy(run.metadata.uid ?? '').filter((p) => isControlledBy(p, run));
+  }
+
+  private async act(run: RunObject, spec: TestRun, index: number, action: ReturnType<typeof planShard>['actions'][number], deadline: number) {
+    const { ctx, request } = this;
+    const uid = run.metadata.uid ?? '';
+    switch (action.type) {
+      case 'requestBrowser':
+        return this.requestBrowser(run, spec, index, action.attempt);
+      case 'createRunner': {
+        const body = runnerPod({
+          run: { namespace: request.namespace, name: request.name, owner: controllerReference(run) },
+          spec: spec.spec,
+          image: this.image,
+          index,
+          attempt: action.attempt,
+          endpoint: action.browser.endpoint ?? '',
+          deadlineSeconds: (deadline - this.now.getTime()) / 1000,
+        });
+        try {
+          await ctx.rest.create(collectionPath(POD, request.namespace), body);
+        } catch (err) {
+          // Created by a pass whose status write was lost: the runner exists, which is what this asked for.
+          if (statusCode(err) !== 409) throw err;
+        }
+        ctx.log.info({ shard: index, attempt: action.attempt, browser: action.browser.name }, 'started a runner');
+        return;
+      }
+      case 'deleteRunner':
+        return this.deletePod(action.name);
+      case 'releaseBrowser': {
+        const browser = { namespace: request.namespace, name: action.browser };
+        await releaseBrowser(ctx.rest, browser, holderOf(uid, index, action.attempt));
+        return;
+      }
+      case 'retry':
+        this.metrics.retried(action.reason);
+        return;
+      case 'event':
+        ctx.log.info({ shard: index, reason: action.reason }, action.note);
+        return ctx.events.emit(run, { type: action.kind, reason: action.reason, action: 'Reconcile', note: action.note });
+    }
+  }
+
+  /** Joins the pool's queue for one attempt of a shard; the pool controller grants a browser in order. */
+  private async requestBrowser(run: RunObject, spec: TestRun, index: number, attempt: number): Promise<void> {
+    const name = `testrun-${this.request.name}-${index}-${attempt}`;
+    if (this.ctx.cache(LEASE_OBJECT).get(keyOf({ namespace: this.request.namespace, name }))) return;
+    const body = leaseRequest({
+      pool: { namespace: this.request.namespace, name: spec.spec.poolRef.name },
+      lease: { holder: holderOf(run.metadata.uid ?? '', index, attempt), kind: 'TestRun', ref: keyOf(this.request) },
+      priority: spec.spec.priority,
+      owner: [controllerReference(run)],
+      name,
+      now: this.now,
+    });
+    try {
+      await this.ctx.rest.create(collectionPath(LEASE_OBJECT, this.request.namespace), body);
+    } catch (err) {
+      if (statusCode(err) !== 409) throw err;
+    }
+  }
+
+  private async deletePod(name: string): Promise<void> {
+    try {
+      await this.ctx.rest.delete(objectPath(POD, { namespace: this.request.namespace, name }));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Deletes the run's waiting lease requests. */
+  private async withdrawRequests(run: RunObject): Promise<void> {
+    const requests = this.ctx.cache<LeaseRequest>(LEASE_OBJECT).ownedBy(run.metadata.uid ?? '');
+    for (const r of requests) {
+      try {
+        await this.ctx.rest.delete(objectPath(LEASE_OBJECT, { namespace: this.request.namespace, name: r.metadata.name ?? '' }));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  /** Stops the run's runners and hands back every browser it holds. */
+  private async stopEverything(run: RunObject): Promise<void> {
+    await this.withdrawRequests(run);
+    for (const pod of this.runnerPods(run)) {
+      if (pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed') await this.deletePod(pod.metadata.name ?? '');
+    }
+    const prefix = `${run.metadata.uid}/`;
+    for (const pod of this.ctx.cache<PodObject>(POD).list({ namespace: this.request.namespace })) {
+      const holder = leaseOf(pod)?.holder;
+      if (holder?.startsWith(prefix)) {
+        await releaseBrowser(this.ctx.rest, { namespace: this.request.namespace, name: pod.metadata.name ?? '' }, holder);
+      }
+    }
+  }
+
+  private async cleanUp(run: RunObject): Promise<void> {
+    if (!(run.metadata.finalizers ?? []).includes(CLEANUP_FINALIZER)) return;
+    await this.stopEverything(run);
+    this.ctx.log.info('TestRun deleted: runners stopped, browsers released');
+    await removeFinalizer(this.ctx.rest, TEST_RUN, run, CLEANUP_FINALIZER);
+  }
+
+  /** A run that cannot be scheduled: Pending with a condition and an Event saying what to fix. */
+  private async notScheduled(run: RunObject, reason: string, message: string): Promise<ReconcileResult> {
+    const conditions = conditionsOf(run, this.now);
+    conditions.set('Scheduled', 'False', reason, message);
+    const status = { ...run.status, phase: 'Pending', observedGeneration: run.metadata.generation, conditions: conditions.list };
+    if (await this.writeStatus(run, status)) {
+      this.ctx.log.warn({ reason }, message);
+      await this.ctx.events.emit(run, { type: 'Warning', reason, action: 'Schedule', note: message });
+    }
+    // Pools and ConfigMaps are watched; this only catches what no event announces.
+    return { requeueAfter: 30_000 };
+  }
+
+  private async timeOut(run: RunObject, spec: TestRun): Promise<void> {
+    await this.stopEverything(run);
+    const message = `the run did not finish within timeoutSeconds (${spec.spec.timeoutSeconds} s); its runners were stopped`;
+    const shards = ((run.status?.shards ?? []) as ShardStatus[]).map((s) =>
+      isFinalShard(s) ? s : { ...s, phase: 'Failed' as const, message: 'stopped: the run timed out' });
+    await this.ctx.events.emit(run, { type: 'Warning', reason: 'Timeout', action: 'Reconcile', note: message });
+    await this.finish(run, spec, 'Failed', 'Timeout', message, shards);
+  }
+
+  private async finish(
+    run: RunObject,
+    spec: TestRun,
+    phase: string,
+    reason: string,
+    message: string,
+    shards: ShardStatus[],
+  ): Promise<void> {
+    const started = run.status?.startTime as string | undefined;
+    const completionTime = metaTime(this.now);
+    const conditions = conditionsOf(run, this.now);
+    conditions.set('Running', 'False', 'Finished', `the run finished: ${phase}`);
+    conditions.set(phase === 'Succeeded' ? 'Complete' : 'Failed', 'True', reason, message);
+    const status = {
+      ...run.status,
+      phase,
+      shards,
+      completionTime,
+      ...(started ? { duration: formatDuration(this.now.getTime() - Date.parse(started)) } : {}),
+      queuePosition: undefined,
+      observedGeneration: run.metadata.generation,
+      conditions: conditions.list,
+    };
+    if (await this.writeStatus(run, status)) {
+      const summary = (run.status?.summary ?? {}) as TestCounts;
+      this.metrics.finished(spec, phase, started ? this.now.getTime() - Date.parse(started) : 0, summary);
+      await this.ctx.events.emit(run, { type: phase === 'Succeeded' ? 'Normal' : 'Warning', reason: 'Finished', action: 'Reconcile', note: `${phase}: ${message}` });
+    }
+  }
+
+  /** A finished run: leftovers released, and deleted after ttlSecondsAfterFinished when its policy says so. */
+  private async finished(run: RunObject, spec: TestRun): Promise<ReconcileResult | void> {
+    await this.stopEverything(run);
+    const ttl = spec.spec.ttlSecondsAfterFinished;
+    const completed = Date.parse((run.status?.completionTime as string | undefined) ?? '');
+    if (ttl === undefined || Number.isNaN(completed)) return;
+    if (spec.spec.cleanupPolicy === 'OnSuccess' && run.status?.phase !== 'Succeeded') return;
+    const dueInMs = completed + ttl * 1000 - this.now.getTime();
+    if (dueInMs > 0) return { requeueAfter: dueInMs };
+    this.ctx.log.info({ ttlSecondsAfterFinished: ttl }, 'deleting the finished run (ttlSecondsAfterFinished)');
+    await this.ctx.rest.delete(objectPath(TEST_RUN, this.request), { propagationPolicy: 'Background' });
+  }
+
+  private async report(
+    run: RunObject,
+    spec: TestRun,
+    shards: ShardStatus[],
+    durations: number[],
+    capacity: number,
+    deadline: number,
+  ): Promise<ReconcileResult | void> {
+    const phase = runPhase(shards);
+    const summary = summarize(shards, durations);
+    if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Error') {
+      const reasons = { Succeeded: 'AllTestsPassed', Failed: 'TestsFailed', Error: 'InfrastructureError' } as const;
+      const message = `${summary.passed} passed, ${summary.failed} failed, ${summary.flaky} flaky, ${summary.skipped} skipped` +
+        (phase === 'Error' ? `; ${shards.filter((s) => s.phase === 'Error').length} shard(s) could not run` : '');
+      return this.finish({ ...run, status: { ...run.status, summary } }, spec, phase, reasons[phase], message, shards);
+    }
+    const conditions = conditionsOf(run, this.now);
+    const set = conditions.set;
+    const pool = spec.spec.poolRef.name;
+    if (spec.spec.shards > capacity) {
+      const message =
+        `${spec.spec.shards} shards on BrowserPool ${pool} of at most ${capacity} browser(s): at most ${capacity} run at a time`;
+      const before = run.status?.conditions?.find((c) => c.type === 'Scheduled')?.reason;
+      set('Scheduled', 'True', 'ShardsExceedPoolCapacity', message);
+      if (before !== 'ShardsExceedPoolCapacity') {
+        await this.ctx.events.emit(run, { type: 'Warning', reason: 'ShardsExceedPoolCapacity', action: 'Schedule', note: message });
+      }
+    } else {
+      set('Scheduled', 'True', 'Queued', `queued on BrowserPool ${pool}`);
+    }
+    const running = shards.filter((s) => s.phase === 'Running').length;
+    const done = shards.filter(isFinalShard).length;
+    if (phase === 'Running') set('Running', 'True', 'ShardsRunning', `${running} of ${shards.length} shard(s) running, ${done} done`);
+    else set('Running', 'False', 'WaitingForBrowsers', `waiting for browsers of BrowserPool ${pool}`);
+    const position = phase === 'Queued' ? this.queuePosition(run, pool) : undefined;
+    const startTime = (run.status?.startTime as string | undefined) ?? (phase === 'Running' ? metaTime(this.now) : undefined);
+    const status = {
+      phase,
+      shards,
+      summary,
+      ...(startTime ? { startTime, duration: formatDuration(this.now.getTime() - Date.parse(startTime)) } : {}),
+      ...(position !== undefined ? { queuePosition: position } : {}),
+      observedGeneration: run.metadata.generation,
+      conditions: conditions.list,
+    };
+    const previousPhase = run.status?.phase;
+    if (phase === 'Running' && !run.status?.startTime) this.metrics.started(spec, run.metadata.creationTimestamp as string, this.now);
+    if (await this.writeStatus(run, status) && previousPhase !== phase) {
+      const note = phase === 'Queued' ? `queued on BrowserPool ${pool}` : `started: ${running} shard(s) running`;
+      await this.ctx.events.emit(run, { type: 'Normal', reason: phase === 'Queued' ? 'Queued' : 'Started', action: 'Schedule', note });
+    }
+    const untilDeadline = Math.max(deadline - this.now.getTime(), 100);
+    return { requeueAfter: phase === 'Queued' ? Math.min(QUEUED_RESYNC_MS, untilDeadline) : untilDeadline };
+  }
+
+  /** 1-based place of the run's first waiting request in its pool's queue. */
+  private queuePosition(run: RunObject, pool: string): number | undefined {
+    const queue = queueOrder(this.ctx.cache<LeaseRequest>(LEASE_OBJECT).list({
+      namespace: this.request.namespace,
+      labels: { [POOL_LABEL]: pool, [REQUEST_LABEL]: 'true' },
+    }));
+    const i = queue.findIndex((r) => r.metadata.ownerReferences?.some((o) => o.uid === run.metadata.uid));
+    return i < 0 ? undefined : i + 1;
+  }
+
+  /** Applies the status unless the stored one equals it. Returns whether it wrote. */
+  private async writeStatus(run: RunObject, status: Record<string, unknown>): Promise<boolean> {
+    const defined = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
+    if (isDeepStrictEqual(run.status ?? {}, defined)) return false;
+    try {
+      await applyStatus(this.ctx.rest, TEST_RUN, run, defined);
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+    return true;
+  }
+}
+
+/** The run's conditions, set on a copy, each stamped with the run's generation. */
+function conditionsOf(run: RunObject, now: Date) {
+  let list = run.status?.conditions;
+  return {
+    set: (type: string, status: 'True' | 'False', reason: string, message: string) => {
+      list = setCondition(list, { type, status, reason, message, observedGeneration: run.metadata.generation }, now);
+    },
+    get list() {
+      return list;
+    },
+  };
+}
+
+/** How many browsers the pool can ever run at once. */
+function poolCapacity(pool: KubeObject): number {
+  const spec = pool.spec as { replicas?: number; autoscaling?: { maxReplicas?: number } } | undefined;
+  return spec?.autoscaling?.maxReplicas ?? spec?.replicas ?? 0;
+}
+
+function browserView(pod: PodObject | undefined): BrowserView | undefined {
+  if (!pod) return undefined;
+  const lost = pod.metadata.deletionTimestamp !== undefined || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
+  const endpoint = endpointOf(pod);
+  return { name: pod.metadata.name ?? '', lost, ...(endpoint ? { endpoint } : {}) };
+}
+
+function runnerView(pod: RunnerPodObject): RunnerView {
+  const terminated = pod.status?.containerStatuses?.find((c) => c.name === 'runner')?.state?.terminated;
+  const phase = (pod.status?.phase ?? 'Pending') as RunnerView['phase'];
+  const parsed = terminated?.message ? parseShardSummary(terminated.message) : undefined;
+  const infraReason = terminated?.reason === 'OOMKilled' ? 'OOMKilled' : pod.status?.reason;
+  return {
+    name: pod.metadata.name ?? '',
+    attempt: Number(pod.metadata.labels?.[ATTEMPT_LABEL]),
+    phase: ['Pending', 'Running', 'Succeeded', 'Failed'].includes(phase) ? phase : 'Pending',
+    terminating: pod.metadata.deletionTimestamp !== undefined,
+    ...(terminated?.exitCode !== undefined ? { exitCode: terminated.exitCode } : {}),
+    ...(infraReason ? { infraReason } : {}),
+    ...(parsed?.ok ? { summary: parsed.value } : {}),
+    ...(terminated?.message && !parsed?.ok ? { output: terminated.message } : {}),
+  };
+}

@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { TestRun } from '../../api/v1alpha1/index.ts';
+import type { KubeObject } from '../../runtime/resource.ts';
+
+export interface TestCounts {
+  passed?: number;
+  failed?: number;
+  flaky?: number;
+  skipped?: number;
+}
+
+const durationBuckets = [5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+const queueBuckets = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800];
+
+/** The TestRun controller's metrics, registered beside controller-runtime's. */
+export class TestRunMetrics {
+  private readonly duration: Histogram<'pool' | 'result'>;
+  private readonly tests: Counter<'pool' | 'result'>;
+  private readonly queue: Histogram<'pool'>;
+  private readonly retries: Counter<'reason'>;
+
+  constructor(registry: Registry, runs: () => KubeObject[]) {
+    const registers = [registry];
+    new Gauge({
+      name: 'fleetwright_testruns',
+      help: 'TestRuns in the cache, by phase.',
+      labelNames: ['phase'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const phase of ['Pending', 'Queued', 'Running', 'Succeeded', 'Failed', 'Error']) this.set({ phase }, 0);
+        for (const run of runs()) {
+          this.inc({ phase: ((run.status as { phase?: string } | undefined)?.phase) ?? 'Pending' });
+        }
+      },
+    });
+    this.duration = new Histogram({
+      name: 'fleetwright_testrun_duration_seconds',
+      help: 'Time from a TestRun\'s first runner to its completion, by pool and result (the final phase).',
+      labelNames: ['pool', 'result'] as const,
+      buckets: durationBuckets,
+      registers,
+    });
+    this.tests = new Counter({
+      name: 'fleetwright_tests_total',
+      help: 'Tests of finished TestRuns, by pool and result (passed, failed, flaky, skipped).',
+      labelNames: ['pool', 'result'] as const,
+      registers,
+    });
+    this.queue = new Histogram({
+      name: 'fleetwright_testrun_queue_seconds',
+      help: 'Time from a TestRun\'s creation until its first runner started, by pool.',
+      labelNames: ['pool'] as const,
+      buckets: queueBuckets,
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'fleetwright_shard_retries_total',
+      help: 'Shards started again after an infrastructure failure, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+  }
+
+  started(run: TestRun, created: string, now: Date): void {
+    this.queue.observe({ pool: run.spec.poolRef.name }, (now.getTime() - Date.parse(created)) / 1000);
+  }
+
+  finished(run: TestRun, result: string, ms: number, summary: TestCounts): void {
+    const pool = run.spec.poolRef.name;
+    this.duration.observe({ pool, result }, ms / 1000);
+    for (const key of ['passed', 'failed', 'flaky', 'skipped'] as const) this.tests.inc({ pool, result: key }, summary[key] ?? 0);
+  }
+
+  retried(reason: string): void {
+    this.retries.inc({ reason });
+  }
+}

@@ -1,0 +1,200 @@
+// What to do next for each shard of a TestRun, and what the run's status is,
+// computed from its status and the pods observed: pure, so every path
+// (retry, adoption after a restart, timeout) is a unit test away.
+import type { TestRunStatus } from '../../api/v1alpha1/index.ts';
+import type { ShardSummary } from '../../reporter/summary.ts';
+
+export type ShardStatus = NonNullable<TestRunStatus['shards']>[number];
+export type RunPhase = NonNullable<TestRunStatus['phase']>;
+
+/** A runner pod of one attempt of a shard. */
+export interface RunnerView {
+  name: string;
+  attempt: number;
+  phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+  terminating: boolean;
+  exitCode?: number;
+  /** Why the pod or container stopped when it is not the tests' doing: OOMKilled, Evicted, DeadlineExceeded. */
+  infraReason?: string;
+  /** The reporter's summary from the termination message; undefined when absent or unreadable. */
+  summary?: ShardSummary;
+  /** The termination message when it is not a summary (the runner's last output). */
+  output?: string;
+}
+
+/** The browser leased to one attempt of a shard. */
+export interface BrowserView {
+  name: string;
+  endpoint?: string;
+  /** Failed, being deleted: the browser is gone for this attempt. */
+  lost: boolean;
+}
+
+export interface ShardObservation {
+  index: number;
+  status?: ShardStatus;
+  /** Runner pods of this shard by attempt. */
+  runners: Map<number, RunnerView>;
+  /** The browser leased to attempt `n` (the holder id names the attempt). */
+  browserOf: (attempt: number) => BrowserView | undefined;
+  /** The runner pod name of attempt `n`. */
+  runnerName: (attempt: number) => string;
+}
+
+export type ShardAction =
+  | { type: 'requestBrowser'; attempt: number } |
+  { type: 'createRunner'; attempt: number; browser: BrowserView } |
+  { type: 'deleteRunner'; name: string } |
+  { type: 'releaseBrowser'; attempt: number; browser: string } |
+  { type: 'event'; kind: 'Normal' | 'Warning'; reason: string; note: string } |
+  { type: 'retry'; reason: string };
+
+export interface ShardPlan {
+  status: ShardStatus;
+  actions: ShardAction[];
+}
+
+const FINAL = new Set(['Succeeded', 'Failed', 'Error']);
+export const isFinalShard = (s?: ShardStatus) => s !== undefined && FINAL.has(s.phase);
+
+function countsOf(summary: ShardSummary) {
+  return { passed: summary.passed, failed: summary.failed, flaky: summary.flaky, skipped: summary.skipped };
+}
+
+/** The first failed tests, as a shard's message. */
+function failureMessage(summary: ShardSummary): string | undefined {
+  const lines = [
+    ...summary.errors,
+    ...summary.failures.map((f) => `${f.title}: ${f.error}`),
+    ...(summary.truncated > 0 ? [`… and ${summary.truncated} more failed tests`] : []),
+  ];
+  return lines.length > 0 ? lines.join('\n').slice(0, 4000) : undefined;
+}
+
+/** A shard whose runner ended on the tests' own account: its counts, and its browser goes back. */
+function finished_(
+  status: ShardStatus,
+  runner: RunnerView,
+  s: ShardSummary,
+  browser: BrowserView | undefined,
+  actions: ShardAction[],
+): ShardPlan {
+  const passed = s.failed === 0 && s.status === 'passed' && runner.exitCode === 0;
+  const message = failureMessage(s) ?? (passed ? undefined : `runner exited with code ${runner.exitCode ?? '?'}`);
+  const next: ShardStatus = { ...status, phase: passed ? 'Succeeded' : 'Failed', ...countsOf(s), message };
+  if (browser) actions.push({ type: 'releaseBrowser', attempt: status.attempts ?? 0, browser: browser.name });
+  const note = `shard ${status.index} ${passed ? 'passed' : 'failed'}: ${s.passed} passed, ${s.failed} failed, ` +
+    `${s.flaky} flaky, ${s.skipped} skipped`;
+  actions.push({ type: 'event', kind: passed ? 'Normal' : 'Warning', reason: passed ? 'ShardPassed' : 'ShardFailed', note });
+  return { status: next, actions };
+}
+
+/**
+ * The next step for one shard. Attempts are numbered from 1; the runner pod
+ * and the lease of attempt n carry n in their names, so a controller that
+ * restarts between creating a pod and recording it finds and adopts it
+ * instead of starting the shard twice.
+ */
+export function planShard(shard: ShardObservation, retries: number): ShardPlan {
+  const { index } = shard;
+  let status: ShardStatus = shard.status ?? { index, phase: 'Pending', attempts: 0 };
+  const actions: ShardAction[] = [];
+  const attempts = status.attempts ?? 0;
+
+  if (isFinalShard(status)) {
+    const browser = shard.browserOf(attempts);
+    if (browser) actions.push({ type: 'releaseBrowser', attempt: attempts, browser: browser.name });
+    return { status, actions };
+  }
+
+  // Adopt a runner created by a pass whose status write was lost.
+  let attempt = attempts;
+  const next = shard.runners.get(attempts + 1);
+  if (next) {
+    attempt = attempts + 1;
+    status = { ...status, phase: 'Running', attempts: attempt, runnerPod: next.name, browserPod: shard.browserOf(attempt)?.name };
+  }
+
+  if (status.phase === 'Running') {
+    const runner = shard.runners.get(attempt);
+    const browser = shard.browserOf(attempt);
+    const browserLost = !browser || browser.lost;
+    const finished = runner?.phase === 'Succeeded' || runner?.phase === 'Failed';
+    if (runner && !finished && !browserLost) return { status, actions };
+    if (runner && finished && !browserLost && !runner.infraReason && runner.summary) {
+      return finished_(status, runner, runner.summary, browser, actions);
+    }
+
+    // An infrastructure failure: retried on another browser while retries last.
+    let failure: string;
+    if (!runner) failure = `runner pod ${status.runnerPod ?? ''} was deleted`;
+    else if (browserLost) failure = `browser pod ${browser?.name ?? status.browserPod ?? ''} was lost`;
+    else if (runner.infraReason) failure = `runner pod ${runner.name} stopped: ${runner.infraReason}`;
+    else {
+      const output = runner.output ? `; last output: ${runner.output.trim().split('\n').slice(-3).join(' | ')}` : '';
+      failure = `runner pod ${runner.name} exited with code ${runner.exitCode ?? '?'} and no summary${output}`;
+    }
+    if (runner && !finished) actions.push({ type: 'deleteRunner', name: runner.name });
+    if (browser && !browserLost) actions.push({ type: 'releaseBrowser', attempt, browser: browser.name });
+    if (attempt > retries) {
+      const message = `attempt ${attempt} failed: ${failure}; no retries left (retries: ${retries})`;
+      actions.push({ type: 'event', kind: 'Warning', reason: 'ShardError', note: `shard ${index}: ${message}` });
+      return { status: { ...status, phase: 'Error', message }, actions };
+    }
+    const message = `attempt ${attempt} failed: ${failure}; retrying`;
+    actions.push({ type: 'retry', reason: retryReason(runner, browserLost) });
+    actions.push({ type: 'event', kind: 'Warning', reason: 'ShardRetried', note: `shard ${index}: ${message}` });
+    status = { index, phase: 'Pending', attempts: attempt, message };
+  }
+
+  // Pending: start the next attempt once its browser is leased.
+  const nextAttempt = (status.attempts ?? 0) + 1;
+  const browser = shard.browserOf(nextAttempt);
+  if (browser && !browser.lost && browser.endpoint) {
+    actions.push({ type: 'createRunner', attempt: nextAttempt, browser });
+    const runnerPod = shard.runnerName(nextAttempt);
+    status = { ...status, phase: 'Running', attempts: nextAttempt, browserPod: browser.name, runnerPod, message: undefined };
+  } else {
+    actions.push({ type: 'requestBrowser', attempt: nextAttempt });
+  }
+  return { status, actions };
+}
+
+/** The label of fleetwright_shard_retries_total{reason}. */
+function retryReason(runner: RunnerView | undefined, browserLost: boolean): string {
+  if (!runner) return 'RunnerDeleted';
+  if (browserLost) return 'BrowserLost';
+  return runner.infraReason ?? 'NoSummary';
+}
+
+/** The run's phase from its shards: Error beats Failed beats Succeeded once all are final. */
+export function runPhase(shards: ShardStatus[]): RunPhase {
+  if (shards.every(isFinalShard)) {
+    if (shards.some((s) => s.phase === 'Error')) return 'Error';
+    if (shards.some((s) => s.phase === 'Failed')) return 'Failed';
+    return 'Succeeded';
+  }
+  return shards.some((s) => (s.attempts ?? 0) > 0) ? 'Running' : 'Queued';
+}
+
+export function summarize(shards: ShardStatus[], durations: number[]) {
+  const sum = (k: 'passed' | 'failed' | 'flaky' | 'skipped') => shards.reduce((n, s) => n + (s[k] ?? 0), 0);
+  return {
+    passed: sum('passed'),
+    failed: sum('failed'),
+    flaky: sum('flaky'),
+    skipped: sum('skipped'),
+    ...(durations.length > 0 ? { durationSeconds: Math.round(Math.max(...durations) / 100) / 10 } : {}),
+  };
+}
+
+/** 83 s -> 1m23s, as kubectl prints durations. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}

@@ -1,0 +1,205 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { repoRoot } from '../../hack/lib/paths.ts';
+import { TEST_RUN } from '../../src/controllers/types.ts';
+import type { Condition } from '../../src/runtime/conditions.ts';
+import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/resource.ts';
+import { kubectl, useNamespace } from '../integration/helpers.ts';
+import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
+import { apply, poolManifest, waitForPool } from './pools.ts';
+
+const ns = useNamespace('testrun');
+let controller: ControllerProcess;
+const startController = () => new ControllerProcess([
+  `--image=${inject('image')}`,
+  `--watch-namespace=${ns.name}`,
+  '--metrics-bind-address=0',
+  '--health-probe-bind-address=0',
+], {}, fleetwrightController);
+
+interface Counts { passed: number; failed: number; flaky: number; skipped: number }
+type Shard = Partial<Counts> & {
+  index: number; phase: string; attempts?: number; browserPod?: string; message?: string;
+};
+interface RunObject extends KubeObject {
+  status?: {
+    phase?: string;
+    shards?: Shard[];
+    summary?: Counts;
+    queuePosition?: number;
+    conditions?: Condition[];
+  };
+}
+
+const suiteDir = join(repoRoot, 'test', 'fixtures', 'suite');
+/** What `playwright test` reports for the suite run directly, on Debian's chromium on this host. */
+let direct: Counts;
+
+async function runDirectly(): Promise<Counts> {
+  const server = await chromium.launchServer({ executablePath: '/usr/bin/chromium', host: '127.0.0.1' });
+  try {
+    const cli = join(repoRoot, 'node_modules/@playwright/test/cli.js');
+    const child = spawn(process.execPath, [cli, 'test', '--reporter=json'], {
+      cwd: suiteDir,
+      env: { ...process.env, PW_TEST_CONNECT_WS_ENDPOINT: server.wsEndpoint(), SUITE_PORT: '4199' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise((r) => child.on('close', r));
+    type Stats = { expected: number; unexpected: number; flaky: number; skipped: number };
+    const { stats } = JSON.parse(out) as { stats: Stats };
+    return { passed: stats.expected, failed: stats.unexpected, flaky: stats.flaky, skipped: stats.skipped };
+  } finally {
+    await server.close();
+  }
+}
+
+const testRun = (name: string, spec: string) => `
+apiVersion: fleetwright.dev/v1alpha1
+kind: TestRun
+metadata: { name: ${name} }
+spec:
+${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
+`;
+
+const getRun = (name: string) => rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
+const finished = (r: RunObject) => ['Succeeded', 'Failed', 'Error'].includes(r.status?.phase ?? '');
+const waitForRun = (name: string, what: string, done: (r: RunObject) => boolean, timeoutMs = 180_000) =>
+  eventually(`TestRun ${name}: ${what}`, async () => {
+    const run = await getRun(name);
+    return done(run) ? run : undefined;
+  }, timeoutMs);
+
+async function runnerPods(run: string) {
+  const pods = collectionPath({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true }, ns.name);
+  const list = await rest().get<{ items: KubeObject[] }>(pods, {
+    labelSelector: `fleetwright.dev/testrun=${run}`,
+  });
+  return list.items;
+}
+
+const counts = (c?: Partial<Counts>) =>
+  ({ passed: c?.passed, failed: c?.failed, flaky: c?.flaky, skipped: c?.skipped });
+
+beforeAll(async () => {
+  controller = startController();
+  const data = Object.fromEntries(readdirSync(suiteDir).map((f) => [f, readFileSync(join(suiteDir, f), 'utf8')]));
+  await rest().create(`/api/v1/namespaces/${ns.name}/configmaps`, { metadata: { name: 'suite' }, data });
+  // Two Playwright workers per shard, each its own connection.
+  apply(ns.name, poolManifest('runners', 'replicas: 2\nsessionsPerBrowser: 2'));
+  [direct] = await Promise.all([
+    runDirectly(),
+    waitForPool(ns.name, 'runners', 'two idle', (p) => p.status?.idle === 2),
+  ]);
+});
+
+afterAll(async () => {
+  await controller.kill('SIGTERM');
+});
+
+describe('a TestRun on the real node', () => {
+  it('runs 4 shards two at a time on a pool of 2, and its summary equals a direct run', async () => {
+    expect(direct).toEqual({ passed: 9, failed: 3, flaky: 1, skipped: 1 });
+    apply(ns.name, testRun('four', 'poolRef: { name: runners }\nsource: { configMap: { name: suite } }\nshards: 4'));
+    let mostRunning = 0;
+    let sawQueued = false;
+    const run = await waitForRun('four', 'finished', (r) => {
+      const running = r.status?.shards?.filter((s) => s.phase === 'Running').length ?? 0;
+      mostRunning = Math.max(mostRunning, running);
+      sawQueued ||= (r.status?.shards?.some((s) => s.phase === 'Pending') ?? false) && running > 0;
+      return finished(r);
+    });
+    expect(mostRunning).toBe(2);
+    expect(sawQueued).toBe(true);
+    expect(run.status?.phase).toBe('Failed');
+    expect(counts(run.status?.summary)).toEqual(direct);
+    expect(run.status?.shards?.map((s) => s.attempts)).toEqual([1, 1, 1, 1]);
+    expect(run.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'TestsFailed' });
+    const failedShard = run.status?.shards?.find((s) => s.phase === 'Failed');
+    expect(failedShard?.message).toMatch(/›/);
+    expect(await runnerPods('four')).toHaveLength(4);
+
+    const row = kubectl(['get', 'tr', 'four', '-n', ns.name, '--no-headers']).stdout.split(/\s+/);
+    expect(row.slice(0, 6)).toEqual(['four', 'Failed', 'runners', '4', String(direct.passed), String(direct.failed)]);
+    const events = kubectl(['events', '-n', ns.name, '--for', 'testrun/four']).stdout;
+    expect(events).toMatch(/Started/);
+    expect(events).toMatch(/Finished/);
+    // Every browser went back to the pool.
+    await waitForPool(ns.name, 'runners', 'both idle', (p) => p.status?.idle === 2);
+  });
+
+  it('retries a shard on another browser when its browser pod is killed, with the same counts', async () => {
+    apply(ns.name, testRun('survivor', 'poolRef: { name: runners }\nsource: { configMap: { name: suite } }\nshards: 2'));
+    const running = await waitForRun('survivor', 'a shard running', (r) => r.status?.shards?.some((s) => s.phase === 'Running' && s.browserPod) ?? false);
+    const victim = running.status?.shards?.find((s) => s.phase === 'Running')?.browserPod ?? '';
+    expect(kubectl(['delete', 'pod', victim, '-n', ns.name, '--grace-period=0', '--force']).status).toBe(0);
+    const run = await waitForRun('survivor', 'finished', finished);
+    expect(counts(run.status?.summary)).toEqual(direct);
+    expect(run.status?.shards?.some((s) => s.attempts === 2)).toBe(true);
+    expect(await runnerPods('survivor')).toHaveLength(3);
+    const events = kubectl(['events', '-n', ns.name, '--for', 'testrun/survivor']).stdout;
+    expect(events).toContain(`browser pod ${victim} was lost`);
+  });
+
+  it('finishes a run whose controller was killed mid-run, without running any shard twice', async () => {
+    apply(ns.name, testRun('restarted', 'poolRef: { name: runners }\nsource: { configMap: { name: suite } }\nshards: 4'));
+    await waitForRun('restarted', 'running', (r) => r.status?.phase === 'Running');
+    await controller.kill('SIGKILL');
+    await sleep(2_000);
+    controller = startController();
+    const run = await waitForRun('restarted', 'finished', finished);
+    expect(counts(run.status?.summary)).toEqual(direct);
+    expect(run.status?.shards?.map((s) => s.attempts)).toEqual([1, 1, 1, 1]);
+    expect(await runnerPods('restarted')).toHaveLength(4);
+  });
+});
+
+describe('bad TestRuns', () => {
+  const scheduled = (r: RunObject) => r.status?.conditions?.find((c) => c.type === 'Scheduled');
+
+  it('says when its pool or its ConfigMap is missing, and starts once they exist', async () => {
+    apply(ns.name, testRun('no-pool', 'poolRef: { name: nowhere }\nsource: { configMap: { name: suite } }'));
+    apply(ns.name, testRun('no-source', 'poolRef: { name: runners }\nsource: { configMap: { name: missing } }'));
+    const noPool = await waitForRun('no-pool', 'PoolNotFound', (r) => scheduled(r)?.reason === 'PoolNotFound');
+    expect(noPool.status?.phase).toBe('Pending');
+    expect(scheduled(noPool)?.message).toBe(`BrowserPool nowhere does not exist in namespace ${ns.name}: create it or fix spec.poolRef`);
+    const noSource = await waitForRun('no-source', 'SourceNotFound', (r) => scheduled(r)?.reason === 'SourceNotFound');
+    expect(scheduled(noSource)?.message).toMatch(/^ConfigMap missing with the tests does not exist/);
+    expect(kubectl(['events', '-n', ns.name, '--for', 'testrun/no-pool']).stdout).toContain('PoolNotFound');
+    expect(kubectl(['events', '-n', ns.name, '--for', 'testrun/no-source']).stdout).toContain('SourceNotFound');
+
+    await rest().create(`/api/v1/namespaces/${ns.name}/configmaps`, { metadata: { name: 'missing' }, data: readdirSync(suiteDir).reduce(
+      (d, f) => ({ ...d, [f]: readFileSync(join(suiteDir, f), 'utf8') }), {}) });
+    await waitForRun('no-source', 'started after its ConfigMap appeared', (r) => ['Queued', 'Running'].includes(r.status?.phase ?? '') || finished(r));
+    kubectl(['delete', 'tr', 'no-pool', 'no-source', '-n', ns.name]);
+  });
+
+  it('warns when it has more shards than its pool can ever run at once', async () => {
+    apply(ns.name, testRun('wide', 'poolRef: { name: runners }\nsource: { configMap: { name: suite } }\nshards: 3'));
+    const run = await waitForRun('wide', 'ShardsExceedPoolCapacity', (r) => scheduled(r)?.reason === 'ShardsExceedPoolCapacity');
+    expect(scheduled(run)?.message).toBe('3 shards on BrowserPool runners of at most 2 browser(s): at most 2 run at a time');
+    expect(kubectl(['events', '-n', ns.name, '--for', 'testrun/wide']).stdout).toContain('ShardsExceedPoolCapacity');
+    kubectl(['delete', 'tr', 'wide', '-n', ns.name]);
+  });
+});
+
+describe('deleting a TestRun', () => {
+  it('stops its runners and frees its browsers', async () => {
+    apply(ns.name, testRun('doomed', 'poolRef: { name: runners }\nsource: { configMap: { name: suite } }\nshards: 2'));
+    await waitForRun('doomed', 'running', (r) => r.status?.phase === 'Running');
+    expect(kubectl(['delete', 'tr', 'doomed', '-n', ns.name, '--wait=true', '--timeout=60s']).status).toBe(0);
+    await waitForPool(ns.name, 'runners', 'both idle', (p) => p.status?.idle === 2 && p.status.busy === 0);
+    await eventually('its runners to be gone', async () => (await runnerPods('doomed')).length === 0, 60_000);
+  });
+});
+
+describe('the controller process', () => {
+  it('logged no reconcile errors', () => {
+    expect(controller.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});
