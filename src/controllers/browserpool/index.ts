@@ -84,6 +84,16 @@ class PoolPass {
   }
 
   async run(): Promise<ReconcileResult | void> {
+    try {
+      return await this.reconcile();
+    } catch (err) {
+      // Deleted while this pass worked on it (every other 404 is handled where it occurs): nothing is left to do.
+      if (!isNotFound(err)) throw err;
+      this.ctx.log.debug({ err: String(err) }, 'deleted during the pass');
+    }
+  }
+
+  private async reconcile(): Promise<ReconcileResult | void> {
     const { ctx, request } = this;
     const cached = ctx.cache<PoolObject>(BROWSER_POOL).get(keyOf(request));
     if (!cached) return;

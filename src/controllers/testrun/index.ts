@@ -26,6 +26,7 @@ import {
   planShard,
   type RunnerView,
   runPhase,
+  type ShardAction,
   type ShardStatus,
   summarize,
 } from './plan.ts';
@@ -72,6 +73,7 @@ export function testRunController(options: TestRunOptions): Controller {
   // The map functions and the phase gauge need the TestRun cache; the runtime hands it to reconcile.
   let runs: () => KubeObject[] = () => [];
   const metrics = new TestRunMetrics(options.registry, () => runs());
+  const writes = new StatusWrites();
   type Refs = { poolRef?: { name?: string }; source?: { configMap?: { name?: string } } };
   const specOf = (run: KubeObject) => run.spec as Refs;
   return {
@@ -95,7 +97,7 @@ export function testRunController(options: TestRunOptions): Controller {
     maxConcurrentReconciles: 4,
     reconcile: (request, ctx) => {
       runs = () => ctx.cache(TEST_RUN).list();
-      return new RunPass(request, ctx, options.image, metrics, now()).run();
+      return new RunPass(request, ctx, { image: options.image, metrics, writes }, now()).run();
     },
   };
 }
@@ -106,20 +108,41 @@ class RunPass {
   private readonly ctx: ReconcileContext;
   private readonly image: string;
   private readonly metrics: TestRunMetrics;
+  private readonly writes: StatusWrites;
   private readonly now: Date;
+  /** resourceVersions of this run that do not carry this pass's status write. */
+  private readonly staleVersions = new Set<string>();
 
-  constructor(request: Request, ctx: ReconcileContext, image: string, metrics: TestRunMetrics, now: Date) {
+  constructor(
+    request: Request,
+    ctx: ReconcileContext,
+    deps: { image: string; metrics: TestRunMetrics; writes: StatusWrites },
+    now: Date,
+  ) {
     this.request = request;
     this.ctx = ctx;
-    this.image = image;
-    this.metrics = metrics;
+    this.image = deps.image;
+    this.metrics = deps.metrics;
+    this.writes = deps.writes;
     this.now = now;
   }
 
   async run(): Promise<ReconcileResult | void> {
+    try {
+      return await this.reconcile();
+    } catch (err) {
+      // Deleted while this pass worked on it (every other 404 is handled where it occurs): nothing is left to do.
+      if (!isNotFound(err)) throw err;
+      this.ctx.log.debug({ err: String(err) }, 'deleted during the pass');
+    }
+  }
+
+  private async reconcile(): Promise<ReconcileResult | void> {
     const { ctx, request } = this;
-    const cached = ctx.cache<RunObject>(TEST_RUN).get(keyOf(request));
-    if (!cached) return;
+    const fromCache = ctx.cache<RunObject>(TEST_RUN).get(keyOf(request));
+    if (!fromCache) return;
+    const cached = this.writes.latest(fromCache);
+    this.staleVersions.add(cached.metadata.resourceVersion ?? '');
     if (cached.metadata.deletionTimestamp) return this.cleanUp(cached);
     const parsed = parseResource(TestRunResource, cached);
     if (!parsed.ok) return this.notScheduled(cached, 'InvalidSpec', parsed.message);
@@ -144,6 +167,7 @@ class RunPass {
         `BrowserPool ${run.spec.poolRef.name} may run no browsers (replicas or autoscaling.maxReplicas is 0): scale it up`);
     }
     const stored = await addFinalizer(ctx.rest, TEST_RUN, cached, CLEANUP_FINALIZER);
+    this.staleVersions.add(stored.metadata.resourceVersion ?? '');
 
     const deadline = Date.parse(stored.metadata.creationTimestamp as string) + run.spec.timeoutSeconds * 1000;
     if (this.now.getTime() >= deadline) return this.timeOut(stored, run);
@@ -156,6 +180,7 @@ class RunPass {
     const previous = (stored.status?.shards ?? []) as ShardStatus[];
     const shards: ShardStatus[] = [];
     const durations: number[] = [];
+    const releases: { index: number; action: ShardAction }[] = [];
     for (let index = 1; index <= run.spec.shards; index++) {
       const mine = runners.filter((r) => r.metadata.labels?.[SHARD_LABEL] === String(index));
       const plan = planShard({
@@ -166,20 +191,25 @@ class RunPass {
         runnerName: (attempt) => runnerName(request.name, index, attempt),
       }, run.spec.retries);
       for (const action of plan.actions) {
-        await this.act(stored, run, index, action, deadline);
+        if (action.type === 'releaseBrowser') releases.push({ index, action });
+        else await this.act(stored, run, index, action, deadline);
       }
       shards.push(plan.status);
       const summary = mine.map(runnerView).find((r) => r.attempt === plan.status.attempts)?.summary;
       if (summary && isFinalShard(plan.status)) durations.push(summary.durationMs);
     }
-    return this.report(stored, run, shards, durations, capacity, deadline);
+    const result = await this.report(stored, run, shards, durations, capacity, deadline);
+    // Only once the status says the shard is done: a pass after a crash in between must not take the
+    // released browser for a lost one.
+    for (const { index, action } of releases) await this.act(stored, run, index, action, deadline);
+    return result;
   }
 
   private runnerPods(run: RunObject): RunnerPodObject[] {
     return this.ctx.cache<RunnerPodObject>(POD).ownedBy(run.metadata.uid ?? '').filter((p) => isControlledBy(p, run));
   }
 
-  private async act(run: RunObject, spec: TestRun, index: number, action: ReturnType<typeof planShard>['actions'][number], deadline: number) {
+  private async act(run: RunObject, spec: TestRun, index: number, action: ShardAction, deadline: number) {
     const { ctx, request } = this;
     const uid = run.metadata.uid ?? '';
     switch (action.type) {
@@ -421,7 +451,32 @@ class RunPass {
       if (isConflict(err)) return false;
       throw err;
     }
+    this.writes.record(run.metadata.uid ?? '', this.staleVersions, defined);
     return true;
+  }
+}
+
+/**
+ * The status each run was last written with, until the cache shows a newer
+ * version of the run. A pass that follows a write closely can read the old
+ * status from the cache: a shard that just finished would look still
+ * running, with its browser already handed back, and be retried.
+ */
+class StatusWrites {
+  private readonly written = new Map<string, { stale: Set<string>; status: Record<string, unknown> }>();
+
+  record(uid: string, stale: Set<string>, status: Record<string, unknown>): void {
+    this.written.set(uid, { stale: new Set(stale), status });
+  }
+
+  /** The run with the status last written, while the cache still holds a version from before that write. */
+  latest(run: RunObject): RunObject {
+    const uid = run.metadata.uid ?? '';
+    const write = this.written.get(uid);
+    if (!write) return run;
+    if (write.stale.has(run.metadata.resourceVersion ?? '')) return { ...run, status: write.status };
+    this.written.delete(uid);
+    return run;
   }
 }
 

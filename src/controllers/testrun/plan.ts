@@ -118,8 +118,10 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
   if (status.phase === 'Running') {
     const runner = shard.runners.get(attempt);
     const browser = shard.browserOf(attempt);
-    const browserLost = !browser || browser.lost;
     const finished = runner?.phase === 'Succeeded' || runner?.phase === 'Failed';
+    // A running shard needs its browser; a finished one only must not have lost it (a browser no longer
+    // held is one this controller handed back after recording the result, and a restart lost the record).
+    const browserLost = finished ? browser?.lost === true : !browser || browser.lost;
     if (runner && !finished && !browserLost) return { status, actions };
     if (runner && finished && !browserLost && !runner.infraReason && runner.summary) {
       return finished_(status, runner, runner.summary, browser, actions);

@@ -92,6 +92,15 @@ describe('planShard', () => {
     expect(oom.status).toMatchObject({ phase: 'Error', message: 'attempt 3 failed: runner pod run-2-3 stopped: OOMKilled; no retries left (retries: 2)' });
   });
 
+  it('keeps the result of a finished shard whose browser was already handed back (a restart lost the record)', () => {
+    const plan = planShard(observe({
+      status: { index: 2, phase: 'Running', attempts: 1 },
+      runners: new Map([[1, runner(1, { phase: 'Succeeded', exitCode: 0, summary: summary(0) })]]),
+    }), 2);
+    expect(plan.status).toMatchObject({ phase: 'Succeeded', attempts: 1, passed: 4 });
+    expect(plan.actions.map((a) => a.type)).toEqual(['event']);
+  });
+
   it('leaves a final shard alone, but frees a browser it still holds', () => {
     const plan = planShard(observe({ status: { index: 2, phase: 'Succeeded', attempts: 1 }, browserOf: () => browser }), 2);
     expect(plan.actions).toEqual([{ type: 'releaseBrowser', attempt: 1, browser: 'chromium-a' }]);
