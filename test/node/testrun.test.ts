@@ -17,7 +17,7 @@ let controller: ControllerProcess;
 const startController = () => new ControllerProcess([
   `--image=${inject('image')}`,
   `--watch-namespace=${ns.name}`,
-  '--metrics-bind-address=0',
+  '--metrics-bind-address=127.0.0.1:0',
   '--health-probe-bind-address=0',
 ], {}, fleetwrightController);
 
@@ -161,6 +161,64 @@ describe('a TestRun on the real node', () => {
   });
 });
 
+describe('many TestRuns at once', () => {
+  it('finishes 20 runs on a pool of 3, higher priority first, no browser held twice', async () => {
+    apply(ns.name, poolManifest('trio', 'replicas: 3\nsessionsPerBrowser: 2'));
+    await waitForPool(ns.name, 'trio', 'three idle', (p) => p.status?.idle === 3);
+    const source = 'poolRef: { name: trio }\nsource: { configMap: { name: suite } }';
+    apply(ns.name, testRun('blocker', `${source}\nshards: 3`));
+    await waitForRun('blocker', 'all shards running', (r) => r.status?.shards?.filter((s) => s.phase === 'Running').length === 3);
+    const names = Array.from({ length: 10 }, (_, i) => [`low-${i}`, `high-${i}`]).flat();
+    apply(ns.name, names.map((n) => testRun(n, `${source}\npriority: ${n.startsWith('high') ? 10 : 0}`)).join('\n---\n'));
+    const runs = await Promise.all(names.map((n) => waitForRun(n, 'finished', finished, 400_000)));
+    for (const run of runs) expect(counts(run.status?.summary)).toEqual(direct);
+
+    // The pool controller's grants, in order: every high-priority run before any low one.
+    const uids = new Map(runs.map((r) => [r.metadata.uid, r.metadata.name]));
+    const granted = controller.lines
+      .filter((l) => l.msg === 'granted a browser to a waiting lease request' && typeof l.holder === 'string')
+      .map((l) => uids.get((l.holder as string).split('/')[0]))
+      .filter((n): n is string => n !== undefined);
+    expect(granted).toHaveLength(20);
+    expect(granted.slice(0, 10).every((n) => n.startsWith('high'))).toBe(true);
+
+    // No browser served two runners at once.
+    const spans = new Map<string, [number, number][]>();
+    for (const name of names) {
+      for (const pod of await runnerPods(name)) {
+        const spec = pod.spec as { containers: { env: { name: string; value?: string }[] }[] };
+        const endpoint = spec.containers[0]?.env.find((e) => e.name === 'PW_TEST_CONNECT_WS_ENDPOINT')?.value ?? '';
+        type Terminated = { startedAt: string; finishedAt: string };
+        const status = pod.status as { containerStatuses: { state: { terminated: Terminated } }[] };
+        const state = status.containerStatuses[0]?.state.terminated;
+        const span: [number, number] = [Date.parse(state?.startedAt ?? ''), Date.parse(state?.finishedAt ?? '')];
+        spans.set(endpoint, [...(spans.get(endpoint) ?? []), span]);
+      }
+    }
+    for (const list of spans.values()) {
+      list.sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < list.length; i++) expect(list[i]?.[0]).toBeGreaterThanOrEqual(list[i - 1]?.[1] ?? 0);
+    }
+  }, 600_000);
+});
+
+describe('deadlines and clean-up', () => {
+  it('fails a run past timeoutSeconds, stops its runners, and deletes it after ttlSecondsAfterFinished', async () => {
+    const spec = 'poolRef: { name: runners }\nsource: { configMap: { name: suite } }\ntimeoutSeconds: 4\nttlSecondsAfterFinished: 3';
+    apply(ns.name, testRun('late', `${spec}\ncleanupPolicy: Always`));
+    apply(ns.name, testRun('kept', `${spec}\ncleanupPolicy: OnSuccess`));
+    const late = await waitForRun('late', 'failed', finished, 60_000);
+    expect(late.status?.phase).toBe('Failed');
+    expect(late.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'Timeout' });
+    await eventually('its runners to stop', async () => (await runnerPods('late')).every((p) =>
+      p.metadata.deletionTimestamp || ['Succeeded', 'Failed'].includes((p.status as { phase: string }).phase)), 30_000);
+    await eventually('the run to be deleted', async () => kubectl(['get', 'tr', 'late', '-n', ns.name]).stderr.includes('NotFound'), 30_000);
+    await waitForRun('kept', 'failed', finished, 60_000);
+    await sleep(4_000);
+    expect((await getRun('kept')).status?.phase).toBe('Failed');
+  });
+});
+
 describe('bad TestRuns', () => {
   const scheduled = (r: RunObject) => r.status?.conditions?.find((c) => c.type === 'Scheduled');
 
@@ -201,6 +259,16 @@ describe('deleting a TestRun', () => {
 });
 
 describe('the controller process', () => {
+  it('exports the TestRun metrics', async () => {
+    const text = await (await fetch(`${await controller.url('metrics')}/metrics`)).text();
+    expect(text).toMatch(/^fleetwright_tests_total\{pool="trio",result="passed"\} 189$/m);
+    expect(text).toMatch(/^fleetwright_tests_total\{pool="trio",result="failed"\} 63$/m);
+    expect(text).toMatch(/^fleetwright_testruns\{phase="Failed"\} \d+$/m);
+    expect(text).toMatch(/^fleetwright_testrun_queue_seconds_count\{pool="trio"\} 21$/m);
+    expect(text).toMatch(/^fleetwright_testrun_duration_seconds_count\{pool="runners",result="Failed"\} \d+$/m);
+    expect(text).toContain('# TYPE fleetwright_shard_retries_total counter');
+  });
+
   it('logged no reconcile errors', () => {
     expect(controller.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
