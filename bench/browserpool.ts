@@ -194,6 +194,8 @@ async function main(): Promise<void> {
     }, null, 2));
   } finally {
     await leaser.stop();
+    // While the controller runs: the pools' finalizers need it, or the namespace never goes.
+    kubectl(kubeconfigPath, 'delete', 'browserpools', '--all', '-n', namespace, '--wait=true', '--timeout=120s');
     controller.kill('SIGTERM');
     await rest().delete(`/api/v1/namespaces/${namespace}`).catch(() => undefined);
   }

@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { up } from '../hack/controlplane.ts';
-import { installCrds } from '../hack/lib/crds.ts';
+import { installCrds, kubectl } from '../hack/lib/crds.ts';
 import { ensureProjectImage } from '../hack/lib/images.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
 import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
@@ -139,6 +139,8 @@ async function main(): Promise<void> {
       },
     }, null, 2));
   } finally {
+    // While the controller runs: the objects' finalizers need it, or the namespace never goes.
+    kubectl(kubeconfigPath, 'delete', 'testruns,browserpools', '--all', '-n', namespace, '--wait=true', '--timeout=120s');
     controller.kill('SIGTERM');
     await rest().delete(`/api/v1/namespaces/${namespace}`).catch(() => undefined);
   }

@@ -32,6 +32,7 @@ export function useController(namespace: () => string): { readonly process: Cont
     );
   });
   afterAll(async () => {
+    await deleteFleetwrightObjects(namespace());
     await handle.process.kill('SIGTERM');
   });
   return handle;
@@ -46,6 +47,16 @@ export function useLeaser(namespace: () => string): { readonly leaser: BrowserLe
   });
   afterAll(() => handle.leaser.stop());
   return handle;
+}
+
+/**
+ * Deletes the namespace's TestRuns and BrowserPools while the controller still
+ * runs: their finalizers need it, and without it the namespace would never
+ * finish deleting.
+ */
+export async function deleteFleetwrightObjects(namespace: string): Promise<void> {
+  const result = kubectl(['delete', 'testruns,browserpools', '--all', '-n', namespace, '--wait=true', '--timeout=120s']);
+  if (result.status !== 0) throw new Error(`could not delete the test's TestRuns and BrowserPools: ${result.stderr}`);
 }
 
 export function apply(namespace: string, manifest: string): void {

@@ -10,7 +10,7 @@ import type { Condition } from '../../src/runtime/conditions.ts';
 import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
-import { apply, poolManifest, waitForPool } from './pools.ts';
+import { apply, deleteFleetwrightObjects, poolManifest, waitForPool } from './pools.ts';
 
 const ns = useNamespace('testrun');
 let controller: ControllerProcess;
@@ -99,6 +99,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await deleteFleetwrightObjects(ns.name);
   await controller.kill('SIGTERM');
 });
 
