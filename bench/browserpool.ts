@@ -9,19 +9,15 @@
 // Against the real API server, node and image of hack/ (started when not
 // running), with `fleetwright controller` as its own process. Prints one JSON
 // object. A benchmark, not a test: nothing here asserts a time.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { chromium } from 'playwright-core';
-import { up } from '../hack/controlplane.ts';
-import { installCrds, kubectl, kubectlCacheDir } from '../hack/lib/crds.ts';
-import { ensureProjectImage } from '../hack/lib/images.ts';
-import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
+import { kubectl, kubectlCacheDir } from '../hack/lib/crds.ts';
+import { kubeconfigPath } from '../hack/lib/paths.ts';
 import { ensureTool } from '../hack/lib/tools.ts';
 import { BrowserPoolSpec } from '../src/api/v1alpha1/index.ts';
 import { browserPod } from '../src/controllers/browserpool/pod.ts';
@@ -31,7 +27,7 @@ import { POD } from '../src/leasing/acquire.ts';
 import { endpointOf } from '../src/leasing/lease.ts';
 import { BrowserLeaser } from '../src/leasing/leaser.ts';
 import { collectionPath, objectPath } from '../src/runtime/resource.ts';
-import { RestClient } from '../src/runtime/rest.ts';
+import { benchCluster, rest, startController } from './cluster.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -47,9 +43,6 @@ const poolSize = Number(flags['pool-size']);
 interface PoolStatus {
   status?: { readyReplicas?: number; idle?: number; replicas?: number };
 }
-
-const kubeConfig = new KubeConfig();
-const rest = () => new RestClient(kubeConfig);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -141,20 +134,8 @@ async function cold(namespace: string, image: string, concurrency: number) {
   return summarize(samples);
 }
 
-function startController(namespace: string, image: string): ChildProcess {
-  return spawn(process.execPath, [
-    join(repoRoot, 'src', 'main.ts'), 'controller', `--kubeconfig=${kubeconfigPath}`, `--image=${image}`,
-    `--watch-namespace=${namespace}`, '--metrics-bind-address=0', '--health-probe-bind-address=0', '--log-level=warn',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
 async function main(): Promise<void> {
-  await up(() => undefined, { node: true });
-  installCrds(kubeconfigPath);
-  const image = ensureProjectImage(() => undefined);
-  kubeConfig.loadFromFile(kubeconfigPath);
-  const namespace = `bench-${randomBytes(3).toString('hex')}`;
-  await rest().create('/api/v1/namespaces', { metadata: { name: namespace } });
+  const { image, namespace } = await benchCluster();
   // Leases name a Tunnel as their holder; the pool reclaims leases whose holder does not exist.
   await rest().create(collectionPath(TUNNEL, namespace), {
     apiVersion: TUNNEL.apiVersion,

@@ -13,30 +13,23 @@
 // Against the real API server, node and image of hack/ (started when not running),
 // with `fleetwright controller` as its own process. Prints one JSON object. A
 // benchmark, not a test: nothing here asserts a time.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
-import { up } from '../hack/controlplane.ts';
-import { installCrds, kubectl } from '../hack/lib/crds.ts';
-import { ensureProjectImage } from '../hack/lib/images.ts';
+import { kubectl } from '../hack/lib/crds.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
 import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
 import { POD } from '../src/leasing/acquire.ts';
 import { collectionPath, type KubeObject, objectPath } from '../src/runtime/resource.ts';
-import { RestClient } from '../src/runtime/rest.ts';
+import { benchCluster, rest, startController } from './cluster.ts';
 
 const { values: flags } = parseArgs({
   options: { runs: { type: 'string', default: '100' }, repeats: { type: 'string', default: '3' } },
 });
 const runCount = Number(flags.runs);
 const repeats = Number(flags.repeats);
-const kubeConfig = new KubeConfig();
-const rest = () => new RestClient(kubeConfig);
 
 type Run = KubeObject & { status?: { phase?: string; summary?: { durationSeconds?: number } } };
 
@@ -62,16 +55,8 @@ async function createRun(namespace: string, name: string, configMap: string, sha
 }
 
 async function main(): Promise<void> {
-  await up(() => undefined, { node: true });
-  installCrds(kubeconfigPath);
-  const image = ensureProjectImage(() => undefined);
-  kubeConfig.loadFromFile(kubeconfigPath);
-  const namespace = `bench-${randomBytes(3).toString('hex')}`;
-  await rest().create('/api/v1/namespaces', { metadata: { name: namespace } });
-  const controller = spawn(process.execPath, [
-    join(repoRoot, 'src', 'main.ts'), 'controller', `--kubeconfig=${kubeconfigPath}`, `--image=${image}`,
-    `--watch-namespace=${namespace}`, '--metrics-bind-address=0', '--health-probe-bind-address=0', '--log-level=warn',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const { image, namespace } = await benchCluster();
+  const controller = startController(namespace, image);
   try {
     const suiteDir = join(repoRoot, 'test', 'fixtures', 'suite');
     const suite = Object.fromEntries(readdirSync(suiteDir).map((f) => [f, readFileSync(join(suiteDir, f), 'utf8')]));

@@ -171,6 +171,13 @@ describe('many TestRuns at once', () => {
     await waitForRun('blocker', 'all shards running', (r) => r.status?.shards?.filter((s) => s.phase === 'Running').length === 3);
     const names = Array.from({ length: 10 }, (_, i) => [`low-${i}`, `high-${i}`]).flat();
     apply(ns.name, names.map((n) => testRun(n, `${source}\npriority: ${n.startsWith('high') ? 10 : 0}`)).join('\n---\n'));
+    // While the blocker holds every browser, the queue puts the high-priority runs first.
+    await eventually('queue positions by priority', async () => {
+      const [high, low] = await Promise.all([getRun('high-0'), getRun('low-0')]);
+      const h = high.status?.queuePosition;
+      const l = low.status?.queuePosition;
+      return h !== undefined && l !== undefined && h <= 10 && l > 10;
+    }, 30_000);
     const runs = await Promise.all(names.map((n) => waitForRun(n, 'finished', finished, 400_000)));
     for (const run of runs) expect(counts(run.status?.summary)).toEqual(direct);
 

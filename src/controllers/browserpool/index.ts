@@ -17,7 +17,7 @@ import {
 } from '../../leasing/requests.ts';
 import { parseResource } from '../../api/validate.ts';
 import { type Condition, setCondition } from '../../runtime/conditions.ts';
-import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
+import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { isControlledBy } from '../../runtime/owners.ts';
 import { type KubeObject, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
 import { isConflict, isNotFound } from '../../runtime/rest.ts';
@@ -83,14 +83,8 @@ class PoolPass {
     this.now = now;
   }
 
-  async run(): Promise<ReconcileResult | void> {
-    try {
-      return await this.reconcile();
-    } catch (err) {
-      // Deleted while this pass worked on it (every other 404 is handled where it occurs): nothing is left to do.
-      if (!isNotFound(err)) throw err;
-      this.ctx.log.debug({ err: String(err) }, 'deleted during the pass');
-    }
+  run(): Promise<ReconcileResult | void> {
+    return ignoringDeletion(this.ctx.log, () => this.reconcile());
   }
 
   private async reconcile(): Promise<ReconcileResult | void> {

@@ -11,7 +11,7 @@ import { endpointOf, leaseOf, POOL_LABEL } from '../../leasing/lease.ts';
 import { LEASE_OBJECT, type LeaseRequest, leaseRequest, queueOrder, REQUEST_LABEL } from '../../leasing/requests.ts';
 import { parseShardSummary } from '../../reporter/summary.ts';
 import { type Condition, metaTime, setCondition } from '../../runtime/conditions.ts';
-import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
+import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { collectionPath, type KubeObject, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
 import { isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
@@ -127,14 +127,8 @@ class RunPass {
     this.now = now;
   }
 
-  async run(): Promise<ReconcileResult | void> {
-    try {
-      return await this.reconcile();
-    } catch (err) {
-      // Deleted while this pass worked on it (every other 404 is handled where it occurs): nothing is left to do.
-      if (!isNotFound(err)) throw err;
-      this.ctx.log.debug({ err: String(err) }, 'deleted during the pass');
-    }
+  run(): Promise<ReconcileResult | void> {
+    return ignoringDeletion(this.ctx.log, () => this.reconcile());
   }
 
   private async reconcile(): Promise<ReconcileResult | void> {

@@ -1,0 +1,34 @@
+// What every bench/ program starts from: the local cluster, a namespace of its own, `fleetwright controller`.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { up } from '../hack/controlplane.ts';
+import { installCrds } from '../hack/lib/crds.ts';
+import { ensureProjectImage } from '../hack/lib/images.ts';
+import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
+import { RestClient } from '../src/runtime/rest.ts';
+
+export function rest(): RestClient {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  return new RestClient(kubeConfig);
+}
+
+/** The local cluster with its node and the project's image (started when not running), and a new namespace. */
+export async function benchCluster(): Promise<{ image: string; namespace: string }> {
+  await up(() => undefined, { node: true });
+  installCrds(kubeconfigPath);
+  const image = ensureProjectImage(() => undefined);
+  const namespace = `bench-${randomBytes(3).toString('hex')}`;
+  await rest().create('/api/v1/namespaces', { metadata: { name: namespace } });
+  return { image, namespace };
+}
+
+/** `fleetwright controller` for one namespace, as its own process. */
+export function startController(namespace: string, image: string): ChildProcess {
+  return spawn(process.execPath, [
+    join(repoRoot, 'src', 'main.ts'), 'controller', `--kubeconfig=${kubeconfigPath}`, `--image=${image}`,
+    `--watch-namespace=${namespace}`, '--metrics-bind-address=0', '--health-probe-bind-address=0', '--log-level=warn',
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
