@@ -1,4 +1,4 @@
-import { collectionPath, objectPath } from '../runtime/resource.ts';
+import { objectPath } from '../runtime/resource.ts';
 import { isConflict, isNotFound, type RestClient } from '../runtime/rest.ts';
 import {
   type BrowserPod,
@@ -7,7 +7,6 @@ import {
   LEASE_ANNOTATION,
   type Lease,
   leaseOf,
-  POOL_LABEL,
   SESSIONS_ANNOTATION,
   sessionsOf,
   STATE_LABEL,
@@ -41,18 +40,6 @@ export async function leasePod(rest: RestClient, pod: BrowserPod, lease: Lease):
     if (isConflict(error) || isNotFound(error)) return undefined;
     throw error;
   }
-}
-
-/**
- * Leases one idle, Ready browser of the pool straight from the API server,
- * or returns undefined when none is free. Losers of a race move on to the
- * next candidate.
- */
-export async function acquireBrowser(rest: RestClient, pool: ObjectRef, lease: Lease): Promise<BrowserPod | undefined> {
-  const list = await rest.get<{ items: BrowserPod[] }>(collectionPath(POD, pool.namespace), {
-    labelSelector: `${POOL_LABEL}=${pool.name},${STATE_LABEL}=idle`,
-  });
-  return leaseFirst(rest, list.items, lease);
 }
 
 /** Tries the leasable pods of `candidates` in random order (racing takers spread out) until one is won. */

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { Informer } from '../runtime/informer.ts';
 import { collectionPath, type KubeObject, objectPath } from '../runtime/resource.ts';
-import { isNotFound, type RestClient } from '../runtime/rest.ts';
+import { ignoreNotFound, type RestClient } from '../runtime/rest.ts';
 import { leaseFirst, type ObjectRef, POD, podRef, releaseBrowser } from './acquire.ts';
 import { type BrowserPod, endpointOf, type Lease, leaseOf, POOL_LABEL, STATE_LABEL } from './lease.ts';
 import {
@@ -120,11 +120,7 @@ export class BrowserLeaser {
 
   /** Deletes the request; a grant that raced with giving up is handed back, so no browser stays held by nobody. */
   private async withdraw(requestPath: string, pool: ObjectRef, holder: string): Promise<void> {
-    try {
-      await this.rest.delete(requestPath);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await ignoreNotFound(this.rest.delete(requestPath));
     const list = await this.rest.get<{ items: PodObject[] }>(collectionPath(POD, pool.namespace), {
       labelSelector: `${POOL_LABEL}=${pool.name},${STATE_LABEL}=leased`,
     });

@@ -31,6 +31,16 @@ export const isConflict = (err: unknown) => statusCode(err) === 409;
 export const isNotFound = (err: unknown) => statusCode(err) === 404;
 export const isGone = (err: unknown) => statusCode(err) === 410;
 
+/** The request's result, or undefined when the object is not there (controller-runtime's IgnoreNotFound). */
+export async function ignoreNotFound<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export interface RequestOptions {

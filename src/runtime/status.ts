@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { type KubeObject, objectPath, type ResourceType } from './resource.ts';
 import type { RestClient } from './rest.ts';
 
@@ -25,6 +26,23 @@ export function applyStatus<T extends KubeObject>(
   const { namespace, name } = nameOf(obj);
   const body = { apiVersion: type.apiVersion, kind: type.kind, metadata: { name, namespace }, status };
   return rest.apply<T>(objectPath(type, { namespace, name }, 'status'), body, fieldManager);
+}
+
+/**
+ * applyStatus, unless the stored status already equals `status` (fields set
+ * to undefined count as absent): an idle system makes no writes. Returns the
+ * status written, or undefined when nothing was.
+ */
+export async function applyStatusIfChanged(
+  rest: RestClient,
+  type: ResourceType,
+  obj: KubeObject & { status?: unknown },
+  status: Record<string, unknown>,
+): Promise<Record<string, unknown> | undefined> {
+  const defined = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
+  if (isDeepStrictEqual(obj.status ?? {}, defined)) return undefined;
+  await applyStatus(rest, type, obj, defined);
+  return defined;
 }
 
 export const hasFinalizer = (obj: KubeObject, finalizer: string): boolean =>

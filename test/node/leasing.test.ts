@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { acquireBrowser, releaseBrowser } from '../../src/leasing/acquire.ts';
+import { type ObjectRef, leaseFirst, POD, releaseBrowser } from '../../src/leasing/acquire.ts';
 import { type BrowserPod, type Lease, leaseOf } from '../../src/leasing/lease.ts';
+import { collectionPath } from '../../src/runtime/resource.ts';
+import type { RestClient } from '../../src/runtime/rest.ts';
 import { rest } from '../integration/runtime/support.ts';
 import { useNamespace } from '../integration/helpers.ts';
 import { core, isReady, pod, SERVER, waitForPod } from './pods.ts';
+
+/** A taker without a cache: the pool's idle pods straight from the API server, then the first one it wins. */
+async function acquireBrowser(client: RestClient, pool: ObjectRef, lease: Lease): Promise<BrowserPod | undefined> {
+  const list = await client.get<{ items: BrowserPod[] }>(collectionPath(POD, pool.namespace), {
+    labelSelector: `fleetwright.dev/pool=${pool.name},fleetwright.dev/state=idle`,
+  });
+  return leaseFirst(client, list.items, lease);
+}
 
 const ns = useNamespace('leasing');
 const pool = () => ({ namespace: ns.name, name: 'race' });

@@ -3,7 +3,6 @@
 // drains the pool when it is deleted. Decisions are planPool's; this file
 // reads the cache and applies them.
 import { randomBytes } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import { type BrowserPool, BrowserPoolResource } from '../../api/v1alpha1/index.ts';
 import { leasePod, POD } from '../../leasing/acquire.ts';
 import { isLeasable, type Lease, leaseOf, POOL_LABEL, reclaimReason, STATE_LABEL, IDLE_SINCE_ANNOTATION } from '../../leasing/lease.ts';
@@ -20,8 +19,8 @@ import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { isControlledBy } from '../../runtime/owners.ts';
 import { type KubeObject, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
-import { isConflict, isNotFound } from '../../runtime/rest.ts';
-import { addFinalizer, applyStatus, removeFinalizer } from '../../runtime/status.ts';
+import { ignoreNotFound, isConflict, isNotFound } from '../../runtime/rest.ts';
+import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../types.ts';
 import { planPool } from './plan.ts';
 import { browserPod } from './pod.ts';
@@ -196,11 +195,8 @@ class PoolPass {
   }
 
   private async deleteRequest(r: LeaseRequest): Promise<void> {
-    try {
-      await this.ctx.rest.delete(objectPath(LEASE_OBJECT, { namespace: r.metadata.namespace, name: r.metadata.name ?? '' }));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    const ref = { namespace: r.metadata.namespace, name: r.metadata.name ?? '' };
+    await ignoreNotFound(this.ctx.rest.delete(objectPath(LEASE_OBJECT, ref)));
   }
 
   private async markIdle(name: string): Promise<void> {
@@ -300,11 +296,8 @@ class PoolPass {
     return { requeueAfter: Math.max(deadline - this.now.getTime(), 1000) };
   }
 
-  /** Applies the status unless the stored one equals it (an idle system makes no writes). Returns whether it wrote. */
+  /** Returns whether the status changed (and was written). */
   private async writeStatus(pool: PoolObject, status: Record<string, unknown>): Promise<boolean> {
-    const defined = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
-    if (isDeepStrictEqual(pool.status ?? {}, defined)) return false;
-    await applyStatus(this.ctx.rest, BROWSER_POOL, pool, defined);
-    return true;
+    return (await applyStatusIfChanged(this.ctx.rest, BROWSER_POOL, pool, status)) !== undefined;
   }
 }

@@ -2,7 +2,6 @@
 // pod per shard on its leased browser, folds the runners' summaries into
 // status, retries shards whose infrastructure failed, and cleans up. Every
 // decision about a shard is planShard's; this file observes and applies.
-import { isDeepStrictEqual } from 'node:util';
 import type { Registry } from 'prom-client';
 import { type TestRun, TestRunResource } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
@@ -14,8 +13,8 @@ import { type Condition, metaTime, setCondition } from '../../runtime/conditions
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { collectionPath, type KubeObject, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
-import { isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
-import { addFinalizer, applyStatus, removeFinalizer } from '../../runtime/status.ts';
+import { ignoreNotFound, statusCode } from '../../runtime/rest.ts';
+import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import type { PodObject } from '../browserpool/view.ts';
 import { BROWSER_POOL, TEST_RUN } from '../types.ts';
 import { type TestCounts, TestRunMetrics } from './metrics.ts';
@@ -60,11 +59,14 @@ const FINAL_PHASES = new Set(['Succeeded', 'Failed', 'Error']);
 /** The lease holder of one attempt of one shard: unique per attempt, so a lease names exactly what holds it. */
 const holderOf = (uid: string, index: number, attempt: number) => `${uid}/${index}/${attempt}`;
 
-/** The runs a pool, ConfigMap or browser pod event concerns. */
+const isFinished = (run: KubeObject) => FINAL_PHASES.has((run.status as { phase?: string } | undefined)?.phase ?? '');
+
+/** The unfinished runs a pool or ConfigMap event concerns (a finished run no longer looks at either). */
 function runsUsing(field: (run: KubeObject) => string | undefined, runs: () => KubeObject[]) {
   return (obj: KubeObject): Request[] =>
     runs()
       .filter((run) => run.metadata.namespace === obj.metadata.namespace && field(run) === obj.metadata.name)
+      .filter((run) => !isFinished(run))
       .map((run) => ({ namespace: run.metadata.namespace ?? '', name: run.metadata.name ?? '' }));
 }
 
@@ -141,8 +143,7 @@ class RunPass {
     const parsed = parseResource(TestRunResource, cached);
     if (!parsed.ok) return this.notScheduled(cached, 'InvalidSpec', parsed.message);
     const run = parsed.value;
-    const phase = cached.status?.phase as string | undefined;
-    if (phase && FINAL_PHASES.has(phase)) return this.finished(cached, run);
+    if (isFinished(cached)) return this.finished(cached, run);
 
     const pool = ctx.cache(BROWSER_POOL).get(keyOf({ namespace: request.namespace, name: run.spec.poolRef.name }));
     if (!pool) {
@@ -264,22 +265,15 @@ class RunPass {
   }
 
   private async deletePod(name: string): Promise<void> {
-    try {
-      await this.ctx.rest.delete(objectPath(POD, { namespace: this.request.namespace, name }));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    await ignoreNotFound(this.ctx.rest.delete(objectPath(POD, { namespace: this.request.namespace, name })));
   }
 
   /** Deletes the run's waiting lease requests. */
   private async withdrawRequests(run: RunObject): Promise<void> {
     const requests = this.ctx.cache<LeaseRequest>(LEASE_OBJECT).ownedBy(run.metadata.uid ?? '');
     for (const r of requests) {
-      try {
-        await this.ctx.rest.delete(objectPath(LEASE_OBJECT, { namespace: this.request.namespace, name: r.metadata.name ?? '' }));
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
+      const ref = { namespace: this.request.namespace, name: r.metadata.name ?? '' };
+      await ignoreNotFound(this.ctx.rest.delete(objectPath(LEASE_OBJECT, ref)));
     }
   }
 
@@ -437,15 +431,9 @@ class RunPass {
 
   /** Applies the status unless the stored one equals it. Returns whether it wrote. */
   private async writeStatus(run: RunObject, status: Record<string, unknown>): Promise<boolean> {
-    const defined = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
-    if (isDeepStrictEqual(run.status ?? {}, defined)) return false;
-    try {
-      await applyStatus(this.ctx.rest, TEST_RUN, run, defined);
-    } catch (err) {
-      if (isConflict(err)) return false;
-      throw err;
-    }
-    this.writes.record(run.metadata.uid ?? '', this.staleVersions, defined);
+    const written = await applyStatusIfChanged(this.ctx.rest, TEST_RUN, run, status);
+    if (!written) return false;
+    this.writes.record(run.metadata.uid ?? '', this.staleVersions, written);
     return true;
   }
 }

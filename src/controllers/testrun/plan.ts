@@ -72,7 +72,7 @@ function failureMessage(summary: ShardSummary): string | undefined {
 }
 
 /** A shard whose runner ended on the tests' own account: its counts, and its browser goes back. */
-function finished_(
+function shardResult(
   status: ShardStatus,
   runner: RunnerView,
   s: ShardSummary,
@@ -124,7 +124,7 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
     const browserLost = finished ? browser?.lost === true : !browser || browser.lost;
     if (runner && !finished && !browserLost) return { status, actions };
     if (runner && finished && !browserLost && !runner.infraReason && runner.summary) {
-      return finished_(status, runner, runner.summary, browser, actions);
+      return shardResult(status, runner, runner.summary, browser, actions);
     }
 
     // An infrastructure failure: retried on another browser while retries last.
