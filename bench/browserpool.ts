@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     apiVersion: TUNNEL.apiVersion,
     kind: TUNNEL.kind,
     metadata: { name: 'bench' },
-    spec: { poolRef: { name: 'warm' }, auth: { secretRef: { name: 'bench', key: 'token' } } },
+    spec: { poolRefs: [{ name: 'warm' }], auth: { secretRef: { name: 'bench', key: 'token' } } },
   });
   const controller = startController(namespace, image);
   const leaser = new BrowserLeaser(rest(), pino({ level: 'warn' }), { namespace });

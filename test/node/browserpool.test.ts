@@ -32,7 +32,7 @@ apiVersion: fleetwright.dev/v1alpha1
 kind: Tunnel
 metadata: { name: remote }
 spec:
-  poolRef: { name: browsers }
+  poolRefs: [{ name: browsers }]
   auth: { secretRef: { name: remote-token, key: token } }
 `);
   local = createServer((_, res) => res.end('<title>served on the client</title>')).listen(0, '127.0.0.1');

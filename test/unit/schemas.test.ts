@@ -42,10 +42,11 @@ describe('schema defaults', () => {
   });
 
   it('reads a Tunnel token from the key "token" and bounds connections and time', () => {
-    expect(TunnelSpec.parse({ poolRef: { name: 'p' }, auth: { secretRef: { name: 's' } } })).toEqual({
-      poolRef: { name: 'p' },
+    expect(TunnelSpec.parse({ poolRefs: [{ name: 'p' }], auth: { secretRef: { name: 's' } } })).toEqual({
+      poolRefs: [{ name: 'p' }],
       auth: { secretRef: { name: 's', key: 'token' } },
       maxConnections: 100,
+      allowExposeNetwork: true,
       idleTimeoutSeconds: 300,
       maxSessionSeconds: 3600,
       queueTimeoutSeconds: 30,

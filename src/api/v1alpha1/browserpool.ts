@@ -137,6 +137,11 @@ export const BrowserPoolStatus = z
       .max(1024)
       .optional()
       .describe('Label selector of the pool\'s pods, for the scale subresource.'),
+    playwrightVersion: z
+      .string()
+      .max(32)
+      .optional()
+      .describe('Playwright version of the pool\'s browser servers (x.y.z), as their agents report it.'),
     observedGeneration: observedGeneration.optional(),
     conditions: Conditions.optional(),
   })
@@ -157,6 +162,13 @@ export const BrowserPoolKind = {
     { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready browser pods.' },
     { name: 'Idle', type: 'integer', jsonPath: '.status.idle', description: 'Ready browsers with no lease.' },
     { name: 'Busy', type: 'integer', jsonPath: '.status.busy', description: 'Leased browsers.' },
+    {
+      name: 'Playwright',
+      type: 'string',
+      jsonPath: '.status.playwrightVersion',
+      description: 'Playwright version of the browser servers.',
+      priority: 1,
+    },
     {
       name: 'Age',
       type: 'date',

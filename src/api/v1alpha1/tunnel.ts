@@ -12,9 +12,16 @@ import {
 
 export const TunnelSpec = z
   .object({
-    poolRef: LocalObjectReference('BrowserPool').describe(
-      'The BrowserPool whose browsers this Tunnel hands out.',
-    ),
+    poolRefs: z
+      .array(LocalObjectReference('BrowserPool'))
+      .min(1)
+      .max(8)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .describe(
+        'The BrowserPools whose browsers this Tunnel hands out. A client goes to the first pool whose Playwright ' +
+        'major.minor version equals its own (read from its User-Agent) and gets 428 naming the served versions ' +
+        'when none does; a client that sends no Playwright version goes to the first pool.',
+      ),
     path: z
       .string()
       .max(512)
@@ -43,6 +50,13 @@ export const TunnelSpec = z
       300,
     ),
     maxSessionSeconds: seconds('Longest a client may hold a browser.', 1, 86_400).default(3600),
+    allowExposeNetwork: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Whether clients may use connectOptions.exposeNetwork, which lets the browser reach the client\'s own ' +
+        'network through the connection. When false such clients are refused with 403.',
+      ),
     queueTimeoutSeconds: seconds(
       'How long a client waits for a free browser before it gets 503 with Retry-After.',
       0,
@@ -56,6 +70,23 @@ export const TunnelStatus = z
     url: z.string().max(2048).optional().describe('Where clients connect, as served by the gateway.'),
     activeConnections: count('Client connections open now, over all gateway replicas.').optional(),
     totalConnections: count('Client connections accepted since the Tunnel was created.').optional(),
+    versions: z
+      .array(z.string().max(32))
+      .max(8)
+      .optional()
+      .describe('Playwright major.minor versions this Tunnel serves, from its pools\' status.'),
+    gateways: z
+      .array(
+        z.object({
+          identity: z.string().max(253).describe('The gateway replica process.'),
+          active: count('Its open connections.'),
+          accepted: count('Connections it accepted since it started.'),
+        }),
+      )
+      .max(64)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['identity'] })
+      .optional()
+      .describe('Connections of this Tunnel as each live gateway replica last reported them.'),
     observedGeneration: observedGeneration.optional(),
     conditions: Conditions.optional(),
   })
@@ -71,7 +102,7 @@ export const TunnelKind = {
   status: TunnelStatus,
   maxNameLength: 63,
   printerColumns: [
-    { name: 'Pool', type: 'string', jsonPath: '.spec.poolRef.name', description: 'BrowserPool served.' },
+    { name: 'Pool', type: 'string', jsonPath: '.spec.poolRefs[0].name', description: 'First BrowserPool served.' },
     { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'Where clients connect.' },
     {
       name: 'Active',

@@ -38,10 +38,11 @@ export interface BrowserPoolOptions {
   now?: () => Date;
 }
 
-/** The pool a TestRun or Tunnel leases from. */
-const poolOfUser = (obj: KubeObject): Request[] => {
-  const name = (obj.spec as { poolRef?: { name?: string } } | undefined)?.poolRef?.name;
-  return name ? [{ namespace: obj.metadata.namespace ?? '', name }] : [];
+/** The pools a TestRun (poolRef) or Tunnel (poolRefs) leases from. */
+const poolsOfUser = (obj: KubeObject): Request[] => {
+  const spec = obj.spec as { poolRef?: { name?: string }; poolRefs?: { name?: string }[] } | undefined;
+  const names = [spec?.poolRef?.name, ...(spec?.poolRefs ?? []).map((p) => p.name)].filter((n) => n !== undefined);
+  return names.map((name) => ({ namespace: obj.metadata.namespace ?? '', name }));
 };
 
 export function browserPoolController(options: BrowserPoolOptions): Controller {
@@ -59,8 +60,8 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
         },
       },
       // A lease holder that goes away frees its browser at once.
-      { type: TEST_RUN, map: poolOfUser },
-      { type: TUNNEL, map: poolOfUser },
+      { type: TEST_RUN, map: poolsOfUser },
+      { type: TUNNEL, map: poolsOfUser },
     ],
     maxConcurrentReconciles: 4,
     reconcile: (request, ctx) => new PoolPass(request, ctx, options.image, now()).run(),

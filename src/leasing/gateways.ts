@@ -1,0 +1,81 @@
+// Gateway replicas and what they report. Each gateway process keeps one
+// coordination.k8s.io Lease object alive (a heartbeat) whose annotation holds
+// its connection counts per Tunnel and the pools it holds browsers of. The
+// Tunnel controller adds the counts of live replicas up into Tunnel status;
+// the pool controller takes back browsers held by a replica whose Lease is
+// gone or expired. Browser leases of Tunnel connections name their replica
+// in the holder, so a dead replica's browsers are known.
+import { z } from 'zod';
+import type { KubeObject } from '../runtime/resource.ts';
+import type { ObjectRef } from './acquire.ts';
+import { LEASE_OBJECT, microTime } from './requests.ts';
+
+/** Marks a Lease object as a gateway replica's heartbeat. */
+export const GATEWAY_REPLICA_LABEL = 'fleetwright.dev/gateway-replica';
+export const REPORT_ANNOTATION = 'fleetwright.dev/connections';
+/** A replica renews its Lease this often, and sooner (debounced) when its counts change. */
+export const REPORT_INTERVAL_MS = 10_000;
+/** A replica whose Lease was not renewed for this long is dead: its browsers are taken back. */
+export const REPLICA_LEASE_SECONDS = 30;
+
+export const TunnelCounts = z.object({
+  /** Connections open now, waiting for a browser included. */
+  active: z.int().min(0),
+  /** Connections accepted since this replica process started. */
+  accepted: z.int().min(0),
+});
+export type TunnelCounts = z.infer<typeof TunnelCounts>;
+
+export const GatewayReport = z.object({
+  /** Every Tunnel the replica serves, by namespace/name, with zeros for the quiet ones. */
+  tunnels: z.record(z.string(), TunnelCounts),
+  /** namespace/name of the pools the replica holds browsers of now. */
+  pools: z.array(z.string()),
+});
+export type GatewayReport = z.infer<typeof GatewayReport>;
+
+export interface ReplicaLease extends KubeObject {
+  spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+}
+
+/** The heartbeat Lease of replica `ref`, run by process `identity`, carrying `report`. */
+export function replicaLease(ref: ObjectRef, identity: string, report: GatewayReport, now: Date): ReplicaLease {
+  return {
+    apiVersion: LEASE_OBJECT.apiVersion,
+    kind: LEASE_OBJECT.kind,
+    metadata: {
+      name: ref.name,
+      namespace: ref.namespace,
+      labels: { [GATEWAY_REPLICA_LABEL]: 'true' },
+      annotations: { [REPORT_ANNOTATION]: JSON.stringify(report) },
+    },
+    spec: { holderIdentity: identity, renewTime: microTime(now), leaseDurationSeconds: REPLICA_LEASE_SECONDS },
+  };
+}
+
+/** What a replica Lease reports; undefined when it is not one or its annotation is unreadable. */
+export function reportOf(lease: KubeObject): GatewayReport | undefined {
+  if (lease.metadata.labels?.[GATEWAY_REPLICA_LABEL] !== 'true') return undefined;
+  try {
+    return GatewayReport.parse(JSON.parse(lease.metadata.annotations?.[REPORT_ANNOTATION] ?? ''));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Renewed within its duration: the replica process is alive. */
+export function isReplicaAlive(lease: ReplicaLease, now: Date): boolean {
+  const renewed = Date.parse(lease.spec?.renewTime ?? '');
+  const duration = lease.spec?.leaseDurationSeconds ?? REPLICA_LEASE_SECONDS;
+  return Number.isFinite(renewed) && renewed + duration * 1000 > now.getTime();
+}
+
+/** The holder of a browser lease taken for one connection of a gateway replica. */
+export const connectionHolder = (replica: ObjectRef, connection: string) =>
+  `gateway/${replica.namespace}/${replica.name}/${connection}`;
+
+/** The replica Lease a connection holder names; undefined for holders that are not gateway connections. */
+export function replicaOfHolder(holder: string): ObjectRef | undefined {
+  const [prefix, namespace, name, connection] = holder.split('/');
+  return prefix === 'gateway' && namespace && name && connection ? { namespace, name } : undefined;
+}
