@@ -63,11 +63,15 @@ export function reportOf(lease: KubeObject): GatewayReport | undefined {
   }
 }
 
+/** When the replica counts as dead unless it renews (epoch ms); NaN for an unreadable renewTime. */
+export function replicaExpiry(lease: ReplicaLease): number {
+  const renewed = Date.parse(lease.spec?.renewTime ?? '');
+  return renewed + (lease.spec?.leaseDurationSeconds ?? REPLICA_LEASE_SECONDS) * 1000;
+}
+
 /** Renewed within its duration: the replica process is alive. */
 export function isReplicaAlive(lease: ReplicaLease, now: Date): boolean {
-  const renewed = Date.parse(lease.spec?.renewTime ?? '');
-  const duration = lease.spec?.leaseDurationSeconds ?? REPLICA_LEASE_SECONDS;
-  return Number.isFinite(renewed) && renewed + duration * 1000 > now.getTime();
+  return replicaExpiry(lease) > now.getTime();
 }
 
 /** The holder of a browser lease taken for one connection of a gateway replica. */

@@ -70,16 +70,18 @@ export function endpointOf(pod: BrowserPod): string | undefined {
 
 /**
  * Why a lease should be taken back, or undefined while it is sound: its holder
- * is gone (the TestRun or Tunnel no longer exists), or it has outlived the
- * pool's maxSessionSeconds.
+ * is gone (`holderGone` says how: the TestRun or Tunnel was deleted, or the
+ * gateway replica of the connection died), or it has outlived the pool's
+ * maxSessionSeconds.
  */
 export function reclaimReason(
   lease: Lease,
   now: Date,
   maxSessionSeconds: number,
-  holderExists: (lease: Lease) => boolean,
+  holderGone: (lease: Lease) => string | undefined,
 ): string | undefined {
-  if (!holderExists(lease)) return `holder ${lease.kind} ${lease.ref} no longer exists`;
+  const gone = holderGone(lease);
+  if (gone) return gone;
   const ageSeconds = (now.getTime() - new Date(lease.since).getTime()) / 1000;
   if (ageSeconds > maxSessionSeconds) {
     return `lease of ${lease.kind} ${lease.ref} is ${Math.round(ageSeconds)} s old, past maxSessionSeconds ${maxSessionSeconds}`;

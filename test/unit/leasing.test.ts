@@ -26,9 +26,11 @@ describe('browser leases', () => {
 
   it('reclaims a lease whose holder is gone, or that outlived maxSessionSeconds', () => {
     const now = new Date('2026-11-23T10:30:00Z');
-    expect(reclaimReason(lease, now, 3600, () => true)).toBeUndefined();
-    expect(reclaimReason(lease, now, 3600, () => false)).toBe('holder TestRun ci/checkout no longer exists');
-    expect(reclaimReason(lease, now, 600, () => true)).toBe(
+    expect(reclaimReason(lease, now, 3600, () => undefined)).toBeUndefined();
+    expect(reclaimReason(lease, now, 3600, () => 'TestRun ci/checkout no longer exists')).toBe(
+      'TestRun ci/checkout no longer exists',
+    );
+    expect(reclaimReason(lease, now, 600, () => undefined)).toBe(
       'lease of TestRun ci/checkout is 1800 s old, past maxSessionSeconds 600',
     );
   });

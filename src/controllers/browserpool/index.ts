@@ -15,10 +15,11 @@ import {
   requestedLease,
 } from '../../leasing/requests.ts';
 import { parseResource } from '../../api/validate.ts';
+import { isReplicaAlive, type ReplicaLease, replicaExpiry, replicaOfHolder, reportOf } from '../../leasing/gateways.ts';
 import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { isControlledBy } from '../../runtime/owners.ts';
-import { type KubeObject, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
+import { type KubeObject, keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, isConflict, isNotFound } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../types.ts';
@@ -54,9 +55,11 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
     watches: [
       {
         type: LEASE_OBJECT,
+        // Lease requests wake their pool; a gateway replica's heartbeat wakes the pools it holds browsers of.
         map: (obj) => {
           const pool = obj.metadata.labels?.[POOL_LABEL];
-          return pool && obj.metadata.labels?.[REQUEST_LABEL] ? [{ namespace: obj.metadata.namespace ?? '', name: pool }] : [];
+          if (pool && obj.metadata.labels?.[REQUEST_LABEL]) return [{ namespace: obj.metadata.namespace ?? '', name: pool }];
+          return (reportOf(obj)?.pools ?? []).map(parseKey);
         },
       },
       // A lease holder that goes away frees its browser at once.
@@ -103,7 +106,7 @@ class PoolPass {
     if (!parsed.ok) return this.refuse(cached, parsed.message);
     const pool = await addFinalizer(ctx.rest, BROWSER_POOL, cached, DRAIN_FINALIZER);
 
-    await this.reclaimLeases(pool, parsed.value);
+    const replicaExpiresAt = await this.reclaimLeases(pool, parsed.value);
     const waiting = await this.serveQueue(requests);
     const plan = planPool(parsed.value.spec, [...this.pods.values()].map(browserPodView), waiting, this.now);
 
@@ -127,7 +130,10 @@ class PoolPass {
       observedGeneration: pool.metadata.generation,
       conditions,
     });
-    return plan.requeueAfterMs !== undefined ? { requeueAfter: Math.max(plan.requeueAfterMs, 100) } : undefined;
+    const now = this.now.getTime();
+    const untilReplicaExpiry = replicaExpiresAt === undefined ? undefined : replicaExpiresAt - now + 1000;
+    const requeueAfterMs = [plan.requeueAfterMs, untilReplicaExpiry].filter((ms) => ms !== undefined);
+    return requeueAfterMs.length > 0 ? { requeueAfter: Math.max(Math.min(...requeueAfterMs), 100) } : undefined;
   }
 
   /** A stored pool that fails the schema (admission should have refused it): said in a condition, no pods touched. */
@@ -143,24 +149,40 @@ class PoolPass {
     }
   }
 
-  /** Deletes leased pods whose holder is gone or whose lease outlived maxSessionSeconds: the pool replaces them. */
-  private async reclaimLeases(pool: PoolObject, value: BrowserPool): Promise<void> {
-    const holderExists = (lease: Lease) => {
+  /**
+   * Deletes leased pods whose holder is gone (its TestRun or Tunnel, or the
+   * gateway replica of a Tunnel connection) or whose lease outlived
+   * maxSessionSeconds: the pool replaces them. Returns when the first live
+   * gateway replica holding a browser here expires, had it crashed.
+   */
+  private async reclaimLeases(pool: PoolObject, value: BrowserPool): Promise<number | undefined> {
+    let recheckAt: number | undefined;
+    const holderGone = (lease: Lease) => {
       const type = lease.kind === 'TestRun' ? TEST_RUN : TUNNEL;
-      return this.ctx.cache(type).get(lease.ref) !== undefined;
+      if (this.ctx.cache(type).get(lease.ref) === undefined) return `holder ${lease.kind} ${lease.ref} no longer exists`;
+      const replica = replicaOfHolder(lease.holder);
+      if (!replica) return undefined;
+      const heartbeat = this.ctx.cache<ReplicaLease>(LEASE_OBJECT).get(keyOf(replica));
+      if (!heartbeat || !isReplicaAlive(heartbeat, this.now)) {
+        return `gateway replica ${keyOf(replica)} that held it for ${lease.kind} ${lease.ref} stopped renewing its Lease`;
+      }
+      const expiry = replicaExpiry(heartbeat);
+      recheckAt = Math.min(recheckAt ?? expiry, expiry);
+      return undefined;
     };
     for (const pod of [...this.pods.values()]) {
       if (pod.metadata.labels?.[STATE_LABEL] !== 'leased' || pod.metadata.deletionTimestamp) continue;
       if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') continue;
       const lease = leaseOf(pod);
       const reason = lease
-        ? reclaimReason(lease, this.now, value.spec.maxSessionSeconds, holderExists)
+        ? reclaimReason(lease, this.now, value.spec.maxSessionSeconds, holderGone)
         : 'its lease annotation is missing or unreadable';
       if (!reason || !(await this.deletePod(pod.metadata.name ?? ''))) continue;
       const note = `reclaimed browser pod ${pod.metadata.name}: ${reason}`;
       this.ctx.log.info({ pod: pod.metadata.name, holder: lease?.holder }, note);
       await this.ctx.events.emit(pool, { type: 'Warning', reason: 'LeaseReclaimed', action: 'DeletePod', note });
     }
+    return recheckAt;
   }
 
   /**
