@@ -121,3 +121,11 @@ export const TunnelKind = {
 
 export type TunnelSpec = z.infer<typeof TunnelSpec>;
 export type TunnelStatus = z.infer<typeof TunnelStatus>;
+
+/** The URL path a Tunnel is served at: spec.path, else /tunnels/<namespace>/<name>. */
+export function tunnelPath(tunnel: {
+  metadata: { namespace?: string; name?: string };
+  spec: { path?: string };
+}): string {
+  return tunnel.spec.path ?? `/tunnels/${tunnel.metadata.namespace}/${tunnel.metadata.name}`;
+}
