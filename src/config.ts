@@ -19,6 +19,8 @@ export interface ControllerConfig {
   kubeconfig?: string;
   /** Image of browser and runner pods (the operator's own). */
   image: string;
+  /** The gateway's external URL, which Tunnel status.url starts with; unset: status.url is the path alone. */
+  gatewayUrl?: string;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   leaderElect: boolean;
@@ -38,7 +40,7 @@ export interface ControllerConfig {
 const inClusterNamespaceFile = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 /** The namespace the pod runs in, as controller-runtime finds it for the Lease; `default` outside a cluster. */
-function ownNamespace(): string {
+export function ownNamespace(): string {
   try {
     return readFileSync(inClusterNamespaceFile, 'utf8').trim();
   } catch {
@@ -54,6 +56,11 @@ export const controllerFlags = {
   'image': {
     type: 'string',
     help: `image of browser and runner pods (default: $FLEETWRIGHT_IMAGE, else ${DEFAULT_IMAGE})`,
+  },
+  'gateway-url': {
+    type: 'string',
+    help: 'external URL of the gateway, e.g. wss://browsers.example.com, for Tunnel status.url ' +
+      '(default: $FLEETWRIGHT_GATEWAY_URL, else status.url is the path alone)',
   },
   'metrics-bind-address': { type: 'string', default: ':8080', help: 'address of /metrics; 0 disables it' },
   'health-probe-bind-address': { type: 'string', default: ':8081', help: 'address of /healthz and /readyz; 0 disables' },
@@ -86,6 +93,14 @@ export function usage(): string {
     .join('\n');
 }
 
+function parseGatewayUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (!URL.canParse(value)) {
+    throw new Error(`--gateway-url=${value}: expected an absolute URL such as wss://browsers.example.com`);
+  }
+  return value;
+}
+
 /** Parses `fleetwright controller` arguments; throws with the offending flag named. */
 export function parseControllerArgs(args: string[]): ControllerConfig {
   // parseArgs ignores the `help` of each flag.
@@ -100,6 +115,7 @@ export function parseControllerArgs(args: string[]): ControllerConfig {
   return {
     kubeconfig: v.kubeconfig,
     image: v.image ?? process.env.FLEETWRIGHT_IMAGE ?? DEFAULT_IMAGE,
+    gatewayUrl: parseGatewayUrl(v['gateway-url'] ?? process.env.FLEETWRIGHT_GATEWAY_URL),
     metricsBindAddress: str('metrics-bind-address'),
     healthProbeBindAddress: str('health-probe-bind-address'),
     leaderElect: v['leader-elect'],

@@ -4,8 +4,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { type ControllerConfig, parseControllerArgs, usage } from './config.ts';
 import { runAgent } from './agent/index.ts';
+import { gatewayUsage, parseGatewayArgs } from './gateway/config.ts';
+import { runGateway } from './gateway/index.ts';
 import { browserPoolController } from './controllers/browserpool/index.ts';
 import { testRunController } from './controllers/testrun/index.ts';
+import { tunnelController } from './controllers/tunnel/index.ts';
 import { createLogger } from './log.ts';
 import type { Controller } from './runtime/controller.ts';
 import { runControllerProcess } from './runtime/process.ts';
@@ -15,6 +18,7 @@ import { runRunner, usage as runnerUsage } from './runner/index.ts';
 const controllers = (config: ControllerConfig) => (registry: Registry): Controller[] => [
   browserPoolController({ image: config.image }),
   testRunController({ image: config.image, registry }),
+  tunnelController({ gatewayUrl: config.gatewayUrl }),
 ];
 
 export function loadKubeConfig(path?: string): KubeConfig {
@@ -56,6 +60,11 @@ const commands: Record<string, Command> = {
       const config = parseControllerArgs(args);
       return runControllerCommand(config, controllers(config));
     },
+  },
+  gateway: {
+    summary: 'serve Tunnels: authenticate clients, lease each a browser, relay its WebSocket (/healthz, /readyz)',
+    usage: gatewayUsage,
+    run: (args) => runGateway(parseGatewayArgs(args)),
   },
   agent: {
     summary: 'serve one browser of a BrowserPool (PID 1 of a browser pod; set up by the pool controller)',

@@ -26,6 +26,8 @@ export interface LeasedBrowser {
   /** ws://<pod IP>:3000/<secret path> */
   endpoint: string;
   lease: Lease;
+  /** Taken idle at once, or granted from the pool's queue. */
+  source: 'idle' | 'queue';
   /** Gives the browser back; false when the lease was already gone (reclaimed). */
   release(): Promise<boolean>;
 }
@@ -73,7 +75,7 @@ export class BrowserLeaser {
     if (this.requests.store.list(inPool).length === 0) {
       const idle = this.pods.store.list({ ...inPool, labels: { ...inPool.labels, [STATE_LABEL]: 'idle' } });
       const pod = await leaseFirst(this.rest, idle, { ...want, since: new Date().toISOString() });
-      if (pod) return this.leased(pod);
+      if (pod) return this.leased(pod, 'idle');
     }
     const ttlSeconds = (3 * RENEW_MS) / 1000;
     const body = leaseRequest({ pool, lease: want, priority: options.priority ?? 0, ttlSeconds, now: new Date() });
@@ -109,7 +111,7 @@ export class BrowserLeaser {
         cleanups.push(() => options.signal?.removeEventListener('abort', abort));
         check();
       });
-      return this.leased(pod);
+      return this.leased(pod, 'queue');
     } catch (error) {
       await this.withdraw(requestPath, pool, want.holder);
       throw error;
@@ -129,11 +131,11 @@ export class BrowserLeaser {
     }
   }
 
-  private leased(pod: BrowserPod): LeasedBrowser {
+  private leased(pod: BrowserPod, source: LeasedBrowser['source']): LeasedBrowser {
     const lease = leaseOf(pod);
     const endpoint = endpointOf(pod);
     if (!lease || !endpoint) throw new Error(`browser pod ${pod.metadata?.name} was leased without a lease or an endpoint`);
     const ref = podRef(pod);
-    return { pod: ref, endpoint, lease, release: () => releaseBrowser(this.rest, ref, lease.holder) };
+    return { pod: ref, endpoint, lease, source, release: () => releaseBrowser(this.rest, ref, lease.holder) };
   }
 }

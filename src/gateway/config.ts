@@ -1,0 +1,93 @@
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { ownNamespace, parseDuration } from '../config.ts';
+import { parseBindAddress } from '../runtime/http.ts';
+
+export const gatewayFlags = {
+  'kubeconfig': { type: 'string', help: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
+  'bind-address': { type: 'string', default: ':8080', help: 'address Tunnels, /healthz and /readyz are served at' },
+  'metrics-bind-address': { type: 'string', default: ':9090', help: 'address of /metrics; 0 disables it' },
+  'watch-namespace': { type: 'string', help: 'serve only the Tunnels of this namespace (default: all)' },
+  'replica-namespace': {
+    type: 'string',
+    help: 'namespace of this replica\'s heartbeat Lease (default: the pod\'s own, else default)',
+  },
+  'replica-name': {
+    type: 'string',
+    help: 'name of this replica, unique among replicas (default: $POD_NAME, else <hostname>-<pid>)',
+  },
+  'max-header-bytes': { type: 'string', default: '16384', help: 'largest request header block (431 above)' },
+  'max-body-bytes': { type: 'string', default: '1048576', help: 'largest proxied HTTP request body (413 above)' },
+  'max-message-bytes': {
+    type: 'string',
+    default: '67108864',
+    help: 'largest WebSocket message either side may send (the connection closes with 1009 above)',
+  },
+  'header-timeout': { type: 'string', default: '10s', help: 'how long a client may take to send its request headers' },
+  'upstream-timeout': { type: 'string', default: '10s', help: 'how long a leased browser may take to accept' },
+  'shutdown-timeout': {
+    type: 'string',
+    default: '30s',
+    help: 'on SIGTERM, how long open sessions may go on before they are closed with 1001',
+  },
+  'log-level': { type: 'string', default: 'info', help: 'debug, info, warn or error' },
+} as const;
+
+export interface GatewayConfig {
+  kubeconfig?: string;
+  bind: { host?: string; port: number };
+  metricsBind?: { host?: string; port: number };
+  watchNamespace?: string;
+  replica: { namespace: string; name: string };
+  limits: {
+    maxHeaderBytes: number;
+    maxBodyBytes: number;
+    maxMessageBytes: number;
+    headersTimeoutMs: number;
+    upstreamTimeoutMs: number;
+  };
+  shutdownTimeoutMs: number;
+  logLevel: string;
+}
+
+export function gatewayUsage(): string {
+  return Object.entries(gatewayFlags)
+    .map(([name, f]) => `  --${name.padEnd(22)} ${f.help}${'default' in f ? ` (default ${String(f.default)})` : ''}`)
+    .join('\n');
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${flag}=${value}: expected a positive whole number of bytes`);
+  return n;
+}
+
+/** A Lease name from any replica name: lowercase DNS label characters, at most 253. */
+const leaseName = (replica: string) =>
+  `fleetwright-gateway-${replica.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 253).replace(/-+$/, '');
+
+/** Parses `fleetwright gateway` arguments; throws with the offending flag named. */
+export function parseGatewayArgs(args: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const { values: v } = parseArgs({ args, options: gatewayFlags, strict: true, allowPositionals: false });
+  const bind = parseBindAddress(v['bind-address'], '--bind-address');
+  if (!bind) throw new Error('--bind-address=0: the gateway must listen somewhere');
+  return {
+    kubeconfig: v.kubeconfig,
+    bind,
+    metricsBind: parseBindAddress(v['metrics-bind-address'], '--metrics-bind-address'),
+    watchNamespace: v['watch-namespace'],
+    replica: {
+      namespace: v['replica-namespace'] ?? ownNamespace(),
+      name: leaseName(v['replica-name'] ?? env.POD_NAME ?? `${hostname()}-${process.pid}`),
+    },
+    limits: {
+      maxHeaderBytes: positiveInt(v['max-header-bytes'], 'max-header-bytes'),
+      maxBodyBytes: positiveInt(v['max-body-bytes'], 'max-body-bytes'),
+      maxMessageBytes: positiveInt(v['max-message-bytes'], 'max-message-bytes'),
+      headersTimeoutMs: parseDuration(v['header-timeout'], '--header-timeout'),
+      upstreamTimeoutMs: parseDuration(v['upstream-timeout'], '--upstream-timeout'),
+    },
+    shutdownTimeoutMs: parseDuration(v['shutdown-timeout'], '--shutdown-timeout'),
+    logLevel: v['log-level'],
+  };
+}

@@ -1,0 +1,51 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** How a client connection or request ended up; the `result` label of fleetwright_tunnel_connections_total. */
+export type ConnectionResult =
+  | 'ok' |
+  'unauthorized' |
+  'forbidden' |
+  'rejected_full' |
+  'version_mismatch' |
+  'queue_timeout' |
+  'upstream_error' |
+  'unavailable';
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly active = new Gauge({
+    name: 'fleetwright_tunnel_connections_active',
+    help: 'Client connections open on this gateway replica, waiting for a browser included, by Tunnel.',
+    labelNames: ['tunnel'] as const,
+    registers: [this.registry],
+  });
+
+  readonly connections = new Counter({
+    name: 'fleetwright_tunnel_connections_total',
+    help: 'Client connections and requests to a Tunnel by result (ok, unauthorized, forbidden, rejected_full, ' +
+      'version_mismatch, queue_timeout, upstream_error, unavailable).',
+    labelNames: ['tunnel', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly bytes = new Counter({
+    name: 'fleetwright_tunnel_bytes_total',
+    help: 'WebSocket message bytes relayed, by Tunnel and direction (to_browser, to_client).',
+    labelNames: ['tunnel', 'direction'] as const,
+    registers: [this.registry],
+  });
+
+  readonly acquire = new Histogram({
+    name: 'fleetwright_browser_acquire_seconds',
+    help: 'Time from a client\'s arrival to its leased browser, by pool and source (idle: taken at once; ' +
+      'queue: granted by the pool controller after waiting).',
+    labelNames: ['pool', 'source'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,100 @@
+// Pure decisions of the gateway: which Tunnel a request is for, whether its
+// token is right, and which pool of the Tunnel serves the client's Playwright
+// version.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { type Tunnel, tunnelPath } from '../api/v1alpha1/index.ts';
+
+const created = (t: Tunnel) => new Date(t.metadata.creationTimestamp ?? 0).getTime();
+
+/** Tunnels by the path they are served at; of two with one path, the older keeps it (as the controller reports). */
+export function tunnelsByPath(tunnels: readonly Tunnel[]): Map<string, Tunnel> {
+  const byAge = [...tunnels].sort(
+    (a, b) =>
+      created(a) - created(b) ||
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+  );
+  const byPath = new Map<string, Tunnel>();
+  for (const tunnel of byAge) {
+    const path = tunnelPath(tunnel);
+    if (!byPath.has(path)) byPath.set(path, tunnel);
+  }
+  return byPath;
+}
+
+/**
+ * The Tunnel served at `pathname` or under it, and the rest of the path (what
+ * the browser agent sees). The longest matching Tunnel path wins.
+ */
+export function matchTunnel(
+  pathname: string,
+  byPath: ReadonlyMap<string, Tunnel>,
+): { tunnel: Tunnel; rest: string } | undefined {
+  for (let prefix = pathname.replace(/\/+$/, ''); prefix.length > 0; prefix = prefix.slice(0, prefix.lastIndexOf('/'))) {
+    const tunnel = byPath.get(prefix);
+    if (tunnel) return { tunnel, rest: pathname.slice(prefix.length) || '/' };
+  }
+  return undefined;
+}
+
+/** The bearer token of `Authorization`, else `?token=`; undefined when the client sent none. */
+export function tokenOf(headers: IncomingHttpHeaders, url: URL): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '');
+  return match?.[1] ?? (url.searchParams.get('token') || undefined);
+}
+
+/** Compares in constant time whatever the lengths: both sides are hashed first. */
+export function tokenMatches(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** The client asks the browser to reach its own network through the connection (connectOptions.exposeNetwork). */
+export function wantsExposeNetwork(headers: IncomingHttpHeaders, url: URL): boolean {
+  const header = headers['x-playwright-proxy'];
+  return Boolean((Array.isArray(header) ? header[0] : header) || url.searchParams.get('proxy'));
+}
+
+/** `1.65` from a Playwright client's `User-Agent: Playwright/1.65.1 (…)`; undefined for other clients. */
+export function clientVersion(userAgent: string | undefined): string | undefined {
+  return /^Playwright\/(\d+\.\d+)\.\d+/.exec(userAgent ?? '')?.[1];
+}
+
+export const majorMinor = (version: string | undefined) => /^(\d+\.\d+)/.exec(version ?? '')?.[1];
+
+/** A pool of a Tunnel as the gateway sees it: undefined `version` when it has not reported one yet. */
+export interface PoolChoice {
+  name: string;
+  exists: boolean;
+  version?: string;
+}
+
+export type PoolDecision =
+  | { ok: true; pool: string } |
+  { ok: false; status: 428 | 503; reason: string };
+
+/**
+ * The pool that serves a client of Playwright `version` (major.minor): the
+ * first of the Tunnel's pools of that version. A client that sent no version
+ * (not a Playwright client, or one that hides it) gets the first pool.
+ */
+export function choosePool(pools: readonly PoolChoice[], version: string | undefined): PoolDecision {
+  const existing = pools.filter((p) => p.exists);
+  if (existing.length === 0) {
+    return { ok: false, status: 503, reason: `none of this Tunnel's pools exists (${pools.map((p) => p.name).join(', ')})` };
+  }
+  if (version === undefined) return { ok: true, pool: (existing[0] as PoolChoice).name };
+  const match = existing.find((p) => majorMinor(p.version) === version);
+  if (match) return { ok: true, pool: match.name };
+  const served = existing.filter((p) => p.version !== undefined);
+  if (served.length === 0) {
+    return { ok: false, status: 503, reason: 'no pool of this Tunnel has reported its Playwright version yet' };
+  }
+  const list = served.map((p) => `${majorMinor(p.version)} (pool ${p.name})`).join(', ');
+  return {
+    ok: false,
+    status: 428,
+    reason: `Playwright version mismatch: this Tunnel serves Playwright ${list}; your client is ${version}. ` +
+      'Use a client of a served major.minor version, or add a pool of yours to the Tunnel.',
+  };
+}

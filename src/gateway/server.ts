@@ -1,0 +1,424 @@
+// The gateway's HTTP server: authenticates each client of a Tunnel, leases a
+// browser of the right pool for it, and relays its WebSocket (or proxies its
+// plain HTTP request) to that browser until either side is done.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { Logger } from 'pino';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Tunnel } from '../api/v1alpha1/index.ts';
+import type { ObjectRef } from '../leasing/acquire.ts';
+import { connectionHolder } from '../leasing/gateways.ts';
+import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../leasing/leaser.ts';
+import type { ConnectionResult, GatewayMetrics } from './metrics.ts';
+import { CLOSE, relay } from './relay.ts';
+import {
+  choosePool,
+  clientVersion,
+  matchTunnel,
+  type PoolChoice,
+  tokenMatches,
+  tokenOf,
+  wantsExposeNetwork,
+} from './routing.ts';
+
+export interface GatewayLimits {
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+  maxMessageBytes: number;
+  /** A client must send its request headers within this time. */
+  headersTimeoutMs: number;
+  /** The browser side of a connection must open within this time. */
+  upstreamTimeoutMs: number;
+}
+
+/** What the server reads from the informer caches and the other replicas' reports. */
+export interface GatewayState {
+  tunnelsByPath(): ReadonlyMap<string, Tunnel>;
+  /** The Tunnel's token, or undefined when its Secret or key is missing. */
+  token(tunnel: Tunnel): string | undefined;
+  pools(tunnel: Tunnel): PoolChoice[];
+  /** Connections of the Tunnel open on the other live gateway replicas, as they last reported. */
+  activeElsewhere(tunnelKey: string): number;
+  readonly ready: boolean;
+}
+
+export interface Counts {
+  open(tunnel: string): void;
+  close(tunnel: string): void;
+  active(tunnel: string): number;
+  readonly totalActive: number;
+}
+
+export interface GatewayDeps {
+  state: GatewayState;
+  leaser: BrowserLeaser;
+  counts: Counts;
+  /** Called whenever the counts change (the heartbeat reports them). */
+  onCountsChanged: () => void;
+  metrics: GatewayMetrics;
+  replica: ObjectRef;
+  limits: GatewayLimits;
+  log: Logger;
+}
+
+type OpenSession = { key: string; close: (code: number, reason: string) => void; done: Promise<unknown> };
+type Rejection = { status: number; reason: string; result?: ConnectionResult; headers?: Record<string, string> };
+type Admitted = { tunnel: Tunnel; key: string; pool: string; log: Logger };
+
+/** Headers of the client that the browser's Playwright server reads; the agent overrides the launch ones. */
+const FORWARDED_HEADERS = ['user-agent', 'x-playwright-proxy'];
+const RETRY_AFTER_SECONDS = '5';
+
+export class Gateway {
+  readonly server: Server;
+  private readonly deps: GatewayDeps;
+  private readonly wss: WebSocketServer;
+  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true });
+  private readonly relays = new Set<OpenSession>();
+  private readonly waiting = new Set<AbortController>();
+  private draining = false;
+
+  constructor(deps: GatewayDeps) {
+    this.deps = deps;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.limits.maxMessageBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.server = createServer({
+      maxHeaderSize: deps.limits.maxHeaderBytes,
+      headersTimeout: deps.limits.headersTimeoutMs,
+      requestTimeout: deps.limits.headersTimeoutMs * 3,
+      connectionsCheckingInterval: 1_000,
+    });
+    this.server.on('request', (req, res) => void this.onRequest(req, res).catch((err) => this.internal(err, res)));
+    this.server.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => socket.destroy());
+      void this.onUpgrade(req, socket, head).catch((err) => this.internal(err, socket));
+    });
+    this.proxy.on('error', (err, _req, res) => {
+      deps.log.warn({ err: err.message }, 'proxied request failed at the browser');
+      if (res instanceof WebSocket || !('writeHead' in res)) return;
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end('the browser did not answer\n');
+    });
+  }
+
+  get activeSessions(): number {
+    return this.deps.counts.totalActive;
+  }
+
+  /** Closes the Tunnel's sessions on this replica (the Tunnel was deleted). */
+  closeTunnel(key: string, reason: string): void {
+    for (const r of this.relays) if (r.key === key) r.close(CLOSE.policy, reason);
+  }
+
+  /**
+   * Stops taking connections, refuses the waiting ones, lets open sessions
+   * finish for up to `timeoutMs`, then closes the rest with 1001.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    this.server.close();
+    for (const waiter of this.waiting) waiter.abort(new Error('the gateway is shutting down'));
+    const deadline = Date.now() + timeoutMs;
+    while (this.relays.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const r of this.relays) r.close(CLOSE.goingAway, 'the gateway is shutting down: reconnect');
+    await Promise.all([...this.relays].map((r) => r.done));
+    this.server.closeAllConnections();
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (url.pathname === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    if (url.pathname === '/readyz') {
+      const ready = this.deps.state.ready && !this.draining;
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
+      return void res.end(ready ? 'ok\n' : this.draining ? 'shutting down\n' : 'informer caches have not synced yet\n');
+    }
+    const match = matchTunnel(url.pathname, this.deps.state.tunnelsByPath());
+    // Playwright's connect('http://…') asks <path>/json for the WebSocket path, without the client's headers.
+    if (match && req.method === 'GET' && match.rest === '/json') {
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"wsEndpointPath":""}');
+    }
+    if (req.headers['transfer-encoding']) {
+      return this.refuseRequest(res, { status: 411, reason: 'send a Content-Length: chunked request bodies are refused' });
+    }
+    if (Number(req.headers['content-length'] ?? 0) > this.deps.limits.maxBodyBytes) {
+      return this.refuseRequest(res, { status: 413, reason: `request bodies are limited to ${this.deps.limits.maxBodyBytes} bytes` });
+    }
+    const admitted = this.admit(req, url, match);
+    if ('status' in admitted) return this.refuseRequest(res, admitted, match?.tunnel);
+    const abort = new AbortController();
+    res.once('close', () => abort.abort(new Error('the client went away')));
+    await this.withBrowser(admitted, abort, async (browser) => {
+      const target = new URL(browser.endpoint);
+      req.url = match?.rest ?? '/';
+      await new Promise<void>((resolve) => {
+        res.once('close', resolve);
+        this.proxy.web(req, res, { target: `http://${target.host}` });
+      });
+      return 'ok';
+    }, (rejection) => this.refuseRequest(res, rejection, admitted.tunnel));
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const match = matchTunnel(url.pathname, this.deps.state.tunnelsByPath());
+    const admitted = this.admit(req, url, match);
+    if ('status' in admitted) return this.refuseSocket(socket, admitted, match?.tunnel);
+    const abort = new AbortController();
+    socket.once('close', () => abort.abort(new Error('the client went away')));
+    await this.withBrowser(admitted, abort, (browser) => this.connect(req, url, socket, head, admitted, browser),
+      (rejection) => this.refuseSocket(socket, rejection, admitted.tunnel));
+  }
+
+  /** Everything decided before a browser is leased; no side effects. */
+  private admit(req: IncomingMessage, url: URL, match: ReturnType<typeof matchTunnel>): Admitted | Rejection {
+    if (this.draining) return { status: 503, reason: 'the gateway is shutting down', headers: { 'retry-after': '1' } };
+    if (!match) return { status: 404, reason: 'no Tunnel is served at this path' };
+    const { tunnel } = match;
+    const key = `${tunnel.metadata.namespace}/${tunnel.metadata.name}`;
+    const expected = this.deps.state.token(tunnel);
+    if (expected === undefined) {
+      const ref = tunnel.spec.auth.secretRef;
+      return { status: 503, result: 'unavailable', reason: `the Tunnel's Secret ${ref.name} (key ${ref.key}) is missing` };
+    }
+    const given = tokenOf(req.headers, url);
+    if (given === undefined || !tokenMatches(given, expected)) {
+      return {
+        status: 401,
+        result: 'unauthorized',
+        reason: given === undefined ? 'send the Tunnel token as Authorization: Bearer <token> or ?token=' : 'wrong token',
+        headers: { 'www-authenticate': 'Bearer realm="fleetwright"' },
+      };
+    }
+    if (wantsExposeNetwork(req.headers, url) && !tunnel.spec.allowExposeNetwork) {
+      return {
+        status: 403,
+        result: 'forbidden',
+        reason: 'this Tunnel does not allow exposeNetwork (spec.allowExposeNetwork is false): ' +
+          'connect without connectOptions.exposeNetwork, or ask its owner to allow it',
+      };
+    }
+    const open = this.deps.counts.active(key) + this.deps.state.activeElsewhere(key);
+    if (open >= tunnel.spec.maxConnections) {
+      return {
+        status: 429,
+        result: 'rejected_full',
+        reason: `the Tunnel has its maxConnections (${tunnel.spec.maxConnections}) open`,
+        headers: { 'retry-after': RETRY_AFTER_SECONDS },
+      };
+    }
+    const version = clientVersion(req.headers['user-agent']);
+    const choice = choosePool(this.deps.state.pools(tunnel), version);
+    if (!choice.ok) {
+      return {
+        status: choice.status,
+        result: choice.status === 428 ? 'version_mismatch' : 'unavailable',
+        reason: choice.reason,
+        ...(choice.status === 503 ? { headers: { 'retry-after': RETRY_AFTER_SECONDS } } : {}),
+      };
+    }
+    const log = this.deps.log.child({ namespace: tunnel.metadata.namespace, name: tunnel.metadata.name });
+    return { tunnel, key, pool: choice.pool, log };
+  }
+
+  /**
+   * Counts the connection in, leases a browser for it (waiting up to the
+   * Tunnel's queueTimeoutSeconds), runs `use`, and gives the browser back.
+   */
+  private async withBrowser(
+    admitted: Admitted,
+    abort: AbortController,
+    use: (browser: LeasedBrowser) => Promise<ConnectionResult>,
+    refuse: (rejection: Rejection) => void,
+  ): Promise<void> {
+    const { tunnel, key, pool, log } = admitted;
+    const { counts, metrics, leaser } = this.deps;
+    counts.open(key);
+    metrics.active.inc({ tunnel: key });
+    this.deps.onCountsChanged();
+    this.waiting.add(abort);
+    const started = performance.now();
+    const holder = connectionHolder(this.deps.replica, randomBytes(6).toString('hex'));
+    let browser: LeasedBrowser | undefined;
+    try {
+      browser = await leaser.lease(
+        { namespace: tunnel.metadata.namespace ?? '', name: pool },
+        { holder, kind: 'Tunnel', ref: key },
+        { timeoutMs: tunnel.spec.queueTimeoutSeconds * 1000, signal: abort.signal },
+      );
+      this.waiting.delete(abort);
+      metrics.acquire.observe({ pool, source: browser.source }, (performance.now() - started) / 1000);
+      if (abort.signal.aborted) throw abort.signal.reason;
+      const result = await use(browser);
+      metrics.connections.inc({ tunnel: key, result });
+    } catch (err) {
+      const rejection = this.leaseFailure(err, admitted);
+      if (rejection) {
+        if (rejection.result) metrics.connections.inc({ tunnel: key, result: rejection.result });
+        refuse(rejection);
+      }
+    } finally {
+      this.waiting.delete(abort);
+      counts.close(key);
+      metrics.active.dec({ tunnel: key });
+      this.deps.onCountsChanged();
+      if (browser) await this.release(browser, log);
+    }
+  }
+
+  /** What to tell a client whose browser did not come; undefined when it is gone and hears nothing. */
+  private leaseFailure(err: unknown, { tunnel, pool, log }: Admitted): Rejection | undefined {
+    if (err instanceof LeaseTimeoutError) {
+      log.info({ pool }, 'no browser came free within queueTimeoutSeconds');
+      return {
+        status: 503,
+        result: 'queue_timeout',
+        reason: `no browser of pool ${pool} came free within ${tunnel.spec.queueTimeoutSeconds} s`,
+        headers: { 'retry-after': RETRY_AFTER_SECONDS },
+      };
+    }
+    if (err instanceof UpstreamRefused) return err.rejection;
+    if (this.draining) return { status: 503, reason: 'the gateway is shutting down', headers: { 'retry-after': '1' } };
+    if (err instanceof Error && err.message === 'the client went away') return undefined;
+    log.error({ err: err instanceof Error ? err.message : String(err), pool }, 'could not lease a browser');
+    return { status: 503, result: 'unavailable', reason: 'could not lease a browser', headers: { 'retry-after': RETRY_AFTER_SECONDS } };
+  }
+
+  /** Opens the browser side, then completes the client's handshake and relays until one side is done. */
+  private async connect(
+    req: IncomingMessage,
+    url: URL,
+    socket: Duplex,
+    head: Buffer,
+    { tunnel, key, log }: Admitted,
+    browser: LeasedBrowser,
+  ): Promise<ConnectionResult> {
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === 'string' && value) headers[name] = value;
+    }
+    const proxyParam = url.searchParams.get('proxy');
+    if (proxyParam && !headers['x-playwright-proxy']) headers['x-playwright-proxy'] = proxyParam;
+    const upstream = await openUpstream(browser.endpoint, headers, this.deps.limits);
+    if (socket.destroyed) {
+      upstream.terminate();
+      return 'ok';
+    }
+    const client = await new Promise<WebSocket>((resolve) => this.wss.handleUpgrade(req, socket, head, resolve));
+    const { metrics } = this.deps;
+    const session = relay(client, upstream, {
+      idleTimeoutMs: tunnel.spec.idleTimeoutSeconds * 1000,
+      maxSessionMs: tunnel.spec.maxSessionSeconds * 1000,
+      onBytes: (direction, bytes) => metrics.bytes.inc({ tunnel: key, direction }, bytes),
+    });
+    const entry = { key, close: session.close, done: session.done };
+    this.relays.add(entry);
+    log.info({ pod: browser.pod.name, source: browser.source, exposeNetwork: Boolean(headers['x-playwright-proxy']) },
+      'session started');
+    const end = await session.done;
+    this.relays.delete(entry);
+    log.info({ pod: browser.pod.name, ...end }, 'session ended');
+    return end.by === 'gateway' && end.code === CLOSE.badGateway ? 'upstream_error' : 'ok';
+  }
+
+  private async release(browser: LeasedBrowser, log: Logger): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await browser.release();
+        return;
+      } catch (err) {
+        if (attempt === 3) {
+          log.warn({ err: String(err), pod: browser.pod.name }, 'could not give the browser back; the pool reclaims it');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
+  }
+
+  private refuseRequest(res: ServerResponse, rejection: Rejection, tunnel?: Tunnel): void {
+    this.count(rejection, tunnel);
+    res.writeHead(rejection.status, { 'content-type': 'text/plain; charset=utf-8', ...rejection.headers });
+    res.end(`${rejection.reason}\n`);
+  }
+
+  private refuseSocket(socket: Duplex, rejection: Rejection, tunnel?: Tunnel): void {
+    this.count(rejection, tunnel);
+    if (socket.destroyed) return;
+    socket.end(httpResponse(rejection.status, rejection.reason, rejection.headers));
+  }
+
+  /** Results before admission (the lease path counts its own); unknown paths are not counted (label cardinality). */
+  private count(rejection: Rejection, tunnel?: Tunnel): void {
+    if (!tunnel || !rejection.result || rejection.result === 'queue_timeout' || rejection.result === 'upstream_error') return;
+    const key = `${tunnel.metadata.namespace}/${tunnel.metadata.name}`;
+    this.deps.metrics.connections.inc({ tunnel: key, result: rejection.result });
+  }
+
+  /** Never a stack trace to the client: the log has it. */
+  private internal(err: unknown, target: ServerResponse | Duplex): void {
+    this.deps.log.error({ err }, 'gateway request failed');
+    if ('writeHead' in target) {
+      if (!target.headersSent) target.writeHead(500, { 'content-type': 'text/plain' });
+      target.end('internal error\n');
+    } else if (!target.destroyed) {
+      target.end(httpResponse(500, 'internal error'));
+    }
+  }
+}
+
+/** The browser refused or failed the handshake: what the client hears instead. */
+class UpstreamRefused extends Error {
+  readonly rejection: Rejection;
+
+  constructor(rejection: Rejection) {
+    super(rejection.reason);
+    this.rejection = rejection;
+  }
+}
+
+/** Opens the WebSocket to the leased browser; a refusal becomes an UpstreamRefused with its status passed on. */
+function openUpstream(endpoint: string, headers: Record<string, string>, limits: GatewayLimits): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const upstream = new WebSocket(endpoint, {
+      headers,
+      maxPayload: limits.maxMessageBytes,
+      perMessageDeflate: false,
+      handshakeTimeout: limits.upstreamTimeoutMs,
+    });
+    upstream.once('open', () => resolve(upstream));
+    upstream.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 4096)));
+      res.on('end', () => {
+        const status = res.statusCode ?? 502;
+        const result: ConnectionResult = status === 428 ? 'version_mismatch' : 'upstream_error';
+        reject(new UpstreamRefused({ status, result, reason: body.trim() || `the browser answered ${status}` }));
+        upstream.terminate();
+      });
+    });
+    upstream.once('error', (err) => {
+      reject(new UpstreamRefused({ status: 502, result: 'upstream_error', reason: `the browser did not answer: ${err.message}` }));
+    });
+  });
+}
+
+function httpResponse(status: number, reason: string, headers: Record<string, string> = {}): string {
+  const body = `${reason}\n`;
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'content-type: text/plain; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}

@@ -1,0 +1,111 @@
+// What the gateway knows of the cluster: Tunnels, their Secrets, pools and
+// the other replicas' heartbeats, each through an informer cache.
+import type { Logger } from 'pino';
+import { type Tunnel, TunnelResource } from '../api/v1alpha1/index.ts';
+import { parseResource } from '../api/validate.ts';
+import { isReplicaAlive, type ReplicaLease, reportOf } from '../leasing/gateways.ts';
+import { GATEWAY_REPLICA_LABEL } from '../leasing/gateways.ts';
+import { LEASE_OBJECT } from '../leasing/requests.ts';
+import { Informer } from '../runtime/informer.ts';
+import type { KubeObject, ResourceType } from '../runtime/resource.ts';
+import type { RestClient } from '../runtime/rest.ts';
+import type { GatewayState } from './server.ts';
+import { type PoolChoice, tunnelsByPath } from './routing.ts';
+
+const TUNNEL: ResourceType = { apiVersion: 'fleetwright.dev/v1alpha1', kind: 'Tunnel', plural: 'tunnels', namespaced: true };
+const BROWSER_POOL: ResourceType = {
+  apiVersion: 'fleetwright.dev/v1alpha1',
+  kind: 'BrowserPool',
+  plural: 'browserpools',
+  namespaced: true,
+};
+const SECRET: ResourceType = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };
+
+type PoolObject = KubeObject & { status?: { playwrightVersion?: string } };
+type SecretObject = KubeObject & { data?: Record<string, string> };
+
+export const tunnelKey = (tunnel: { metadata: { namespace?: string; name?: string } }) =>
+  `${tunnel.metadata.namespace}/${tunnel.metadata.name}`;
+
+export class ClusterState implements GatewayState {
+  readonly tunnels: Informer;
+  private readonly secrets: Informer<SecretObject>;
+  private readonly poolObjects: Informer<PoolObject>;
+  private readonly replicas: Informer<ReplicaLease>;
+  private readonly identity: string;
+  private readonly log: Logger;
+  /** Parsed Tunnels by cached object: the cache replaces an object on every change, so a stale entry is never read. */
+  private readonly parsed = new WeakMap<KubeObject, Tunnel | null>();
+  private byPath?: Map<string, Tunnel>;
+
+  constructor(rest: RestClient, log: Logger, options: { namespace?: string; identity: string }) {
+    const scope = options.namespace ? { namespace: options.namespace } : {};
+    this.log = log;
+    this.identity = options.identity;
+    this.tunnels = new Informer(rest, TUNNEL, log, scope);
+    this.secrets = new Informer<SecretObject>(rest, SECRET, log, scope);
+    this.poolObjects = new Informer<PoolObject>(rest, BROWSER_POOL, log, scope);
+    this.replicas = new Informer<ReplicaLease>(rest, LEASE_OBJECT, log, { labelSelector: GATEWAY_REPLICA_LABEL });
+    const invalidate = () => (this.byPath = undefined);
+    this.tunnels.addHandler({ onAdd: invalidate, onUpdate: invalidate, onDelete: invalidate });
+  }
+
+  get ready(): boolean {
+    return [this.tunnels, this.secrets, this.poolObjects, this.replicas].every((i) => i.hasSynced);
+  }
+
+  async start(): Promise<void> {
+    const informers = [this.tunnels, this.secrets, this.poolObjects, this.replicas];
+    for (const informer of informers) informer.start();
+    await Promise.all(informers.map((i) => i.waitForSync()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.tunnels, this.secrets, this.poolObjects, this.replicas].map((i) => i.stop()));
+  }
+
+  tunnelsByPath(): ReadonlyMap<string, Tunnel> {
+    this.byPath ??= tunnelsByPath(this.tunnels.store.list().map((t) => this.parse(t)).filter((t) => t !== null));
+    return this.byPath;
+  }
+
+  /** namespace/name of every Tunnel served. */
+  servedKeys(): string[] {
+    return [...this.tunnelsByPath().values()].map(tunnelKey);
+  }
+
+  token(tunnel: Tunnel): string | undefined {
+    const { name, key } = tunnel.spec.auth.secretRef;
+    const value = this.secrets.store.get(`${tunnel.metadata.namespace}/${name}`)?.data?.[key];
+    return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+  }
+
+  pools(tunnel: Tunnel): PoolChoice[] {
+    return tunnel.spec.poolRefs.map(({ name }) => {
+      const pool = this.poolObjects.store.get(`${tunnel.metadata.namespace}/${name}`);
+      return { name, exists: pool !== undefined, version: pool?.status?.playwrightVersion };
+    });
+  }
+
+  activeElsewhere(key: string): number {
+    const now = new Date();
+    let sum = 0;
+    for (const lease of this.replicas.store.list()) {
+      if (lease.spec?.holderIdentity === this.identity || !isReplicaAlive(lease, now)) continue;
+      sum += reportOf(lease)?.tunnels[key]?.active ?? 0;
+    }
+    return sum;
+  }
+
+  /** A stored Tunnel that fails the schema is not served (the controller says why in its status). */
+  private parse(obj: KubeObject): Tunnel | null {
+    let tunnel = this.parsed.get(obj);
+    if (tunnel === undefined) {
+      const result = parseResource(TunnelResource, obj);
+      tunnel = result.ok ? result.value : null;
+      if (!result.ok) this.log.warn({ namespace: obj.metadata.namespace, name: obj.metadata.name }, 'not serving an invalid Tunnel');
+      this.parsed.set(obj, tunnel);
+    }
+    return tunnel;
+  }
+}
