@@ -1,0 +1,219 @@
+// The Tunnel controller: reports where a Tunnel is served, whether it can be
+// (its pools, its Secret, its path, a gateway), the Playwright versions it
+// serves, and its connections over all gateway replicas; and deletes the
+// heartbeat Lease of a dead replica once every Tunnel has folded its counts.
+// Decisions are plan.ts's; this file reads the cache and applies them.
+import { type Tunnel, TunnelResource, tunnelPath } from '../../api/v1alpha1/index.ts';
+import { parseResource } from '../../api/validate.ts';
+import {
+  GATEWAY_REPLICA_LABEL,
+  isReplicaAlive,
+  type ReplicaLease,
+  replicaExpiry,
+  reportOf,
+  type TunnelCounts,
+} from '../../leasing/gateways.ts';
+import { LEASE_OBJECT } from '../../leasing/requests.ts';
+import { findCondition } from '../../runtime/conditions.ts';
+import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
+import { type KubeObject, keyOf, objectKey, objectPath, parseKey, type Request, type ResourceType } from '../../runtime/resource.ts';
+import { isConflict, isNotFound } from '../../runtime/rest.ts';
+import { applyStatusIfChanged } from '../../runtime/status.ts';
+import { BROWSER_POOL, TUNNEL } from '../types.ts';
+import {
+  foldedEverywhere,
+  type PathClaim,
+  pathHolder,
+  type PoolView,
+  tunnelStatus,
+  type TunnelStatusView,
+  tunnelUrl,
+} from './plan.ts';
+
+const SECRET: ResourceType = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };
+/** Looks at a replica just after its Lease would expire: timers and clocks are not exact to the millisecond. */
+const EXPIRY_MARGIN_MS = 100;
+
+type TunnelObject = KubeObject & { spec?: unknown; status?: TunnelStatusView };
+type SecretObject = KubeObject & { data?: Record<string, string> };
+type PoolObject = KubeObject & { status?: PoolView };
+/** What the map functions read of a stored Tunnel, which they do not validate. */
+type StoredSpec = { poolRefs?: { name?: string }[]; auth?: { secretRef?: { name?: string } }; path?: string };
+const storedSpec = (obj: KubeObject) => (obj.spec ?? {}) as StoredSpec;
+
+export interface TunnelOptions {
+  /** The gateway's external URL (scheme and host); status.url is it plus the Tunnel's path. */
+  gatewayUrl?: string;
+  now?: () => Date;
+}
+
+/** A replica Lease that reports `key`, read for one pass. */
+interface Replica {
+  lease: ReplicaLease;
+  identity: string;
+  alive: boolean;
+  expiresAt: number;
+  counts: TunnelCounts;
+  /** namespace/name of every Tunnel it reports. */
+  tunnels: string[];
+}
+
+const requestOf = (obj: KubeObject): Request => ({ namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '' });
+
+/** The path a stored Tunnel claims, read without validating the rest of it. */
+const claimedPath = (obj: KubeObject) => tunnelPath({ metadata: obj.metadata, spec: storedSpec(obj) });
+
+export function tunnelController(options: TunnelOptions): Controller {
+  const now = options.now ?? (() => new Date());
+  // The map functions need the Tunnel cache; the runtime hands it to reconcile.
+  let tunnels: () => KubeObject[] = () => [];
+  const inNamespace = (obj: KubeObject, uses: (spec: StoredSpec) => boolean) =>
+    tunnels()
+      .filter((t) => t.metadata.namespace === obj.metadata.namespace && uses(storedSpec(t)))
+      .map(requestOf);
+  const listsPool = (pool: KubeObject) => (spec: StoredSpec) =>
+    (spec.poolRefs ?? []).some((ref) => ref.name === pool.metadata.name);
+  const namesSecret = (secret: KubeObject) => (spec: StoredSpec) => spec.auth?.secretRef?.name === secret.metadata.name;
+  return {
+    name: 'tunnel',
+    for: TUNNEL,
+    watches: [
+      { type: BROWSER_POOL, map: (pool) => inNamespace(pool, listsPool(pool)) },
+      { type: SECRET, map: (secret) => inNamespace(secret, namesSecret(secret)) },
+      // A Tunnel that leaves a path, or claims one, changes who holds it.
+      {
+        type: TUNNEL,
+        map: (tunnel) => tunnels()
+          .filter((t) => claimedPath(t) === claimedPath(tunnel) && objectKey(t) !== objectKey(tunnel))
+          .map(requestOf),
+      },
+      { type: LEASE_OBJECT, map: (lease) => Object.keys(reportOf(lease)?.tunnels ?? {}).map(parseKey) },
+    ],
+    reconcile: (request, ctx) => {
+      tunnels = () => ctx.cache(TUNNEL).list();
+      return new TunnelPass(request, ctx, options.gatewayUrl, now()).run();
+    },
+  };
+}
+
+/** One reconcile of one Tunnel. */
+class TunnelPass {
+  private readonly request: Request;
+  private readonly ctx: ReconcileContext;
+  private readonly gatewayUrl: string | undefined;
+  private readonly now: Date;
+
+  constructor(request: Request, ctx: ReconcileContext, gatewayUrl: string | undefined, now: Date) {
+    this.request = request;
+    this.ctx = ctx;
+    this.gatewayUrl = gatewayUrl;
+    this.now = now;
+  }
+
+  run(): Promise<ReconcileResult | void> {
+    return ignoringDeletion(this.ctx.log, () => this.reconcile());
+  }
+
+  private async reconcile(): Promise<ReconcileResult | void> {
+    const { ctx, request } = this;
+    const replicas = this.replicas();
+    const cached = ctx.cache<TunnelObject>(TUNNEL).get(keyOf(request));
+    if (cached) {
+      const parsed = parseResource(TunnelResource, cached);
+      const { status, ready } = tunnelStatus({
+        previous: cached.status,
+        generation: cached.metadata.generation,
+        observed: parsed.ok ? this.observe(parsed.value, replicas) : { invalid: parsed.message },
+        replicas,
+        now: this.now,
+      });
+      const before = findCondition(cached.status?.conditions, 'Ready');
+      const written = await applyStatusIfChanged(ctx.rest, TUNNEL, cached, status);
+      if (written && before?.reason !== ready.reason) {
+        const type = ready.status === 'True' ? 'Normal' : 'Warning';
+        if (type === 'Normal') ctx.log.info({ reason: ready.reason }, ready.message);
+        else ctx.log.warn({ reason: ready.reason }, ready.message);
+        await ctx.events.emit(cached, { type, reason: ready.reason, action: 'Reconcile', note: ready.message });
+      }
+    }
+    for (const replica of replicas) if (!replica.alive) await this.deleteIfFolded(replica);
+    const expiries = replicas.filter((r) => r.alive).map((r) => r.expiresAt - this.now.getTime());
+    return expiries.length > 0 ? { requeueAfter: Math.min(...expiries) + EXPIRY_MARGIN_MS } : undefined;
+  }
+
+  /** The replica Leases that report this Tunnel. */
+  private replicas(): Replica[] {
+    const key = keyOf(this.request);
+    const leases = this.ctx.cache<ReplicaLease>(LEASE_OBJECT).list({ labels: { [GATEWAY_REPLICA_LABEL]: 'true' } });
+    return leases.flatMap((lease) => {
+      const report = reportOf(lease);
+      const counts = report && Object.hasOwn(report.tunnels, key) ? report.tunnels[key] : undefined;
+      const identity = lease.spec?.holderIdentity;
+      if (!report || !counts || !identity) return [];
+      return [{
+        lease,
+        identity,
+        alive: isReplicaAlive(lease, this.now),
+        expiresAt: replicaExpiry(lease),
+        counts,
+        tunnels: Object.keys(report.tunnels),
+      }];
+    });
+  }
+
+  private observe(tunnel: Tunnel, replicas: Replica[]) {
+    const { namespace } = this.request;
+    const pools = new Map<string, PoolView>();
+    for (const ref of tunnel.spec.poolRefs) {
+      const pool = this.ctx.cache<PoolObject>(BROWSER_POOL).get(keyOf({ namespace, name: ref.name }));
+      if (pool) pools.set(ref.name, { playwrightVersion: pool.status?.playwrightVersion });
+    }
+    const secretRef = { namespace, name: tunnel.spec.auth.secretRef.name };
+    const path = tunnelPath(tunnel);
+    return {
+      tunnel,
+      pools,
+      secret: this.ctx.cache<SecretObject>(SECRET).get(keyOf(secretRef)),
+      pathHolder: this.pathHolder(path)?.key,
+      liveReplicas: replicas.filter((r) => r.alive).length,
+      url: tunnelUrl(this.gatewayUrl, path),
+    };
+  }
+
+  /** The other Tunnel that keeps this one's path; only Tunnels the gateway can serve (a valid spec) count. */
+  private pathHolder(path: string): PathClaim | undefined {
+    const claims: PathClaim[] = [];
+    for (const t of this.ctx.cache<TunnelObject>(TUNNEL).list()) {
+      if (claimedPath(t) !== path) continue;
+      if (objectKey(t) !== keyOf(this.request) && !parseResource(TunnelResource, t).ok) continue;
+      claims.push({ key: objectKey(t), path, creationTimestamp: String(t.metadata.creationTimestamp ?? '') });
+    }
+    const self = claims.find((c) => c.key === keyOf(this.request));
+    return self && pathHolder(self, claims);
+  }
+
+  /**
+   * Deletes a dead replica's Lease once the cache shows every Tunnel it
+   * reported with its counts folded (the cache, not this pass's write: a
+   * later pass that read an older status would otherwise find the replica
+   * neither recorded nor reporting, and lose its final counts). Deleting it
+   * tells the pool controller to take back its browsers. The delete carries
+   * the resourceVersion read: a replica that renewed meanwhile keeps its Lease.
+   */
+  private async deleteIfFolded(replica: Replica): Promise<void> {
+    const statuses = replica.tunnels.map((key) => this.ctx.cache<TunnelObject>(TUNNEL).get(key)?.status);
+    if (!foldedEverywhere(replica.identity, statuses)) return;
+    const { lease } = replica;
+    const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: lease.metadata.resourceVersion } };
+    try {
+      await this.ctx.rest.request('DELETE', objectPath(LEASE_OBJECT, requestOf(lease)), { body });
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return;
+      throw err;
+    }
+    this.ctx.log.info(
+      { lease: objectKey(lease), identity: replica.identity },
+      `deleted the Lease of gateway replica ${objectKey(lease)}: it stopped renewing it and its counts are folded`,
+    );
+  }
+}
