@@ -165,7 +165,6 @@ export function tunnelStatus(input: {
   const ready = 'invalid' in observed
     ? notReady('InvalidSpec', `${observed.invalid}: fix the Tunnel with kubectl edit or apply`)
     : tunnelReadiness(observed);
-  const versions = valid ? servedVersions(valid.tunnel, valid.pools) : [];
   const conditions = setCondition(previous?.conditions, { type: 'Ready', ...ready, observedGeneration: generation }, input.now);
   return {
     ready,
@@ -173,10 +172,8 @@ export function tunnelStatus(input: {
       url: valid?.url,
       activeConnections: connections.activeConnections,
       totalConnections: connections.totalConnections,
-      // Left out when empty: the stored status would omit them, and a status that never equals the stored one is
-      // written on every pass.
-      versions: versions.length > 0 ? versions : undefined,
-      gateways: connections.gateways.length > 0 ? connections.gateways : undefined,
+      versions: valid ? servedVersions(valid.tunnel, valid.pools) : undefined,
+      gateways: connections.gateways,
       observedGeneration: generation,
       conditions,
     },

@@ -228,18 +228,6 @@ describe('tunnelStatus', () => {
     });
   });
 
-  it('leaves out empty lists, which the stored status would not show', () => {
-    const { status } = tunnelStatus({
-      previous: undefined,
-      generation: 1,
-      observed: observation({ pools: pools({ chromium: {} }) }),
-      replicas: [],
-      now,
-    });
-    expect(status.gateways).toBeUndefined();
-    expect(status.versions).toBeUndefined();
-  });
-
   it('says what is wrong with an invalid spec, and still follows the replicas\' counts', () => {
     const { status, ready } = tunnelStatus({
       previous: { gateways: [{ identity: 'gw-1', active: 1, accepted: 4 }], totalConnections: 4 },

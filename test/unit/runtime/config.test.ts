@@ -35,6 +35,22 @@ describe('fleetwright controller flags', () => {
     }
   });
 
+  it('takes the gateway URL for Tunnel status.url from --gateway-url, else $FLEETWRIGHT_GATEWAY_URL', () => {
+    const saved = process.env.FLEETWRIGHT_GATEWAY_URL;
+    try {
+      delete process.env.FLEETWRIGHT_GATEWAY_URL;
+      expect(parseControllerArgs([]).gatewayUrl).toBeUndefined();
+      process.env.FLEETWRIGHT_GATEWAY_URL = 'wss://env.example.com';
+      expect(parseControllerArgs([]).gatewayUrl).toBe('wss://env.example.com');
+      expect(parseControllerArgs(['--gateway-url=wss://flag.example.com']).gatewayUrl).toBe('wss://flag.example.com');
+      expect(() => parseControllerArgs(['--gateway-url=browsers.example.com']))
+        .toThrow('--gateway-url=browsers.example.com: expected an absolute URL');
+    } finally {
+      if (saved === undefined) delete process.env.FLEETWRIGHT_GATEWAY_URL;
+      else process.env.FLEETWRIGHT_GATEWAY_URL = saved;
+    }
+  });
+
   it('reads bind addresses as controller-runtime does', () => {
     expect(parseBindAddress(':8080', 'f')).toEqual({ host: undefined, port: 8080 });
     expect(parseBindAddress('127.0.0.1:0', 'f')).toEqual({ host: '127.0.0.1', port: 0 });
