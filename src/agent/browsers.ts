@@ -7,6 +7,12 @@ import type { AgentConfig } from './config.ts';
 import { launchOptions } from './routing.ts';
 
 const browserTypes = { chromium, firefox, webkit };
+const require = createRequire(import.meta.url);
+
+/** The version of the playwright-core this process loads: a client must be of the same major.minor. */
+export function playwrightVersion(): string {
+  return (require('playwright-core/package.json') as { version: string }).version;
+}
 
 /** The warm browser: launched once, on loopback, and kept running between clients. */
 export async function launchWarmBrowser(config: AgentConfig): Promise<{ server: BrowserServer; endpoint: URL }> {
@@ -27,7 +33,7 @@ export async function launchWarmBrowser(config: AgentConfig): Promise<{ server: 
  * its stdin closes, so it never outlives the agent.
  */
 export async function startFreshServer(): Promise<{ child: ChildProcess; endpoint: URL }> {
-  const cli = join(createRequire(import.meta.url).resolve('playwright-core/package.json'), '..', 'cli.js');
+  const cli = join(require.resolve('playwright-core/package.json'), '..', 'cli.js');
   const child = spawn(process.execPath, [cli, 'run-server', '--host', '127.0.0.1', '--port', '0', '--path', '/fresh', '--unsafe'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });

@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { createLogger } from '../log.ts';
-import { launchWarmBrowser, startFreshServer } from './browsers.ts';
+import { launchWarmBrowser, playwrightVersion, startFreshServer } from './browsers.ts';
 import { AgentConfig } from './config.ts';
-import { route } from './routing.ts';
+import { answerPlain, route } from './routing.ts';
 import { Sessions } from './sessions.ts';
 
 /** How long a client over the session limit waits for a slot before it is refused. */
@@ -52,8 +52,10 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     (socket as Duplex).destroy();
   });
 
-  const endpoint = createServer((_req, res) => {
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('connect with a Playwright client over WebSocket\n');
+  const about = { browser: config.FLEETWRIGHT_BROWSER, playwright: playwrightVersion() };
+  const endpoint = createServer((req, res) => {
+    const answer = answerPlain(req.method, req.url ?? '/', about);
+    res.writeHead(answer.status, { 'content-type': answer.contentType }).end(answer.body);
   });
   endpoint.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     await sessions.waitForSlot(config.FLEETWRIGHT_SESSIONS, SLOT_WAIT_MS);
@@ -82,7 +84,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'draining or browser gone\n');
     } else if (req.url === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ browser: config.FLEETWRIGHT_BROWSER, draining, ...sessions.snapshot() }));
+      res.end(JSON.stringify({ ...about, draining, ...sessions.snapshot() }));
     } else if (req.url === '/metrics') {
       res.writeHead(200, { 'content-type': sessions.registry.contentType }).end(await sessions.registry.metrics());
     } else {
@@ -95,7 +97,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     new Promise<void>((resolve) => health.listen(config.FLEETWRIGHT_HEALTH_PORT, config.POD_IP, resolve)),
   ]);
   log.info(
-    { browser: config.FLEETWRIGHT_BROWSER, address: `${config.POD_IP}:${config.FLEETWRIGHT_AGENT_PORT}`, sessions: config.FLEETWRIGHT_SESSIONS },
+    { ...about, address: `${config.POD_IP}:${config.FLEETWRIGHT_AGENT_PORT}`, sessions: config.FLEETWRIGHT_SESSIONS },
     'browser agent ready',
   );
 

@@ -63,4 +63,31 @@ export function route(
   };
 }
 
+/** A plain HTTP answer of the endpoint. */
+export interface PlainAnswer {
+  status: 200 | 404;
+  contentType: string;
+  body: string;
+}
+
+/**
+ * Answers a plain HTTP request on the endpoint. GET /json/version says which
+ * browser and Playwright version serve here, for a client that asks (through
+ * the gateway) before it connects; anything else is for WebSocket clients only.
+ */
+export function answerPlain(
+  method: string | undefined,
+  url: string,
+  about: { browser: string; playwright: string },
+): PlainAnswer {
+  if (method === 'GET' && new URL(url, 'http://agent').pathname === '/json/version') {
+    return {
+      status: 200,
+      contentType: 'application/json',
+      body: JSON.stringify({ Browser: about.browser, Playwright: about.playwright }),
+    };
+  }
+  return { status: 404, contentType: 'text/plain', body: 'connect with a Playwright client over WebSocket\n' };
+}
+
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);

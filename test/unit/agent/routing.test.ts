@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgentConfig } from '../../../src/agent/config.ts';
-import { launchOptions, route } from '../../../src/agent/routing.ts';
+import { answerPlain, launchOptions, route } from '../../../src/agent/routing.ts';
 
 const config = AgentConfig.parse({
   FLEETWRIGHT_WS_PATH: '/pw-secret',
@@ -65,5 +65,23 @@ describe('agent routing', () => {
   it('rejects a malformed launch-args setting with a clear message', () => {
     const parsed = AgentConfig.safeParse({ FLEETWRIGHT_LAUNCH_ARGS: '--no-json' });
     expect(parsed.error?.issues[0]?.message).toBe('must be a JSON array of strings');
+  });
+});
+
+describe('plain HTTP on the agent endpoint', () => {
+  const about = { browser: 'chromium', playwright: '1.64.1' };
+
+  it('says which browser and Playwright version serve here on GET /json/version', () => {
+    for (const url of ['/json/version', '/json/version?x=1']) {
+      const answer = answerPlain('GET', url, about);
+      expect(answer).toMatchObject({ status: 200, contentType: 'application/json' });
+      expect(JSON.parse(answer.body)).toEqual({ Browser: 'chromium', Playwright: '1.64.1' });
+    }
+  });
+
+  it('answers every other plain request with 404', () => {
+    for (const [method, url] of [['GET', '/'], ['GET', '/pw-secret'], ['GET', '/json/version/'], ['POST', '/json/version']]) {
+      expect(answerPlain(method, url ?? '/', about)).toMatchObject({ status: 404, contentType: 'text/plain' });
+    }
   });
 });
