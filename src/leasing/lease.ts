@@ -9,6 +9,8 @@ export const SESSIONS_ANNOTATION = 'fleetwright.dev/sessions';
 export const IDLE_SINCE_ANNOTATION = 'fleetwright.dev/idle-since';
 /** The agent's unguessable WebSocket path; handed only to the lease holder. */
 export const WS_PATH_ANNOTATION = 'fleetwright.dev/ws-path';
+/** The Playwright version (x.y.z) the pod's agent serves, as it reported it; the gateway routes clients by it. */
+export const PLAYWRIGHT_VERSION_ANNOTATION = 'fleetwright.dev/playwright-version';
 export const AGENT_PORT = 3000;
 
 export type BrowserState = 'starting' | 'idle' | 'leased' | 'draining' | 'failed';

@@ -5,7 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import { type BrowserPool, BrowserPoolResource } from '../../api/v1alpha1/index.ts';
 import { leasePod, POD } from '../../leasing/acquire.ts';
-import { isLeasable, type Lease, leaseOf, POOL_LABEL, reclaimReason, STATE_LABEL, IDLE_SINCE_ANNOTATION } from '../../leasing/lease.ts';
+import {
+  IDLE_SINCE_ANNOTATION,
+  isLeasable,
+  type Lease,
+  leaseOf,
+  PLAYWRIGHT_VERSION_ANNOTATION,
+  POOL_LABEL,
+  reclaimReason,
+  STATE_LABEL,
+} from '../../leasing/lease.ts';
 import {
   isExpired,
   LEASE_OBJECT,
@@ -23,13 +32,17 @@ import { type KubeObject, keyOf, objectPath, parseKey, type Request } from '../.
 import { ignoreNotFound, isConflict, isNotFound } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../types.ts';
+import { readPlaywrightVersion } from './agent.ts';
 import { planPool } from './plan.ts';
 import { browserPod } from './pod.ts';
+import { needsVersionProbe, poolPlaywrightVersion } from './version.ts';
 import { browserPodView, type PodObject } from './view.ts';
 
 export const DRAIN_FINALIZER = 'fleetwright.dev/drain';
 /** Deleting a pool waits for its leased browsers up to maxSessionSeconds, and never longer than this. */
 const DRAIN_LIMIT_SECONDS = 600;
+/** How soon to ask again an agent that did not say its Playwright version. */
+const VERSION_RETRY_MS = 3_000;
 
 type PoolObject = KubeObject & { spec?: unknown; status?: { conditions?: Condition[] } & Record<string, unknown> };
 
@@ -119,6 +132,7 @@ class PoolPass {
     }
     if (plan.create > 0) await this.createPods(pool, parsed.value, plan.create, plan.desired);
     await this.reportFailures(pool);
+    const versionRetryMs = await this.recordPlaywrightVersions();
 
     let conditions = pool.status?.conditions;
     for (const c of plan.conditions) {
@@ -126,13 +140,14 @@ class PoolPass {
     }
     await this.writeStatus(pool, {
       ...plan.status,
+      playwrightVersion: poolPlaywrightVersion([...this.pods.values()].map(browserPodView)),
       selector: `${POOL_LABEL}=${request.name}`,
       observedGeneration: pool.metadata.generation,
       conditions,
     });
     const now = this.now.getTime();
     const untilReplicaExpiry = replicaExpiresAt === undefined ? undefined : replicaExpiresAt - now + 1000;
-    const requeueAfterMs = [plan.requeueAfterMs, untilReplicaExpiry].filter((ms) => ms !== undefined);
+    const requeueAfterMs = [plan.requeueAfterMs, untilReplicaExpiry, versionRetryMs].filter((ms) => ms !== undefined);
     return requeueAfterMs.length > 0 ? { requeueAfter: Math.max(Math.min(...requeueAfterMs), 100) } : undefined;
   }
 
@@ -263,6 +278,29 @@ class PoolPass {
     const note = `created ${count} browser pod(s); ${desired} wanted`;
     this.ctx.log.info({ created: count, desired }, note);
     await this.ctx.events.emit(pool, { type: 'Normal', reason: 'ScaledUp', action: 'CreatePod', note });
+  }
+
+  /**
+   * Asks each Ready agent that has not said its Playwright version and keeps
+   * the answer on its pod. Returns when to ask again if one did not answer.
+   */
+  private async recordPlaywrightVersions(): Promise<number | undefined> {
+    const unknown = [...this.pods.values()].filter((p) => p.status?.podIP && needsVersionProbe(browserPodView(p)));
+    const answered = await Promise.all(unknown.map(async (pod) => {
+      const name = pod.metadata.name ?? '';
+      try {
+        const version = await readPlaywrightVersion(pod.status?.podIP ?? '');
+        const patch = { metadata: { annotations: { [PLAYWRIGHT_VERSION_ANNOTATION]: version } } };
+        const path = objectPath(POD, { namespace: this.request.namespace, name });
+        this.pods.set(name, await this.ctx.rest.mergePatch<PodObject>(path, patch));
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return true;
+        this.ctx.log.debug({ pod: name, err }, 'browser pod did not say its Playwright version; asking again soon');
+        return false;
+      }
+    }));
+    return answered.includes(false) ? VERSION_RETRY_MS : undefined;
   }
 
   /** A pod whose agent exited is labelled failed and reported once, with why it stopped. */

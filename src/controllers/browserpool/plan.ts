@@ -19,6 +19,9 @@ export interface BrowserPodView {
   failure?: string;
   /** Its container cannot start and will not without a change (ImagePullBackOff and the like). */
   stuck: boolean;
+  createdAt: Date;
+  /** The Playwright version its agent reported (annotation), once the controller has asked. */
+  playwrightVersion?: string;
 }
 
 export interface PoolStatusCounts {

@@ -1,5 +1,5 @@
 import type { BrowserState } from '../../leasing/lease.ts';
-import { IDLE_SINCE_ANNOTATION, sessionsOf, STATE_LABEL } from '../../leasing/lease.ts';
+import { IDLE_SINCE_ANNOTATION, PLAYWRIGHT_VERSION_ANNOTATION, sessionsOf, STATE_LABEL } from '../../leasing/lease.ts';
 import type { KubeObject } from '../../runtime/resource.ts';
 import type { BrowserPodView } from './plan.ts';
 
@@ -48,6 +48,7 @@ export function browserPodView(pod: PodObject): BrowserPodView {
   const stuck = waiting?.reason !== undefined && STUCK_REASONS.has(waiting.reason);
   const created = new Date(metadata.creationTimestamp as string);
   const idleSince = metadata.annotations?.[IDLE_SINCE_ANNOTATION];
+  const playwrightVersion = metadata.annotations?.[PLAYWRIGHT_VERSION_ANNOTATION];
   let failure: string | undefined;
   if (terminated) failure = describeTermination(terminated);
   else if (stuck) failure = `${waiting.reason}${waiting.message ? `: ${firstLine(waiting.message)}` : ''}`;
@@ -62,5 +63,7 @@ export function browserPodView(pod: PodObject): BrowserPodView {
     sessions: sessionsOf(pod),
     ...(failure ? { failure } : {}),
     stuck,
+    createdAt: created,
+    ...(playwrightVersion ? { playwrightVersion } : {}),
   };
 }

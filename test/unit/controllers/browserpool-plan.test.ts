@@ -14,6 +14,7 @@ function browser(name: string, state: BrowserPodView['state'], extra: Partial<Br
     idleSince: minutesAgo(10),
     sessions: 0,
     stuck: false,
+    createdAt: minutesAgo(20),
     ...extra,
   };
 }

@@ -24,8 +24,14 @@ describe('browserPodView', () => {
       idleSince: new Date('2026-11-23T12:05:00Z'),
       sessions: 4,
       stuck: false,
+      createdAt: new Date('2026-11-23T12:00:00Z'),
     });
     expect(browserPodView(pod({ labels: {} })).idleSince).toEqual(new Date('2026-11-23T12:00:00Z'));
+  });
+
+  it('reads the Playwright version the agent reported', () => {
+    const view = browserPodView(pod({ annotations: { 'fleetwright.dev/playwright-version': '1.64.1' } }));
+    expect(view.playwrightVersion).toBe('1.64.1');
   });
 
   it('says why a failed agent stopped, from its termination message', () => {
