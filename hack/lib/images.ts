@@ -2,7 +2,7 @@
 // base (no registry, no Docker engine) and imported into the node's containerd.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DEFAULT_IMAGE } from '../../src/config.ts';
 import { ctr, importImage } from './node.ts';
@@ -10,6 +10,7 @@ import { podman, podmanHas, podmanWithInput } from './podman.ts';
 import { cacheDir, repoRoot } from './paths.ts';
 
 export const IMAGE_REPOSITORY = 'localhost/fleetwright/fleetwright';
+const VARIANT_REPOSITORY = 'localhost/fleetwright/playwright-variant';
 /** The tag the operator uses by default for browser and runner pods; moves to each new local build. */
 export const DEV_IMAGE = DEFAULT_IMAGE;
 const DEBIAN_IMAGE = 'localhost/fleetwright/debian:bookworm';
@@ -99,26 +100,73 @@ function projectInputs(): Buffer[] {
 export function ensureProjectImage(log: Log = console.log): string {
   const base = ensureBrowserBase(log);
   const tag = `${IMAGE_REPOSITORY}:${sha(base, ...projectInputs())}`;
-  if (!ctr('images', 'ls', '-q').split('\n').includes(tag)) {
-    if (!podmanHas(tag)) {
-      const started = Date.now();
-      log(`building ${tag} from the Dockerfile on ${base}`);
-      podman('build', '--network=host', '--build-arg', `BASE_IMAGE=${base}`, ...npmCaSecret(), '-t', tag, repoRoot);
-      log(`built ${tag} in ${Math.round((Date.now() - started) / 1000)} s`);
-    }
-    const started = Date.now();
-    importImage(tag);
-    log(`imported ${tag} into the node's containerd in ${Math.round((Date.now() - started) / 1000)} s`);
+  const imported = ensureInNode(tag, log, () => {
+    log(`building ${tag} from the Dockerfile on ${base}`);
+    podman('build', '--network=host', '--build-arg', `BASE_IMAGE=${base}`, ...npmCaSecret(), '-t', tag, repoRoot);
+  });
+  if (imported) {
     ctr('images', 'tag', '--force', tag, DEV_IMAGE);
-    removeSupersededImages(tag);
+    removeSupersededImages(`${IMAGE_REPOSITORY}:`, [tag, DEV_IMAGE]);
   }
   return tag;
 }
 
-/** Each source change makes a new tag; keep only the newest (and :dev) in both stores. */
-function removeSupersededImages(current: string): void {
-  const superseded = (names: string[]) =>
-    names.filter((n) => n.startsWith(`${IMAGE_REPOSITORY}:`) && n !== current && n !== DEV_IMAGE);
+/**
+ * The project's image (`projectImage`, from ensureProjectImage) with
+ * playwright-core `version` in place of its own, in the node's containerd:
+ * browser pods of that Playwright version. The package is the devDependency
+ * alias playwright-core-<major>-<minor>; tagged by a hash of the inputs,
+ * built and imported only when missing.
+ */
+export function ensurePlaywrightVariantImage(version: string, projectImage: string, log: Log = console.log): string {
+  const alias = `playwright-core-${version.split('.').slice(0, 2).join('-')}`;
+  const packageDir = join(repoRoot, 'node_modules', alias);
+  const installed = existsSync(packageDir)
+    ? (JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }).version
+    : 'missing';
+  if (installed !== version) {
+    throw new Error(
+      `node_modules/${alias} is ${installed}, not playwright-core ${version}: ` +
+      `npm install --save-dev --save-exact ${alias}@npm:playwright-core@${version}`,
+    );
+  }
+  const containerfile = join(repoRoot, 'hack', 'images', 'playwright-variant.Containerfile');
+  const tag = `${VARIANT_REPOSITORY}:${version}-${sha(projectImage, version, readFileSync(containerfile))}`;
+  const imported = ensureInNode(tag, log, () => {
+    const context = join(cacheDir, 'playwright-variant-context');
+    rmSync(context, { recursive: true, force: true });
+    cpSync(packageDir, join(context, 'node_modules', 'playwright-core'), { recursive: true });
+    log(`building ${tag}: ${projectImage} with playwright-core ${version}`);
+    try {
+      podman('build', '--network=none', '--build-arg', `PROJECT_IMAGE=${projectImage}`, '-f', containerfile, '-t', tag, context);
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+    }
+  });
+  if (imported) removeSupersededImages(`${VARIANT_REPOSITORY}:${version}-`, [tag]);
+  return tag;
+}
+
+/**
+ * Puts `tag` into the node's containerd unless it is there, building it in
+ * podman first unless podman has it. Returns whether it was imported.
+ */
+function ensureInNode(tag: string, log: Log, build: () => void): boolean {
+  if (ctr('images', 'ls', '-q').split('\n').includes(tag)) return false;
+  if (!podmanHas(tag)) {
+    const started = Date.now();
+    build();
+    log(`built ${tag} in ${Math.round((Date.now() - started) / 1000)} s`);
+  }
+  const started = Date.now();
+  importImage(tag);
+  log(`imported ${tag} into the node's containerd in ${Math.round((Date.now() - started) / 1000)} s`);
+  return true;
+}
+
+/** Each input change makes a new tag; keep only the tags in `keep` of those starting with `prefix`, in both stores. */
+function removeSupersededImages(prefix: string, keep: string[]): void {
+  const superseded = (names: string[]) => names.filter((n) => n.startsWith(prefix) && !keep.includes(n));
   for (const name of superseded(ctr('images', 'ls', '-q').split('\n'))) ctr('images', 'rm', name);
   for (const name of superseded(podman('images', '--format', '{{.Repository}}:{{.Tag}}').split('\n'))) {
     podman('rmi', '--force', name);
