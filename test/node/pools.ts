@@ -17,6 +17,7 @@ export interface PoolObject extends KubeObject {
     starting?: number;
     waiting?: number;
     selector?: string;
+    playwrightVersion?: string;
     conditions?: Condition[];
   };
 }

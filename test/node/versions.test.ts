@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { chromium as chromium164 } from 'playwright-core-1-64';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { ensurePlaywrightVariantImage } from '../../hack/lib/images.ts';
+import { PLAYWRIGHT_VERSION_ANNOTATION } from '../../src/leasing/lease.ts';
+import { useNamespace } from '../integration/helpers.ts';
+import { apply, poolManifest, poolPods, useController, useLeaser, waitForPool } from './pools.ts';
+
+const OLDER = '1.64.1';
+const pinned = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  dependencies: Record<string, string>;
+}).dependencies['playwright-core'];
+
+const ns = useNamespace('versions');
+const controller = useController(() => ns.name);
+const leasers = useLeaser(() => ns.name);
+let olderImage = '';
+
+beforeAll(() => {
+  apply(ns.name, `
+apiVersion: v1
+kind: Secret
+metadata: { name: clients-token }
+stringData: { token: not-used-here }
+---
+apiVersion: fleetwright.dev/v1alpha1
+kind: Tunnel
+metadata: { name: clients }
+spec:
+  poolRefs: [{ name: current }, { name: older }]
+  auth: { secretRef: { name: clients-token, key: token } }
+`);
+  olderImage = ensurePlaywrightVariantImage(OLDER, inject('image'), (line) => console.log(`[image] ${line}`));
+}, 300_000);
+
+/** Leases are held for the Tunnel `clients`: a holder that exists, so the pool does not reclaim them. */
+const lease = (pool: string, holder: string) =>
+  leasers.leaser.lease({ namespace: ns.name, name: pool }, { holder, kind: 'Tunnel', ref: `${ns.name}/clients` }, { timeoutMs: 60_000 });
+
+describe('the Playwright version of a pool', () => {
+  it('is the version of the playwright-core the project pins, for a pool of the default image', async () => {
+    apply(ns.name, poolManifest('current', 'replicas: 1'));
+    const pool = await waitForPool(ns.name, 'current', 'a Playwright version', (p) => p.status?.playwrightVersion !== undefined);
+    expect(pool.status?.playwrightVersion).toBe(pinned);
+    const [pod] = await poolPods(ns.name, 'current');
+    expect(pod?.metadata.annotations?.[PLAYWRIGHT_VERSION_ANNOTATION]).toBe(pinned);
+  });
+
+  it(`is ${OLDER} for a pool of the ${OLDER} image, whose browsers a Playwright ${OLDER} client uses`, async () => {
+    apply(ns.name, poolManifest('older', `replicas: 1\nimage: ${olderImage}`));
+    const pool = await waitForPool(ns.name, 'older', 'a Playwright version', (p) => p.status?.playwrightVersion !== undefined);
+    expect(pool.status?.playwrightVersion).toBe(OLDER);
+
+    const held = await lease('older', 'client-of-1-64');
+    try {
+      const about = await fetch(new URL('/json/version', held.endpoint.replace(/^ws:/, 'http:')));
+      expect(await about.json()).toEqual({ Browser: 'chromium', Playwright: OLDER });
+      // Playwright itself refuses a client of another minor: why the gateway routes clients by version.
+      await expect(chromium.connect(held.endpoint, { timeout: 10_000 })).rejects.toThrow(/428 Precondition Required/);
+      const browser = await chromium164.connect(held.endpoint, { timeout: 10_000 });
+      try {
+        const page = await browser.newPage();
+        // A page served on the host's loopback is out of reach of a browser in a pod.
+        await page.setContent('<title>served by Playwright 1.64</title><p id="answer">42</p>');
+        expect(await page.title()).toBe('served by Playwright 1.64');
+        expect(await page.locator('#answer').textContent()).toBe('42');
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      await held.release();
+    }
+  });
+});
+
+describe('the controller process', () => {
+  it('logged no reconcile errors', () => {
+    expect(controller.process.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});
