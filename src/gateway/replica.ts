@@ -8,7 +8,7 @@ import type { ObjectRef } from '../leasing/acquire.ts';
 import { type GatewayReport, REPORT_INTERVAL_MS, replicaLease, type TunnelCounts } from '../leasing/gateways.ts';
 import { LEASE_OBJECT } from '../leasing/requests.ts';
 import { objectPath } from '../runtime/resource.ts';
-import { ignoreNotFound, type RestClient } from '../runtime/rest.ts';
+import type { RestClient } from '../runtime/rest.ts';
 
 /** Counts changes are written at most this often. */
 const DEBOUNCE_MS = 1_000;
@@ -46,13 +46,16 @@ export class ReplicaHeartbeat {
     this.schedule(DEBOUNCE_MS);
   }
 
-  /** Writes the final counts, then deletes the Lease: this replica holds nothing any more. */
+  /**
+   * Writes the final counts with a 1 s duration and leaves the Lease: the
+   * Tunnel controller adds them up, then deletes it (deleting it here could
+   * beat the final counts to the controller's cache).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.writing;
-    await this.write();
-    await ignoreNotFound(this.rest.delete(objectPath(LEASE_OBJECT, this.ref)));
+    await this.write(1);
   }
 
   private schedule(delayMs: number): void {
@@ -67,8 +70,8 @@ export class ReplicaHeartbeat {
     }, delayMs);
   }
 
-  private async write(): Promise<void> {
-    const body = replicaLease(this.ref, this.identity, this.report(), new Date());
+  private async write(durationSeconds?: number): Promise<void> {
+    const body = replicaLease(this.ref, this.identity, this.report(), new Date(), durationSeconds);
     await this.rest.apply(objectPath(LEASE_OBJECT, this.ref), body, 'fleetwright-gateway');
   }
 }

@@ -38,8 +38,18 @@ export interface ReplicaLease extends KubeObject {
   spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
 }
 
-/** The heartbeat Lease of replica `ref`, run by process `identity`, carrying `report`. */
-export function replicaLease(ref: ObjectRef, identity: string, report: GatewayReport, now: Date): ReplicaLease {
+/**
+ * The heartbeat Lease of replica `ref`, run by process `identity`, carrying
+ * `report`. A replica that stops writes its last one with a duration of 1 s:
+ * the Tunnel controller adds up its final counts and then deletes it.
+ */
+export function replicaLease(
+  ref: ObjectRef,
+  identity: string,
+  report: GatewayReport,
+  now: Date,
+  durationSeconds = REPLICA_LEASE_SECONDS,
+): ReplicaLease {
   return {
     apiVersion: LEASE_OBJECT.apiVersion,
     kind: LEASE_OBJECT.kind,
@@ -49,7 +59,7 @@ export function replicaLease(ref: ObjectRef, identity: string, report: GatewayRe
       labels: { [GATEWAY_REPLICA_LABEL]: 'true' },
       annotations: { [REPORT_ANNOTATION]: JSON.stringify(report) },
     },
-    spec: { holderIdentity: identity, renewTime: microTime(now), leaseDurationSeconds: REPLICA_LEASE_SECONDS },
+    spec: { holderIdentity: identity, renewTime: microTime(now), leaseDurationSeconds: durationSeconds },
   };
 }
 

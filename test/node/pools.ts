@@ -99,3 +99,19 @@ metadata:
 spec:
 ${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
 `;
+
+/** `fleetwright gateway` on loopback for one namespace; `url('Tunnels')` gives its address. */
+export function startGateway(namespace: string, replica: string, extra: string[] = []): ControllerProcess {
+  return new ControllerProcess(
+    [
+      '--bind-address=127.0.0.1:0',
+      '--metrics-bind-address=127.0.0.1:0',
+      `--watch-namespace=${namespace}`,
+      `--replica-namespace=${namespace}`,
+      `--replica-name=${replica}`,
+      ...extra,
+    ],
+    {},
+    [new URL('../../src/main.ts', import.meta.url).pathname, 'gateway'],
+  );
+}

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensurePlaywrightVariantImage } from '../../hack/lib/images.ts';
 import { PLAYWRIGHT_VERSION_ANNOTATION } from '../../src/leasing/lease.ts';
 import { useNamespace } from '../integration/helpers.ts';
-import { apply, poolManifest, poolPods, useController, useLeaser, waitForPool } from './pools.ts';
+import { apply, poolManifest, poolPods, startGateway, useController, useLeaser, waitForPool } from './pools.ts';
 
 const OLDER = '1.64.1';
 const pinned = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -70,6 +70,44 @@ describe('the Playwright version of a pool', () => {
       }
     } finally {
       await held.release();
+    }
+  });
+});
+
+describe('a Tunnel over pools of two Playwright versions', () => {
+  const tunnelUrl = (gateway: string, tunnel: string) =>
+    `${gateway.replace('http', 'ws')}/tunnels/${ns.name}/${tunnel}`;
+  const headers = { Authorization: 'Bearer not-used-here' };
+
+  it('sends each client to the pool of its own version, and refuses other versions with 428 naming them', async () => {
+    apply(ns.name, `
+apiVersion: fleetwright.dev/v1alpha1
+kind: Tunnel
+metadata: { name: only-current }
+spec:
+  poolRefs: [{ name: current }]
+  auth: { secretRef: { name: clients-token, key: token } }
+`);
+    const gateway = startGateway(ns.name, 'versions');
+    try {
+      const base = await gateway.url('Tunnels');
+      const landedOn = async (connect: () => Promise<{ close(): Promise<void> }>) => {
+        const browser = await connect();
+        const started = gateway.lines.filter((l) => l.msg === 'session started').at(-1);
+        await browser.close();
+        const [pod] = (await poolPods(ns.name, 'current')).filter((p) => p.metadata.name === started?.pod);
+        return pod ? 'current' : 'older';
+      };
+      expect(await landedOn(() => chromium.connect(tunnelUrl(base, 'clients'), { headers, timeout: 60_000 })))
+        .toBe('current');
+      expect(await landedOn(() => chromium164.connect(tunnelUrl(base, 'clients'), { headers, timeout: 60_000 })))
+        .toBe('older');
+      const minor = (v: string | undefined) => v?.split('.').slice(0, 2).join('.');
+      await expect(chromium164.connect(tunnelUrl(base, 'only-current'), { headers, timeout: 10_000 })).rejects.toThrow(
+        new RegExp(`428[\\s\\S]*serves Playwright ${minor(pinned)} \\(pool current\\); your client is 1\\.64`),
+      );
+    } finally {
+      await gateway.kill('SIGTERM');
     }
   });
 });
