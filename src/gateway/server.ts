@@ -70,6 +70,8 @@ type Admitted = { tunnel: Tunnel; key: string; pool: string; log: Logger };
 /** Headers of the client that the browser's Playwright server reads; the agent overrides the launch ones. */
 const FORWARDED_HEADERS = ['user-agent', 'x-playwright-proxy'];
 const RETRY_AFTER_SECONDS = '5';
+/** Why a connection's wait is aborted when its client disconnects first: nobody to answer. */
+const CLIENT_GONE = new Error('the client went away');
 
 export class Gateway {
   readonly server: Server;
@@ -153,7 +155,7 @@ export class Gateway {
     const admitted = this.admit(req, url, match);
     if ('status' in admitted) return this.refuseRequest(res, admitted, match?.tunnel);
     const abort = new AbortController();
-    res.once('close', () => abort.abort(new Error('the client went away')));
+    res.once('close', () => abort.abort(CLIENT_GONE));
     await this.withBrowser(admitted, abort, async (browser) => {
       const target = new URL(browser.endpoint);
       req.url = match?.rest ?? '/';
@@ -171,7 +173,7 @@ export class Gateway {
     const admitted = this.admit(req, url, match);
     if ('status' in admitted) return this.refuseSocket(socket, admitted, match?.tunnel);
     const abort = new AbortController();
-    socket.once('close', () => abort.abort(new Error('the client went away')));
+    socket.once('close', () => abort.abort(CLIENT_GONE));
     await this.withBrowser(admitted, abort, (browser) => this.connect(req, url, socket, head, admitted, browser),
       (rejection) => this.refuseSocket(socket, rejection, admitted.tunnel));
   }
@@ -258,7 +260,7 @@ export class Gateway {
       const result = await use(browser);
       metrics.connections.inc({ tunnel: key, result });
     } catch (err) {
-      const rejection = this.leaseFailure(err, admitted);
+      const rejection = this.leaseFailure(abort.signal.aborted ? abort.signal.reason : err, admitted);
       if (rejection) {
         if (rejection.result) metrics.connections.inc({ tunnel: key, result: rejection.result });
         refuse(rejection);
@@ -285,7 +287,7 @@ export class Gateway {
     }
     if (err instanceof UpstreamRefused) return err.rejection;
     if (this.draining) return { status: 503, reason: 'the gateway is shutting down', headers: { 'retry-after': '1' } };
-    if (err instanceof Error && err.message === 'the client went away') return undefined;
+    if (err === CLIENT_GONE) return undefined;
     log.error({ err: err instanceof Error ? err.message : String(err), pool }, 'could not lease a browser');
     return { status: 503, result: 'unavailable', reason: 'could not lease a browser', headers: { 'retry-after': RETRY_AFTER_SECONDS } };
   }
