@@ -1,6 +1,1 @@
-import { API_VERSION } from '../api/kind.ts';
-import type { ResourceType } from '../runtime/resource.ts';
-
-export const BROWSER_POOL: ResourceType = { apiVersion: API_VERSION, kind: 'BrowserPool', plural: 'browserpools', namespaced: true };
-export const TEST_RUN: ResourceType = { apiVersion: API_VERSION, kind: 'TestRun', plural: 'testruns', namespaced: true };
-export const TUNNEL: ResourceType = { apiVersion: API_VERSION, kind: 'Tunnel', plural: 'tunnels', namespaced: true };
+export { BROWSER_POOL, TEST_RUN, TUNNEL } from '../api/resources.ts';
