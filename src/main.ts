@@ -16,7 +16,7 @@ import { runRunner, usage as runnerUsage } from './runner/index.ts';
 
 /** The controllers `fleetwright controller` runs. */
 const controllers = (config: ControllerConfig) => (registry: Registry): Controller[] => [
-  browserPoolController({ image: config.image }),
+  browserPoolController({ image: config.image, registry }),
   testRunController({ image: config.image, registry }),
   tunnelController({ gatewayUrl: config.gatewayUrl }),
 ];

@@ -3,6 +3,7 @@
 // drains the pool when it is deleted. Decisions are planPool's; this file
 // reads the cache and applies them.
 import { randomBytes } from 'node:crypto';
+import type { Registry } from 'prom-client';
 import { type BrowserPool, BrowserPoolResource } from '../../api/v1alpha1/index.ts';
 import { leasePod, POD } from '../../leasing/acquire.ts';
 import {
@@ -33,6 +34,7 @@ import { ignoreNotFound, isConflict, isNotFound } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../types.ts';
 import { readPlaywrightVersion } from './agent.ts';
+import { BrowserPoolMetrics } from './metrics.ts';
 import { planPool } from './plan.ts';
 import { browserPod } from './pod.ts';
 import { needsVersionProbe, poolPlaywrightVersion } from './version.ts';
@@ -49,6 +51,8 @@ type PoolObject = KubeObject & { spec?: unknown; status?: { conditions?: Conditi
 export interface BrowserPoolOptions {
   /** The image of browser pods whose pool names none. */
   image: string;
+  /** The process registry the pool gauges join. */
+  registry: Registry;
   now?: () => Date;
 }
 
@@ -61,6 +65,9 @@ const poolsOfUser = (obj: KubeObject): Request[] => {
 
 export function browserPoolController(options: BrowserPoolOptions): Controller {
   const now = options.now ?? (() => new Date());
+  // The gauges read the pool cache at scrape time; the runtime hands it to reconcile.
+  let pools: () => KubeObject[] = () => [];
+  new BrowserPoolMetrics(options.registry, () => pools());
   return {
     name: 'browserpool',
     for: BROWSER_POOL,
@@ -80,7 +87,10 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
       { type: TUNNEL, map: poolsOfUser },
     ],
     maxConcurrentReconciles: 4,
-    reconcile: (request, ctx) => new PoolPass(request, ctx, options.image, now()).run(),
+    reconcile: (request, ctx) => {
+      pools = () => ctx.cache(BROWSER_POOL).list();
+      return new PoolPass(request, ctx, options.image, now()).run();
+    },
   };
 }
 

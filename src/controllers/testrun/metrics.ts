@@ -18,6 +18,7 @@ export class TestRunMetrics {
   private readonly tests: Counter<'pool' | 'result'>;
   private readonly queue: Histogram<'pool'>;
   private readonly retries: Counter<'reason'>;
+  private readonly finishedRuns: Counter<'namespace' | 'result'>;
 
   constructor(registry: Registry, runs: () => KubeObject[]) {
     const registers = [registry];
@@ -60,14 +61,27 @@ export class TestRunMetrics {
       labelNames: ['reason'] as const,
       registers,
     });
+    this.finishedRuns = new Counter({
+      name: 'fleetwright_testruns_finished_total',
+      help: 'TestRuns that reached a final phase, by namespace and result (Succeeded, Failed, Error).',
+      labelNames: ['namespace', 'result'] as const,
+      registers,
+    });
   }
 
   started(run: TestRun, created: string, now: Date): void {
     this.queue.observe({ pool: run.spec.poolRef.name }, (now.getTime() - Date.parse(created)) / 1000);
   }
 
+  /**
+   * Called once per run, by the pass whose status write moved it to a final
+   * phase: a run already final in the cache (another replica's, or this
+   * process's before a restart) is never counted again. A crash between that
+   * write and this call loses the one run, which a counter's rate tolerates.
+   */
   finished(run: TestRun, result: string, ms: number, summary: TestCounts): void {
     const pool = run.spec.poolRef.name;
+    this.finishedRuns.inc({ namespace: run.metadata.namespace ?? '', result });
     this.duration.observe({ pool, result }, ms / 1000);
     for (const key of ['passed', 'failed', 'flaky', 'skipped'] as const) this.tests.inc({ pool, result: key }, summary[key] ?? 0);
   }

@@ -1,0 +1,58 @@
+import { Gauge, type Registry } from 'prom-client';
+import type { KubeObject } from '../../runtime/resource.ts';
+
+interface PoolView extends KubeObject {
+  spec?: { replicas?: number; autoscaling?: { maxReplicas?: number } };
+  status?: { idle?: number; busy?: number; starting?: number; waiting?: number };
+}
+
+const STATES = ['idle', 'busy', 'starting'] as const;
+
+/**
+ * The BrowserPool controller's metrics, registered beside controller-runtime's
+ * and computed at scrape time from the pools in the informer cache (their
+ * status is what the controller counted on its last pass, so `/metrics` and
+ * `kubectl get bp` never disagree). A pool that is deleted leaves no series.
+ */
+export class BrowserPoolMetrics {
+  constructor(registry: Registry, pools: () => KubeObject[]) {
+    const registers = [registry];
+    const each = (visit: (labels: { namespace: string; pool: string }, pool: PoolView) => void) => {
+      for (const pool of pools() as PoolView[]) {
+        visit({ namespace: pool.metadata.namespace ?? '', pool: pool.metadata.name ?? '' }, pool);
+      }
+    };
+    new Gauge({
+      name: 'fleetwright_pool_browsers',
+      help: 'Browser pods of a BrowserPool by state: idle (ready to lease), busy (leased), starting (not ready yet).',
+      labelNames: ['namespace', 'pool', 'state'] as const,
+      registers,
+      collect() {
+        this.reset();
+        each((labels, pool) => {
+          for (const state of STATES) this.set({ ...labels, state }, pool.status?.[state] ?? 0);
+        });
+      },
+    });
+    new Gauge({
+      name: 'fleetwright_pool_waiting',
+      help: 'Lease requests queued on a BrowserPool, waiting for a browser.',
+      labelNames: ['namespace', 'pool'] as const,
+      registers,
+      collect() {
+        this.reset();
+        each((labels, pool) => this.set(labels, pool.status?.waiting ?? 0));
+      },
+    });
+    new Gauge({
+      name: 'fleetwright_pool_max_browsers',
+      help: 'The most browser pods a BrowserPool may run: autoscaling.maxReplicas, else spec.replicas.',
+      labelNames: ['namespace', 'pool'] as const,
+      registers,
+      collect() {
+        this.reset();
+        each((labels, pool) => this.set(labels, pool.spec?.autoscaling?.maxReplicas ?? pool.spec?.replicas ?? 0));
+      },
+    });
+  }
+}
