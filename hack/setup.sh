@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   openssl unzip prometheus
+  # Argo CD health checks (charts/fleetwright/files/argocd/*.lua) are tested with a Lua interpreter
+  lua5.4
   # the real node: container runtime, CNI plugins, iptables for the kubelet's chains
   containerd runc containernetworking-plugins iptables
   # images built here: podman, and debootstrap for the local Debian base
