@@ -1,29 +1,39 @@
-// Writes crds/*.yaml from the zod schemas; with --check, fails when they differ.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// Writes the CRDs from the zod schemas into crds/ and into the Helm chart's
+// crds/ (Helm installs what is there before the templates); with --check,
+// fails when either differs. config/crd is written from them by
+// hack/generate-config.ts.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCrdFiles } from '../src/api/crd.ts';
 import { kinds } from '../src/api/v1alpha1/index.ts';
 
-const dir = join(import.meta.dirname, '..', 'crds');
+const root = join(import.meta.dirname, '..');
+const crdDirs = ['crds', join('charts', 'fleetwright', 'crds')];
 const check = process.argv.includes('--check');
 const wanted = renderCrdFiles(kinds);
 
 if (check) {
-  const stale = wanted
-    .filter(({ file, content }) => readOrEmpty(join(dir, file)) !== content)
-    .map((f) => f.file);
-  const extra = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !wanted.some((w) => w.file === f));
-  if (stale.length + extra.length > 0) {
+  const problems = crdDirs.flatMap((dir) => {
+    const stale = wanted
+      .filter(({ file, content }) => readOrEmpty(join(root, dir, file)) !== content)
+      .map((f) => f.file);
+    const extra = listYaml(join(root, dir)).filter((f) => !wanted.some((w) => w.file === f));
+    return [...stale, ...extra].map((f) => `${dir}/${f}`);
+  });
+  if (problems.length > 0) {
     console.error(
-      `crds/ is out of date with src/api/v1alpha1 (differs: ${[...stale, ...extra].join(', ')}).\n` +
+      `the CRDs are out of date with src/api/v1alpha1 (differs: ${problems.join(', ')}).\n` +
       'Run `npm run generate` and commit the result.',
     );
     process.exit(1);
   }
-  console.log(`crds/ matches src/api/v1alpha1 (${wanted.length} CRDs)`);
+  console.log(`${crdDirs.join(' and ')} match src/api/v1alpha1 (${wanted.length} CRDs)`);
 } else {
-  for (const { file, content } of wanted) writeFileSync(join(dir, file), content);
-  console.log(`wrote ${wanted.map((w) => `crds/${w.file}`).join(', ')}`);
+  for (const dir of crdDirs) {
+    mkdirSync(join(root, dir), { recursive: true });
+    for (const { file, content } of wanted) writeFileSync(join(root, dir, file), content);
+  }
+  console.log(`wrote ${wanted.map((w) => w.file).join(', ')} into ${crdDirs.join(' and ')}`);
 }
 
 function readOrEmpty(path: string): string {
@@ -31,5 +41,13 @@ function readOrEmpty(path: string): string {
     return readFileSync(path, 'utf8');
   } catch {
     return '';
+  }
+}
+
+function listYaml(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  } catch {
+    return [];
   }
 }
