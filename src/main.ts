@@ -15,7 +15,7 @@ import { runControllerProcess } from './runtime/process.ts';
 import { runRunner, usage as runnerUsage } from './runner/index.ts';
 
 /** The controllers `fleetwright controller` runs. */
-const controllers = (config: ControllerConfig) => (registry: Registry): Controller[] => [
+export const controllers = (config: ControllerConfig) => (registry: Registry): Controller[] => [
   browserPoolController({ image: config.image, registry }),
   testRunController({ image: config.image, registry }),
   tunnelController({ gatewayUrl: config.gatewayUrl }),
