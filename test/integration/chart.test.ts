@@ -1,0 +1,130 @@
+// What the API server says of the chart's output and of config/: every
+// object, with defaults and with every optional feature on, passes a
+// server-side dry run (admission, schema and RBAC escalation checks
+// included), and config/default installs the same objects as the chart.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { kubectlCacheDir } from '../../hack/lib/crds.ts';
+import { repoRoot } from '../../hack/lib/paths.ts';
+import { ensureTool } from '../../hack/lib/tools.ts';
+import { kubectl, useNamespace } from './helpers.ts';
+
+const chart = join(repoRoot, 'charts', 'fleetwright');
+const allFeatures = join(repoRoot, 'test', 'fixtures', 'chart', 'all-features.yaml');
+const monitoringCrds = join(repoRoot, 'test', 'fixtures', 'chart', 'monitoring-crds.yaml');
+/** Where config/default installs, as the chart's documented `helm install -n fleetwright-system`. */
+const SYSTEM_NAMESPACE = 'fleetwright-system';
+
+const ns = useNamespace('chart');
+
+interface Meta {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+function helmTemplate(namespace: string, ...args: string[]): string {
+  const result = spawnSync(ensureTool('helm'), ['template', 'fleetwright', chart, '--namespace', namespace, ...args], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`helm template failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+const objectsOf = (manifest: string): Meta[] =>
+  parseAllDocuments(manifest)
+    .filter((d) => d.contents !== null)
+    .map((d) => d.toJS() as Meta);
+
+const idOf = (o: Meta) => `${o.kind} ${o.metadata.namespace ?? '-'}/${o.metadata.name}`;
+
+/**
+ * Server-side apply of a manifest, as a dry run; returns one line per object.
+ * Server-side: objects that exist already (the CRDs) were not made by a
+ * client-side apply, which would warn about them.
+ */
+function dryRun(manifest: string): string[] {
+  const result = kubectl(['apply', '--server-side', '--force-conflicts', '--dry-run=server', '-f', '-'], manifest);
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return result.stdout.trim().split('\n');
+}
+
+let createdSystemNamespace = false;
+
+beforeAll(() => {
+  // The Prometheus Operator's kinds, so that ServiceMonitor & co. can be dry-run.
+  for (const args of [
+    ['apply', '--server-side', '-f', monitoringCrds],
+    ['wait', '--for=condition=Established', '--timeout=30s', '-f', monitoringCrds],
+  ]) {
+    const result = kubectl(args);
+    if (result.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
+  }
+  // kubectl's discovery cache predates the new kinds.
+  rmSync(kubectlCacheDir, { recursive: true, force: true });
+  // A server-side dry run creates no namespace: config/default's objects need theirs to exist.
+  if (kubectl(['get', 'namespace', SYSTEM_NAMESPACE]).status !== 0) {
+    const created = kubectl(['create', 'namespace', SYSTEM_NAMESPACE]);
+    if (created.status !== 0) throw new Error(created.stderr);
+    createdSystemNamespace = true;
+  }
+  // Pod Security admission warns of a workload whose pods the restricted standard would refuse:
+  // kubectl prints it on stderr, which every dry run expects empty.
+  for (const namespace of [ns.name, SYSTEM_NAMESPACE]) {
+    const labels = ['pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/warn=restricted'];
+    const labelled = kubectl(['label', '--overwrite', 'namespace', namespace, ...labels]);
+    if (labelled.status !== 0) throw new Error(labelled.stderr);
+  }
+});
+
+afterAll(() => {
+  if (createdSystemNamespace) kubectl(['delete', 'namespace', SYSTEM_NAMESPACE, '--wait=false']);
+});
+
+describe('the chart on a real API server', () => {
+  it('has every object of its defaults accepted, CRDs included', () => {
+    const manifest = helmTemplate(ns.name, '--include-crds');
+    const lines = dryRun(manifest);
+    expect(lines).toHaveLength(objectsOf(manifest).length);
+    expect(lines).toContain('deployment.apps/fleetwright-controller serverside-applied (server dry run)');
+    expect(lines).toContain('clusterrole.rbac.authorization.k8s.io/fleetwright-controller serverside-applied (server dry run)');
+  });
+
+  it('has every object accepted with every optional feature on: Ingress, monitoring, custom accounts', () => {
+    const manifest = helmTemplate(ns.name, '--values', allFeatures);
+    const objects = objectsOf(manifest);
+    const kinds = new Set(objects.map((o) => o.kind));
+    for (const kind of ['Ingress', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap']) expect(kinds).toContain(kind);
+    expect(dryRun(manifest)).toHaveLength(objects.length);
+  });
+});
+
+describe('config/ on a real API server', () => {
+  const kustomize = (dir: string) => {
+    const result = kubectl(['kustomize', join(repoRoot, 'config', dir)]);
+    if (result.status !== 0) throw new Error(`kubectl kustomize config/${dir}: ${result.stderr}`);
+    return result.stdout;
+  };
+
+  it('installs with config/default what the chart installs with its defaults, plus the namespace', () => {
+    const fromKustomize = objectsOf(kustomize('default')).map(idOf).sort();
+    const fromChart = objectsOf(helmTemplate(SYSTEM_NAMESPACE, '--include-crds')).map(idOf);
+    // `helm install --create-namespace` makes the namespace; kustomize has to ship it.
+    expect(fromKustomize).toEqual([...fromChart, `Namespace -/${SYSTEM_NAMESPACE}`].sort());
+  });
+
+  it('has config/default accepted', () => {
+    const manifest = kustomize('default');
+    expect(dryRun(manifest)).toHaveLength(objectsOf(manifest).length);
+  });
+
+  it('has config/prometheus accepted', () => {
+    const manifest = kustomize('prometheus');
+    const objects = objectsOf(manifest);
+    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule']));
+    expect(dryRun(manifest)).toHaveLength(objects.length);
+  });
+});

