@@ -1,10 +1,13 @@
 // `fleetwright/reporter`: a Playwright reporter that writes the shard summary
 // (summary.ts) to the container's termination message file when the run
-// ends, where the kubelet picks it up for the pod status. `fleetwright runner`
-// adds it on top of the reporters the suite configures.
+// ends, where the kubelet picks it up for the pod status; while the run goes
+// on, it keeps the shard's running counts (progress.ts) in the file
+// FLEETWRIGHT_PROGRESS_FILE names, which the runner serves. `fleetwright
+// runner` adds it on top of the reporters the suite configures.
 import { writeFileSync } from 'node:fs';
 import { stripVTControlCharacters } from 'node:util';
-import type { FullResult, Reporter, Suite, TestCase, TestError } from '@playwright/test/reporter';
+import type { FullResult, Reporter, Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
+import { ProgressCounter, writeProgressFile } from './progress.ts';
 import { fitSummary, type ShardSummary } from './summary.ts';
 
 export { fitSummary, parseShardSummary, ShardSummary } from './summary.ts';
@@ -58,6 +61,8 @@ export function summarize(tests: TestCase[], result: FullResult, errors: TestErr
 export default class FleetwrightReporter implements Reporter {
   private suite: Suite | undefined;
   private readonly errors: TestError[] = [];
+  private readonly progress = new ProgressCounter();
+  private progressFile = process.env.FLEETWRIGHT_PROGRESS_FILE || undefined;
 
   // Playwright adds a line reporter of its own when no reporter prints.
   printsToStdio(): boolean {
@@ -66,6 +71,12 @@ export default class FleetwrightReporter implements Reporter {
 
   onBegin(_config: unknown, suite: Suite): void {
     this.suite = suite;
+    this.progress.begin(suite.allTests().length);
+    this.writeProgress();
+  }
+
+  onTestEnd(test: TestCase, result: TestResult): void {
+    if (this.progress.testEnd(test, result)) this.writeProgress();
   }
 
   onError(error: TestError): void {
@@ -73,6 +84,8 @@ export default class FleetwrightReporter implements Reporter {
   }
 
   onEnd(result: FullResult): void {
+    this.progress.end();
+    this.writeProgress();
     const summary = fitSummary(summarize(this.suite?.allTests() ?? [], result, this.errors));
     const path = process.env.FLEETWRIGHT_TERMINATION_LOG || DEFAULT_TERMINATION_LOG;
     try {
@@ -81,6 +94,18 @@ export default class FleetwrightReporter implements Reporter {
       // The run's result stands without the summary; the controller then falls back to the exit code.
       console.error(`fleetwright reporter: cannot write the test summary to ${path} ` +
         `(${err instanceof Error ? err.message : String(err)}): set FLEETWRIGHT_TERMINATION_LOG to a writable file`);
+    }
+  }
+
+  /** Progress is a convenience: when it cannot be written, the run goes on without it. */
+  private writeProgress(): void {
+    if (!this.progressFile) return;
+    try {
+      writeProgressFile(this.progressFile, this.progress.value);
+    } catch (err) {
+      console.error(`fleetwright reporter: cannot write progress to ${this.progressFile} ` +
+        `(${err instanceof Error ? err.message : String(err)}); the run goes on without live progress`);
+      this.progressFile = undefined;
     }
   }
 }

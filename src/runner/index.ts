@@ -3,13 +3,15 @@
 // there with the fleetwright reporter added to the suite's reporters, and
 // exits with Playwright's exit code. The browser comes from the pod's
 // PW_TEST_CONNECT_WS_ENDPOINT (and PW_TEST_CONNECT_EXPOSE_NETWORK), which
-// Playwright reads itself.
+// Playwright reads itself. With FLEETWRIGHT_PROGRESS_PORT it also serves the
+// shard's running counts (progress.ts).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createLogger } from '../log.ts';
+import { progressPort, serveProgress } from './progress.ts';
 import { type AppPaths, prepareSuite } from './workdir.ts';
 
 /** Where the TestRun controller mounts a ConfigMap source. */
@@ -21,6 +23,7 @@ export const usage = () =>
   `  FLEETWRIGHT_SOURCE_DIR       the suite (${DEFAULT_SOURCE_DIR} if it exists, else the working directory)\n` +
   '  FLEETWRIGHT_WORK_DIR         writable directory for the copy (the OS temp dir, /tmp)\n' +
   '  FLEETWRIGHT_TERMINATION_LOG  where the summary goes (/dev/termination-log)\n' +
+  '  FLEETWRIGHT_PROGRESS_PORT    serve the running counts at GET /progress on this port (unset: not served)\n' +
   '  PW_TEST_CONNECT_WS_ENDPOINT, PW_TEST_CONNECT_EXPOSE_NETWORK: the browser, read by Playwright';
 
 /** fleetwright's own install: from src/runner/ in development, from dist/runner/ in the image. */
@@ -48,8 +51,12 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
   // chooses (Playwright's default list reporter when neither does) and adds ours.
   if (app.reporter.includes(',')) throw new Error(`fleetwright is installed under a path with a comma (${app.reporter})`);
   const source = env.FLEETWRIGHT_SOURCE_DIR || (existsSync(DEFAULT_SOURCE_DIR) ? DEFAULT_SOURCE_DIR : process.cwd());
+  const port = env.FLEETWRIGHT_PROGRESS_PORT ? progressPort(env.FLEETWRIGHT_PROGRESS_PORT) : undefined;
   const suite = prepareSuite(source, env.FLEETWRIGHT_WORK_DIR || tmpdir(), app);
   log.info({ source, suite, args }, 'running playwright test');
+  // Beside the suite, not in it: nothing of the suite's own may be overwritten.
+  const progressFile = `${suite}.progress.json`;
+  const progress = port === undefined ? undefined : await serveProgress(port, progressFile, log);
 
   const child = spawn(process.execPath, [app.cli, 'test', '--add-reporter', app.reporter, ...args], {
     cwd: suite,
@@ -57,7 +64,11 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
     // Playwright waiting (microsoft/playwright#39753) until a watchdog kills it, 5 minutes by default
     // (#40637): far past a pod's grace period. Ten seconds without a heartbeat is plenty for a worker
     // that did get it; the kill then shows up in the summary's errors.
-    env: { PWTEST_CHILD_PROCESS_TIMEOUT: '10000', ...env },
+    env: {
+      PWTEST_CHILD_PROCESS_TIMEOUT: '10000',
+      ...env,
+      ...(progress ? { FLEETWRIGHT_PROGRESS_FILE: progressFile } : {}),
+    },
     stdio: 'inherit',
   });
   // Playwright stops gracefully only on SIGINT (reporters still get onEnd, so the summary says
@@ -73,5 +84,6 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+    await progress?.close();
   }
 }

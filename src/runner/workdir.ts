@@ -3,6 +3,7 @@
 // resolve to the packages shipped with fleetwright.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { restoreLayout } from './layout.ts';
 
 export interface AppPaths {
   /** The fleetwright package: what `fleetwright/reporter` resolves in. */
@@ -54,6 +55,7 @@ export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths)
       'mount an emptyDir there or set FLEETWRIGHT_WORK_DIR to a writable directory', { cause: err });
   }
   cpSync(source, suite, { recursive: true, dereference: true, filter: copied(source) });
+  restoreLayout(suite);
 
   // The suite's own packages stay resolvable; Playwright and fleetwright come from the app.
   const links = new Map<string, string>();

@@ -21,7 +21,9 @@ import { join, resolve } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { type BrowserServer, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Progress } from '../../src/reporter/progress.ts';
 import { parseShardSummary } from '../../src/reporter/summary.ts';
+import { LAYOUT_KEY } from '../../src/runner/layout.ts';
 import { prepareSuite } from '../../src/runner/workdir.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -71,6 +73,23 @@ describe('fleetwright runner', () => {
   let env: NodeJS.ProcessEnv;
   let whole: Counts;
   let wholeRun: Awaited<ReturnType<typeof runner>>;
+  /** What the whole run's progress port answered while it ran, and what its progress file held at the end. */
+  const served: Progress[] = [];
+  let lastProgress: Progress;
+
+  /** Polls the progress port the runner logs, every 100 ms until the runner exits. */
+  function pollProgress(): OnStdout {
+    let polling = false;
+    return (stdout, child) => {
+      const url = /"url":"([^"]+)","msg":"serving progress"/.exec(stdout)?.[1];
+      if (polling || !url) return;
+      polling = true;
+      const timer = setInterval(() => {
+        fetch(url).then(async (r) => served.push(await r.json() as Progress), () => undefined);
+      }, 100);
+      child.once('exit', () => clearInterval(timer));
+    };
+  }
 
   /** `node src/main.ts runner [args]` as a runner pod runs it; returns its exit and the summary it left. */
   async function runner(name: string, args: string[], source = fixture, onStdout?: OnStdout, extraEnv = {}) {
@@ -113,7 +132,13 @@ describe('fleetwright runner', () => {
       [playwrightCli, 'test', '--config', join(fixture, 'playwright.config.ts'), '--reporter=json', '--output', join(tmp, 'direct')],
       { ...env, SUITE_PORT: String(await freePort()), PLAYWRIGHT_JSON_OUTPUT_FILE: jsonFile },
     );
-    [, wholeRun] = await Promise.all([reference, runner('whole', [])]);
+    [, wholeRun] = await Promise.all([
+      reference,
+      runner('whole', [], fixture, pollProgress(), { FLEETWRIGHT_PROGRESS_PORT: '0' }),
+    ]);
+    const work = join(tmp, 'whole');
+    const file = readdirSync(work).find((f) => f.endsWith('.progress.json'));
+    lastProgress = JSON.parse(readFileSync(join(work, file ?? 'missing'), 'utf8')) as Progress;
     expect((await reference).code).toBe(1);
     const { stats } = JSON.parse(readFileSync(jsonFile, 'utf8'));
     whole = { passed: stats.expected, failed: stats.unexpected, flaky: stats.flaky, skipped: stats.skipped };
@@ -139,6 +164,19 @@ describe('fleetwright runner', () => {
     ]);
     // The suite configures no reporter: Playwright's default list reporter still prints.
     expect(stdout).toMatch(/✓ +\d+ a\.spec\.ts:\d+:\d+ › home page › has a title/);
+  });
+
+  it('serves running counts on its progress port that only grow and end at the summary\'s', () => {
+    const settled = (p: Progress) => p.passed + p.failed + p.flaky + p.skipped;
+    const during = served.filter((p) => p.total > 0 && !p.done);
+    expect(during.length).toBeGreaterThan(3);
+    expect(during.some((p) => settled(p) > 0 && settled(p) < 14)).toBe(true);
+    for (let i = 1; i < served.length; i++) {
+      for (const k of ['passed', 'failed', 'flaky', 'skipped'] as const) {
+        expect(served[i]![k]).toBeGreaterThanOrEqual(served[i - 1]![k]);
+      }
+    }
+    expect(lastProgress).toEqual({ ...counts(wholeRun.summary), total: 14, done: true });
   });
 
   it('splits the suite into shards whose counts add up to the whole run', { timeout: 60_000 }, async () => {
@@ -241,6 +279,31 @@ describe('the runner\'s copy of a suite', () => {
     expect(readdirSync(suite).sort()).toEqual(['a.spec.ts', 'node_modules']);
     expect(existsSync(join(suite, 'node_modules/left-pad'))).toBe(true);
     expect(existsSync(join(suite, 'node_modules/@playwright/test/cli.js'))).toBe(true);
+  });
+
+  it('puts the files of a packed folder back where its layout says', () => {
+    const volume = join(tmp, 'packed');
+    mkdirSync(volume);
+    writeFileSync(join(volume, 'playwright.config.ts'), '// config\n');
+    writeFileSync(join(volume, 'tests__login.spec.ts'), '// login\n');
+    writeFileSync(join(volume, 'tests__fixtures__user.json'), '{}\n');
+    writeFileSync(join(volume, LAYOUT_KEY), JSON.stringify({
+      files: { 'tests__login.spec.ts': 'tests/login.spec.ts', 'tests__fixtures__user.json': 'tests/fixtures/user.json' },
+    }));
+
+    const suite = prepareSuite(volume, join(tmp, 'work'), app);
+
+    expect(readdirSync(suite).sort()).toEqual(['node_modules', 'playwright.config.ts', 'tests']);
+    expect(readFileSync(join(suite, 'tests/login.spec.ts'), 'utf8')).toBe('// login\n');
+    expect(readFileSync(join(suite, 'tests/fixtures/user.json'), 'utf8')).toBe('{}\n');
+  });
+
+  it('refuses a layout that points outside the suite', () => {
+    const volume = join(tmp, 'escaping');
+    mkdirSync(volume);
+    writeFileSync(join(volume, 'a.spec.ts'), '');
+    writeFileSync(join(volume, LAYOUT_KEY), JSON.stringify({ files: { 'a.spec.ts': '../../etc/a.spec.ts' } }));
+    expect(() => prepareSuite(volume, join(tmp, 'work'), app)).toThrow(/names a path outside the suite/);
   });
 
   it('names the setting to fix when the source is missing or the work directory is inside it', () => {

@@ -150,6 +150,19 @@ const ShardStatus = z
     runnerPod: z.string().max(253).optional().describe('Runner pod of the current attempt.'),
     attempts: count('Attempts started, including infrastructure retries.').optional(),
     ...TestCounts,
+    progress: z
+      .object({
+        passed: count('Tests that passed so far.'),
+        failed: count('Tests that failed so far (after their Playwright retries).'),
+        flaky: count('Tests that failed and then passed on a retry so far.'),
+        skipped: count('Tests skipped so far.'),
+        total: count('Tests in this shard; 0 until Playwright has loaded the suite.'),
+      })
+      .optional()
+      .describe(
+        'While the shard runs: the tests finished so far, as its runner reports them (polled every few ' +
+        'seconds). Gone once the shard ends, when the counts above are its result.',
+      ),
     message: z.string().max(4096).optional().describe('Why the shard failed, or its first failed tests.'),
   })
   .describe('Progress of one shard.');
@@ -169,7 +182,10 @@ export const TestRunStatus = z
         durationSeconds: z.number().min(0).optional().describe('Wall-clock time of the longest shard.'),
       })
       .optional()
-      .describe('Test counts over all shards.'),
+      .describe(
+        'Test counts over all shards: the finished shards\' results plus, while shards run, their progress; ' +
+        'once the run is finished, the results alone.',
+      ),
     duration: z
       .string()
       .max(64)

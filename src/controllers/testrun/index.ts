@@ -2,6 +2,7 @@
 // pod per shard on its leased browser, folds the runners' summaries into
 // status, retries shards whose infrastructure failed, and cleans up. Every
 // decision about a shard is planShard's; this file observes and applies.
+import { isDeepStrictEqual } from 'node:util';
 import type { Registry } from 'prom-client';
 import { type TestRun, TestRunResource } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
@@ -28,8 +29,10 @@ import {
   type ShardAction,
   type ShardStatus,
   summarize,
+  withProgress,
 } from './plan.ts';
 import { ATTEMPT_LABEL, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
+import { PROGRESS_INTERVAL_MS, RunnerProgress } from './progress.ts';
 
 export const CLEANUP_FINALIZER = 'fleetwright.dev/testrun-cleanup';
 const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
@@ -39,6 +42,7 @@ const QUEUED_RESYNC_MS = 5_000;
 type RunObject = KubeObject & { spec?: unknown; status?: Record<string, unknown> & { conditions?: Condition[] } };
 
 interface RunnerPodObject extends PodObject {
+  spec?: unknown;
   status?: PodObject['status'] & {
     reason?: string;
     containerStatuses?: {
@@ -76,6 +80,7 @@ export function testRunController(options: TestRunOptions): Controller {
   let runs: () => KubeObject[] = () => [];
   const metrics = new TestRunMetrics(options.registry, () => runs());
   const writes = new StatusWrites();
+  const progress = new RunnerProgress();
   type Refs = { poolRef?: { name?: string }; source?: { configMap?: { name?: string } } };
   const specOf = (run: KubeObject) => run.spec as Refs;
   return {
@@ -99,7 +104,7 @@ export function testRunController(options: TestRunOptions): Controller {
     maxConcurrentReconciles: 4,
     reconcile: (request, ctx) => {
       runs = () => ctx.cache(TEST_RUN).list();
-      return new RunPass(request, ctx, { image: options.image, metrics, writes }, now()).run();
+      return new RunPass(request, ctx, { image: options.image, metrics, writes, progress }, now()).run();
     },
   };
 }
@@ -111,6 +116,7 @@ class RunPass {
   private readonly image: string;
   private readonly metrics: TestRunMetrics;
   private readonly writes: StatusWrites;
+  private readonly progress: RunnerProgress;
   private readonly now: Date;
   /** resourceVersions of this run that do not carry this pass's status write. */
   private readonly staleVersions = new Set<string>();
@@ -118,7 +124,7 @@ class RunPass {
   constructor(
     request: Request,
     ctx: ReconcileContext,
-    deps: { image: string; metrics: TestRunMetrics; writes: StatusWrites },
+    deps: { image: string; metrics: TestRunMetrics; writes: StatusWrites; progress: RunnerProgress },
     now: Date,
   ) {
     this.request = request;
@@ -126,6 +132,7 @@ class RunPass {
     this.image = deps.image;
     this.metrics = deps.metrics;
     this.writes = deps.writes;
+    this.progress = deps.progress;
     this.now = now;
   }
 
@@ -189,7 +196,9 @@ class RunPass {
         if (action.type === 'releaseBrowser') releases.push({ index, action });
         else await this.act(stored, run, index, action, deadline);
       }
-      shards.push(plan.status);
+      const runner = mine.find((r) => r.metadata.name === plan.status.runnerPod);
+      const reported = runner && plan.status.phase === 'Running' ? this.progress.read(runner, this.ctx.log) : undefined;
+      shards.push(withProgress(plan.status, previous.find((s) => s.index === index), reported));
       const summary = mine.map(runnerView).find((r) => r.attempt === plan.status.attempts)?.summary;
       if (summary && isFinalShard(plan.status)) durations.push(summary.durationMs);
     }
@@ -411,12 +420,16 @@ class RunPass {
     };
     const previousPhase = run.status?.phase;
     if (phase === 'Running' && !run.status?.startTime) this.metrics.started(spec, run.metadata.creationTimestamp as string, this.now);
-    if (await this.writeStatus(run, status) && previousPhase !== phase) {
+    // The duration ticks every second: written along with another change only, so that a run whose
+    // progress stands still costs no writes.
+    if (!onlyDurationDiffers(run.status, status) && await this.writeStatus(run, status) && previousPhase !== phase) {
       const note = phase === 'Queued' ? `queued on BrowserPool ${pool}` : `started: ${running} shard(s) running`;
       await this.ctx.events.emit(run, { type: 'Normal', reason: phase === 'Queued' ? 'Queued' : 'Started', action: 'Schedule', note });
     }
     const untilDeadline = Math.max(deadline - this.now.getTime(), 100);
-    return { requeueAfter: phase === 'Queued' ? Math.min(QUEUED_RESYNC_MS, untilDeadline) : untilDeadline };
+    // Running shards are looked at every PROGRESS_INTERVAL_MS, which also asks their runners for progress.
+    const resync = phase === 'Queued' ? QUEUED_RESYNC_MS : running > 0 ? PROGRESS_INTERVAL_MS : untilDeadline;
+    return { requeueAfter: Math.min(resync, untilDeadline) };
   }
 
   /** 1-based place of the run's first waiting request in its pool's queue. */
@@ -460,6 +473,16 @@ class StatusWrites {
     this.written.delete(uid);
     return run;
   }
+}
+
+/** Whether the stored status and `next` differ in `duration` alone (fields set to undefined count as absent). */
+function onlyDurationDiffers(stored: Record<string, unknown> | undefined, next: Record<string, unknown>): boolean {
+  const plain = (status: unknown) => {
+    const copy = JSON.parse(JSON.stringify(status ?? {})) as Record<string, unknown>;
+    delete copy.duration;
+    return copy;
+  };
+  return stored?.duration !== undefined && isDeepStrictEqual(plain(stored), plain(next));
 }
 
 /** The run's conditions, set on a copy, each stamped with the run's generation. */

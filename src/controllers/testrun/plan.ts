@@ -5,6 +5,7 @@ import type { TestRunStatus } from '../../api/v1alpha1/index.ts';
 import type { ShardSummary } from '../../reporter/summary.ts';
 
 export type ShardStatus = NonNullable<TestRunStatus['shards']>[number];
+export type ShardProgress = NonNullable<ShardStatus['progress']>;
 export type RunPhase = NonNullable<TestRunStatus['phase']>;
 
 /** A runner pod of one attempt of a shard. */
@@ -179,8 +180,28 @@ export function runPhase(shards: ShardStatus[]): RunPhase {
   return shards.some((s) => (s.attempts ?? 0) > 0) ? 'Running' : 'Queued';
 }
 
+/**
+ * A running shard carries the progress its runner last reported, or else the
+ * one already stored for the same runner pod (a restarted controller has not
+ * asked yet); any other shard carries none: a new attempt starts from nothing,
+ * and a finished shard's counts are its result.
+ */
+export function withProgress(
+  shard: ShardStatus,
+  stored: ShardStatus | undefined,
+  reported: ShardProgress | undefined,
+): ShardStatus {
+  const rest = { ...shard };
+  delete rest.progress;
+  if (shard.phase !== 'Running') return rest;
+  const progress = reported ?? (stored?.runnerPod === shard.runnerPod ? stored?.progress : undefined);
+  return progress ? { ...rest, progress } : rest;
+}
+
+/** Counts over the shards: a finished shard's result, a running shard's progress so far. */
 export function summarize(shards: ShardStatus[], durations: number[]) {
-  const sum = (k: 'passed' | 'failed' | 'flaky' | 'skipped') => shards.reduce((n, s) => n + (s[k] ?? 0), 0);
+  const sum = (k: 'passed' | 'failed' | 'flaky' | 'skipped') =>
+    shards.reduce((n, s) => n + (s[k] ?? s.progress?.[k] ?? 0), 0);
   return {
     passed: sum('passed'),
     failed: sum('failed'),

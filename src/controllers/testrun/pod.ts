@@ -1,4 +1,5 @@
 import type { TestRunSpec } from '../../api/v1alpha1/index.ts';
+import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
 import type { KubeObject, OwnerReference } from '../../runtime/resource.ts';
 import { podResources } from '../quantities.ts';
 
@@ -65,8 +66,11 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
             ...(spec.exposeNetwork ? [{ name: 'PW_TEST_CONNECT_EXPOSE_NETWORK', value: spec.exposeNetwork }] : []),
             { name: 'FLEETWRIGHT_SOURCE_DIR', value: sourceDir },
             { name: 'CI', value: 'true' },
+            // The runner serves the shard's running counts there; the controller polls them into status.
+            { name: 'FLEETWRIGHT_PROGRESS_PORT', value: String(PROGRESS_PORT) },
             ...(runner.env ?? []),
           ],
+          ports: [{ name: PROGRESS_PORT_NAME, containerPort: PROGRESS_PORT, protocol: 'TCP' }],
           // The reporter's summary, or else the runner's last output for the shard's message.
           terminationMessagePolicy: 'FallbackToLogsOnError',
           ...(runner.resources ? { resources: podResources(runner.resources) } : {}),

@@ -1,0 +1,87 @@
+// A shard's running counts while Playwright runs: the fleetwright reporter
+// keeps them in a file, `fleetwright runner` serves that file on its progress
+// port, and the TestRun controller polls it into status.shards[].progress.
+// The shard's summary (summary.ts) stays the one result; these are only a
+// view of the way there.
+import { renameSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/** The runner's progress port (`GET /progress`); named `progress` in the runner pod's container ports. */
+export const PROGRESS_PORT = 7357;
+export const PROGRESS_PORT_NAME = 'progress';
+export const PROGRESS_PATH = '/progress';
+
+const count = z.int().min(0);
+
+export const Progress = z.object({
+  /** Tests whose outcome is settled (no retry left to change it), by outcome, as test.outcome() names them. */
+  passed: count,
+  failed: count,
+  flaky: count,
+  skipped: count,
+  /** Tests of this shard; 0 until Playwright has loaded the suite. */
+  total: count,
+  /** Playwright has finished (onEnd). */
+  done: z.boolean(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+export const emptyProgress = (): Progress => ({ passed: 0, failed: 0, flaky: 0, skipped: 0, total: 0, done: false });
+
+/** What the counter needs of a Playwright TestCase and TestResult. */
+export interface TestLike {
+  id: string;
+  retries: number;
+  expectedStatus: string;
+  outcome(): 'skipped' | 'expected' | 'unexpected' | 'flaky';
+}
+export interface ResultLike {
+  status: string;
+  retry: number;
+}
+
+const OUTCOME = { expected: 'passed', unexpected: 'failed', flaky: 'flaky', skipped: 'skipped' } as const;
+
+/**
+ * Counts each test once, when its last result is in: it ended as expected,
+ * was skipped or interrupted, or has no retry left. A test that fails and
+ * will be retried is not counted yet, so that the counts only grow and end
+ * equal to the summary's (which counts test.outcome() the same way).
+ */
+export class ProgressCounter {
+  private readonly outcomes = new Map<string, keyof typeof OUTCOME>();
+  private readonly counts = emptyProgress();
+
+  begin(total: number): void {
+    this.counts.total = total;
+  }
+
+  /** Returns whether the counts changed. */
+  testEnd(test: TestLike, result: ResultLike): boolean {
+    const settled = result.status === test.expectedStatus || result.status === 'skipped' ||
+      result.status === 'interrupted' || result.retry >= test.retries;
+    if (!settled) return false;
+    const outcome = test.outcome();
+    const before = this.outcomes.get(test.id);
+    if (before === outcome) return false;
+    if (before) this.counts[OUTCOME[before]] -= 1;
+    this.outcomes.set(test.id, outcome);
+    this.counts[OUTCOME[outcome]] += 1;
+    return true;
+  }
+
+  end(): void {
+    this.counts.done = true;
+  }
+
+  get value(): Progress {
+    return { ...this.counts };
+  }
+}
+
+/** Replaces the file in one rename, so that a reader never sees half of it. */
+export function writeProgressFile(path: string, progress: Progress): void {
+  const partial = `${path}.partial`;
+  writeFileSync(partial, JSON.stringify(progress));
+  renameSync(partial, path);
+}
