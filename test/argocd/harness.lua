@@ -1,8 +1,9 @@
 -- Runs an Argo CD health script the way Argo CD does: the object as the global
 -- `obj`, the script's returned table as the verdict. Usage:
 --   lua5.4 harness.lua <health.lua>  < <the object as a Lua table constructor>
--- Prints the status on the first line and the message after it.
-local source = io.read("a")
+-- Prints the status on the first line and the message after it. Runs on Lua 5.1
+-- (what Argo CD's gopher-lua implements) as on 5.4.
+local source = io.read("*a")
 local compile = loadstring or load
 local object, err = compile("return " .. source)
 if object == nil then
