@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: `npm ci && npm test`. The clusters of the
-# integration and node projects install missing system packages (hack/setup.sh).
+# system packages come first: unit tests run promtool, lua5.4 and chromium too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "system packages"; bash hack/setup.sh
 step "lint";            npm run --silent lint
 step "types";           npm run --silent typecheck
 step "generated CRDs";  npm run --silent check:generated
