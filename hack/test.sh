@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: `npm ci && npm test`. The clusters of the
-# system packages come first: unit tests run promtool, lua5.4 and chromium too.
+# The whole test suite, as CI runs it: `npm ci && npm test`. System packages
+# come first: unit tests run promtool, lua5.4 and chromium too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
