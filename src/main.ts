@@ -4,6 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { type ControllerConfig, parseControllerArgs, usage } from './config.ts';
 import { runAgent } from './agent/index.ts';
+import { cliCommands } from './cli/index.ts';
 import { gatewayUsage, parseGatewayArgs } from './gateway/config.ts';
 import { runGateway } from './gateway/index.ts';
 import { browserPoolController } from './controllers/browserpool/index.ts';
@@ -48,6 +49,8 @@ export async function runControllerCommand(
 
 interface Command {
   summary: string;
+  /** What follows the command's name in its usage line; `[flags]` when unset. */
+  synopsis?: string;
   usage: () => string;
   run: (args: string[]) => Promise<void>;
 }
@@ -79,6 +82,7 @@ const commands: Record<string, Command> = {
     usage: runnerUsage,
     run: async (args) => process.exit(await runRunner(args)),
   },
+  ...cliCommands,
 };
 
 function help(): string {
@@ -90,7 +94,7 @@ if (import.meta.main) {
   const [name, ...args] = process.argv.slice(2);
   const command = name ? commands[name] : undefined;
   if (!command || args.includes('--help')) {
-    console.error(command ? `usage: fleetwright ${name} [flags]\n\n${command.usage()}` : help());
+    console.error(command ? `usage: fleetwright ${name} ${command.synopsis ?? '[flags]'}\n\n${command.usage()}` : help());
     process.exit(command || name === undefined || name === '--help' ? 0 : 2);
   }
   try {

@@ -1,0 +1,172 @@
+// What `fleetwright run --follow` prints, from the TestRun alone: pure
+// functions of the object, so that a terminal's bars, CI's plain lines and
+// the final report are all unit-tested.
+import type { TestRunStatus } from '../api/v1alpha1/index.ts';
+import type { Condition } from '../runtime/conditions.ts';
+
+type Shard = NonNullable<TestRunStatus['shards']>[number];
+
+/** A TestRun as the API server sends it: what the CLI reads of it. */
+export interface RunObject {
+  metadata: { name?: string; namespace?: string; creationTimestamp?: string; uid?: string };
+  spec?: { poolRef?: { name?: string }; shards?: number };
+  status?: Omit<TestRunStatus, 'conditions'> & { conditions?: Condition[] };
+}
+
+export interface Counts {
+  passed: number;
+  failed: number;
+  flaky: number;
+  skipped: number;
+}
+
+export const FINAL_PHASES = ['Succeeded', 'Failed', 'Error'];
+export const isFinished = (run: RunObject) => FINAL_PHASES.includes(run.status?.phase ?? '');
+
+/** 0 all passed; 1 tests failed or the run timed out; 3 the run could not be carried out (Error). */
+export function exitCodeOf(run: RunObject): number {
+  const phase = run.status?.phase;
+  if (phase === 'Succeeded') return 0;
+  return phase === 'Error' ? 3 : 1;
+}
+
+const countsOf = (c: Partial<Counts> | undefined): Counts =>
+  ({ passed: c?.passed ?? 0, failed: c?.failed ?? 0, flaky: c?.flaky ?? 0, skipped: c?.skipped ?? 0 });
+const settled = (c: Counts) => c.passed + c.failed + c.flaky + c.skipped;
+
+/** Tests of a shard done so far and its total (unknown until its runner has loaded the suite). */
+export function shardProgress(shard: Shard | undefined): { counts: Counts; done: number; total?: number } {
+  if (shard && FINAL_PHASES.includes(shard.phase) && shard.passed !== undefined) {
+    const counts = countsOf(shard);
+    return { counts, done: settled(counts), total: settled(counts) };
+  }
+  if (shard?.phase === 'Running' && shard.progress) {
+    const counts = countsOf(shard.progress);
+    return { counts, done: settled(counts), ...(shard.progress.total > 0 ? { total: shard.progress.total } : {}) };
+  }
+  return { counts: countsOf(undefined), done: 0 };
+}
+
+/** `█████░░░░░`: `done` of `total` in `width` cells; empty while the total is unknown. */
+export function progressBar(done: number, total: number | undefined, width: number): string {
+  const filled = total ? Math.min(width, Math.round((width * done) / total)) : 0;
+  return '█'.repeat(filled) + '░'.repeat(width - filled);
+}
+
+function shardState(shard: Shard | undefined, total: number | undefined): string {
+  switch (shard?.phase) {
+    case undefined:
+    case 'Pending':
+      return (shard?.attempts ?? 0) > 0 ? `retrying: ${firstLine(shard?.message)}` : 'waiting for a browser';
+    case 'Running':
+      return total === undefined ? `starting on ${shard.browserPod ?? 'a browser'}` : 'running';
+    case 'Succeeded':
+      return 'passed';
+    case 'Failed':
+      return 'failed';
+    case 'Error':
+      return `error: ${firstLine(shard.message)}`;
+  }
+}
+
+const firstLine = (text: string | undefined) => (text ?? '').split('\n')[0] ?? '';
+
+function countsText(c: Counts): string {
+  return `${c.passed} passed, ${c.failed} failed, ${c.flaky} flaky, ${c.skipped} skipped`;
+}
+
+/** One shard: with a bar for a terminal, as a plain sentence for logs. */
+export function shardLine(shard: Shard | undefined, index: number, shards: number, bar: boolean): string {
+  const { counts, done, total } = shardProgress(shard);
+  const state = shardState(shard, total);
+  const tests = `${done}/${total ?? '?'}`;
+  if (bar) {
+    const detail = total === undefined ? '' : `  ${countsText(counts)}`;
+    return `  shard ${index}/${shards}  ${progressBar(done, total, 24)}  ${tests.padStart(7)}  ${state}${detail}`;
+  }
+  const detail = total === undefined ? '' : `, ${tests} tests: ${countsText(counts)}`;
+  return `shard ${index}/${shards} ${state}${detail}`;
+}
+
+export function runName(run: RunObject): string {
+  return `${run.metadata.namespace}/${run.metadata.name}`;
+}
+
+/** What the run is doing, in one line; with `elapsed` (a terminal's ticking clock) appended. */
+export function headline(run: RunObject, elapsed?: string): string {
+  const status = run.status ?? {};
+  const pool = run.spec?.poolRef?.name ?? '?';
+  const shards = run.spec?.shards ?? 1;
+  const scheduled = status.conditions?.find((c) => c.type === 'Scheduled');
+  let what: string;
+  switch (status.phase) {
+    case undefined:
+    case 'Pending':
+      what = scheduled?.status === 'False' ? `Pending: ${scheduled.message}` : 'Pending';
+      break;
+    case 'Queued':
+      what = `Queued on BrowserPool ${pool}${status.queuePosition ? ` (position ${status.queuePosition})` : ''}`;
+      break;
+    case 'Running': {
+      const done = (status.shards ?? []).filter((s) => FINAL_PHASES.includes(s.phase)).length;
+      what = `Running on BrowserPool ${pool}, ${done} of ${shards} shard(s) done`;
+      break;
+    }
+    default:
+      what = status.phase;
+  }
+  return `TestRun ${runName(run)}: ${what}${elapsed ? `  ${elapsed}` : ''}`;
+}
+
+/** The lines a terminal redraws: the headline, then one bar per shard. */
+export function frame(run: RunObject, elapsed?: string): string[] {
+  const shards = run.spec?.shards ?? 1;
+  const list = run.status?.shards ?? [];
+  const lines = [headline(run, elapsed)];
+  for (let i = 1; i <= shards; i++) lines.push(shardLine(list.find((s) => s.index === i), i, shards, true));
+  return lines;
+}
+
+/**
+ * For output that is not a terminal: the headline and each shard's line, by
+ * slot; `printed` holds what was printed last, and only lines that changed
+ * are returned (and recorded).
+ */
+export function plainUpdates(run: RunObject, printed: Map<string, string>): string[] {
+  const shards = run.spec?.shards ?? 1;
+  const list = run.status?.shards ?? [];
+  const slots: [string, string][] = [['run', headline(run)]];
+  for (let i = 1; i <= shards; i++) slots.push([`shard ${i}`, shardLine(list.find((s) => s.index === i), i, shards, false)]);
+  const out: string[] = [];
+  for (const [slot, line] of slots) {
+    if (printed.get(slot) === line) continue;
+    printed.set(slot, line);
+    out.push(line);
+  }
+  return out;
+}
+
+/** The summary when the run is over: counts, the failed tests each shard named, where to look next. */
+export function finalReport(run: RunObject): string[] {
+  const status = run.status ?? {};
+  const counts = countsOf(status.summary);
+  const took = status.duration ? ` in ${status.duration}` : '';
+  const lines = [`TestRun ${runName(run)} ${status.phase ?? 'ended'}${took}: ${countsText(counts)}`];
+  const failed = (status.shards ?? []).filter((s) => s.phase === 'Failed' || s.phase === 'Error');
+  const details = failed.flatMap((s) => (s.message ?? '').split('\n').filter(Boolean)
+    .map((line) => `  shard ${s.index}: ${line}`));
+  if (details.length > 0) lines.push(status.phase === 'Error' ? 'What went wrong:' : 'Failed:', ...details);
+  const condition = status.conditions?.find((c) => c.type === (status.phase === 'Succeeded' ? 'Complete' : 'Failed'));
+  if (condition?.reason === 'Timeout') lines.push(`  ${condition.message}`);
+  if (status.phase !== 'Succeeded') {
+    lines.push(`Runner logs: fleetwright logs ${run.metadata.name} -n ${run.metadata.namespace}`);
+  }
+  return lines;
+}
+
+/** 83 s -> 1m23s. */
+export function elapsedSince(start: string | undefined, now: number): string | undefined {
+  if (!start) return undefined;
+  const s = Math.max(0, Math.round((now - Date.parse(start)) / 1000));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}

@@ -1,0 +1,203 @@
+// `fleetwright run <dir> --pool <name>`: a local Playwright project, run on
+// the cluster's pooled browsers without writing YAML. The folder goes into a
+// ConfigMap owned by the TestRun (deleting the run deletes it), and with
+// --follow the command stays until the run ends and exits as the tests did.
+import { randomBytes } from 'node:crypto';
+import { basename, resolve } from 'node:path';
+import { API_VERSION } from '../api/kind.ts';
+import { BROWSER_POOL, TEST_RUN } from '../api/resources.ts';
+import { collectionPath, objectPath } from '../runtime/resource.ts';
+import { statusCode } from '../runtime/rest.ts';
+import { type CommandHelp, type FlagValues, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag, UsageError } from './flags.ts';
+import { followRun } from './follow.ts';
+import { Cluster, loadTarget } from './kube.ts';
+import { formatBytes, packFolder, type PackedFolder } from './pack.ts';
+import { exitCodeOf, finalReport, type RunObject } from './render.ts';
+
+const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
+const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'fleetwright-cli' };
+/** The TestRun's longest name (its CRD's maxNameLength). */
+const MAX_NAME = 50;
+
+export const help: CommandHelp = {
+  synopsis: '<dir> --pool <name> [--shards n] [--follow] [-- <playwright test args>]',
+  description: [
+    'Packs the spec files and config of a local Playwright project into a ConfigMap and runs them as a TestRun on',
+    'the browsers of a BrowserPool. Arguments after -- go to `playwright test` in every shard (--grep, --project…).',
+    'Left out: node_modules, test-results, playwright-report, blob-report and hidden files (.git, .env); the runner',
+    'brings @playwright/test itself. A project over 1 MiB, or one that needs other packages, belongs in an image:',
+    'spec.source.image with spec.runner.image.',
+    'With --follow: exit 0 when every test passed, 1 when tests failed or the run timed out, 3 when the run could',
+    'not be carried out; Ctrl-C stops following (the run goes on).',
+  ].join('\n'),
+  flags: {
+    pool: { type: 'string', value: 'name', help: 'BrowserPool whose browsers run the tests (required)' },
+    shards: { type: 'string', value: 'n', help: 'split the suite into n shards, each on its own browser (default 1)' },
+    follow: { type: 'boolean', short: 'f', help: 'show progress per shard until the run ends; exit as the tests did' },
+    name: { type: 'string', value: 'name', help: 'name of the TestRun (default: the folder\'s name and a suffix)' },
+    timeout: { type: 'string', value: 'seconds', help: 'fail the run after this long (default 3600)' },
+    ttl: { type: 'string', value: 'seconds', help: 'delete the run and its ConfigMap this long after it ends' },
+  },
+  examples: [
+    'fleetwright run ./e2e --pool chromium --shards 4 --follow',
+    'fleetwright run . --pool chromium -n team-a --follow -- --grep @smoke',
+  ],
+};
+
+export interface RunRequest {
+  dir: string;
+  pool: string;
+  shards: number;
+  follow: boolean;
+  name?: string;
+  timeoutSeconds?: number;
+  ttlSeconds?: number;
+  playwrightArgs: string[];
+}
+
+/** Parses the command line; throws a UsageError naming what is wrong. Returns undefined for --help. */
+export function parseRunArgs(args: string[]): { request: RunRequest; values: FlagValues } | undefined {
+  const split = args.indexOf('--');
+  const own = split < 0 ? args : args.slice(0, split);
+  const playwrightArgs = split < 0 ? [] : args.slice(split + 1);
+  const { values, positionals } = parseFlags('run', own, help.flags);
+  if (values.help) return undefined;
+  if (positionals.length !== 1) {
+    throw new UsageError(`expected one folder, the Playwright project to run; got ${positionals.length === 0
+      ? 'none'
+      : positionals.join(' ')} (see fleetwright run --help)`);
+  }
+  const pool = stringFlag(values, 'pool');
+  if (!pool) throw new UsageError('--pool is required: the BrowserPool to run on (fleetwright status lists them)');
+  const name = stringFlag(values, 'name');
+  if (name !== undefined && (name.length > MAX_NAME || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name))) {
+    throw new UsageError(`--name=${name}: expected at most ${MAX_NAME} lowercase letters, digits and '-', ` +
+      'starting and ending with a letter or digit');
+  }
+  const request: RunRequest = {
+    dir: positionals[0] as string,
+    pool,
+    shards: intFlag(stringFlag(values, 'shards'), 'shards', 1, 100) ?? 1,
+    follow: values.follow === true,
+    ...(name ? { name } : {}),
+    timeoutSeconds: intFlag(stringFlag(values, 'timeout'), 'timeout', 1, 604_800),
+    ttlSeconds: intFlag(stringFlag(values, 'ttl'), 'ttl', 0, 31_536_000),
+    playwrightArgs,
+  };
+  return { request, values };
+}
+
+/** The folder's name as the start of a TestRun name: `My E2E_tests` -> `my-e2e-tests`. */
+export function defaultName(dir: string, suffix = randomBytes(3).toString('hex').slice(0, 5)): string {
+  const base = basename(resolve(dir)).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
+  return `${base.slice(0, MAX_NAME - suffix.length - 1).replace(/-+$/, '')}-${suffix}`;
+}
+
+/** The TestRun `fleetwright run` creates. */
+export function testRunManifest(request: RunRequest, name: string, configMap: string) {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'TestRun',
+    metadata: { name, labels: MANAGED_BY },
+    spec: {
+      poolRef: { name: request.pool },
+      source: { configMap: { name: configMap } },
+      shards: request.shards,
+      ...(request.playwrightArgs.length > 0 ? { runner: { args: request.playwrightArgs } } : {}),
+      ...(request.timeoutSeconds !== undefined ? { timeoutSeconds: request.timeoutSeconds } : {}),
+      ...(request.ttlSeconds !== undefined ? { ttlSecondsAfterFinished: request.ttlSeconds } : {}),
+    },
+  };
+}
+
+/** The pool must exist: otherwise the run would wait, Pending, for a pool nobody creates. */
+async function checkPool(cluster: Cluster, pool: string): Promise<void> {
+  const { namespace } = cluster;
+  try {
+    await cluster.get(objectPath(BROWSER_POOL, { namespace, name: pool }));
+    return;
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+  const list = await cluster.get<{ items: { metadata: { name: string } }[] }>(collectionPath(BROWSER_POOL, namespace));
+  const names = list.items.map((p) => p.metadata.name);
+  throw new Error(names.length > 0
+    ? `BrowserPool ${pool} not found in namespace ${namespace}; pools there: ${names.join(', ')}. ` +
+    'Pass one of them with --pool, or -n for another namespace'
+    : `no BrowserPool in namespace ${namespace}, so no pool ${pool}: create one ` +
+      '(kubectl apply -f config/samples/browserpool.yaml), or pass -n for the namespace that has it');
+}
+
+async function create(cluster: Cluster, request: RunRequest, packed: PackedFolder): Promise<RunObject> {
+  const { namespace } = cluster;
+  const name = request.name ?? defaultName(request.dir);
+  const configMap = `${name}-tests`;
+  const exists = (what: string) => new Error(`${what} already exists in namespace ${namespace}: ` +
+    `pass another --name, or delete it (kubectl delete testrun ${name})`);
+  try {
+    await cluster.create(collectionPath(CONFIG_MAP, namespace), {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: configMap, labels: MANAGED_BY },
+      data: packed.data,
+      binaryData: packed.binaryData,
+    });
+  } catch (err) {
+    throw statusCode(err) === 409 ? exists(`ConfigMap ${configMap}`) : err;
+  }
+  let run: RunObject & { metadata: { uid?: string } };
+  try {
+    run = await cluster.create(collectionPath(TEST_RUN, namespace), testRunManifest(request, name, configMap));
+  } catch (err) {
+    await cluster.delete(objectPath(CONFIG_MAP, { namespace, name: configMap })).catch(() => undefined);
+    throw statusCode(err) === 409 ? exists(`TestRun ${name}`) : err;
+  }
+  // Owned by the run: deleting it (by hand or by ttlSecondsAfterFinished) deletes the tests with it.
+  const owner = { apiVersion: API_VERSION, kind: 'TestRun', name, uid: run.metadata.uid };
+  await cluster.mergePatch(objectPath(CONFIG_MAP, { namespace, name: configMap }), {
+    metadata: { ownerReferences: [owner] },
+  });
+  return run;
+}
+
+export interface RunIO {
+  out: NodeJS.WriteStream | NodeJS.WritableStream;
+  tty: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** `fleetwright run`; resolves to the exit code. */
+export async function runCommand(args: string[], io: RunIO): Promise<number> {
+  const parsed = parseRunArgs(args);
+  if (!parsed) {
+    io.out.write(`usage: fleetwright run ${help.synopsis}\n\n${helpText(help)}\n`);
+    return 0;
+  }
+  const { request, values } = parsed;
+  const packed = packFolder(request.dir);
+  const cluster = new Cluster(loadTarget(kubeFlagsOf(values), io.env));
+  await checkPool(cluster, request.pool);
+  const run = await create(cluster, request, packed);
+  const name = run.metadata.name ?? '';
+  const ns = cluster.namespace;
+  io.out.write(`testrun/${name} created in namespace ${ns}: ${packed.files.length} file(s), ` +
+    `${formatBytes(packed.bytes)} in configmap/${name}-tests; ${request.shards} shard(s) on BrowserPool ${request.pool}\n`);
+  if (!request.follow) {
+    io.out.write(`Follow it: fleetwright run … --follow next time, or kubectl get testrun ${name} -n ${ns} -w\n`);
+    return 0;
+  }
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    const finished = await followRun(cluster, name, { out: io.out, tty: io.tty, signal: stop.signal });
+    io.out.write(`${finalReport(finished).join('\n')}\n`);
+    return exitCodeOf(finished);
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
+    io.out.write(`\nstopped following; TestRun ${ns}/${name} goes on (kubectl delete testrun ${name} -n ${ns} stops it)\n`);
+    return 130;
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}

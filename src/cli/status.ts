@@ -1,0 +1,127 @@
+// `fleetwright status`: the BrowserPools, TestRuns and Tunnels of a namespace
+// (or all), one table each, with what kubectl's columns leave out: a running
+// run's progress and a Tunnel's readiness.
+import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../api/resources.ts';
+import type { Condition } from '../runtime/conditions.ts';
+import { collectionPath, type KubeObject } from '../runtime/resource.ts';
+import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
+import { Cluster, loadTarget } from './kube.ts';
+import { FINAL_PHASES, type RunObject, shardProgress } from './render.ts';
+import { age, table } from './table.ts';
+
+export const help: CommandHelp = {
+  synopsis: '[-n <namespace> | -A]',
+  description: 'Lists the BrowserPools, TestRuns and Tunnels of a namespace, with each run\'s progress.',
+  flags: {
+    'all-namespaces': { type: 'boolean', short: 'A', help: 'list every namespace' },
+  },
+  examples: ['fleetwright status', 'fleetwright status -n team-a', 'fleetwright status -A'],
+};
+
+interface Listed extends KubeObject {
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown> & { conditions?: Condition[] };
+}
+
+const str = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+const num = (v: unknown) => (typeof v === 'number' ? String(v) : '0');
+
+function poolRows(pools: Listed[], now: number): string[][] {
+  return pools.map((p) => {
+    const spec = p.spec as { browser?: string; replicas?: number };
+    const s = p.status ?? {};
+    return [p.metadata.name ?? '', str(spec.browser), `${num(s.readyReplicas)}/${num(spec.replicas)}`, num(s.idle),
+      num(s.busy), num(s.waiting), str(s.playwrightVersion), age(p.metadata.creationTimestamp as string, now)];
+  });
+}
+
+function runRows(runs: RunObject[], now: number): string[][] {
+  return runs.map((r) => {
+    const shards = r.spec?.shards ?? 1;
+    const list = r.status?.shards ?? [];
+    const progress = Array.from({ length: shards }, (_, i) => shardProgress(list.find((s) => s.index === i + 1)));
+    const done = progress.reduce((n, p) => n + p.done, 0);
+    const known = progress.every((p) => p.total !== undefined);
+    const total = progress.reduce((n, p) => n + (p.total ?? 0), 0);
+    const s = r.status?.summary;
+    const finishedShards = list.filter((x) => FINAL_PHASES.includes(x.phase)).length;
+    return [r.metadata.name ?? '', str(r.status?.phase || 'Pending'), str(r.spec?.poolRef?.name),
+      `${finishedShards}/${shards}`, `${done}/${known ? total : '?'}`, num(s?.passed), num(s?.failed), num(s?.flaky),
+      num(s?.skipped), str(r.status?.duration), age(r.metadata.creationTimestamp, now)];
+  });
+}
+
+function tunnelRows(tunnels: Listed[], now: number): string[][] {
+  return tunnels.map((t) => {
+    const spec = t.spec as { poolRefs?: { name: string }[] };
+    const ready = t.status?.conditions?.find((c) => c.type === 'Ready');
+    return [t.metadata.name ?? '', (spec.poolRefs ?? []).map((p) => p.name).join(','),
+      ready ? (ready.status === 'True' ? 'True' : `False (${ready.reason})`) : 'Unknown', str(t.status?.url),
+      num(t.status?.activeConnections), age(t.metadata.creationTimestamp as string, now)];
+  });
+}
+
+/** The three tables; with `allNamespaces`, each row starts with its namespace. */
+export function statusTables(
+  lists: { pools: Listed[]; runs: RunObject[]; tunnels: Listed[] },
+  now: number,
+  where: { namespace: string; allNamespaces: boolean },
+): string[] {
+  const key = (o: { metadata: { namespace?: string; name?: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
+  const byName = <T extends { metadata: { namespace?: string; name?: string } }>(items: T[]) =>
+    [...items].sort((a, b) => key(a).localeCompare(key(b)));
+  const pools = byName(lists.pools);
+  const runs = byName(lists.runs);
+  const tunnels = byName(lists.tunnels);
+  const sections = [
+    {
+      title: 'BrowserPools',
+      headers: ['NAME', 'BROWSER', 'READY', 'IDLE', 'BUSY', 'WAITING', 'PLAYWRIGHT', 'AGE'],
+      items: pools,
+      rows: poolRows(pools, now),
+    },
+    {
+      title: 'TestRuns',
+      headers: ['NAME', 'PHASE', 'POOL', 'SHARDS', 'TESTS', 'PASSED', 'FAILED', 'FLAKY', 'SKIPPED', 'DURATION', 'AGE'],
+      items: runs,
+      rows: runRows(runs, now),
+    },
+    { title: 'Tunnels', headers: ['NAME', 'POOLS', 'READY', 'URL', 'ACTIVE', 'AGE'], items: tunnels, rows: tunnelRows(tunnels, now) },
+  ];
+  const place = where.allNamespaces ? 'any namespace' : `namespace ${where.namespace}`;
+  if (sections.every((s) => s.items.length === 0)) return [`No BrowserPools, TestRuns or Tunnels in ${place}.`];
+  const out: string[] = [];
+  for (const { title, headers, items, rows } of sections) {
+    if (out.length > 0) out.push('');
+    if (items.length === 0) {
+      out.push(`${title}: none`);
+    } else if (where.allNamespaces) {
+      const withNamespace = rows.map((r, i) => [items[i]?.metadata.namespace ?? '', ...r]);
+      out.push(`${title}:`, ...table(['NAMESPACE', ...headers], withNamespace));
+    } else {
+      out.push(`${title}:`, ...table(headers, rows));
+    }
+  }
+  return out;
+}
+
+export async function statusCommand(args: string[], io: { out: NodeJS.WritableStream; env?: NodeJS.ProcessEnv }) {
+  const { values, positionals } = parseFlags('status', args, help.flags);
+  if (values.help) {
+    io.out.write(`usage: fleetwright status ${help.synopsis}\n\n${helpText(help)}\n`);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]} (see fleetwright status --help)`);
+  const all = values['all-namespaces'] === true;
+  const cluster = new Cluster(loadTarget(kubeFlagsOf(values), io.env));
+  const ns = all ? undefined : cluster.namespace;
+  const list = <T>(type: typeof BROWSER_POOL) =>
+    cluster.get<{ items: T[] }>(collectionPath(type, ns)).then((l) => l.items);
+  const [pools, runs, tunnels] = await Promise.all([
+    list<Listed>(BROWSER_POOL), list<RunObject>(TEST_RUN), list<Listed>(TUNNEL),
+  ]);
+  const where = { namespace: cluster.namespace, allNamespaces: all };
+  const lines = statusTables({ pools, runs, tunnels }, Date.now(), where);
+  io.out.write(`${lines.join('\n')}\n`);
+  return 0;
+}

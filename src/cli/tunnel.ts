@@ -1,0 +1,119 @@
+// `fleetwright tunnel <name>`: a Playwright snippet, ready to paste, that
+// connects through the Tunnel. The token stays in an environment variable;
+// --print-token prints it alone, for `export FLEETWRIGHT_TOKEN=$(…)`.
+import { type Tunnel, tunnelPath } from '../api/v1alpha1/index.ts';
+import { TUNNEL } from '../api/resources.ts';
+import type { Condition } from '../runtime/conditions.ts';
+import { collectionPath, objectPath } from '../runtime/resource.ts';
+import { statusCode } from '../runtime/rest.ts';
+import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
+import { Cluster, loadTarget } from './kube.ts';
+
+export const TOKEN_VARIABLE = 'FLEETWRIGHT_TOKEN';
+
+export const help: CommandHelp = {
+  synopsis: '<tunnel> [--print-token]',
+  description: [
+    'Prints a Playwright snippet that connects through the Tunnel: its status.url, with the token read from',
+    `$${TOKEN_VARIABLE}. The token itself is printed only with --print-token, alone on its line.`,
+  ].join('\n'),
+  flags: {
+    'print-token': { type: 'boolean', help: 'print the Tunnel\'s token (from its Secret) and nothing else' },
+  },
+  examples: ['fleetwright tunnel dev', `export ${TOKEN_VARIABLE}=$(fleetwright tunnel dev --print-token)`],
+};
+
+type TunnelObject = Omit<Tunnel, 'status'> & {
+  status?: Tunnel['status'] & { conditions?: Condition[] };
+};
+
+/** The snippet (stdout) and the warnings (stderr) for a Tunnel. */
+export function tunnelSnippet(tunnel: TunnelObject, namespaceFlag: string): { snippet: string[]; warnings: string[] } {
+  const { name, namespace } = tunnel.metadata;
+  const warnings: string[] = [];
+  const ready = tunnel.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True') {
+    warnings.push(`Tunnel ${namespace}/${name} is not Ready${ready ? ` (${ready.reason}): ${ready.message}` : ' yet'}`);
+  }
+  let url = tunnel.status?.url ?? tunnelPath(tunnel);
+  if (url.startsWith('/')) {
+    warnings.push('its status.url is a path only: the controller runs without --gateway-url, so put the gateway\'s ' +
+      'address in front of it');
+    url = `wss://<gateway address>${url}`;
+  }
+  const pools = tunnel.spec.poolRefs.map((p) => p.name).join(', ');
+  const versions = tunnel.status?.versions ?? [];
+  const client = versions.length > 0 ? `; use a Playwright ${versions.join(' or ')} client` : '';
+  const expose = tunnel.spec.allowExposeNetwork
+    ? '  // exposeNetwork: \'<loopback>\', // lets the browser open pages this machine serves on localhost'
+    : '  // (this Tunnel refuses exposeNetwork: allowExposeNetwork is false)';
+  const auth = `{ Authorization: \`Bearer \${process.env.${TOKEN_VARIABLE}}\` }`;
+  const snippet = [
+    `// Tunnel ${namespace}/${name}: browsers of BrowserPool ${pools}${client}.`,
+    `// First: export ${TOKEN_VARIABLE}=$(fleetwright tunnel ${name} ${namespaceFlag} --print-token)`,
+    'import { chromium } from \'playwright\';',
+    '',
+    `const browser = await chromium.connect('${url}', {`,
+    `  headers: ${auth},`,
+    expose,
+    '});',
+    'const page = await browser.newPage();',
+    '// … drive the page …',
+    'await browser.close();',
+    '',
+    '// Or for a whole suite, in playwright.config.ts:',
+    `//   use: { connectOptions: { wsEndpoint: '${url}', headers: ${auth} } }`,
+  ];
+  return { snippet, warnings };
+}
+
+async function getTunnel(cluster: Cluster, name: string): Promise<TunnelObject> {
+  const { namespace } = cluster;
+  try {
+    return await cluster.get<TunnelObject>(objectPath(TUNNEL, { namespace, name }));
+  } catch (err) {
+    if (statusCode(err) !== 404 || /could not find the requested resource/.test(String(err))) throw err;
+  }
+  const list = await cluster.get<{ items: TunnelObject[] }>(collectionPath(TUNNEL, namespace));
+  const names = list.items.map((t) => t.metadata.name);
+  throw new Error(`Tunnel ${name} not found in namespace ${namespace}` + (names.length > 0
+    ? `; Tunnels there: ${names.join(', ')}`
+    : ': it has no Tunnels; pass -n for the namespace of the Tunnel, or create one (config/samples/tunnel.yaml)'));
+}
+
+async function readToken(cluster: Cluster, tunnel: TunnelObject): Promise<string> {
+  const { name, key } = tunnel.spec.auth.secretRef;
+  const where = `Secret ${name} (namespace ${cluster.namespace})`;
+  let secret: { data?: Record<string, string> };
+  try {
+    secret = await cluster.get(`/api/v1/namespaces/${encodeURIComponent(cluster.namespace)}/secrets/${name}`);
+  } catch (err) {
+    if (statusCode(err) === 404) throw new Error(`${where}, which the Tunnel names, does not exist: create it`, { cause: err });
+    throw err;
+  }
+  const value = secret.data?.[key];
+  if (value === undefined) throw new Error(`${where} has no key ${key}, which the Tunnel names in spec.auth.secretRef.key`);
+  return Buffer.from(value, 'base64').toString('utf8');
+}
+
+export async function tunnelCommand(
+  args: string[],
+  io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream; env?: NodeJS.ProcessEnv },
+) {
+  const { values, positionals } = parseFlags('tunnel', args, help.flags);
+  if (values.help) {
+    io.out.write(`usage: fleetwright tunnel ${help.synopsis}\n\n${helpText(help)}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('expected the name of one Tunnel (see fleetwright tunnel --help)');
+  const cluster = new Cluster(loadTarget(kubeFlagsOf(values), io.env));
+  const tunnel = await getTunnel(cluster, positionals[0] as string);
+  if (values['print-token']) {
+    io.out.write(`${await readToken(cluster, tunnel)}\n`);
+    return 0;
+  }
+  const { snippet, warnings } = tunnelSnippet(tunnel, `-n ${cluster.namespace}`);
+  for (const warning of warnings) io.err.write(`warning: ${warning}\n`);
+  io.out.write(`${snippet.join('\n')}\n`);
+  return 0;
+}
