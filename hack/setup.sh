@@ -13,6 +13,8 @@ packages=(
   podman debootstrap
   # the browser for agents and tests run on the host (Playwright drives /usr/bin/chromium)
   chromium
+  # bench:gateway's yardstick: a private nginx in front of a browser (the packaged service is not used)
+  nginx
 )
 
 missing=()

@@ -1,0 +1,389 @@
+// What `fleetwright gateway` adds to a Playwright session: the same protocol
+// workload on the same kind of pooled browser, reached three ways in one run:
+//
+//   direct:  lease the browser with BrowserLeaser, connect to its endpoint
+//            (ws://<pod IP>:3000/<path>, already one hop through the pod's agent);
+//   gateway: `fleetwright gateway` as its own process on 127.0.0.1, through a
+//            Tunnel with a bearer token (the gateway leases the browser);
+//   nginx:   a private nginx on 127.0.0.1 proxying the WebSocket upgrade to the
+//            leased browser's endpoint, as a yardstick for a plain proxy.
+//
+//   npm run bench:gateway [-- --round-trips=5000 --clients=10 --client-round-trips=500 --repeats=5]
+//
+// latency:    one client, `round-trips` page.evaluate(() => 1) on one page;
+// concurrent: `clients` clients at once, each on its own browser, each
+//             `client-round-trips` round trips: round trips per second.
+// Each repeat runs every path, in an order rotated per repeat, so that machine
+// noise does not favour one. Prints one JSON object. A benchmark, not a test:
+// nothing here asserts a time.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { kubectl } from '../hack/lib/crds.ts';
+import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
+import { BROWSER_POOL, TUNNEL } from '../src/controllers/types.ts';
+import { BrowserLeaser } from '../src/leasing/leaser.ts';
+import { collectionPath, objectPath } from '../src/runtime/resource.ts';
+import { benchCluster, rest, startController } from './cluster.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    'round-trips': { type: 'string', default: '5000' },
+    'clients': { type: 'string', default: '10' },
+    'client-round-trips': { type: 'string', default: '500' },
+    'warmup': { type: 'string', default: '200' },
+    'repeats': { type: 'string', default: '5' },
+  },
+});
+const roundTrips = Number(flags['round-trips']);
+const clients = Number(flags.clients);
+const clientRoundTrips = Number(flags['client-round-trips']);
+const warmup = Number(flags.warmup);
+const repeats = Number(flags.repeats);
+
+const PATHS = ['direct', 'gateway', 'nginx'] as const;
+type Path = (typeof PATHS)[number];
+const POOL = 'bench';
+const TOKEN = `bench-${randomBytes(12).toString('hex')}`;
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const mib = (bytes: number) => round(bytes / 1024 / 1024, 1);
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 300_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** A free port on 127.0.0.1, for nginx (which cannot report the port it was given by the kernel). */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** `fleetwright gateway` for the bench namespace, on loopback, as the node tests start it. */
+class GatewayProcess {
+  readonly child: ChildProcess;
+  private readonly lines: { msg?: string; url?: string; level?: number }[] = [];
+  private readonly exited: Promise<void>;
+
+  constructor(namespace: string) {
+    this.child = spawn(process.execPath, [
+      join(repoRoot, 'src', 'main.ts'), 'gateway', `--kubeconfig=${kubeconfigPath}`,
+      '--bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', `--watch-namespace=${namespace}`,
+      `--replica-namespace=${namespace}`, '--replica-name=bench', '--shutdown-timeout=5s', '--log-level=info',
+    ], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buffered = '';
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      for (const line of parts) if (line.trim()) this.lines.push(JSON.parse(line) as (typeof this.lines)[number]);
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+  }
+
+  url(what: string): Promise<string> {
+    return until(`the gateway to serve ${what}`, async () => this.lines.find((l) => l.msg === `serving ${what}`)?.url, 60_000);
+  }
+
+  errors(): number {
+    return this.lines.filter((l) => (l.level ?? 0) >= 50).length;
+  }
+
+  /** Memory and CPU time of the gateway process, from its own /metrics. */
+  async usage(): Promise<{ rssBytes: number; heapUsedBytes: number; cpuSeconds: number }> {
+    const text = await (await fetch(`${await this.url('metrics')}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return {
+      rssBytes: value('process_resident_memory_bytes'),
+      heapUsedBytes: value('nodejs_heap_size_used_bytes'),
+      cpuSeconds: value('process_cpu_seconds_total'),
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    await this.exited;
+  }
+}
+
+/** A private nginx (own prefix, config, pid file, logs) that proxies /<pod IP>/<path> to ws://<pod IP>:3000/<path>. */
+class NginxProcess {
+  readonly port: number;
+  private readonly dir: string;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+
+  constructor(port: number) {
+    this.port = port;
+    this.dir = mkdtempSync(join(tmpdir(), 'fleetwright-bench-nginx-'));
+    const config = join(this.dir, 'nginx.conf');
+    writeFileSync(config, `daemon off;
+worker_processes 1;
+pid ${this.dir}/nginx.pid;
+error_log ${this.dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${this.dir}/client_body;
+  proxy_temp_path ${this.dir}/proxy;
+  fastcgi_temp_path ${this.dir}/fastcgi;
+  uwsgi_temp_path ${this.dir}/uwsgi;
+  scgi_temp_path ${this.dir}/scgi;
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 404; }
+    # Only pods of the local node: the browser's agent on port 3000.
+    location ~ "^/(10\\.244\\.0\\.[0-9]{1,3})(/.*)$" {
+      proxy_pass http://$1:3000$2$is_args$args;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_read_timeout 3600s;
+      proxy_send_timeout 3600s;
+      proxy_buffering off;
+    }
+  }
+}
+`);
+    // `daemon off`: the master stays our child, and SIGTERM (fast shutdown) stops it and its worker.
+    this.child = spawn('nginx', ['-p', this.dir, '-c', config, '-e', join(this.dir, 'error.log')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+  }
+
+  /** CPU time of the master and its workers (user + system), from /proc. */
+  cpuSeconds(): number {
+    const pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+    let ticks = 0;
+    for (const pid of pids) {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      // After the command in parentheses: state, ppid, …; utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pid) === this.child.pid || Number(fields[1]) === this.child.pid) {
+        ticks += Number(fields[11]) + Number(fields[12]);
+      }
+    }
+    return ticks / CLOCK_TICKS;
+  }
+
+  /** The WebSocket URL of `endpoint` (ws://<pod IP>:3000/<path>) through this nginx. */
+  url(endpoint: string): string {
+    const target = new URL(endpoint);
+    return `ws://127.0.0.1:${this.port}/${target.hostname}${target.pathname}${target.search}`;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    await this.exited;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+interface Session {
+  page: Page;
+  close(): Promise<void>;
+}
+
+interface Measured {
+  samples: number[];
+  wallMs: number;
+  connectMs: number[];
+  /** CPU time the proxy (gateway or nginx) spent while the round trips ran. */
+  proxyCpuSeconds?: number;
+}
+
+async function main(): Promise<void> {
+  const { image, namespace } = await benchCluster();
+  await rest().create(`/api/v1/namespaces/${namespace}/secrets`, { metadata: { name: 'bench' }, stringData: { token: TOKEN } });
+  // The Tunnel the gateway serves; the direct and nginx leases name it as their holder too (the pool
+  // reclaims leases whose holder does not exist).
+  await rest().create(collectionPath(TUNNEL, namespace), {
+    apiVersion: TUNNEL.apiVersion,
+    kind: TUNNEL.kind,
+    metadata: { name: 'bench' },
+    spec: { poolRefs: [{ name: POOL }], auth: { secretRef: { name: 'bench' } }, queueTimeoutSeconds: 120 },
+  });
+  // One browser per client on every path: the gateway leases one per connection.
+  await rest().create(collectionPath(BROWSER_POOL, namespace), {
+    apiVersion: BROWSER_POOL.apiVersion,
+    kind: BROWSER_POOL.kind,
+    metadata: { name: POOL },
+    spec: { replicas: clients },
+  });
+  const controller = startController(namespace, image);
+  const leaser = new BrowserLeaser(rest(), pino({ level: 'warn' }), { namespace });
+  const gateway = new GatewayProcess(namespace);
+  const nginx = new NginxProcess(await freePort());
+  try {
+    await leaser.start();
+    const poolPath = objectPath(BROWSER_POOL, { namespace, name: POOL });
+    type Pool = { status?: { idle?: number; playwrightVersion?: string } };
+    const poolIdle = () => until(`${clients} idle browsers`, async () => {
+      const pool = await rest().get<Pool>(poolPath);
+      return pool.status?.idle === clients && pool.status.playwrightVersion ? true : undefined;
+    });
+    await poolIdle();
+    const gatewayBase = (await gateway.url('Tunnels')).replace('http', 'ws');
+    const tunnelUrl = `${gatewayBase}/tunnels/${namespace}/bench`;
+    // Served (this answer needs no token) once the gateway's cache holds the Tunnel.
+    await until('the gateway to serve the Tunnel', async () =>
+      (await fetch(`${tunnelUrl.replace('ws', 'http')}/json`)).ok ? true : undefined, 60_000);
+    await until('nginx to listen', async () => (await fetch(`http://127.0.0.1:${nginx.port}/`)).status === 404 || undefined, 30_000);
+
+    const connect = async (path: Path): Promise<Session> => {
+      let browser: Browser;
+      let release: () => Promise<unknown> = async () => undefined;
+      if (path === 'gateway') {
+        browser = await chromium.connect(tunnelUrl, { headers: { Authorization: `Bearer ${TOKEN}` }, timeout: 120_000 });
+      } else {
+        const leased = await leaser.lease(
+          { namespace, name: POOL },
+          { holder: `bench-${randomBytes(4).toString('hex')}`, kind: 'Tunnel', ref: `${namespace}/bench` },
+          { timeoutMs: 120_000 },
+        );
+        release = () => leased.release();
+        browser = await chromium.connect(path === 'direct' ? leased.endpoint : nginx.url(leased.endpoint), { timeout: 60_000 });
+      }
+      const page = await browser.newPage();
+      const close = async () => {
+        await browser.close();
+        await release();
+      };
+      return { page, close };
+    };
+
+    /** `count` round trips on each of `sessions` clients at once, after `warmup` unmeasured ones each. */
+    const measure = async (path: Path, sessions: number, count: number): Promise<Measured> => {
+      const connectMs: number[] = [];
+      const open = await Promise.all(Array.from({ length: sessions }, async () => {
+        const started = performance.now();
+        const session = await connect(path);
+        connectMs.push(performance.now() - started);
+        for (let i = 0; i < warmup; i++) await session.page.evaluate(() => 1);
+        return session;
+      }));
+      const proxyCpu = path === 'gateway'
+        ? async () => (await gateway.usage()).cpuSeconds
+        : path === 'nginx' ? async () => nginx.cpuSeconds() : undefined;
+      const cpuBefore = await proxyCpu?.();
+      const samples: number[] = [];
+      const started = performance.now();
+      await Promise.all(open.map(async ({ page }) => {
+        for (let i = 0; i < count; i++) {
+          const t = performance.now();
+          await page.evaluate(() => 1);
+          samples.push(performance.now() - t);
+        }
+      }));
+      const wallMs = performance.now() - started;
+      const cpuAfter = await proxyCpu?.();
+      await Promise.all(open.map((s) => s.close()));
+      await poolIdle();
+      const proxyCpuSeconds = cpuAfter === undefined ? undefined : cpuAfter - (cpuBefore ?? 0);
+      return { samples, wallMs, connectMs, proxyCpuSeconds };
+    };
+
+    const memory = async () => {
+      const { rssBytes, heapUsedBytes } = await gateway.usage();
+      return { rss: mib(rssBytes), heapUsed: mib(heapUsedBytes) };
+    };
+    const memoryBefore = await memory();
+    const loadBefore = loadavg()[0] ?? NaN;
+    const memoryAfterRepeat: { rss: number; heapUsed: number }[] = [];
+    const byPath = () => ({ direct: [], gateway: [], nginx: [] }) as Record<Path, Measured[]>;
+    const runs = { latency: byPath(), concurrent: byPath() };
+    for (let r = 0; r < repeats; r++) {
+      const order = PATHS.map((_, i) => PATHS[(i + r) % PATHS.length] as Path);
+      for (const path of order) {
+        runs.latency[path].push(await measure(path, 1, roundTrips));
+        runs.concurrent[path].push(await measure(path, clients, clientRoundTrips));
+      }
+      memoryAfterRepeat.push(await memory());
+    }
+
+    const report = (measured: Measured[]) => {
+      const sorted = measured.flatMap((m) => m.samples).sort((a, b) => a - b);
+      const perSecond = measured.map((m) => round((m.samples.length / m.wallMs) * 1000, 0));
+      const count = sum(measured.map((m) => m.samples.length));
+      const cpuSeconds = measured[0]?.proxyCpuSeconds === undefined
+        ? undefined
+        : sum(measured.map((m) => m.proxyCpuSeconds ?? NaN));
+      return {
+        p50Ms: round(percentile(sorted, 50), 3),
+        p99Ms: round(percentile(sorted, 99), 3),
+        roundTripsPerSecond: median(perSecond),
+        roundTripsPerSecondByRepeat: perSecond,
+        connectP50Ms: Math.round(median(measured.flatMap((m) => m.connectMs))),
+        ...(cpuSeconds === undefined ? {} : { proxyCpuMsPer1000RoundTrips: round((cpuSeconds * 1e6) / count, 1) }),
+      };
+    };
+    type Report = ReturnType<typeof report>;
+    const latency = Object.fromEntries(PATHS.map((p) => [p, report(runs.latency[p])])) as Record<Path, Report>;
+    const concurrent = Object.fromEntries(PATHS.map((p) => [p, report(runs.concurrent[p])])) as Record<Path, Report>;
+    const ratio = (path: Path) => ({
+      latencyP50: round(latency[path].p50Ms / latency.direct.p50Ms, 2),
+      latencyP99: round(latency[path].p99Ms / latency.direct.p99Ms, 2),
+      roundTripsPerSecond: round(latency[path].roundTripsPerSecond / latency.direct.roundTripsPerSecond, 2),
+      concurrentP50: round(concurrent[path].p50Ms / concurrent.direct.p50Ms, 2),
+      concurrentRoundTripsPerSecond:
+        round(concurrent[path].roundTripsPerSecond / concurrent.direct.roundTripsPerSecond, 2),
+    });
+
+    console.log(JSON.stringify({
+      benchmark: 'gateway',
+      machine: {
+        cpus: cpus().length,
+        node: process.version,
+        loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0] ?? NaN, 2) },
+      },
+      latency: { what: `1 client, ${roundTrips} page.evaluate(() => 1) round trips on one page, per path`, ...latency },
+      concurrent: {
+        what: `${clients} clients at once, each on its own browser, ${clientRoundTrips} round trips each, per path`,
+        ...concurrent,
+      },
+      ratios: { gatewayToDirect: ratio('gateway'), nginxToDirect: ratio('nginx') },
+      gatewayMemoryMiB: { before: memoryBefore, afterEachRepeat: memoryAfterRepeat },
+      gatewayErrorsLogged: gateway.errors(),
+      settings: { roundTrips, clients, clientRoundTrips, warmup, repeats, poolReplicas: clients, nginxWorkers: 1 },
+    }, null, 2));
+  } finally {
+    await nginx.stop();
+    await gateway.stop();
+    await leaser.stop();
+    // While the controller runs: the pools' finalizers need it, or the namespace never goes.
+    kubectl(kubeconfigPath, 'delete', 'tunnels,browserpools', '--all', '-n', namespace, '--wait=true', '--timeout=120s');
+    controller.kill('SIGTERM');
+    await rest().delete(`/api/v1/namespaces/${namespace}`).catch(() => undefined);
+  }
+}
+
+await main();
