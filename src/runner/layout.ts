@@ -38,6 +38,8 @@ export function restoreLayout(suite: string): void {
   } catch (err) {
     throw fail(`is not a layout (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
   }
+  // Gone before the moves: a file of the project may have this very name (under another key).
+  rmSync(file);
   // Two passes through a staging folder: a path may be another entry's key.
   const staging = join(suite, '..fleetwright-layout');
   mkdirSync(staging);
@@ -51,5 +53,4 @@ export function restoreLayout(suite: string): void {
     renameSync(join(staging, key), join(suite, path));
   }
   rmSync(staging, { recursive: true });
-  rmSync(file);
 }
