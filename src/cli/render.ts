@@ -75,14 +75,20 @@ function countsText(c: Counts): string {
   return `${c.passed} passed, ${c.failed} failed, ${c.flaky} flaky, ${c.skipped} skipped`;
 }
 
+/** For a terminal line that must fit 80 columns: the counts that are not zero (passed always). */
+function shortCounts(c: Counts): string {
+  const rest = (['failed', 'flaky', 'skipped'] as const).filter((k) => c[k] > 0).map((k) => `, ${c[k]} ${k}`);
+  return `${c.passed} passed${rest.join('')}`;
+}
+
 /** One shard: with a bar for a terminal, as a plain sentence for logs. */
 export function shardLine(shard: Shard | undefined, index: number, shards: number, bar: boolean): string {
   const { counts, done, total } = shardProgress(shard);
   const state = shardState(shard, total);
   const tests = `${done}/${total ?? '?'}`;
   if (bar) {
-    const detail = total === undefined ? '' : `  ${countsText(counts)}`;
-    return `  shard ${index}/${shards}  ${progressBar(done, total, 24)}  ${tests.padStart(7)}  ${state}${detail}`;
+    const detail = total === undefined ? '' : `  ${shortCounts(counts)}`;
+    return `  shard ${index}/${shards}  ${progressBar(done, total, 20)} ${tests.padStart(7)}  ${state}${detail}`;
   }
   const detail = total === undefined ? '' : `, ${tests} tests: ${countsText(counts)}`;
   return `shard ${index}/${shards} ${state}${detail}`;
@@ -109,7 +115,7 @@ export function headline(run: RunObject, elapsed?: string): string {
       break;
     case 'Running': {
       const done = (status.shards ?? []).filter((s) => FINAL_PHASES.includes(s.phase)).length;
-      what = `Running on BrowserPool ${pool}, ${done} of ${shards} shard(s) done`;
+      what = `Running, ${done}/${shards} shard(s) done`;
       break;
     }
     default:
