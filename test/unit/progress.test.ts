@@ -2,7 +2,7 @@
 // controller's background asks, and how progress enters a TestRun's status.
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { withProgress, summarize, type ShardStatus } from '../../src/controllers/testrun/plan.ts';
+import { onlyDurationDiffers, summarize, type ShardStatus, withProgress } from '../../src/controllers/testrun/plan.ts';
 import { progressUrl, RunnerProgress } from '../../src/controllers/testrun/progress.ts';
 import { type Progress, ProgressCounter, type TestLike } from '../../src/reporter/progress.ts';
 
@@ -78,6 +78,14 @@ describe('progress in a TestRun\'s status', () => {
     expect(withProgress(retry, { ...running, progress }, undefined)).not.toHaveProperty('progress');
     const done: ShardStatus = { ...running, phase: 'Succeeded', passed: 10, progress };
     expect(withProgress(done, { ...running, progress }, progress)).not.toHaveProperty('progress');
+  });
+
+  it('writes nothing for a running run whose duration alone moved on', () => {
+    const stored = { phase: 'Running', duration: '12s', shards: [{ ...running, progress }] };
+    expect(onlyDurationDiffers(stored, { ...stored, duration: '15s', queuePosition: undefined })).toBe(true);
+    expect(onlyDurationDiffers(stored, { ...stored, duration: '15s', shards: [{ ...running, progress: { ...progress, passed: 4 } }] }))
+      .toBe(false);
+    expect(onlyDurationDiffers({ phase: 'Running' }, { phase: 'Running', duration: '1s' })).toBe(false);
   });
 
   it('adds running shards\' progress to the finished shards\' results', () => {

@@ -2,7 +2,6 @@
 // pod per shard on its leased browser, folds the runners' summaries into
 // status, retries shards whose infrastructure failed, and cleans up. Every
 // decision about a shard is planShard's; this file observes and applies.
-import { isDeepStrictEqual } from 'node:util';
 import type { Registry } from 'prom-client';
 import { type TestRun, TestRunResource } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
@@ -23,6 +22,7 @@ import {
   type BrowserView,
   formatDuration,
   isFinalShard,
+  onlyDurationDiffers,
   planShard,
   type RunnerView,
   runPhase,
@@ -473,16 +473,6 @@ class StatusWrites {
     this.written.delete(uid);
     return run;
   }
-}
-
-/** Whether the stored status and `next` differ in `duration` alone (fields set to undefined count as absent). */
-function onlyDurationDiffers(stored: Record<string, unknown> | undefined, next: Record<string, unknown>): boolean {
-  const plain = (status: unknown) => {
-    const copy = JSON.parse(JSON.stringify(status ?? {})) as Record<string, unknown>;
-    delete copy.duration;
-    return copy;
-  };
-  return stored?.duration !== undefined && isDeepStrictEqual(plain(stored), plain(next));
 }
 
 /** The run's conditions, set on a copy, each stamped with the run's generation. */

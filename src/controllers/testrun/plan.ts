@@ -1,6 +1,7 @@
 // What to do next for each shard of a TestRun, and what the run's status is,
 // computed from its status and the pods observed: pure, so every path
 // (retry, adoption after a restart, timeout) is a unit test away.
+import { isDeepStrictEqual } from 'node:util';
 import type { TestRunStatus } from '../../api/v1alpha1/index.ts';
 import type { ShardSummary } from '../../reporter/summary.ts';
 
@@ -209,6 +210,24 @@ export function summarize(shards: ShardStatus[], durations: number[]) {
     skipped: sum('skipped'),
     ...(durations.length > 0 ? { durationSeconds: Math.round(Math.max(...durations) / 100) / 10 } : {}),
   };
+}
+
+/**
+ * Whether the stored status and `next` differ in `duration` alone (fields set
+ * to undefined count as absent). The duration ticks every second; a running
+ * run is looked at every few seconds for progress, and writing it each time
+ * would cost a write per look even while nothing happens.
+ */
+export function onlyDurationDiffers(
+  stored: Record<string, unknown> | undefined,
+  next: Record<string, unknown>,
+): boolean {
+  const plain = (status: unknown) => {
+    const copy = JSON.parse(JSON.stringify(status ?? {})) as Record<string, unknown>;
+    delete copy.duration;
+    return copy;
+  };
+  return stored?.duration !== undefined && isDeepStrictEqual(plain(stored), plain(next));
 }
 
 /** 83 s -> 1m23s, as kubectl prints durations. */
