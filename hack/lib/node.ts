@@ -198,12 +198,25 @@ export interface NodeOptions {
   log: Log;
 }
 
+/**
+ * Makes /run/netns a shared mount point of its own before containerd mounts
+ * pod network namespaces in it, as `ip netns` does on first use. Otherwise the
+ * first later `ip netns add` or podman run bind-mounts /run/netns over itself
+ * and hides the pods' namespaces beneath, which can then never be removed.
+ */
+function ensureNetnsMount(): void {
+  mkdirSync('/run/netns', { recursive: true });
+  if (spawnSync('mountpoint', ['-q', '/run/netns']).status !== 0) run('mount', ['--bind', '/run/netns', '/run/netns']);
+  run('mount', ['--make-shared', '/run/netns']);
+}
+
 /** Starts the node from a clean slate, unless it already runs. */
 export async function upNode(options: NodeOptions): Promise<void> {
   if (nodeRunning() && (await kubeletHealthy()) && (await options.nodeReady())) return;
   await downNode();
   const started = Date.now();
   ensureBridge();
+  ensureNetnsMount();
   writeCniConfig();
   startDetached(containerd, 'containerd', ['--config', writeContainerdConfig()]);
   await waitForSocket(containerdSocket, containerd);
