@@ -503,7 +503,10 @@ function browserView(pod: PodObject | undefined): BrowserView | undefined {
 
 function runnerView(pod: RunnerPodObject): RunnerView {
   const terminated = pod.status?.containerStatuses?.find((c) => c.name === 'runner')?.state?.terminated;
-  const phase = (pod.status?.phase ?? 'Pending') as RunnerView['phase'];
+  // The runner is the pod's one container and never restarts: once it has terminated the shard is done, even
+  // while the pod's phase lags behind (a sandbox whose teardown hangs keeps the pod Running).
+  const containerPhase = terminated && (terminated.exitCode === 0 ? 'Succeeded' : 'Failed');
+  const phase = (containerPhase || pod.status?.phase || 'Pending') as RunnerView['phase'];
   const parsed = terminated?.message ? parseShardSummary(terminated.message) : undefined;
   const infraReason = terminated?.reason === 'OOMKilled' ? 'OOMKilled' : pod.status?.reason;
   return {
