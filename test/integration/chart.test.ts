@@ -121,6 +121,17 @@ describe('config/ on a real API server', () => {
     expect(dryRun(manifest)).toHaveLength(objectsOf(manifest).length);
   });
 
+  it('takes the README\'s overlay: your image for the pods and for --image alike', () => {
+    const overlay = objectsOf(kustomize(join('..', 'test', 'fixtures', 'chart', 'overlay'))) as (Meta & {
+      spec?: { template?: { spec: { containers: { image: string; args?: string[] }[] } } };
+    })[];
+    const image = 'registry.example.com/platform/fleetwright:1.2.3';
+    const containers = overlay.filter((o) => o.kind === 'Deployment').flatMap((d) => d.spec?.template?.spec.containers ?? []);
+    expect(containers.map((c) => c.image)).toEqual([image, image]);
+    const controller = overlay.find((o) => o.metadata.name === 'fleetwright-controller' && o.kind === 'Deployment');
+    expect(controller?.spec?.template?.spec.containers[0]?.args).toContain(`--image=${image}`);
+  });
+
   it('has config/prometheus accepted', () => {
     const manifest = kustomize('prometheus');
     const objects = objectsOf(manifest);

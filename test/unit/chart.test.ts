@@ -116,6 +116,8 @@ describe('the Helm chart', () => {
       '--leader-election-id=fleetwright-controller',
       '--gateway-url=ws://fleetwright-gateway.fleetwright-system.svc',
     ]));
+    // The README's kustomize overlay rewrites args[1] to the overlay's image.
+    expect(args[1]).toBe(`--image=${image}`);
     expect(find(objects, 'Role', 'fleetwright-controller-leader-election').rules?.[0]?.resourceNames).toEqual(['fleetwright-controller']);
     expect(controller.spec?.template?.spec.serviceAccountName).toBe('fleetwright-controller');
     expect(find(objects, 'Deployment', 'fleetwright-gateway').spec?.template?.spec.serviceAccountName).toBe('fleetwright-gateway');

@@ -1,0 +1,339 @@
+// The chart's RBAC is enough, and no more: the real `fleetwright controller`
+// and `fleetwright gateway` run as the chart's ServiceAccounts (impersonated
+// through their kubeconfigs) against the API server with RBAC on, and do
+// their work on pools, runs and Tunnels without one 403; things the code
+// never does stay forbidden.
+//
+// To see which test needs a rule, drop it: FLEETWRIGHT_RBAC_DROP=controller:5
+// removes that rule (0-based) of the controller's ClusterRole before it is
+// applied, controller:5:delete only that verb of it (gateway:…, and
+// controller-leader-election:… for the Role, likewise).
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
+import { repoRoot } from '../../hack/lib/paths.ts';
+import { ensureTool } from '../../hack/lib/tools.ts';
+import { objectPath, type KubeObject } from '../../src/runtime/resource.ts';
+import { isNotFound } from '../../src/runtime/rest.ts';
+import { kubectl, useNamespace } from './helpers.ts';
+import { ControllerProcess, eventually, fleetwrightController, type LogLine, rest } from './runtime/support.ts';
+
+const chart = join(repoRoot, 'charts', 'fleetwright');
+const system = useNamespace('rbac-sys');
+const work = useNamespace('rbac-work');
+const fullname = `fw-rbac-${process.pid}`;
+const GATEWAY_URL = 'ws://gateway.example.test';
+const REPLICA = 'rbac-test';
+
+const pod = (name: string) => objectPath({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true }, { namespace: work.name, name });
+const lease = (namespace: string, name: string) =>
+  objectPath({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases', namespaced: true }, { namespace, name });
+const fleetwright = (plural: string, name: string) =>
+  objectPath({ apiVersion: 'fleetwright.dev/v1alpha1', kind: '', plural, namespaced: true }, { namespace: work.name, name });
+
+type Obj = KubeObject & { status?: Record<string, unknown> };
+const get = (path: string) => rest().get<Obj>(path);
+const gone = async (path: string) => {
+  try {
+    await rest().get(path);
+    return false;
+  } catch (err) {
+    return isNotFound(err);
+  }
+};
+
+/** The one pod of the work namespace with `selector`, once there is one. */
+const onlyPod = (selector: string) =>
+  eventually(`a pod ${selector}`, async () => {
+    const list = await rest().get<{ items: Obj[] }>(`/api/v1/namespaces/${work.name}/pods`, { labelSelector: selector });
+    return list.items.length === 1 && list.items[0]?.metadata.name;
+  });
+
+/** What a kubelet writes into a pod's status once its container runs and is ready. */
+const running = (ip: string) => ({
+  status: { phase: 'Running', podIP: ip, conditions: [{ type: 'Ready', status: 'True' }] },
+});
+
+/** ... and once its container `runner` ended with `message` as its termination message. */
+const finished = (message: string) => ({
+  status: {
+    phase: 'Succeeded',
+    containerStatuses: [{
+      name: 'runner', image: 'runner', imageID: '', ready: false, restartCount: 0,
+      state: { terminated: { exitCode: 0, reason: 'Completed', message } },
+    }],
+  },
+});
+
+let rbacManifest = '';
+let controller: ControllerProcess;
+let gateway: ControllerProcess;
+let gatewayUrl = '';
+
+/** The chart's ServiceAccounts and RBAC, with a rule dropped when FLEETWRIGHT_RBAC_DROP says so. */
+function renderRbac(): string {
+  const args = [
+    'template', 'rbac', chart, '--namespace', system.name, '--set', `fullnameOverride=${fullname}`,
+    '--set', 'rbac.aggregateToDefaultRoles=false',
+    '--show-only', 'templates/rbac-controller.yaml', '--show-only', 'templates/rbac-gateway.yaml',
+  ];
+  const result = spawnSync(ensureTool('helm'), args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`helm template: ${result.stderr}`);
+  const drop = /^(controller|gateway|controller-leader-election):(\d+)(?::([a-z]+))?$/.exec(process.env.FLEETWRIGHT_RBAC_DROP ?? '');
+  if (!drop) return result.stdout;
+  const [, role, index, verb] = drop;
+  return parseAllDocuments(result.stdout).map((doc) => {
+    const obj = doc.toJS() as { kind: string; metadata: { name: string }; rules?: { verbs: string[] }[] };
+    const rules = obj?.rules ?? [];
+    const rule = rules[Number(index)];
+    if (obj?.metadata.name === `${fullname}-${role}` && rule) {
+      if (verb && !rule.verbs.includes(verb)) throw new Error(`FLEETWRIGHT_RBAC_DROP: the rule has no verb ${verb}`);
+      if (verb) rule.verbs.splice(rule.verbs.indexOf(verb), 1);
+      // A rule without verbs is invalid: dropping its only verb drops the rule.
+      if (!verb || rule.verbs.length === 0) rules.splice(Number(index), 1);
+      console.warn(`FLEETWRIGHT_RBAC_DROP=${drop[0]}: ${obj.kind} ${obj.metadata.name} rules ${JSON.stringify(rules)}`);
+    }
+    return stringify(obj);
+  }).join('---\n');
+}
+
+/** The test's kubeconfig, acting as a ServiceAccount (Impersonate-User). */
+function kubeconfigAs(serviceAccount: string): string {
+  const config = parseYaml(readFileSync(inject('kubeconfig'), 'utf8')) as { users: { user: Record<string, unknown> }[] };
+  for (const { user } of config.users) user.as = `system:serviceaccount:${system.name}:${serviceAccount}`;
+  const path = join(mkdtempSync(join(tmpdir(), 'fw-rbac-')), `${serviceAccount}.kubeconfig`);
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+
+function apply(manifest: string, namespace?: string): void {
+  const result = kubectl(['apply', ...(namespace ? ['-n', namespace] : []), '-f', '-'], manifest);
+  if (result.status !== 0) throw new Error(`kubectl apply: ${result.stderr}`);
+}
+
+const denials = (lines: LogLine[]) =>
+  lines.filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l))).map((l) => JSON.stringify(l));
+
+/**
+ * Waits until the API server's authorizer has the new bindings (its RBAC cache
+ * follows a watch): a process started before that meets a 403 on its first list.
+ */
+async function waitForBindings(manifest: string): Promise<void> {
+  type Role = { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[] };
+  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+  const roles = parseAllDocuments(manifest).map((d) => d.toJS() as Role).filter((o) => o?.rules?.length);
+  for (const role of roles) {
+    const rule = role.rules?.[0] as Rule;
+    const [resource = '', subresource] = (rule.resources[0] ?? '').split('/');
+    const group = rule.apiGroups[0] ? `.${rule.apiGroups[0]}` : '';
+    const name = rule.resourceNames?.[0] ? `/${rule.resourceNames[0]}` : '';
+    const component = role.metadata.name.includes('gateway') ? 'gateway' : 'controller';
+    const args = [
+      'auth', 'can-i', rule.verbs[0] ?? '', `${resource}${group}${name}`,
+      ...(subresource ? [`--subresource=${subresource}`] : []),
+      ...(role.kind === 'Role' ? ['-n', role.metadata.namespace ?? ''] : ['--all-namespaces']),
+      `--as=system:serviceaccount:${system.name}:${fullname}-${component}`,
+    ];
+    await eventually(`kubectl ${args.join(' ')}`, () => kubectl(args).stdout.trim() === 'yes');
+  }
+}
+
+beforeAll(async () => {
+  rbacManifest = renderRbac();
+  apply(rbacManifest);
+  await waitForBindings(rbacManifest);
+  controller = new ControllerProcess([
+    `--kubeconfig=${kubeconfigAs(`${fullname}-controller`)}`,
+    '--leader-elect',
+    `--leader-election-id=${fullname}-controller`,
+    `--leader-election-namespace=${system.name}`,
+    `--gateway-url=${GATEWAY_URL}`,
+    '--metrics-bind-address=0',
+    '--health-probe-bind-address=127.0.0.1:0',
+  ], {}, fleetwrightController);
+  gateway = new ControllerProcess([
+    `--kubeconfig=${kubeconfigAs(`${fullname}-gateway`)}`,
+    '--bind-address=127.0.0.1:0',
+    '--metrics-bind-address=0',
+    `--replica-namespace=${system.name}`,
+    `--replica-name=${REPLICA}`,
+  ], {}, [join(repoRoot, 'src', 'main.ts'), 'gateway']);
+  apply(`
+apiVersion: v1
+kind: Secret
+metadata: { name: token }
+stringData: { token: s3cret }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: suite }
+data: { a.spec.ts: "import { test } from '@playwright/test'; test('a', () => {});" }
+---
+apiVersion: fleetwright.dev/v1alpha1
+kind: BrowserPool
+metadata: { name: pool }
+spec: { browser: chromium, replicas: 1 }
+---
+apiVersion: fleetwright.dev/v1alpha1
+kind: BrowserPool
+metadata: { name: fake }
+spec: { browser: chromium, replicas: 0 }
+---
+apiVersion: fleetwright.dev/v1alpha1
+kind: BrowserPool
+metadata: { name: empty }
+spec: { browser: chromium, replicas: 0 }
+---
+apiVersion: fleetwright.dev/v1alpha1
+kind: TestRun
+metadata: { name: run }
+spec: { poolRef: { name: pool }, source: { configMap: { name: suite } }, shards: 1, ttlSecondsAfterFinished: 0 }
+---
+apiVersion: fleetwright.dev/v1alpha1
+kind: Tunnel
+metadata: { name: tun }
+spec: { poolRefs: [{ name: fake }], auth: { secretRef: { name: token } } }
+---
+apiVersion: fleetwright.dev/v1alpha1
+kind: Tunnel
+metadata: { name: queue }
+spec: { poolRefs: [{ name: empty }], auth: { secretRef: { name: token } }, queueTimeoutSeconds: 1 }
+`, work.name);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([controller?.kill('SIGTERM'), gateway?.kill('SIGTERM')]);
+  if (rbacManifest) kubectl(['delete', '--ignore-not-found', '-f', '-'], rbacManifest);
+});
+
+describe('the controller and the gateway as the chart\'s ServiceAccounts', () => {
+  it('sync every informer: each list and watch is allowed', async () => {
+    // The gateway serves only once its caches have synced and its heartbeat is written.
+    gatewayUrl = await gateway.url('Tunnels');
+    const probes = await controller.url('health probes');
+    await eventually('the controller to be ready', async () => (await fetch(`${probes}/readyz`)).status === 200);
+    await eventually('the gateway to be ready', async () => (await fetch(`${gatewayUrl}/readyz`)).status === 200);
+  });
+
+  it('lead through their own Lease, and the gateway beats its heartbeat', async () => {
+    const leader = await eventually('the leader election Lease', () =>
+      get(lease(system.name, `${fullname}-controller`)).then((l) => (l as { spec?: { holderIdentity?: string } }).spec?.holderIdentity));
+    expect(leader).not.toBe('');
+    await eventually('the gateway heartbeat', () => get(lease(system.name, `fleetwright-gateway-${REPLICA}`)));
+  });
+
+  it('keep a pool: finalizer, browser pod, status and an Event', async () => {
+    await eventually('the pool\'s finalizer, status and pod', async () => {
+      const pool = await get(fleetwright('browserpools', 'pool'));
+      const pods = await rest().get<{ items: Obj[] }>(`/api/v1/namespaces/${work.name}/pods`, { labelSelector: 'fleetwright.dev/pool=pool' });
+      return pool.metadata.finalizers?.includes('fleetwright.dev/drain') && pool.status?.selector && pods.items.length === 1;
+    });
+    await eventually('a ScaledUp Event', async () => {
+      const events = await rest().get<{ items: { reason?: string }[] }>(`/apis/events.k8s.io/v1/namespaces/${work.name}/events`);
+      return events.items.some((e) => e.reason === 'ScaledUp');
+    });
+  });
+
+  it('queue a TestRun: finalizer, lease request, status', async () => {
+    await eventually('the run Queued with its lease request', async () => {
+      const run = await get(fleetwright('testruns', 'run'));
+      const requests = await rest().get<{ items: Obj[] }>(`/apis/coordination.k8s.io/v1/namespaces/${work.name}/leases`);
+      return run.metadata.finalizers?.includes('fleetwright.dev/testrun-cleanup') && run.status?.phase === 'Queued' &&
+        requests.items.some((r) => r.metadata.name?.startsWith('testrun-run-'));
+    });
+  });
+
+  it('report a Tunnel\'s URL', async () => {
+    await eventually('the Tunnel\'s status.url', async () =>
+      (await get(fleetwright('tunnels', 'tun'))).status?.url === `${GATEWAY_URL}/tunnels/${work.name}/tun`);
+  });
+
+  it('let the gateway lease an idle browser and give it back', async () => {
+    // A browser pod that looks Running and Ready: no kubelet runs here to start a real one.
+    apply(`
+apiVersion: v1
+kind: Pod
+metadata:
+  name: fake-browser
+  labels: { fleetwright.dev/pool: fake, fleetwright.dev/state: idle }
+  annotations: { fleetwright.dev/ws-path: /pw-fake }
+spec: { containers: [{ name: agent, image: none }] }
+`, work.name);
+    await rest().mergePatch(`${pod('fake-browser')}/status`, running('127.0.0.9'));
+    const url = `${gatewayUrl}/tunnels/${work.name}/tun/json/version`;
+    // 502: the gateway leased the browser (once its cache has the pod) and found nobody at its endpoint.
+    await eventually('the gateway to lease the browser', async () =>
+      (await fetch(url, { headers: { Authorization: 'Bearer s3cret' } })).status === 502);
+    await eventually('the browser given back', async () => {
+      const browser = await get(pod('fake-browser'));
+      return Number(browser.metadata.annotations?.['fleetwright.dev/sessions']) >= 1 &&
+        browser.metadata.labels?.['fleetwright.dev/state'] === 'idle' &&
+        browser.metadata.annotations?.['fleetwright.dev/lease'] === undefined;
+    });
+  });
+
+  it('let the gateway queue for a browser and withdraw on timeout', async () => {
+    const response = await fetch(`${gatewayUrl}/tunnels/${work.name}/queue/json/version`, { headers: { Authorization: 'Bearer s3cret' } });
+    expect(response.status).toBe(503);
+    const requests = await rest().get<{ items: Obj[] }>(`/apis/coordination.k8s.io/v1/namespaces/${work.name}/leases`, {
+      labelSelector: 'fleetwright.dev/pool=empty',
+    });
+    expect(requests.items).toEqual([]);
+  });
+
+  it('run a TestRun to its end on a pooled browser, and delete it after its TTL', async () => {
+    // No kubelet here: the test plays it, writing what it would into the pods' status.
+    const browser = await onlyPod('fleetwright.dev/pool=pool');
+    await rest().mergePatch(`${pod(browser)}/status`, running('127.0.0.10'));
+    const runner = await onlyPod('fleetwright.dev/testrun=run');
+    const summary = { passed: 1, failed: 0, flaky: 0, skipped: 0, durationMs: 5, status: 'passed' };
+    await rest().mergePatch(`${pod(runner)}/status`, finished(JSON.stringify(summary)));
+    await eventually('the run deleted after ttlSecondsAfterFinished', () => gone(fleetwright('testruns', 'run')));
+    await eventually('its browser back in the pool', async () =>
+      (await get(pod(browser))).metadata.labels?.['fleetwright.dev/state'] === 'idle');
+  });
+
+  it('stop a deleted TestRun and drain a deleted pool', async () => {
+    apply(`
+apiVersion: fleetwright.dev/v1alpha1
+kind: TestRun
+metadata: { name: stopped }
+spec: { poolRef: { name: pool }, source: { configMap: { name: suite } }, shards: 1 }
+`, work.name);
+    const runner = await onlyPod('fleetwright.dev/testrun=stopped');
+    kubectl(['delete', '-n', work.name, 'testrun/stopped', '--wait=false']);
+    await eventually('the TestRun gone, its runner stopped', async () =>
+      await gone(fleetwright('testruns', 'stopped')) && await gone(pod(runner)));
+    kubectl(['delete', '-n', work.name, 'browserpool/pool', '--wait=false']);
+    await eventually('the pool gone', () => gone(fleetwright('browserpools', 'pool')));
+  });
+
+  it('fold a stopped gateway replica\'s counts and delete its heartbeat', async () => {
+    expect(await gateway.kill('SIGTERM')).toBe(0);
+    await eventually('the heartbeat Lease deleted', () => gone(lease(system.name, `fleetwright-gateway-${REPLICA}`)), 40_000);
+  }, 60_000);
+
+  it('met not one 403 on the way', () => {
+    expect(denials(controller.lines)).toEqual([]);
+    expect(denials(gateway.lines)).toEqual([]);
+  });
+
+  it.each([
+    ['controller', 'get', 'secrets'],
+    ['controller', 'update', `leases/fleetwright-gateway-${REPLICA}`],
+    ['controller', 'update', 'pods'],
+    ['controller', 'create', 'deployments.apps'],
+    ['gateway', 'create', 'pods'],
+    ['gateway', 'delete', 'pods'],
+    ['gateway', 'patch', 'tunnels.fleetwright.dev/status'],
+    ['gateway', 'create', 'events.events.k8s.io'],
+  ])('never lets the %s %s %s', (component, verb, resource) => {
+    const as = `system:serviceaccount:${system.name}:${fullname}-${component}`;
+    const result = kubectl(['auth', 'can-i', verb, resource, '-n', system.name, `--as=${as}`]);
+    expect(result.stdout.trim()).toBe('no');
+  });
+});
