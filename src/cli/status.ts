@@ -30,7 +30,7 @@ function poolRows(pools: Listed[], now: number): string[][] {
   return pools.map((p) => {
     const spec = p.spec as { browser?: string; replicas?: number };
     const s = p.status ?? {};
-    return [p.metadata.name ?? '', str(spec.browser), `${num(s.readyReplicas)}/${num(spec.replicas)}`, num(s.idle),
+    return [p.metadata.name ?? '', str(spec.browser), num(spec.replicas), num(s.readyReplicas), num(s.idle),
       num(s.busy), num(s.waiting), str(s.playwrightVersion), age(p.metadata.creationTimestamp as string, now)];
   });
 }
@@ -76,7 +76,7 @@ export function statusTables(
   const sections = [
     {
       title: 'BrowserPools',
-      headers: ['NAME', 'BROWSER', 'READY', 'IDLE', 'BUSY', 'WAITING', 'PLAYWRIGHT', 'AGE'],
+      headers: ['NAME', 'BROWSER', 'DESIRED', 'READY', 'IDLE', 'BUSY', 'WAITING', 'PLAYWRIGHT', 'AGE'],
       items: pools,
       rows: poolRows(pools, now),
     },

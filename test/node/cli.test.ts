@@ -154,7 +154,7 @@ describe('fleetwright status, logs and tunnel', () => {
   it('lists the namespace\'s pools, runs and Tunnels', async () => {
     const result = await fleetwright(['status', '-n', ns.name]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/\nbrowsers +chromium +2\/2 +/);
+    expect(result.stdout).toMatch(/\nbrowsers +chromium +2 +2 +/);
     expect(result.stdout).toMatch(/\nfailing +Failed +browsers +1\/1 +3\/3 +2 +1 +0 +0 /);
     expect(result.stdout).toMatch(/\npassing +Succeeded +browsers +2\/2 +6\/6 +6 +0 +0 +0 /);
     expect(result.stdout).toContain('Tunnels: none');

@@ -124,8 +124,8 @@ describe('fleetwright status', () => {
     expect(statusTables({ pools: [pool], runs: [running], tunnels: [tunnel] }, now,
       { namespace: 'team-a', allNamespaces: false })).toEqual([
       'BrowserPools:',
-      'NAME       BROWSER    READY   IDLE   BUSY   WAITING   PLAYWRIGHT   AGE',
-      'chromium   chromium   3/3     1      2      0         1.65.1       125m',
+      'NAME       BROWSER    DESIRED   READY   IDLE   BUSY   WAITING   PLAYWRIGHT   AGE',
+      'chromium   chromium   3         3       1      2      0         1.65.1       125m',
       '',
       'TestRuns:',
       'NAME             PHASE     POOL       SHARDS   TESTS   PASSED   FAILED   FLAKY   SKIPPED   DURATION   AGE',
