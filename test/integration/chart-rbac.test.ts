@@ -154,6 +154,12 @@ beforeAll(async () => {
     `--gateway-url=${GATEWAY_URL}`,
     '--metrics-bind-address=0',
     '--health-probe-bind-address=127.0.0.1:0',
+    // Renewals every second, leadership lost 3 s after they start failing: within this test's time.
+    '--leader-elect-lease-duration=4s',
+    '--leader-elect-renew-deadline=3s',
+    '--leader-elect-retry-period=1s',
+    // A failed renewal or list is logged at debug level only.
+    '--log-level=debug',
   ], {}, fleetwrightController);
   gateway = new ControllerProcess([
     `--kubeconfig=${kubeconfigAs(`${fullname}-gateway`)}`,
@@ -161,6 +167,7 @@ beforeAll(async () => {
     '--metrics-bind-address=0',
     `--replica-namespace=${system.name}`,
     `--replica-name=${REPLICA}`,
+    '--log-level=debug',
   ], {}, [join(repoRoot, 'src', 'main.ts'), 'gateway']);
   apply(`
 apiVersion: v1
@@ -316,6 +323,13 @@ spec: { poolRef: { name: pool }, source: { configMap: { name: suite } }, shards:
     expect(await gateway.kill('SIGTERM')).toBe(0);
     await eventually('the heartbeat Lease deleted', () => gone(lease(system.name, `fleetwright-gateway-${REPLICA}`)), 40_000);
   }, 60_000);
+
+  it('keep leading all along, and hand the Lease back on SIGTERM', async () => {
+    expect(controller.child.exitCode, 'the controller exited: it lost its Lease').toBeNull();
+    expect(await controller.kill('SIGTERM')).toBe(0);
+    const released = await get(lease(system.name, `${fullname}-controller`));
+    expect((released as { spec?: { holderIdentity?: string } }).spec?.holderIdentity).toBe('');
+  });
 
   it('met not one 403 on the way', () => {
     expect(denials(controller.lines)).toEqual([]);
