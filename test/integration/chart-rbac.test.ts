@@ -35,7 +35,7 @@ const lease = (namespace: string, name: string) =>
 const fleetwright = (plural: string, name: string) =>
   objectPath({ apiVersion: 'fleetwright.dev/v1alpha1', kind: '', plural, namespaced: true }, { namespace: work.name, name });
 
-type Obj = KubeObject & { status?: Record<string, unknown> };
+type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> };
 const get = (path: string) => rest().get<Obj>(path);
 const gone = async (path: string) => {
   try {
@@ -297,6 +297,10 @@ spec: { containers: [{ name: agent, image: none }] }
     const browser = await onlyPod('fleetwright.dev/pool=pool');
     await rest().mergePatch(`${pod(browser)}/status`, running('127.0.0.10'));
     const runner = await onlyPod('fleetwright.dev/testrun=run');
+    // Neither a browser nor a runner pod gets an API token: only the controller and the gateway talk to the API.
+    for (const name of [browser, runner]) {
+      expect((await get(pod(name))).spec, name).toMatchObject({ automountServiceAccountToken: false });
+    }
     const summary = { passed: 1, failed: 0, flaky: 0, skipped: 0, durationMs: 5, status: 'passed' };
     await rest().mergePatch(`${pod(runner)}/status`, finished(JSON.stringify(summary)));
     await eventually('the run deleted after ttlSecondsAfterFinished', () => gone(fleetwright('testruns', 'run')));
