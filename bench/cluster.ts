@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { up } from '../hack/controlplane.ts';
-import { installCrds } from '../hack/lib/crds.ts';
+import { installCrds, kubectl } from '../hack/lib/crds.ts';
 import { ensureProjectImage } from '../hack/lib/images.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
 import { RestClient } from '../src/runtime/rest.ts';
@@ -31,4 +31,11 @@ export function startController(namespace: string, image: string): ChildProcess 
     join(repoRoot, 'src', 'main.ts'), 'controller', `--kubeconfig=${kubeconfigPath}`, `--image=${image}`,
     `--watch-namespace=${namespace}`, '--metrics-bind-address=0', '--health-probe-bind-address=0', '--log-level=warn',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Removes a bench's namespace: its TestRuns and pools first, while the controller runs (their finalizers need it). */
+export async function removeNamespace(namespace: string, controller: ChildProcess): Promise<void> {
+  kubectl(kubeconfigPath, 'delete', 'testruns,browserpools', '--all', '-n', namespace, '--wait=true', '--timeout=120s');
+  controller.kill('SIGTERM');
+  await rest().delete(`/api/v1/namespaces/${namespace}`).catch(() => undefined);
 }

@@ -30,7 +30,7 @@ import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
 import { POD } from '../src/leasing/acquire.ts';
 import { parseShardSummary } from '../src/reporter/summary.ts';
 import { collectionPath, type KubeObject, objectPath } from '../src/runtime/resource.ts';
-import { benchCluster, rest, startController } from './cluster.ts';
+import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 
 const { values: flags } = parseArgs({ options: { repeats: { type: 'string', default: '5' } } });
 const repeats = Number(flags.repeats);
@@ -225,10 +225,7 @@ async function main(): Promise<void> {
       settings: { repeats, workers: 2, pool: { replicas: 1, sessionsPerBrowser: 2 } },
     }, null, 2));
   } finally {
-    // While the controller runs: the objects' finalizers need it, or the namespace never goes.
-    kubectl(kubeconfigPath, 'delete', 'testruns,browserpools', '--all', '-n', namespace, '--wait=true', '--timeout=120s');
-    controller.kill('SIGTERM');
-    await rest().delete(`/api/v1/namespaces/${namespace}`).catch(() => undefined);
+    await removeNamespace(namespace, controller);
   }
 }
 

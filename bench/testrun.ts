@@ -18,12 +18,11 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { kubectl } from '../hack/lib/crds.ts';
-import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
+import { repoRoot } from '../hack/lib/paths.ts';
 import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
 import { POD } from '../src/leasing/acquire.ts';
 import { collectionPath, type KubeObject, objectPath } from '../src/runtime/resource.ts';
-import { benchCluster, rest, startController } from './cluster.ts';
+import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 
 const { values: flags } = parseArgs({
   options: { runs: { type: 'string', default: '100' }, repeats: { type: 'string', default: '3' } },
@@ -124,10 +123,7 @@ async function main(): Promise<void> {
       },
     }, null, 2));
   } finally {
-    // While the controller runs: the objects' finalizers need it, or the namespace never goes.
-    kubectl(kubeconfigPath, 'delete', 'testruns,browserpools', '--all', '-n', namespace, '--wait=true', '--timeout=120s');
-    controller.kill('SIGTERM');
-    await rest().delete(`/api/v1/namespaces/${namespace}`).catch(() => undefined);
+    await removeNamespace(namespace, controller);
   }
 }
 
