@@ -4,7 +4,7 @@
 // before (this project's), stays up.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEMO_NAMESPACE } from '../../hack/demo.ts';
@@ -30,7 +30,12 @@ function startDemo(args: string[] = []): Demo {
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => {
+    // The demo keeps its processes' logs for the user; a test has read what it needs.
+    const logs = /logs of its processes: (\/tmp\/fleetwright-demo-\w+)/.exec(output)?.[1];
+    if (logs) rmSync(logs, { recursive: true, force: true });
+    resolve(code);
+  }));
   return { child, id, output: () => output, exited };
 }
 
