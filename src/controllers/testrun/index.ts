@@ -290,7 +290,9 @@ class RunPass {
   private async stopEverything(run: RunObject): Promise<void> {
     await this.withdrawRequests(run);
     for (const pod of this.runnerPods(run)) {
-      if (pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed') await this.deletePod(pod.metadata.name ?? '');
+      // A runner that has finished keeps its pod (and its log) even while the pod's phase still says Running.
+      const { phase } = runnerView(pod);
+      if (phase !== 'Succeeded' && phase !== 'Failed') await this.deletePod(pod.metadata.name ?? '');
     }
     const prefix = `${run.metadata.uid}/`;
     for (const pod of this.ctx.cache<PodObject>(POD).list({ namespace: this.request.namespace })) {
