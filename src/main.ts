@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // fleetwright <command> [flags]: one binary, one subcommand per process kind.
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { type ControllerConfig, parseControllerArgs, usage } from './config.ts';
 import { runAgent } from './agent/index.ts';
@@ -12,6 +11,7 @@ import { testRunController } from './controllers/testrun/index.ts';
 import { tunnelController } from './controllers/tunnel/index.ts';
 import { createLogger } from './log.ts';
 import type { Controller } from './runtime/controller.ts';
+import { loadKubeConfig } from './runtime/kubeconfig.ts';
 import { runControllerProcess } from './runtime/process.ts';
 import { runRunner, usage as runnerUsage } from './runner/index.ts';
 
@@ -21,13 +21,6 @@ export const controllers = (config: ControllerConfig) => (registry: Registry): C
   testRunController({ image: config.image, registry }),
   tunnelController({ gatewayUrl: config.gatewayUrl }),
 ];
-
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
-}
 
 /** `fleetwright controller`: also what test fixtures call with their own controllers. */
 export async function runControllerCommand(

@@ -8,6 +8,7 @@ import https from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { collectionPath, objectPath, type ResourceType } from '../runtime/resource.ts';
 import { ApiError, type Query, RestClient, statusCode } from '../runtime/rest.ts';
 
 export interface KubeFlags {
@@ -159,6 +160,23 @@ export class Cluster {
 
   get<T>(path: string, query?: Query): Promise<T> {
     return this.request<T>('GET', path, undefined, query);
+  }
+
+  /**
+   * Reads object `name` of `type` in the namespace. When it does not exist,
+   * throws `notFound(names)` with the names that do exist there, so that the
+   * message can offer them. A missing CRD is not a missing object: that error
+   * goes through as it is.
+   */
+  async getOrList<T>(type: ResourceType, name: string, notFound: (names: string[]) => string): Promise<T> {
+    const { namespace } = this;
+    try {
+      return await this.get<T>(objectPath(type, { namespace, name }));
+    } catch (err) {
+      if (statusCode(err) !== 404 || /could not find the requested resource/.test(String(err))) throw err;
+    }
+    const list = await this.get<{ items: { metadata: { name?: string } }[] }>(collectionPath(type, namespace));
+    throw new Error(notFound(list.items.map((o) => o.metadata.name ?? '')));
   }
 
   create<T>(path: string, body: unknown): Promise<T> {

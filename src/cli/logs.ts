@@ -2,7 +2,6 @@
 // (the current attempt of each shard), read through the API server as
 // `kubectl logs` reads them.
 import { TEST_RUN } from '../api/resources.ts';
-import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { statusCode } from '../runtime/rest.ts';
 import { type CommandHelp, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag, UsageError } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
@@ -22,18 +21,11 @@ export const help: CommandHelp = {
 };
 
 /** Reads a TestRun, or says which runs the namespace has. */
-export async function getRun(cluster: Cluster, name: string): Promise<RunObject> {
-  const { namespace } = cluster;
-  try {
-    return await cluster.get<RunObject>(objectPath(TEST_RUN, { namespace, name }));
-  } catch (err) {
-    if (statusCode(err) !== 404 || /could not find the requested resource/.test(String(err))) throw err;
-  }
-  const list = await cluster.get<{ items: RunObject[] }>(collectionPath(TEST_RUN, namespace));
-  const names = list.items.map((r) => r.metadata.name).slice(0, 10);
-  throw new Error(`TestRun ${name} not found in namespace ${namespace}` + (names.length > 0
-    ? `; runs there: ${names.join(', ')}${list.items.length > 10 ? ', …' : ''} (fleetwright status lists them)`
-    : ': it has no TestRuns; pass -n for the namespace of the run'));
+export function getRun(cluster: Cluster, name: string): Promise<RunObject> {
+  return cluster.getOrList<RunObject>(TEST_RUN, name, (names) =>
+    `TestRun ${name} not found in namespace ${cluster.namespace}` + (names.length > 0
+      ? `; runs there: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''} (fleetwright status lists them)`
+      : ': it has no TestRuns; pass -n for the namespace of the run'));
 }
 
 export async function logsCommand(args: string[], io: { out: NodeJS.WritableStream; env?: NodeJS.ProcessEnv }) {

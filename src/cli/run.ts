@@ -113,15 +113,7 @@ export function testRunManifest(request: RunRequest, name: string, configMap: st
 /** The pool must exist: otherwise the run would wait, Pending, for a pool nobody creates. */
 async function checkPool(cluster: Cluster, pool: string): Promise<void> {
   const { namespace } = cluster;
-  try {
-    await cluster.get(objectPath(BROWSER_POOL, { namespace, name: pool }));
-    return;
-  } catch (err) {
-    if (statusCode(err) !== 404) throw err;
-  }
-  const list = await cluster.get<{ items: { metadata: { name: string } }[] }>(collectionPath(BROWSER_POOL, namespace));
-  const names = list.items.map((p) => p.metadata.name);
-  throw new Error(names.length > 0
+  await cluster.getOrList(BROWSER_POOL, pool, (names) => names.length > 0
     ? `BrowserPool ${pool} not found in namespace ${namespace}; pools there: ${names.join(', ')}. ` +
     'Pass one of them with --pool, or -n for another namespace'
     : `no BrowserPool in namespace ${namespace}, so no pool ${pool}: create one ` +

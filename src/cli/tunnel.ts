@@ -4,7 +4,6 @@
 import { type Tunnel, tunnelPath } from '../api/v1alpha1/index.ts';
 import { TUNNEL } from '../api/resources.ts';
 import type { Condition } from '../runtime/conditions.ts';
-import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { statusCode } from '../runtime/rest.ts';
 import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
@@ -67,18 +66,11 @@ export function tunnelSnippet(tunnel: TunnelObject, namespaceFlag: string): { sn
   return { snippet, warnings };
 }
 
-async function getTunnel(cluster: Cluster, name: string): Promise<TunnelObject> {
-  const { namespace } = cluster;
-  try {
-    return await cluster.get<TunnelObject>(objectPath(TUNNEL, { namespace, name }));
-  } catch (err) {
-    if (statusCode(err) !== 404 || /could not find the requested resource/.test(String(err))) throw err;
-  }
-  const list = await cluster.get<{ items: TunnelObject[] }>(collectionPath(TUNNEL, namespace));
-  const names = list.items.map((t) => t.metadata.name);
-  throw new Error(`Tunnel ${name} not found in namespace ${namespace}` + (names.length > 0
-    ? `; Tunnels there: ${names.join(', ')}`
-    : ': it has no Tunnels; pass -n for the namespace of the Tunnel, or create one (config/samples/tunnel.yaml)'));
+function getTunnel(cluster: Cluster, name: string): Promise<TunnelObject> {
+  return cluster.getOrList<TunnelObject>(TUNNEL, name, (names) =>
+    `Tunnel ${name} not found in namespace ${cluster.namespace}` + (names.length > 0
+      ? `; Tunnels there: ${names.join(', ')}`
+      : ': it has no Tunnels; pass -n for the namespace of the Tunnel, or create one (config/samples/tunnel.yaml)'));
 }
 
 async function readToken(cluster: Cluster, tunnel: TunnelObject): Promise<string> {

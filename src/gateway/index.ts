@@ -3,10 +3,10 @@
 // through its heartbeat Lease.
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { BrowserLeaser } from '../leasing/leaser.ts';
 import { createLogger } from '../log.ts';
 import { serve } from '../runtime/http.ts';
+import { loadKubeConfig } from '../runtime/kubeconfig.ts';
 import { RestClient } from '../runtime/rest.ts';
 import type { GatewayConfig } from './config.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -16,10 +16,7 @@ import { ClusterState, tunnelKey } from './state.ts';
 
 export async function runGateway(config: GatewayConfig): Promise<void> {
   const log = createLogger(config.logLevel).child({ component: 'gateway', replica: config.replica.name });
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromDefault();
-  const rest = new RestClient(kubeConfig);
+  const rest = new RestClient(loadKubeConfig(config.kubeconfig));
   const identity = `${config.replica.name}_${randomUUID()}`;
 
   const state = new ClusterState(rest, log, { namespace: config.watchNamespace, identity });

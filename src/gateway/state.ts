@@ -1,18 +1,16 @@
 // What the gateway knows of the cluster: Tunnels, their Secrets, pools and
 // the other replicas' heartbeats, each through an informer cache.
 import type { Logger } from 'pino';
-import { BROWSER_POOL, TUNNEL } from '../api/resources.ts';
+import { BROWSER_POOL, SECRET, TUNNEL } from '../api/resources.ts';
 import { type Tunnel, TunnelResource } from '../api/v1alpha1/index.ts';
 import { parseResource } from '../api/validate.ts';
 import { GATEWAY_REPLICA_LABEL, isReplicaAlive, type ReplicaLease, reportOf } from '../leasing/gateways.ts';
 import { LEASE_OBJECT } from '../leasing/requests.ts';
 import { Informer } from '../runtime/informer.ts';
-import type { KubeObject, ResourceType } from '../runtime/resource.ts';
+import type { KubeObject } from '../runtime/resource.ts';
 import type { RestClient } from '../runtime/rest.ts';
 import type { GatewayState } from './server.ts';
 import { type PoolChoice, tunnelsByPath } from './routing.ts';
-
-const SECRET: ResourceType = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };
 
 type PoolObject = KubeObject & { status?: { playwrightVersion?: string } };
 type SecretObject = KubeObject & { data?: Record<string, string> };

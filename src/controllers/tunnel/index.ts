@@ -16,9 +16,10 @@ import {
 import { LEASE_OBJECT } from '../../leasing/requests.ts';
 import { findCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
-import { type KubeObject, keyOf, objectKey, objectPath, parseKey, type Request, type ResourceType } from '../../runtime/resource.ts';
+import { type KubeObject, keyOf, objectKey, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { isConflict, isNotFound } from '../../runtime/rest.ts';
 import { applyStatusIfChanged } from '../../runtime/status.ts';
+import { SECRET } from '../../api/resources.ts';
 import { BROWSER_POOL, TUNNEL } from '../types.ts';
 import {
   foldedEverywhere,
@@ -30,7 +31,6 @@ import {
   tunnelUrl,
 } from './plan.ts';
 
-const SECRET: ResourceType = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };
 /** Looks at a replica just after its Lease would expire: timers and clocks are not exact to the millisecond. */
 const EXPIRY_MARGIN_MS = 100;
 
