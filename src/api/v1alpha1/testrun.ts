@@ -164,6 +164,13 @@ const ShardStatus = z
         'seconds). Gone once the shard ends, when the counts above are its result.',
       ),
     message: z.string().max(4096).optional().describe('Why the shard failed, or its first failed tests.'),
+    report: z
+      .enum(['Uploaded', 'Failed'])
+      .optional()
+      .describe(
+        'Whether the runner uploaded the shard\'s Playwright blob report to the report store (unset when the ' +
+        'controller has no report store). A failed upload leaves the shard\'s counts as they are.',
+      ),
   })
   .describe('Progress of one shard.');
 
@@ -194,6 +201,14 @@ export const TestRunStatus = z
     startTime: z.iso.datetime().optional().describe('When the first shard started.'),
     completionTime: z.iso.datetime().optional().describe('When the run reached Succeeded, Failed or Error.'),
     queuePosition: count('Place in its pool\'s queue while Queued; 1 is next.').optional(),
+    reportURL: z
+      .string()
+      .max(2048)
+      .optional()
+      .describe(
+        'The merged Playwright HTML report of all shards, with their traces, screenshots and videos. Set by ' +
+        'the report store once the run has finished and the shards\' uploaded reports are merged.',
+      ),
     observedGeneration: observedGeneration.optional(),
     conditions: Conditions.optional(),
   })
