@@ -110,6 +110,9 @@ const components: Component[] = [
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
         '--service-cluster-ip-range=10.0.0.0/24',
         '--disable-admission-plugins=ServiceAccount',
+        // As on most clusters: an owner reference that blocks its owner's deletion needs `update` on the
+        // owner's finalizers subresource, so the chart's RBAC rules for those are exercised too.
+        '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
         '--allow-privileged=true',
         '--profiling=false',
       ];
