@@ -7,6 +7,7 @@ import { ensureProjectImage } from '../hack/lib/images.ts';
 import { repoRoot, stateDir } from '../hack/lib/paths.ts';
 import { processesMentioning } from '../hack/lib/processes.ts';
 import { ensureTool } from '../hack/lib/tools.ts';
+import { applyChartRbac, type Release, writeKubeconfigAs } from './chart-identities.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,10 +15,17 @@ declare module 'vitest' {
     kubectl: string;
     /** The project's image in the node's containerd (only with a node). */
     image: string;
+    /** `kubeconfig` acting as the chart's controller ServiceAccount, with only the chart's RBAC. */
+    controllerKubeconfig: string;
+    /** ... and as the chart's gateway ServiceAccount. */
+    gatewayKubeconfig: string;
   }
 }
 
 const log = (line: string) => console.log(`[cluster] ${line}`);
+
+/** The release whose ServiceAccounts the tests' controllers and gateways run as. */
+const release: Release = { namespace: 'fleetwright-system', fullname: 'fleetwright' };
 
 /**
  * One real cluster for a whole vitest project: the control plane, and with
@@ -42,6 +50,11 @@ export async function setupCluster(project: TestProject, options: { node: boolea
   installCrds(cluster.kubeconfig);
   project.provide('kubeconfig', cluster.kubeconfig);
   project.provide('kubectl', ensureTool('kubectl'));
+  await applyChartRbac(cluster.kubeconfig, release);
+  for (const component of ['controller', 'gateway'] as const) {
+    const path = writeKubeconfigAs(cluster.kubeconfig, release, component, join(stateDir, `${component}.kubeconfig`));
+    project.provide(`${component}Kubeconfig`, path);
+  }
   if (options.node) project.provide('image', ensureProjectImage(log));
 
   return async () => {

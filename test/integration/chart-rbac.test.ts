@@ -2,27 +2,22 @@
 // and `fleetwright gateway` run as the chart's ServiceAccounts (impersonated
 // through their kubeconfigs) against the API server with RBAC on, and do
 // their work on pools, runs and Tunnels without one 403; things the code
-// never does stay forbidden.
+// never does stay forbidden. The other suites run the controller and the
+// gateway as these ServiceAccounts too (test/chart-identities.ts); this one
+// also checks leader election in the release namespace, and what is denied.
 //
-// To see which test needs a rule, drop it: FLEETWRIGHT_RBAC_DROP=controller:5
-// removes that rule (0-based) of the controller's ClusterRole before it is
-// applied, controller:5:delete only that verb of it (gateway:…, and
-// controller-leader-election:… for the Role, likewise).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// To see which test needs a rule, drop it: FLEETWRIGHT_RBAC_DROP (see
+// test/chart-identities.ts) drops it here and in the other suites.
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
-import { repoRoot } from '../../hack/lib/paths.ts';
-import { ensureTool } from '../../hack/lib/tools.ts';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { applyChartRbac, type Component, serviceAccount, writeKubeconfigAs } from '../chart-identities.ts';
 import { objectPath, type KubeObject } from '../../src/runtime/resource.ts';
 import { isNotFound } from '../../src/runtime/rest.ts';
 import { kubectl, useNamespace } from './helpers.ts';
-import { ControllerProcess, eventually, fleetwrightController, type LogLine, rest } from './runtime/support.ts';
+import { ControllerProcess, eventually, fleetwrightController, fleetwrightGateway, type LogLine, rest } from './runtime/support.ts';
 
-const chart = join(repoRoot, 'charts', 'fleetwright');
 const system = useNamespace('rbac-sys');
 const work = useNamespace('rbac-work');
 const fullname = `fw-rbac-${process.pid}`;
@@ -74,41 +69,9 @@ let controller: ControllerProcess;
 let gateway: ControllerProcess;
 let gatewayUrl = '';
 
-/** The chart's ServiceAccounts and RBAC, with a rule dropped when FLEETWRIGHT_RBAC_DROP says so. */
-function renderRbac(): string {
-  const args = [
-    'template', 'rbac', chart, '--namespace', system.name, '--set', `fullnameOverride=${fullname}`,
-    '--set', 'rbac.aggregateToDefaultRoles=false',
-    '--show-only', 'templates/rbac-controller.yaml', '--show-only', 'templates/rbac-gateway.yaml',
-  ];
-  const result = spawnSync(ensureTool('helm'), args, { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`helm template: ${result.stderr}`);
-  const drop = /^(controller|gateway|controller-leader-election):(\d+)(?::([a-z]+))?$/.exec(process.env.FLEETWRIGHT_RBAC_DROP ?? '');
-  if (!drop) return result.stdout;
-  const [, role, index, verb] = drop;
-  return parseAllDocuments(result.stdout).map((doc) => {
-    const obj = doc.toJS() as { kind: string; metadata: { name: string }; rules?: { verbs: string[] }[] };
-    const rules = obj?.rules ?? [];
-    const rule = rules[Number(index)];
-    if (obj?.metadata.name === `${fullname}-${role}` && rule) {
-      if (verb && !rule.verbs.includes(verb)) throw new Error(`FLEETWRIGHT_RBAC_DROP: the rule has no verb ${verb}`);
-      if (verb) rule.verbs.splice(rule.verbs.indexOf(verb), 1);
-      // A rule without verbs is invalid: dropping its only verb drops the rule.
-      if (!verb || rule.verbs.length === 0) rules.splice(Number(index), 1);
-      console.warn(`FLEETWRIGHT_RBAC_DROP=${drop[0]}: ${obj.kind} ${obj.metadata.name} rules ${JSON.stringify(rules)}`);
-    }
-    return stringify(obj);
-  }).join('---\n');
-}
-
-/** The test's kubeconfig, acting as a ServiceAccount (Impersonate-User). */
-function kubeconfigAs(serviceAccount: string): string {
-  const config = parseYaml(readFileSync(inject('kubeconfig'), 'utf8')) as { users: { user: Record<string, unknown> }[] };
-  for (const { user } of config.users) user.as = `system:serviceaccount:${system.name}:${serviceAccount}`;
-  const path = join(mkdtempSync(join(tmpdir(), 'fw-rbac-')), `${serviceAccount}.kubeconfig`);
-  writeFileSync(path, JSON.stringify(config));
-  return path;
-}
+const release = { namespace: system.name, fullname };
+const kubeconfigAs = (component: Component) =>
+  writeKubeconfigAs(inject('kubeconfig'), release, component, join(mkdtempSync(join(tmpdir(), 'fw-rbac-')), `${component}.kubeconfig`));
 
 function apply(manifest: string, namespace?: string): void {
   const result = kubectl(['apply', ...(namespace ? ['-n', namespace] : []), '-f', '-'], manifest);
@@ -118,36 +81,10 @@ function apply(manifest: string, namespace?: string): void {
 const denials = (lines: LogLine[]) =>
   lines.filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l))).map((l) => JSON.stringify(l));
 
-/**
- * Waits until the API server's authorizer has the new bindings (its RBAC cache
- * follows a watch): a process started before that meets a 403 on its first list.
- */
-async function waitForBindings(manifest: string): Promise<void> {
-  type Role = { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[] };
-  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
-  const roles = parseAllDocuments(manifest).map((d) => d.toJS() as Role).filter((o) => o?.rules?.length);
-  for (const role of roles) {
-    const rule = role.rules?.[0] as Rule;
-    const [resource = '', subresource] = (rule.resources[0] ?? '').split('/');
-    const group = rule.apiGroups[0] ? `.${rule.apiGroups[0]}` : '';
-    const name = rule.resourceNames?.[0] ? `/${rule.resourceNames[0]}` : '';
-    const component = role.metadata.name.includes('gateway') ? 'gateway' : 'controller';
-    const args = [
-      'auth', 'can-i', rule.verbs[0] ?? '', `${resource}${group}${name}`,
-      ...(subresource ? [`--subresource=${subresource}`] : []),
-      ...(role.kind === 'Role' ? ['-n', role.metadata.namespace ?? ''] : ['--all-namespaces']),
-      `--as=system:serviceaccount:${system.name}:${fullname}-${component}`,
-    ];
-    await eventually(`kubectl ${args.join(' ')}`, () => kubectl(args).stdout.trim() === 'yes');
-  }
-}
-
 beforeAll(async () => {
-  rbacManifest = renderRbac();
-  apply(rbacManifest);
-  await waitForBindings(rbacManifest);
+  rbacManifest = await applyChartRbac(inject('kubeconfig'), release);
   controller = new ControllerProcess([
-    `--kubeconfig=${kubeconfigAs(`${fullname}-controller`)}`,
+    `--kubeconfig=${kubeconfigAs('controller')}`,
     '--leader-elect',
     `--leader-election-id=${fullname}-controller`,
     `--leader-election-namespace=${system.name}`,
@@ -162,13 +99,13 @@ beforeAll(async () => {
     '--log-level=debug',
   ], {}, fleetwrightController);
   gateway = new ControllerProcess([
-    `--kubeconfig=${kubeconfigAs(`${fullname}-gateway`)}`,
+    `--kubeconfig=${kubeconfigAs('gateway')}`,
     '--bind-address=127.0.0.1:0',
     '--metrics-bind-address=0',
     `--replica-namespace=${system.name}`,
     `--replica-name=${REPLICA}`,
     '--log-level=debug',
-  ], {}, [join(repoRoot, 'src', 'main.ts'), 'gateway']);
+  ], {}, fleetwrightGateway);
   apply(`
 apiVersion: v1
 kind: Secret
@@ -349,9 +286,8 @@ spec: { poolRef: { name: pool }, source: { configMap: { name: suite } }, shards:
     ['gateway', 'delete', 'pods'],
     ['gateway', 'patch', 'tunnels.fleetwright.dev/status'],
     ['gateway', 'create', 'events.events.k8s.io'],
-  ])('never lets the %s %s %s', (component, verb, resource) => {
-    const as = `system:serviceaccount:${system.name}:${fullname}-${component}`;
-    const result = kubectl(['auth', 'can-i', verb, resource, '-n', system.name, `--as=${as}`]);
+  ] as [Component, string, string][])('never lets the %s %s %s', (component, verb, resource) => {
+    const result = kubectl(['auth', 'can-i', verb, resource, '-n', system.name, `--as=${serviceAccount(release, component)}`]);
     expect(result.stdout.trim()).toBe('no');
   });
 });

@@ -1,6 +1,4 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../hack/lib/paths.ts';
 import type { TunnelStatus } from '../../src/api/v1alpha1/index.ts';
 import { BROWSER_POOL, TUNNEL } from '../../src/controllers/types.ts';
 import { replicaLease, type TunnelCounts } from '../../src/leasing/gateways.ts';
@@ -9,11 +7,10 @@ import type { Condition } from '../../src/runtime/conditions.ts';
 import { type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { statusCode } from '../../src/runtime/rest.ts';
 import { kubectl, useNamespace } from './helpers.ts';
-import { ControllerProcess, eventually, rest } from './runtime/support.ts';
+import { ControllerProcess, eventually, rest, tunnelControllerOnly } from './runtime/support.ts';
 
 const ns = useNamespace('tunnel');
 const GATEWAY_URL = 'wss://browsers.example.test';
-const tunnelControllerOnly = [join(repoRoot, 'test', 'fixtures', 'tunnel', 'controller.ts')];
 
 type TunnelObject = KubeObject & { status?: TunnelStatus & { conditions?: Condition[] } };
 

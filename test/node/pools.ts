@@ -5,7 +5,7 @@ import { BrowserLeaser } from '../../src/leasing/leaser.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl } from '../integration/helpers.ts';
-import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
+import { ControllerProcess, eventually, fleetwrightController, fleetwrightGateway, rest } from '../integration/runtime/support.ts';
 import type { PodObject } from '../../src/controllers/browserpool/view.ts';
 
 export interface PoolObject extends KubeObject {
@@ -112,6 +112,6 @@ export function startGateway(namespace: string, replica: string, extra: string[]
       ...extra,
     ],
     {},
-    [new URL('../../src/main.ts', import.meta.url).pathname, 'gateway'],
+    fleetwrightGateway,
   );
 }

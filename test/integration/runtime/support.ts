@@ -30,6 +30,7 @@ export async function eventually<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 20_000,
+  intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -41,7 +42,7 @@ export async function eventually<T>(
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(50);
+    await sleep(intervalMs);
   }
 }
 
@@ -68,9 +69,24 @@ export async function inParallel(width: number, tasks: (() => Promise<unknown>)[
   }));
 }
 
-const toyController = [join(repoRoot, 'test', 'fixtures', 'runtime', 'toy-controller.ts')];
+/**
+ * A program to start, and whom it acts as: the chart's ServiceAccount of the
+ * controller or the gateway (with only the chart's RBAC), or the cluster admin.
+ */
+export interface Command { argv: string[]; as: 'controller' | 'gateway' | 'admin' }
+
+const main = join(repoRoot, 'src', 'main.ts');
+/** The toy controller of the runtime tests, which works on ConfigMaps and Secrets the chart does not grant. */
+const toyController: Command = { argv: [join(repoRoot, 'test', 'fixtures', 'runtime', 'toy-controller.ts')], as: 'admin' };
 /** The real `fleetwright controller`, with every Fleetwright controller. */
-export const fleetwrightController = [join(repoRoot, 'src', 'main.ts'), 'controller'];
+export const fleetwrightController: Command = { argv: [main, 'controller'], as: 'controller' };
+/** `fleetwright controller` with the Tunnel controller alone. */
+export const tunnelControllerOnly: Command = { argv: [join(repoRoot, 'test', 'fixtures', 'tunnel', 'controller.ts')], as: 'controller' };
+/** The real `fleetwright gateway`. */
+export const fleetwrightGateway: Command = { argv: [main, 'gateway'], as: 'gateway' };
+
+const kubeconfigOf = (command: Command) =>
+  inject(command.as === 'admin' ? 'kubeconfig' : command.as === 'controller' ? 'controllerKubeconfig' : 'gatewayKubeconfig');
 
 /** `fleetwright controller` (the toy one unless told) as its own process; its JSON log lines are collected. */
 export class ControllerProcess {
@@ -79,7 +95,7 @@ export class ControllerProcess {
   readonly exited: Promise<number | null>;
 
   constructor(args: string[], env: Record<string, string> = {}, command = toyController) {
-    this.child = spawn(process.execPath, [...command, `--kubeconfig=${inject('kubeconfig')}`, ...args], {
+    this.child = spawn(process.execPath, [...command.argv, `--kubeconfig=${kubeconfigOf(command)}`, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
