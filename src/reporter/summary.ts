@@ -28,6 +28,13 @@ export const ShardSummary = z.object({
   truncated: count.default(0),
   /** Errors outside any test (webServer failed to start, no tests found…), first lines only. */
   errors: z.array(z.string()).default([]),
+  /**
+   * Whether the runner uploaded the shard's blob report to the report store,
+   * set by the runner after Playwright exits; unset when it was not asked to.
+   */
+  report: z.enum(['uploaded', 'failed']).optional(),
+  /** Why the upload failed, in one short line (the store's answer or the network error). */
+  reportError: z.string().optional(),
 });
 
 export type FailedTest = z.infer<typeof FailedTest>;
@@ -68,6 +75,7 @@ export function fitSummary(summary: ShardSummary, options: FitOptions = {}): Sha
     failures,
     truncated: summary.truncated + summary.failures.length - failures.length,
     errors: summary.errors.slice(0, maxErrors).map((e) => clip(e, maxText)),
+    ...(summary.reportError !== undefined ? { reportError: clip(summary.reportError, maxText) } : {}),
   };
   while (fitted.failures.length > 0 && bytes(fitted) > maxBytes) {
     fitted.failures.pop();

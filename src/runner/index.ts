@@ -4,14 +4,19 @@
 // exits with Playwright's exit code. The browser comes from the pod's
 // PW_TEST_CONNECT_WS_ENDPOINT (and PW_TEST_CONNECT_EXPOSE_NETWORK), which
 // Playwright reads itself. With FLEETWRIGHT_PROGRESS_PORT it also serves the
-// shard's running counts (progress.ts).
+// shard's running counts (progress.ts). With FLEETWRIGHT_REPORT_UPLOAD_URL
+// Playwright also writes the shard's blob report, which the runner uploads
+// to the report store when Playwright has exited (report.ts).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createLogger } from '../log.ts';
+import { REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../reports/contract.ts';
 import { progressPort, serveProgress } from './progress.ts';
+import { blobReportEnv, reportUploadOf, terminationLogOf, uploadShardReport } from './report.ts';
+import { Deadline, STOPPING_BUDGET_MS, UPLOAD_BUDGET_MS } from './upload.ts';
 import { type AppPaths, prepareSuite } from './workdir.ts';
 
 /** Where the TestRun controller mounts a ConfigMap source. */
@@ -24,6 +29,8 @@ export const usage = () =>
   '  FLEETWRIGHT_WORK_DIR         writable directory for the copy (the OS temp dir, /tmp)\n' +
   '  FLEETWRIGHT_TERMINATION_LOG  where the summary goes (/dev/termination-log)\n' +
   '  FLEETWRIGHT_PROGRESS_PORT    serve the running counts at GET /progress on this port (unset: not served)\n' +
+  `  ${REPORT_UPLOAD_URL_ENV}  PUT the shard's Playwright blob report there when the tests are done (unset: no upload)\n` +
+  `  ${REPORT_TOKEN_FILE_ENV}   the file with the upload's bearer token\n` +
   '  PW_TEST_CONNECT_WS_ENDPOINT, PW_TEST_CONNECT_EXPOSE_NETWORK: the browser, read by Playwright';
 
 /** fleetwright's own install: from src/runner/ in development, from dist/runner/ in the image. */
@@ -58,7 +65,11 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
   const progressFile = `${suite}.progress.json`;
   const progress = port === undefined ? undefined : await serveProgress(port, progressFile, log);
 
-  const child = spawn(process.execPath, [app.cli, 'test', '--add-reporter', app.reporter, ...args], {
+  const upload = reportUploadOf(env);
+  // Beside the suite too: Playwright empties the blob report's folder before it writes.
+  const blobDir = `${suite}.blob-report`;
+  const reporters = upload ? `${app.reporter},blob` : app.reporter;
+  const child = spawn(process.execPath, [app.cli, 'test', '--add-reporter', reporters, ...args], {
     cwd: suite,
     // A worker that is still starting when Playwright stops can miss its stop message and keep
     // Playwright waiting (microsoft/playwright#39753) until a watchdog kills it, 5 minutes by default
@@ -68,19 +79,37 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
       PWTEST_CHILD_PROCESS_TIMEOUT: '10000',
       ...env,
       ...(progress ? { FLEETWRIGHT_PROGRESS_FILE: progressFile } : {}),
+      ...(upload ? blobReportEnv(blobDir) : {}),
     },
     stdio: 'inherit',
   });
   // Playwright stops gracefully only on SIGINT (reporters still get onEnd, so the summary says
   // "interrupted"); the SIGTERM the kubelet sends would kill it before it writes anything.
-  const stop = () => child.kill('SIGINT');
+  let stoppedAt: number | undefined;
+  let deadline: Deadline | undefined;
+  const stop = () => {
+    stoppedAt ??= Date.now();
+    deadline?.shorten(STOPPING_BUDGET_MS);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   try {
-    return await new Promise<number>((done, fail) => {
+    const code = await new Promise<number>((done, fail) => {
       child.once('error', (err) => fail(new Error(`cannot start playwright test: ${err.message}`)));
       child.once('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
     });
+    if (upload) {
+      // Told to stop: only what is left of the grace period.
+      const budget = stoppedAt === undefined ? UPLOAD_BUDGET_MS : stoppedAt + STOPPING_BUDGET_MS - Date.now();
+      deadline = new Deadline(budget);
+      try {
+        await uploadShardReport({ ...upload, blobDir, deadline, log, terminationLog: terminationLogOf(env) });
+      } finally {
+        deadline.dispose();
+      }
+    }
+    return code;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);

@@ -2,6 +2,7 @@
 // launchServer on loopback, standing in for the runner pod's leased browser.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import {
   cpSync,
   existsSync,
@@ -55,8 +56,8 @@ interface Exit {
 
 type OnStdout = (text: string, child: ChildProcess) => void;
 
-function node(args: string[], env: NodeJS.ProcessEnv, onStdout?: OnStdout): Promise<Exit> {
-  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function node(args: string[], env: NodeJS.ProcessEnv, onStdout?: OnStdout, cwd = root): Promise<Exit> {
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -215,6 +216,52 @@ describe('fleetwright runner', () => {
     expect(stdout).toMatch(/^[·F]{5}$/m);
     expect(stdout).not.toContain('✓');
   });
+
+  it('uploads the shard\'s blob report once, even when the suite writes one itself, and says so in the summary',
+    { timeout: 60_000 },
+    async () => {
+      const source = join(tmp, 'blob-source');
+      cpSync(fixture, source, { recursive: true });
+      renameSync(join(source, 'playwright.config.ts'), join(source, 'base.config.ts'));
+      // What Playwright's sharding guide has a suite do on CI: a blob report of its own.
+      writeFileSync(join(source, 'playwright.config.ts'), [
+        'import { defineConfig } from \'@playwright/test\';',
+        'import base from \'./base.config.ts\';',
+        'export default defineConfig(base, { reporter: [[\'blob\'], [\'dot\']] });',
+        '',
+      ].join('\n'));
+      const uploads: { auth?: string; zip: Buffer }[] = [];
+      const store = createHttpServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          uploads.push({ auth: req.headers.authorization, zip: Buffer.concat(chunks) });
+          res.writeHead(201).end('stored');
+        });
+      }).listen(0, '127.0.0.1');
+      await once(store, 'listening');
+      const tokenFile = join(tmp, 'upload-token');
+      writeFileSync(tokenFile, 'run-token\n');
+      try {
+        const { code, summary } = await runner('blob', ['a.spec.ts'], source, undefined, {
+          FLEETWRIGHT_REPORT_UPLOAD_URL: `http://127.0.0.1:${(store.address() as { port: number }).port}/reports/ns/run/shards/1`,
+          FLEETWRIGHT_REPORT_TOKEN_FILE: tokenFile,
+        });
+        expect(code).toBe(1);
+        expect(summary).toMatchObject({ passed: 4, failed: 1, report: 'uploaded' });
+        expect(uploads).toHaveLength(1);
+        expect(uploads[0]?.auth).toBe('Bearer run-token');
+        // A whole blob report of the shard's 5 tests: Playwright merges it.
+        const blobs = join(tmp, 'blob-uploaded');
+        mkdirSync(blobs);
+        writeFileSync(join(blobs, 'report-1.zip'), uploads[0]?.zip ?? Buffer.alloc(0));
+        const merged = await node([playwrightCli, 'merge-reports', '--reporter=json', blobs], { ...env }, undefined, tmp);
+        const { stats } = JSON.parse(merged.stdout) as { stats: { expected: number; unexpected: number } };
+        expect({ passed: stats.expected, failed: stats.unexpected }).toEqual({ passed: 4, failed: 1 });
+      } finally {
+        store.close();
+      }
+    });
 
   it('stops Playwright gracefully on SIGTERM, so the summary still says what happened', { timeout: 60_000 }, async () => {
     let sent = false;
