@@ -21,6 +21,8 @@ export interface ControllerConfig {
   image: string;
   /** The gateway's external URL, which Tunnel status.url starts with; unset: status.url is the path alone. */
   gatewayUrl?: string;
+  /** The report store's URL as runner pods reach it; unset: runners upload no report. */
+  reportStoreUrl?: string;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   leaderElect: boolean;
@@ -62,6 +64,11 @@ export const controllerFlags = {
     help: 'external URL of the gateway, e.g. wss://browsers.example.com, for Tunnel status.url ' +
       '(default: $FLEETWRIGHT_GATEWAY_URL, else status.url is the path alone)',
   },
+  'report-store-url': {
+    type: 'string',
+    help: 'URL runner pods reach the report store at, e.g. http://fleetwright-report-store.fleetwright-system.svc:8082; ' +
+      'each shard uploads its Playwright report there (default: $FLEETWRIGHT_REPORT_STORE_URL, else no reports)',
+  },
   'metrics-bind-address': { type: 'string', default: ':8080', help: 'address of /metrics; 0 disables it' },
   'health-probe-bind-address': { type: 'string', default: ':8081', help: 'address of /healthz and /readyz; 0 disables' },
   'leader-elect': { type: 'boolean', default: false, help: 'reconcile only while holding the leader election Lease' },
@@ -101,6 +108,21 @@ function parseGatewayUrl(value: string | undefined): string | undefined {
   return value;
 }
 
+function parseReportStoreUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
+    throw new Error(`--report-store-url=${value}: expected an http(s) URL without query or fragment, such as ` +
+      'http://fleetwright-report-store.fleetwright-system.svc:8082');
+  }
+  return value.replace(/\/+$/, '');
+}
+
 /** Parses `fleetwright controller` arguments; throws with the offending flag named. */
 export function parseControllerArgs(args: string[]): ControllerConfig {
   // parseArgs ignores the `help` of each flag.
@@ -116,6 +138,7 @@ export function parseControllerArgs(args: string[]): ControllerConfig {
     kubeconfig: v.kubeconfig,
     image: v.image ?? process.env.FLEETWRIGHT_IMAGE ?? DEFAULT_IMAGE,
     gatewayUrl: parseGatewayUrl(v['gateway-url'] ?? process.env.FLEETWRIGHT_GATEWAY_URL),
+    reportStoreUrl: parseReportStoreUrl(v['report-store-url'] ?? process.env.FLEETWRIGHT_REPORT_STORE_URL),
     metricsBindAddress: str('metrics-bind-address'),
     healthProbeBindAddress: str('health-probe-bind-address'),
     leaderElect: v['leader-elect'],

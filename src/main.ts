@@ -18,7 +18,7 @@ import { runRunner, usage as runnerUsage } from './runner/index.ts';
 /** The controllers `fleetwright controller` runs. */
 export const controllers = (config: ControllerConfig) => (registry: Registry): Controller[] => [
   browserPoolController({ image: config.image, registry }),
-  testRunController({ image: config.image, registry }),
+  testRunController({ image: config.image, reportStoreUrl: config.reportStoreUrl, registry }),
   tunnelController({ gatewayUrl: config.gatewayUrl }),
 ];
 

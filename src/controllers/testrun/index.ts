@@ -3,6 +3,7 @@
 // status, retries shards whose infrastructure failed, and cleans up. Every
 // decision about a shard is planShard's; this file observes and applies.
 import type { Registry } from 'prom-client';
+import { SECRET } from '../../api/resources.ts';
 import { type TestRun, TestRunResource } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
 import { POD, releaseBrowser } from '../../leasing/acquire.ts';
@@ -33,6 +34,7 @@ import {
 } from './plan.ts';
 import { ATTEMPT_LABEL, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
 import { PROGRESS_INTERVAL_MS, RunnerProgress } from './progress.ts';
+import { ensureReportSecrets, type ReportSetup, type SecretObject, uploadUrl, withReportURL } from './report.ts';
 
 export const CLEANUP_FINALIZER = 'fleetwright.dev/testrun-cleanup';
 const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
@@ -55,6 +57,8 @@ interface RunnerPodObject extends PodObject {
 export interface TestRunOptions {
   /** The default runner image. */
   image: string;
+  /** The report store's URL as runner pods reach it; unset: runners upload no report. */
+  reportStoreUrl?: string;
   registry: Registry;
   now?: () => Date;
 }
@@ -86,7 +90,8 @@ export function testRunController(options: TestRunOptions): Controller {
   return {
     name: 'testrun',
     for: TEST_RUN,
-    owns: [POD],
+    // Secrets: a run's upload token, so that one deleted by hand is made again for the next runner.
+    owns: [POD, SECRET],
     watches: [
       { type: BROWSER_POOL, map: runsUsing((run) => specOf(run).poolRef?.name, () => runs()) },
       { type: CONFIG_MAP, map: runsUsing((run) => specOf(run).source?.configMap?.name, () => runs()) },
@@ -104,7 +109,8 @@ export function testRunController(options: TestRunOptions): Controller {
     maxConcurrentReconciles: 4,
     reconcile: (request, ctx) => {
       runs = () => ctx.cache(TEST_RUN).list();
-      return new RunPass(request, ctx, { image: options.image, metrics, writes, progress }, now()).run();
+      const deps = { image: options.image, reportStoreUrl: options.reportStoreUrl, metrics, writes, progress };
+      return new RunPass(request, ctx, deps, now()).run();
     },
   };
 }
@@ -114,22 +120,33 @@ class RunPass {
   private readonly request: Request;
   private readonly ctx: ReconcileContext;
   private readonly image: string;
+  private readonly reportStoreUrl: string | undefined;
   private readonly metrics: TestRunMetrics;
   private readonly writes: StatusWrites;
   private readonly progress: RunnerProgress;
   private readonly now: Date;
   /** resourceVersions of this run that do not carry this pass's status write. */
   private readonly staleVersions = new Set<string>();
+  /** The report Secrets, made sure of once per pass, when a runner is about to start. */
+  private reportSetup: Promise<ReportSetup> | undefined;
+  private reportOutcome: ReportSetup | undefined;
 
   constructor(
     request: Request,
     ctx: ReconcileContext,
-    deps: { image: string; metrics: TestRunMetrics; writes: StatusWrites; progress: RunnerProgress },
+    deps: {
+      image: string;
+      reportStoreUrl?: string;
+      metrics: TestRunMetrics;
+      writes: StatusWrites;
+      progress: RunnerProgress;
+    },
     now: Date,
   ) {
     this.request = request;
     this.ctx = ctx;
     this.image = deps.image;
+    this.reportStoreUrl = deps.reportStoreUrl;
     this.metrics = deps.metrics;
     this.writes = deps.writes;
     this.progress = deps.progress;
@@ -228,6 +245,7 @@ class RunPass {
           attempt: action.attempt,
           endpoint: action.browser.endpoint ?? '',
           deadlineSeconds: (deadline - this.now.getTime()) / 1000,
+          report: await this.reportTarget(run, index),
         });
         try {
           await ctx.rest.create(collectionPath(POD, request.namespace), body);
@@ -252,6 +270,33 @@ class RunPass {
         ctx.log.info({ shard: index, reason: action.reason }, action.note);
         return ctx.events.emit(run, { type: action.kind, reason: action.reason, action: 'Reconcile', note: action.note });
     }
+  }
+
+  /** Where shard `index` uploads its report; undefined without a report store or when its Secret cannot be had. */
+  private async reportTarget(run: RunObject, index: number) {
+    const store = this.reportStoreUrl;
+    if (!store) return undefined;
+    this.reportSetup ??= this.setUpReports(run);
+    const setup = await this.reportSetup;
+    if (!setup.ok) return undefined;
+    return { uploadUrl: uploadUrl(store, this.request.namespace, this.request.name, index), secret: setup.secret };
+  }
+
+  private async setUpReports(run: RunObject): Promise<ReportSetup> {
+    const { ctx } = this;
+    const setup = await ensureReportSecrets(
+      { rest: ctx.rest, secrets: ctx.cache<SecretObject>(SECRET), log: ctx.log },
+      run,
+      controllerReference(run),
+    );
+    this.reportOutcome = setup;
+    const problem = setup.ok ? setup.warning : setup.message;
+    if (problem) {
+      const reason = setup.ok ? 'ReportReaderSecretFailed' : 'ReportUploadUnavailable';
+      ctx.log.warn({ reason }, problem);
+      await ctx.events.emit(run, { type: 'Warning', reason, action: 'Reconcile', note: problem });
+    }
+    return setup;
   }
 
   /** Joins the pool's queue for one attempt of a shard; the pool controller grants a browser in order. */
@@ -409,9 +454,15 @@ class RunPass {
     const done = shards.filter(isFinalShard).length;
     if (phase === 'Running') set('Running', 'True', 'ShardsRunning', `${running} of ${shards.length} shard(s) running, ${done} done`);
     else set('Running', 'False', 'WaitingForBrowsers', `waiting for browsers of BrowserPool ${pool}`);
+    // Said only when something is wrong, and taken back once runners can upload again.
+    const reports = this.reportOutcome;
+    if (reports && !reports.ok) set('ReportUpload', 'False', 'TokenSecretUnavailable', reports.message);
+    else if (reports?.ok && run.status?.conditions?.some((c) => c.type === 'ReportUpload' && c.status === 'False')) {
+      set('ReportUpload', 'True', 'TokenSecretReady', `shards started from now on upload their reports (Secret ${reports.secret})`);
+    }
     const position = phase === 'Queued' ? this.queuePosition(run, pool) : undefined;
     const startTime = (run.status?.startTime as string | undefined) ?? (phase === 'Running' ? metaTime(this.now) : undefined);
-    const status = {
+    const status = withReportURL({
       phase,
       shards,
       summary,
@@ -419,7 +470,7 @@ class RunPass {
       ...(position !== undefined ? { queuePosition: position } : {}),
       observedGeneration: run.metadata.generation,
       conditions: conditions.list,
-    };
+    }, run.status);
     const previousPhase = run.status?.phase;
     if (phase === 'Running' && !run.status?.startTime) this.metrics.started(spec, run.metadata.creationTimestamp as string, this.now);
     // The duration ticks every second: written along with another change only, so that a run whose

@@ -3,7 +3,7 @@
 // (retry, adoption after a restart, timeout) is a unit test away.
 import { isDeepStrictEqual } from 'node:util';
 import type { TestRunStatus } from '../../api/v1alpha1/index.ts';
-import type { ShardSummary } from '../../reporter/summary.ts';
+import { clip, type ShardSummary } from '../../reporter/summary.ts';
 
 export type ShardStatus = NonNullable<TestRunStatus['shards']>[number];
 export type ShardProgress = NonNullable<ShardStatus['progress']>;
@@ -82,11 +82,17 @@ function shardResult(
   actions: ShardAction[],
 ): ShardPlan {
   const passed = s.failed === 0 && s.status === 'passed' && runner.exitCode === 0;
-  const message = failureMessage(s) ?? (passed ? undefined : `runner exited with code ${runner.exitCode ?? '?'}`);
-  const next: ShardStatus = { ...status, phase: passed ? 'Succeeded' : 'Failed', ...countsOf(s), message };
+  const result = failureMessage(s) ?? (passed ? undefined : `runner exited with code ${runner.exitCode ?? '?'}`);
+  // The upload's failure is said but changes nothing of the shard's result.
+  const notUploaded = s.report === 'failed' ? `the shard's report was not uploaded: ${clip(s.reportError ?? 'no reason given', 200)}` : undefined;
+  // Within the status field's 4096 characters: the failures make room for the upload's line.
+  const room = 4000 - (notUploaded ? notUploaded.length + 1 : 0);
+  const message = [result?.slice(0, room), notUploaded].filter(Boolean).join('\n') || undefined;
+  const report = s.report === 'uploaded' ? 'Uploaded' as const : s.report === 'failed' ? 'Failed' as const : undefined;
+  const next: ShardStatus = { ...status, phase: passed ? 'Succeeded' : 'Failed', ...countsOf(s), message, report };
   if (browser) actions.push({ type: 'releaseBrowser', attempt: status.attempts ?? 0, browser: browser.name });
   const note = `shard ${status.index} ${passed ? 'passed' : 'failed'}: ${s.passed} passed, ${s.failed} failed, ` +
-    `${s.flaky} flaky, ${s.skipped} skipped`;
+    `${s.flaky} flaky, ${s.skipped} skipped${notUploaded ? `; ${notUploaded}` : ''}`;
   actions.push({ type: 'event', kind: passed ? 'Normal' : 'Warning', reason: passed ? 'ShardPassed' : 'ShardFailed', note });
   return { status: next, actions };
 }

@@ -1,5 +1,6 @@
 import type { TestRunSpec } from '../../api/v1alpha1/index.ts';
 import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
+import { REPORT_TOKEN_DIR, REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_KEY, REPORT_UPLOAD_URL_ENV } from '../../reports/contract.ts';
 import type { KubeObject, OwnerReference } from '../../runtime/resource.ts';
 import { podResources } from '../quantities.ts';
 
@@ -8,6 +9,9 @@ export const SHARD_LABEL = 'fleetwright.dev/shard';
 export const ATTEMPT_LABEL = 'fleetwright.dev/attempt';
 /** Where a ConfigMap source is mounted; the runner's default FLEETWRIGHT_SOURCE_DIR. */
 export const SOURCE_DIR = '/source';
+
+/** The runner's user and group; the report token's file is readable by this group. */
+const RUNNER_ID = 10001;
 
 /** Runner pod of attempt `attempt` of shard `index`: one name per attempt, so no attempt can start twice. */
 export const runnerName = (run: string, index: number, attempt: number) => `${run}-${index}-${attempt}`;
@@ -22,6 +26,8 @@ export interface RunnerPodInput {
   endpoint: string;
   /** Seconds left until the run's deadline: the pod's activeDeadlineSeconds, so nothing outlives the run. */
   deadlineSeconds: number;
+  /** Where the shard's blob report goes, and the Secret with the upload token; unset: no upload. */
+  report?: { uploadUrl: string; secret: string };
 }
 
 /**
@@ -37,6 +43,25 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
   // The default image's entrypoint is `fleetwright`; a user's command takes the shard argument last.
   const args = runner.command ? [...(runner.args ?? []), shardArg] : ['runner', shardArg, ...(runner.args ?? [])];
   const sourceDir = spec.source.image?.workingDir ?? SOURCE_DIR;
+  const { report } = input;
+  const volumes = [
+    ...(configMap ? [{ name: 'source', configMap: { name: configMap.name } }] : []),
+    ...(report
+      ? [{
+          name: 'report-token',
+          // Readable by the runner's group only (fsGroup below), as the restricted standard runs it.
+          secret: {
+            secretName: report.secret,
+            items: [{ key: REPORT_TOKEN_KEY, path: REPORT_TOKEN_KEY }],
+            defaultMode: 0o440,
+          },
+        }]
+      : []),
+  ];
+  const mounts = [
+    ...(configMap ? [{ name: 'source', mountPath: SOURCE_DIR, readOnly: true }] : []),
+    ...(report ? [{ name: 'report-token', mountPath: REPORT_TOKEN_DIR, readOnly: true }] : []),
+  ];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -52,7 +77,14 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
       terminationGracePeriodSeconds: 10,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
-      securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: RUNNER_ID,
+        runAsGroup: RUNNER_ID,
+        // A Secret volume's files belong to root; fsGroup makes the token's group the runner's.
+        ...(report ? { fsGroup: RUNNER_ID } : {}),
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
       containers: [
         {
           name: 'runner',
@@ -68,17 +100,24 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
             { name: 'CI', value: 'true' },
             // The runner serves the shard's running counts there; the controller polls them into status.
             { name: 'FLEETWRIGHT_PROGRESS_PORT', value: String(PROGRESS_PORT) },
+            ...(report
+              ? [
+                  { name: REPORT_UPLOAD_URL_ENV, value: report.uploadUrl },
+                  { name: REPORT_TOKEN_FILE_ENV, value: `${REPORT_TOKEN_DIR}/${REPORT_TOKEN_KEY}` },
+                ]
+              : []),
+            // Last, so that a user's value wins (FLEETWRIGHT_REPORT_UPLOAD_URL='' turns the upload off).
             ...(runner.env ?? []),
           ],
           ports: [{ name: PROGRESS_PORT_NAME, containerPort: PROGRESS_PORT, protocol: 'TCP' }],
           // The reporter's summary, or else the runner's last output for the shard's message.
           terminationMessagePolicy: 'FallbackToLogsOnError',
           ...(runner.resources ? { resources: podResources(runner.resources) } : {}),
-          ...(configMap ? { volumeMounts: [{ name: 'source', mountPath: SOURCE_DIR, readOnly: true }] } : {}),
+          ...(mounts.length > 0 ? { volumeMounts: mounts } : {}),
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
         },
       ],
-      ...(configMap ? { volumes: [{ name: 'source', configMap: { name: configMap.name } }] } : {}),
+      ...(volumes.length > 0 ? { volumes } : {}),
     },
   };
 }

@@ -35,6 +35,25 @@ describe('fleetwright controller flags', () => {
     }
   });
 
+  it('takes the report store\'s URL from --report-store-url, else $FLEETWRIGHT_REPORT_STORE_URL', () => {
+    const saved = process.env.FLEETWRIGHT_REPORT_STORE_URL;
+    try {
+      delete process.env.FLEETWRIGHT_REPORT_STORE_URL;
+      expect(parseControllerArgs([]).reportStoreUrl).toBeUndefined();
+      process.env.FLEETWRIGHT_REPORT_STORE_URL = 'http://store.fleetwright-system.svc:8082/';
+      expect(parseControllerArgs([]).reportStoreUrl).toBe('http://store.fleetwright-system.svc:8082');
+      expect(parseControllerArgs(['--report-store-url=https://reports.example.com']).reportStoreUrl)
+        .toBe('https://reports.example.com');
+      for (const bad of ['store:8082', 'ftp://store', 'http://store/?x=1']) {
+        expect(() => parseControllerArgs([`--report-store-url=${bad}`]))
+          .toThrow(`--report-store-url=${bad}: expected an http(s) URL without query or fragment`);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.FLEETWRIGHT_REPORT_STORE_URL;
+      else process.env.FLEETWRIGHT_REPORT_STORE_URL = saved;
+    }
+  });
+
   it('takes the gateway URL for Tunnel status.url from --gateway-url, else $FLEETWRIGHT_GATEWAY_URL', () => {
     const saved = process.env.FLEETWRIGHT_GATEWAY_URL;
     try {
