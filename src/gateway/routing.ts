@@ -1,7 +1,6 @@
 // Pure decisions of the gateway: which Tunnel a request is for, whether its
 // token is right, and which pool of the Tunnel serves the client's Playwright
 // version.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Tunnel, tunnelPath } from '../api/v1alpha1/index.ts';
 
@@ -41,12 +40,6 @@ export function matchTunnel(
 export function tokenOf(headers: IncomingHttpHeaders, url: URL): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '');
   return match?.[1] ?? (url.searchParams.get('token') || undefined);
-}
-
-/** Compares in constant time whatever the lengths: both sides are hashed first. */
-export function tokenMatches(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** The client asks the browser to reach its own network through the connection (connectOptions.exposeNetwork). */

@@ -11,6 +11,7 @@ import type { Tunnel } from '../api/v1alpha1/index.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
 import { connectionHolder } from '../leasing/gateways.ts';
 import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../leasing/leaser.ts';
+import { tokenMatches } from '../runtime/tokens.ts';
 import type { ConnectionResult, GatewayMetrics } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';
 import {
@@ -18,7 +19,6 @@ import {
   clientVersion,
   matchTunnel,
   type PoolChoice,
-  tokenMatches,
   tokenOf,
   wantsExposeNetwork,
 } from './routing.ts';

@@ -15,6 +15,8 @@ export interface InformerOptions {
   /** Watch one namespace only; all namespaces when unset. */
   namespace?: string;
   labelSelector?: string;
+  /** `metadata.name=x`: the API server filters lists and watches by these fields too. */
+  fieldSelector?: string;
   /** Objects per list page (client-go's reflector pages by 500 too). */
   pageSize?: number;
 }
@@ -136,6 +138,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         limit: this.options.pageSize ?? 500,
         continue: page?.metadata.continue,
         labelSelector: this.options.labelSelector,
+        fieldSelector: this.options.fieldSelector,
       }, this.stopper.signal);
       items.push(...page.items);
     } while (page.metadata.continue);
@@ -209,6 +212,7 @@ export class Informer<T extends KubeObject = KubeObject> {
             allowWatchBookmarks: true,
             timeoutSeconds: watchTimeoutSeconds(),
             labelSelector: this.options.labelSelector,
+            fieldSelector: this.options.fieldSelector,
           },
           onEvent,
           done,
