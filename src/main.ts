@@ -13,6 +13,8 @@ import { createLogger } from './log.ts';
 import type { Controller } from './runtime/controller.ts';
 import { loadKubeConfig } from './runtime/kubeconfig.ts';
 import { runControllerProcess } from './runtime/process.ts';
+import { parseReportStoreArgs, reportStoreUsage } from './reports/config.ts';
+import { runReportStore } from './reports/index.ts';
 import { runRunner, usage as runnerUsage } from './runner/index.ts';
 
 /** The controllers `fleetwright controller` runs. */
@@ -49,7 +51,7 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
-  controller: {
+  'controller': {
     summary: 'run the controllers (informers, workqueues, leader election, /metrics, /healthz, /readyz)',
     usage,
     run: (args) => {
@@ -57,12 +59,12 @@ const commands: Record<string, Command> = {
       return runControllerCommand(config, controllers(config));
     },
   },
-  gateway: {
+  'gateway': {
     summary: 'serve Tunnels: authenticate clients, lease each a browser, relay its WebSocket (/healthz, /readyz)',
     usage: gatewayUsage,
     run: (args) => runGateway(parseGatewayArgs(args)),
   },
-  agent: {
+  'agent': {
     summary: 'serve one browser of a BrowserPool (PID 1 of a browser pod; set up by the pool controller)',
     usage: () =>
       'Configured through the environment the pool controller writes into the pod: POD_IP, FLEETWRIGHT_BROWSER,\n' +
@@ -70,7 +72,12 @@ const commands: Record<string, Command> = {
       'FLEETWRIGHT_LAUNCH_ARGS (a JSON array), FLEETWRIGHT_CHROMIUM_PATH, FLEETWRIGHT_DRAIN_SECONDS (25).',
     run: () => runAgent(),
   },
-  runner: {
+  'report-store': {
+    summary: 'take shards\' Playwright reports, merge each finished TestRun\'s into one HTML report and serve it',
+    usage: reportStoreUsage,
+    run: (args) => runReportStore(parseReportStoreArgs(args)),
+  },
+  'runner': {
     summary: 'run one shard of a TestRun: playwright test [args] with the summary reporter (runner pods)',
     usage: runnerUsage,
     run: async (args) => process.exit(await runRunner(args)),

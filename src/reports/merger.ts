@@ -1,0 +1,120 @@
+// The merge queue: finished TestRuns whose status has no reportURL yet are
+// merged one at a time (merging is CPU-heavy, and the store has 1-2 cores),
+// retried with backoff when a merge or the status write fails. Level-based:
+// the informer hands every cached run over at start, so a restarted store
+// finds the finished but unmerged runs by itself.
+import type { Logger } from 'pino';
+import { TEST_RUN } from '../api/resources.ts';
+import { objectPath, parseKey } from '../runtime/resource.ts';
+import { isConflict, isNotFound, type RestClient } from '../runtime/rest.ts';
+import { ExponentialBackoff, WorkQueue } from '../runtime/workqueue.ts';
+import { isFinished, type RunView } from './auth.ts';
+import { reportPath } from './contract.ts';
+import { mergeAction, mergeRun } from './merge.ts';
+import type { ReportMetrics } from './metrics.ts';
+import { runPrefix } from './paths.ts';
+import type { UploadsInFlight } from './server.ts';
+import type { ReportStorage } from './storage.ts';
+
+export interface MergerDeps {
+  run(namespace: string, name: string): RunView | undefined;
+  storage: ReportStorage;
+  rest: RestClient;
+  metrics: ReportMetrics;
+  uploads: UploadsInFlight;
+  publicUrl: string;
+  /** Playwright's cli.js. */
+  cli: string;
+  log: Logger;
+  /** Backoff of failed merges: 1 s doubling to 5 min unless told. */
+  backoff?: ExponentialBackoff;
+}
+
+export const reportURL = (publicUrl: string, run: { namespace: string; name: string }) =>
+  `${publicUrl}${reportPath(run.namespace, run.name)}`;
+
+export class Merger {
+  readonly queue: WorkQueue;
+  private readonly deps: MergerDeps;
+  private loop?: Promise<void>;
+
+  constructor(deps: MergerDeps) {
+    this.deps = deps;
+    this.queue = new WorkQueue({ backoff: deps.backoff ?? new ExponentialBackoff(1000, 5 * 60_000) });
+  }
+
+  /** Queues `run` when it has finished and its status does not point at its report yet. */
+  consider(run: RunView | undefined): void {
+    if (run && isFinished(run) && run.reportURL !== reportURL(this.deps.publicUrl, run)) {
+      this.queue.add(`${run.namespace}/${run.name}`);
+    }
+  }
+
+  start(): void {
+    this.loop ??= (async () => {
+      for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
+        try {
+          await this.process(key);
+          this.queue.forget(key);
+        } catch (err) {
+          const retryInMs = this.queue.backoff.when(key);
+          this.deps.log.error({ ...parseKey(key), err: String(err), retryInMs }, 'could not merge the report; retrying');
+          this.queue.addAfter(key, retryInMs);
+        } finally {
+          this.queue.done(key);
+        }
+      }
+    })();
+  }
+
+  /** Takes no more runs; the merge in progress finishes (or the next start does it again). */
+  async stop(): Promise<void> {
+    this.queue.shutDown();
+    await this.loop;
+  }
+
+  private async process(key: string): Promise<void> {
+    const { namespace, name } = parseKey(key);
+    const { storage, uploads, metrics, publicUrl } = this.deps;
+    const run = this.deps.run(namespace, name);
+    if (!run || !isFinished(run)) return;
+    // A shard's upload that began before the run finished is still part of it.
+    if (uploads.active(key)) return this.queue.addAfter(key, 1000);
+    const log = this.deps.log.child({ namespace, name, uid: run.uid });
+    const url = reportURL(publicUrl, run);
+    const action = mergeAction(run, await storage.list(runPrefix(run)), url);
+    if (action.kind === 'none') return void log.debug({ why: action.why }, 'nothing to merge');
+    if (action.kind === 'merge') {
+      const started = performance.now();
+      let result = 'error';
+      try {
+        const files = await mergeRun({ storage, run, blobs: action.blobs, cli: this.deps.cli, log });
+        result = 'ok';
+        log.info({ shards: action.blobs.length, files, seconds: (performance.now() - started) / 1000 }, 'merged the shards\' reports');
+      } finally {
+        metrics.mergeSeconds.observe({ result }, (performance.now() - started) / 1000);
+      }
+      // Deleted (or replaced by a new run of the name) while merging: the report goes with it.
+      if (this.deps.run(namespace, name)?.uid !== run.uid) {
+        await storage.deletePrefix(runPrefix(run));
+        return void log.info('the run was deleted while merging; removed its report');
+      }
+    }
+    await this.publish(run, url, log);
+  }
+
+  /** status.reportURL, for this incarnation of the run only (the uid is a precondition of the patch). */
+  private async publish(run: RunView, url: string, log: Logger): Promise<void> {
+    try {
+      await this.deps.rest.mergePatch(objectPath(TEST_RUN, run, 'status'), {
+        metadata: { uid: run.uid },
+        status: { reportURL: url },
+      });
+      log.info({ reportURL: url }, 'published the report');
+    } catch (err) {
+      // Gone, or a new run of the same name (uid precondition failed): nothing to publish to.
+      if (isNotFound(err) || isConflict(err)) return void log.info({ err: String(err) }, 'the run is gone; not publishing');
+      throw err;
+    }
+  }
+}

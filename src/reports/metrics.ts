@@ -1,0 +1,45 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** Why an upload was refused or lost; the `reason` label of fleetwright_report_upload_failures_total. */
+export type UploadFailure =
+  | 'bad_request' |
+  'not_found' |
+  'unauthorized' |
+  'forbidden' |
+  'finished' |
+  'too_large' |
+  'aborted' |
+  'storage_error';
+
+export class ReportMetrics {
+  readonly registry = new Registry();
+
+  readonly bytes = new Counter({
+    name: 'fleetwright_report_bytes_total',
+    help: 'Report bytes moved: blob reports received from runners (upload) and report files sent to readers (serve).',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+
+  readonly uploadFailures = new Counter({
+    name: 'fleetwright_report_upload_failures_total',
+    help: 'Shard report uploads that were refused or lost, by reason (bad_request, not_found, unauthorized, ' +
+      'forbidden, finished, too_large, aborted, storage_error).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly mergeSeconds = new Histogram({
+    name: 'fleetwright_report_merge_seconds',
+    help: 'Time to merge a TestRun\'s shard reports into one HTML report and store it, by result (ok, error).',
+    labelNames: ['result'] as const,
+    buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    // Every direction and reason from the start, so rate() and alerts see a 0 rather than no series.
+    for (const direction of ['upload', 'serve']) this.bytes.inc({ direction }, 0);
+  }
+}
