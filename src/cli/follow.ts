@@ -6,7 +6,7 @@ import { TEST_RUN } from '../api/resources.ts';
 import { Informer } from '../runtime/informer.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import type { Cluster } from './kube.ts';
-import { elapsedSince, frame, isFinished, plainUpdates, type RunObject } from './render.ts';
+import { awaitsReport, elapsedSince, frame, isFinished, plainUpdates, type RunObject } from './render.ts';
 
 const SYNC_TIMEOUT_MS = 20_000;
 
@@ -90,4 +90,41 @@ export async function followRun(cluster: Cluster, name: string, options: FollowO
     show();
     await informer.stop();
   }
+}
+
+/** How long `fleetwright run --follow` waits for the merged report after the run has finished. */
+export const REPORT_WAIT_MS = 60_000;
+
+/**
+ * The run once status.reportURL is set, or as last read when `timeoutMs`
+ * passes or `signal` aborts first; reads it with `get` every `intervalMs`.
+ * Never waits for a run none of whose shards uploaded a report.
+ */
+export async function waitForReport(
+  run: RunObject,
+  get: () => Promise<RunObject>,
+  options: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {},
+): Promise<RunObject> {
+  const { timeoutMs = REPORT_WAIT_MS, intervalMs = 1000, signal } = options;
+  const deadline = Date.now() + timeoutMs;
+  let latest = run;
+  while (awaitsReport(latest) && Date.now() < deadline && !signal?.aborted) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    });
+    if (signal?.aborted) break;
+    try {
+      latest = await get();
+    } catch {
+      // Deleted meanwhile, or the API server did not answer: the report is not to be had here.
+      break;
+    }
+  }
+  return latest;
 }

@@ -2,6 +2,7 @@
 // functions of the object, so that a terminal's bars, CI's plain lines and
 // the final report are all unit-tested.
 import type { TestRunStatus } from '../api/v1alpha1/index.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../reports/contract.ts';
 import type { Condition } from '../runtime/conditions.ts';
 
 type Shard = NonNullable<TestRunStatus['shards']>[number];
@@ -166,6 +167,64 @@ export function finalReport(run: RunObject): string[] {
   if (condition?.reason === 'Timeout') lines.push(`  ${condition.message}`);
   if (status.phase !== 'Succeeded') {
     lines.push(`Runner logs: fleetwright logs ${run.metadata.name} -n ${run.metadata.namespace}`);
+  }
+  return lines;
+}
+
+/** A finished run whose shards uploaded reports, before the report store has published the merged one. */
+export function awaitsReport(run: RunObject): boolean {
+  return isFinished(run) && !run.status?.reportURL && (run.status?.shards ?? []).some((s) => s.report === 'Uploaded');
+}
+
+/** `service/<name>` and its namespace and port, when `url` is a Service's in-cluster address. */
+function inClusterService(url: URL): { service: string; namespace: string; port: string } | undefined {
+  const match = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$/.exec(url.hostname);
+  if (!match) return undefined;
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return { service: match[1] as string, namespace: match[2] as string, port };
+}
+
+/**
+ * Where the merged report is and how to open it: the namespace's read token
+ * (REPORT_READER_SECRET), as `?token=` in a browser or a bearer token; a
+ * port-forward when the URL is a Service's inside the cluster. After the
+ * wait: why there is none. Nothing when the run had no report store.
+ */
+export function reportLines(run: RunObject): string[] {
+  const status = run.status ?? {};
+  const ns = run.metadata.namespace ?? '';
+  const shards = status.shards ?? [];
+  const notUploaded = shards.filter((s) => s.report === 'Failed').map((s) => s.index);
+  const missing = notUploaded.length > 0
+    ? [`  Not in it: shard(s) ${notUploaded.join(', ')}, whose report was not uploaded (see the shard's message above, ` +
+      `or kubectl get testrun ${run.metadata.name} -n ${ns} -o yaml)`]
+    : [];
+  if (!status.reportURL) {
+    if (awaitsReport(run)) {
+      return [`The merged report is not ready yet; fleetwright status -n ${ns} shows its URL once it is.`];
+    }
+    return notUploaded.length > 0 ? ['No report: no shard\'s report was uploaded.', ...missing] : [];
+  }
+  const lines = [
+    `Report: ${status.reportURL}`,
+    ...missing,
+    `  It opens with the read token of namespace ${ns}:`,
+    `    kubectl get secret ${REPORT_READER_SECRET} -n ${ns} -o jsonpath='{.data.${REPORT_TOKEN_KEY}}' | base64 -d`,
+    '  in a browser as ?token=<token> on the URL, or as the header Authorization: Bearer <token>.',
+  ];
+  let url: URL | undefined;
+  try {
+    url = new URL(status.reportURL);
+  } catch {
+    url = undefined;
+  }
+  const service = url && inClusterService(url);
+  if (url && service) {
+    lines.push(
+      '  From outside the cluster:',
+      `    kubectl port-forward -n ${service.namespace} service/${service.service} 8082:${service.port}`,
+      `    then http://localhost:8082${url.pathname}?token=<token>`,
+    );
   }
   return lines;
 }

@@ -9,10 +9,10 @@ import { BROWSER_POOL, TEST_RUN } from '../api/resources.ts';
 import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { statusCode } from '../runtime/rest.ts';
 import { type CommandHelp, type FlagValues, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag, UsageError } from './flags.ts';
-import { followRun } from './follow.ts';
+import { followRun, REPORT_WAIT_MS, waitForReport } from './follow.ts';
 import { Cluster, loadTarget } from './kube.ts';
 import { formatBytes, packFolder, type PackedFolder } from './pack.ts';
-import { exitCodeOf, finalReport, type RunObject } from './render.ts';
+import { awaitsReport, exitCodeOf, finalReport, reportLines, type RunObject } from './render.ts';
 
 const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'fleetwright-cli' };
@@ -28,7 +28,8 @@ export const help: CommandHelp = {
     'brings @playwright/test itself. A project over 1 MiB, or one that needs other packages, belongs in an image:',
     'spec.source.image with spec.runner.image.',
     'With --follow: exit 0 when every test passed, 1 when tests failed or the run timed out, 3 when the run could',
-    'not be carried out; Ctrl-C stops following (the run goes on).',
+    'not be carried out; Ctrl-C stops following (the run goes on). When the cluster has a report store, it then waits',
+    '(up to 60 s) for the merged Playwright HTML report of all shards and prints its URL and how to open it.',
   ].join('\n'),
   flags: {
     pool: { type: 'string', value: 'name', help: 'BrowserPool whose browsers run the tests (required)' },
@@ -182,8 +183,15 @@ export async function runCommand(args: string[], io: RunIO): Promise<number> {
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   try {
-    const finished = await followRun(cluster, name, { out: io.out, tty: io.tty, signal: stop.signal });
+    let finished = await followRun(cluster, name, { out: io.out, tty: io.tty, signal: stop.signal });
     io.out.write(`${finalReport(finished).join('\n')}\n`);
+    if (awaitsReport(finished)) {
+      io.out.write(`Waiting up to ${REPORT_WAIT_MS / 1000} s for the merged report…\n`);
+      const read = () => cluster.get<RunObject>(objectPath(TEST_RUN, { namespace: ns, name }));
+      finished = await waitForReport(finished, read, { signal: stop.signal });
+    }
+    const report = reportLines(finished);
+    if (report.length > 0) io.out.write(`${report.join('\n')}\n`);
     return exitCodeOf(finished);
   } catch (err) {
     if (!stop.signal.aborted) throw err;

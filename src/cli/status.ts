@@ -2,6 +2,7 @@
 // (or all), one table each, with what kubectl's columns leave out: a running
 // run's progress and a Tunnel's readiness.
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../api/resources.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../reports/contract.ts';
 import type { Condition } from '../runtime/conditions.ts';
 import { collectionPath, type KubeObject } from '../runtime/resource.ts';
 import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
@@ -49,6 +50,18 @@ function runRows(runs: RunObject[], now: number): string[][] {
       `${finishedShards}/${shards}`, `${done}/${known ? total : '?'}`, num(s?.passed), num(s?.failed), num(s?.flaky),
       num(s?.skipped), str(r.status?.duration), age(r.metadata.creationTimestamp, now)];
   });
+}
+
+/** The runs' merged reports (status.reportURL), under the TestRuns table; none when no run has one. */
+function reportRows(runs: RunObject[], allNamespaces: boolean): string[] {
+  const reported = runs.filter((r) => r.status?.reportURL);
+  if (reported.length === 0) return [];
+  const name = (r: RunObject) => (allNamespaces ? `${r.metadata.namespace}/${r.metadata.name}` : r.metadata.name ?? '');
+  return [
+    '',
+    `Reports (add ?token=$(kubectl get secret ${REPORT_READER_SECRET} -o jsonpath='{.data.${REPORT_TOKEN_KEY}}' | base64 -d)):`,
+    ...table(['RUN', 'URL'], reported.map((r) => [name(r), r.status?.reportURL ?? ''])),
+  ];
 }
 
 function tunnelRows(tunnels: Listed[], now: number): string[][] {
@@ -101,6 +114,8 @@ export function statusTables(
     } else {
       out.push(`${title}:`, ...table(headers, rows));
     }
+    // A URL is too wide for the table: the runs' merged reports go below it.
+    if (title === 'TestRuns') out.push(...reportRows(runs, where.allNamespaces));
   }
   return out;
 }
