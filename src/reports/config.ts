@@ -100,8 +100,8 @@ function backend(v: Record<string, string | undefined>): Backend {
       const style = v['s3-force-path-style'];
       if (style !== 'true' && style !== 'false') throw new Error(`--s3-force-path-style=${style}: expected true or false`);
       const endpoint = v['s3-endpoint'];
-      if (endpoint !== undefined && !URL.canParse(endpoint)) {
-        throw new Error(`--s3-endpoint=${endpoint}: not a URL; expected e.g. http://minio.storage:9000`);
+      if (endpoint !== undefined && !/^https?:$/.test(URL.parse(endpoint)?.protocol ?? '')) {
+        throw new Error(`--s3-endpoint=${endpoint}: not an http(s) URL; expected e.g. http://minio.storage:9000`);
       }
       return {
         kind: 's3',
