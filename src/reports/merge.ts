@@ -47,9 +47,11 @@ const MERGE_TIMEOUT_MS = 10 * 60_000;
 const PUT_CONCURRENCY = 4;
 
 async function runMerge(cli: string, workDir: string, blobDir: string, htmlDir: string): Promise<void> {
+  // Playwright needs none of the store's credentials.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
   const child = spawn(process.execPath, [cli, 'merge-reports', '--reporter', 'html', blobDir], {
     cwd: workDir,
-    env: { ...process.env, PLAYWRIGHT_HTML_OUTPUT_DIR: htmlDir, PLAYWRIGHT_HTML_OPEN: 'never', CI: '1' },
+    env: { ...env, PLAYWRIGHT_HTML_OUTPUT_DIR: htmlDir, PLAYWRIGHT_HTML_OPEN: 'never', CI: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { TEST_RUN } from '../api/resources.ts';
 import { objectPath, parseKey } from '../runtime/resource.ts';
-import { isConflict, isNotFound, type RestClient } from '../runtime/rest.ts';
+import { isNotFound, type RestClient, statusCode } from '../runtime/rest.ts';
 import { ExponentialBackoff, WorkQueue } from '../runtime/workqueue.ts';
 import { isFinished, type RunView } from './auth.ts';
 import { reportPath } from './contract.ts';
@@ -103,17 +103,26 @@ export class Merger {
     await this.publish(run, url, log);
   }
 
-  /** status.reportURL, for this incarnation of the run only (the uid is a precondition of the patch). */
+  /**
+   * Writes status.reportURL onto this incarnation of the run only. A merge
+   * patch cannot say that (the /status subresource ignores metadata, uid
+   * included); a JSON patch's `test` of the uid can: a new run of the same
+   * name never gets the old one's URL (and so is merged itself in turn).
+   */
   private async publish(run: RunView, url: string, log: Logger): Promise<void> {
     try {
-      await this.deps.rest.mergePatch(objectPath(TEST_RUN, run, 'status'), {
-        metadata: { uid: run.uid },
-        status: { reportURL: url },
+      await this.deps.rest.request('PATCH', objectPath(TEST_RUN, run, 'status'), {
+        contentType: 'application/json-patch+json',
+        body: [
+          { op: 'test', path: '/metadata/uid', value: run.uid },
+          { op: 'add', path: '/status/reportURL', value: url },
+        ],
       });
       log.info({ reportURL: url }, 'published the report');
     } catch (err) {
-      // Gone, or a new run of the same name (uid precondition failed): nothing to publish to.
-      if (isNotFound(err) || isConflict(err)) return void log.info({ err: String(err) }, 'the run is gone; not publishing');
+      // 422: the test failed (or the patch did not apply); the cache says whether the run is another one now.
+      const replaced = statusCode(err) === 422 && this.deps.run(run.namespace, run.name)?.uid !== run.uid;
+      if (isNotFound(err) || replaced) return void log.info({ err: String(err) }, 'the run is gone; not publishing');
       throw err;
     }
   }
