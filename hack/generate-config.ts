@@ -16,7 +16,7 @@ export const NAMESPACE = 'fleetwright-system';
 const chart = join(repoRoot, 'charts', 'fleetwright');
 const config = join(repoRoot, 'config');
 /** The folders this script owns entirely (a stale file in them is drift too). */
-const generatedDirs = ['crd', 'rbac', 'manager', 'gateway', 'prometheus', 'default'];
+const generatedDirs = ['crd', 'rbac', 'manager', 'gateway', 'report-store', 'prometheus', 'default'];
 const header = '# Generated from charts/fleetwright by hack/generate-config.ts (npm run generate): edit the chart.\n';
 
 /** Every optional monitoring object of the chart, on. */
@@ -76,6 +76,7 @@ function fileOf(r: Rendered): string {
   if (rbacKinds.has(r.kind)) return join('rbac', `${r.component || 'user-roles'}.yaml`);
   if (r.component === 'controller') return join('manager', 'controller.yaml');
   if (r.component === 'gateway') return join('gateway', 'gateway.yaml');
+  if (r.component === 'report-store') return join('report-store', 'report-store.yaml');
   throw new Error(`${r.kind} ${r.name}: no folder of config/ for it; teach hack/generate-config.ts where it goes`);
 }
 
@@ -115,7 +116,9 @@ export function renderConfig(): Map<string, string> {
   const crds = readdirSync(join(chart, 'crds')).filter((f) => f.endsWith('.yaml')).sort();
   for (const crd of crds) out.set(join('crd', crd), readFileSync(join(chart, 'crds', crd), 'utf8'));
   out.set(join('crd', 'kustomization.yaml'), kustomization(crds));
-  for (const dir of ['rbac', 'manager', 'gateway']) out.set(join(dir, 'kustomization.yaml'), kustomization(filesIn(dir)));
+  for (const dir of ['rbac', 'manager', 'gateway', 'report-store']) {
+    out.set(join(dir, 'kustomization.yaml'), kustomization(filesIn(dir)));
+  }
 
   const monitoring = filesIn('prometheus');
   const scrape = monitoring.includes('servicemonitor.yaml') ? monitoring.filter((f) => f !== 'podmonitor.yaml') : monitoring;
@@ -136,9 +139,10 @@ metadata:
     app.kubernetes.io/part-of: fleetwright
 `);
   out.set(join('default', 'kustomization.yaml'), kustomization(
-    ['namespace.yaml', '../crd', '../rbac', '../manager', '../gateway'],
+    ['namespace.yaml', '../crd', '../rbac', '../manager', '../gateway', '../report-store'],
     '# What `helm install fleetwright charts/fleetwright -n fleetwright-system` installs, with its defaults.\n' +
-    '# In another namespace, also change the controller\'s --gateway-url, which names the gateway Service\'s.\n',
+    '# In another namespace, also change the controller\'s --gateway-url and --report-store-url and the report\n' +
+    '# store\'s --public-url, which name the namespace\'s Services.\n',
     `namespace: ${NAMESPACE}\n`,
   ));
   return out;

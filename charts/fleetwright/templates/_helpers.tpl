@@ -6,8 +6,10 @@ Helpers shared by every template, the monitoring ones included.
   fleetwright.selectorLabels (dict "context" $ "component" "gateway")      labels a selector matches
   fleetwright.componentName  (dict "context" $ "component" "gateway")      <fullname>-gateway
 
-component is controller or gateway, or empty for objects of neither (CRD
-roles, rules, dashboards): then no app.kubernetes.io/component label.
+component is controller, gateway or report-store, or empty for objects of
+none (CRD roles, rules, dashboards): then no app.kubernetes.io/component
+label. A component's values are .Values.<component>, or .Values.<values>
+when the dict names them (report-store's are reportStore).
 */}}
 
 {{- define "fleetwright.name" -}}
@@ -59,7 +61,7 @@ app.kubernetes.io/managed-by: {{ .context.Release.Service }}
 {{- end }}
 
 {{- define "fleetwright.serviceAccountName" -}}
-{{- $values := index .context.Values .component }}
+{{- $values := index .context.Values (.values | default .component) }}
 {{- default (include "fleetwright.componentName" .) $values.serviceAccount.name }}
 {{- end }}
 
@@ -77,6 +79,28 @@ Ingress host, else the gateway Service inside the cluster.
 {{- $service := include "fleetwright.componentName" (dict "context" . "component" "gateway") }}
 {{- $port := ternary "" (printf ":%v" $gateway.service.port) (eq (int $gateway.service.port) 80) }}
 {{- printf "ws://%s.%s.svc%s" $service .Release.Namespace $port }}
+{{- end }}
+{{- end }}
+
+{{/* The report store's Service inside the cluster: where runner pods upload (the controller's --report-store-url). */}}
+{{- define "fleetwright.reportStoreUrl" -}}
+{{- $service := include "fleetwright.componentName" (dict "context" . "component" "report-store") }}
+{{- printf "http://%s.%s.svc:%v" $service .Release.Namespace .Values.reportStore.service.port }}
+{{- end }}
+
+{{/*
+What every status.reportURL starts with (the store's --public-url):
+reportStore.publicUrl, else the Ingress host, else the Service inside the
+cluster.
+*/}}
+{{- define "fleetwright.reportStorePublicUrl" -}}
+{{- $store := .Values.reportStore }}
+{{- if $store.publicUrl }}
+{{- $store.publicUrl }}
+{{- else if $store.ingress.enabled }}
+{{- printf "%s://%s" (ternary "https" "http" (not (empty $store.ingress.tls.secretName))) $store.ingress.host }}
+{{- else }}
+{{- include "fleetwright.reportStoreUrl" . }}
 {{- end }}
 {{- end }}
 

@@ -54,7 +54,7 @@ describe('the chart\'s monitoring objects', () => {
   it('scrape each component\'s metrics port under the job name the alerts and the dashboard select', () => {
     const services = of('Service');
     const deployments = of('Deployment');
-    for (const component of ['controller', 'gateway']) {
+    for (const component of ['controller', 'gateway', 'report-store']) {
       const job = `fleetwright-${component}`;
       for (const monitor of [...of('ServiceMonitor'), ...of('PodMonitor')].filter((m) => m.metadata.name.endsWith(component))) {
         const spec = monitor.spec as unknown as MonitorSpec;
@@ -78,8 +78,8 @@ describe('the chart\'s monitoring objects', () => {
         }
       }
     }
-    expect(of('ServiceMonitor')).toHaveLength(2);
-    expect(of('PodMonitor')).toHaveLength(2);
+    expect(of('ServiceMonitor')).toHaveLength(3);
+    expect(of('PodMonitor')).toHaveLength(3);
   });
 
   it('carry the labels Prometheus and Grafana select them by', () => {
@@ -114,7 +114,13 @@ describe('the chart\'s monitoring objects', () => {
     expect(groupNames((rule?.spec as { groups: { name: string }[] }).groups))
       .toEqual(groupNames(all).filter((n) => n !== 'fleetwright.gateway'));
     const monitors = noGateway.filter((o) => o.kind.endsWith('Monitor')).map((o) => o.metadata.name);
-    expect(monitors).toEqual(['fw-fleetwright-controller', 'fw-fleetwright-controller']);
+    expect(monitors).toEqual(['fw-fleetwright-controller', 'fw-fleetwright-report-store', 'fw-fleetwright-controller', 'fw-fleetwright-report-store']);
+  });
+
+  it('scrape no report store when the chart runs none', () => {
+    const monitors = render([...monitoringOn, 'reportStore.enabled=false']).filter((o) => o.kind.endsWith('Monitor'));
+    expect(monitors.map((o) => o.metadata.name)).toEqual(expect.not.arrayContaining(['fw-fleetwright-report-store']));
+    expect(monitors).toHaveLength(4);
   });
 
   it('ship files/dashboard.json as it is, for the Grafana sidecar', () => {
