@@ -1,18 +1,22 @@
 // A real Kubernetes cluster on this machine: etcd, kube-apiserver,
-// kube-controller-manager and kube-scheduler on loopback, built from their Go
-// modules, and one real node (containerd, runc, CNI, kubelet; hack/lib/node.ts).
+// kube-controller-manager and kube-scheduler, built from their Go modules, and
+// one real node (containerd, runc, CNI, kubelet, kube-proxy; hack/lib/node.ts).
+// With the node, the API server listens on the node's bridge address, where
+// pods reach it through the kubernetes Service as in any cluster; without it
+// (--api-only), on loopback.
 //
 //   node hack/controlplane.ts up [--api-only]   start (or find running) and write .fleetwright/kubeconfig
 //   node hack/controlplane.ts down              stop everything and remove its data
 //   node hack/controlplane.ts status            say what runs
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { ensureBinary, type KubeBinary } from './lib/binaries.ts';
 import { kubeconfigPath, stateDir } from './lib/paths.ts';
 import { ensurePki, issueCertificate, type Pki } from './lib/pki.ts';
 import {
+  commandLine,
   logFile,
   type Managed,
   processesMentioning,
@@ -22,7 +26,17 @@ import {
   stopManaged,
   stopProcess,
 } from './lib/processes.ts';
-import { downNode, NODE_NAME, nodeDir, nodeRunning, upNode } from './lib/node.ts';
+import {
+  downNode,
+  ensureNodeNetwork,
+  NODE_IP,
+  NODE_NAME,
+  nodeDir,
+  nodeRunning,
+  removeNodeNetwork,
+  SERVICE_CIDR,
+  upNode,
+} from './lib/node.ts';
 import { ensureTool } from './lib/tools.ts';
 
 const ports = {
@@ -33,7 +47,7 @@ const ports = {
 
 const runDir = join(stateDir, 'run');
 const pkiDir = join(stateDir, 'pki');
-const server = `https://127.0.0.1:${ports.apiserver}`;
+const serverAt = (address: string) => `https://${address}:${ports.apiserver}`;
 const etcdUrl = `http://127.0.0.1:${ports.etcdClient}`;
 const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
 
@@ -44,11 +58,19 @@ export interface ControlPlane {
 
 type Log = (line: string) => void;
 
+/** What a component's flags depend on. */
+interface Setup {
+  pki: Pki;
+  /** Where the API server listens and what it advertises: loopback, or the node's bridge address. */
+  address: string;
+  server: string;
+}
+
 interface Component extends Managed {
   binary: KubeBinary;
-  args: (pki: Pki) => string[];
+  args: (setup: Setup) => string[];
   /** Resolves true once the component serves; undefined: nothing to wait for. */
-  ready?: (pki: Pki) => Promise<boolean>;
+  ready?: (setup: Setup) => Promise<boolean>;
 }
 
 const component = (c: Omit<Component, 'runDir'>): Component => ({ ...c, runDir });
@@ -74,10 +96,13 @@ const components: Component[] = [
   component({
     name: 'kube-apiserver',
     binary: 'kube-apiserver',
-    // envtest's defaults (sigs.k8s.io/controller-runtime/pkg/internal/testing/controlplane).
-    args: (pki) => {
-      const serving = issueCertificate(pki, 'apiserver', '/CN=kube-apiserver', 'serverAuth', [
+    // envtest's defaults (sigs.k8s.io/controller-runtime/pkg/internal/testing/controlplane), plus what
+    // in-cluster clients need: ServiceAccount admission (projected tokens), and a serving certificate
+    // for the kubernetes Service's ClusterIP and the bridge address it maps onto.
+    args: ({ pki, address }) => {
+      const serving = issueCertificate(pki, 'apiserver-serving', '/CN=kube-apiserver', 'serverAuth', [
         'IP:127.0.0.1',
+        `IP:${NODE_IP}`,
         'IP:10.0.0.1',
         'DNS:localhost',
         'DNS:kubernetes',
@@ -92,8 +117,9 @@ const components: Component[] = [
         'clientAuth',
       );
       return [
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${address}`,
+        // The kubernetes Service's endpoint: kube-proxy maps 10.0.0.1:443 onto it for pods.
+        `--advertise-address=${address}`,
         `--secure-port=${ports.apiserver}`,
         `--etcd-servers=${etcdUrl}`,
         `--tls-cert-file=${serving.cert}`,
@@ -108,8 +134,7 @@ const components: Component[] = [
         '--service-account-issuer=https://kubernetes.default.svc',
         `--service-account-key-file=${pki.serviceAccountPub}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--disable-admission-plugins=ServiceAccount',
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
         // As on most clusters: an owner reference that blocks its owner's deletion needs `update` on the
         // owner's finalizers subresource, so the chart's RBAC rules for those are exercised too.
         '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
@@ -117,33 +142,45 @@ const components: Component[] = [
         '--profiling=false',
       ];
     },
-    ready: (pki) => readyz(pki),
+    ready: (setup) => readyz(setup),
   }),
   component({
     name: 'kube-controller-manager',
     binary: 'kube-controller-manager',
-    args: () => [
+    args: ({ pki, server }) => [
       `--kubeconfig=${kubeconfigPath}`,
+      // The kubeconfig's own server, on the command line too: a move of the API server restarts this.
+      `--master=${server}`,
       '--leader-elect=false',
       '--secure-port=0',
       // node-lifecycle removes the not-ready taint the API server puts on every new Node; the HPA controller
-      // scales BrowserPools through their scale subresource.
+      // scales BrowserPools through their scale subresource. The rest is what a Helm install needs: the
+      // default ServiceAccount of each namespace and its token's CA (kube-root-ca.crt), Deployments, and
+      // the endpoints of Services that kube-proxy maps; clusterrole-aggregation fills the built-in
+      // admin/edit/view roles from the chart's aggregated ones.
       '--controllers=garbage-collector-controller,namespace-controller,node-lifecycle-controller,' +
-      'horizontal-pod-autoscaler-controller',
+      'horizontal-pod-autoscaler-controller,serviceaccount-controller,serviceaccount-token-controller,' +
+      'root-ca-certificate-publisher-controller,deployment-controller,replicaset-controller,' +
+      'endpointslice-controller,endpoints-controller,clusterrole-aggregation-controller',
       '--horizontal-pod-autoscaler-sync-period=2s',
+      `--root-ca-file=${pki.caCert}`,
+      `--service-account-private-key-file=${pki.serviceAccountKey}`,
     ],
   }),
   component({
     name: 'kube-scheduler',
     binary: 'kube-scheduler',
-    args: () => [`--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--secure-port=0'],
+    args: ({ server }) => [`--kubeconfig=${kubeconfigPath}`, `--master=${server}`, '--leader-elect=false', '--secure-port=0'],
   }),
 ];
 
 /**
  * Starts whatever part of the control plane is not running, keeping etcd's
  * data, so it both starts from nothing and brings back a killed API server.
- * Processes left by a crashed run without pid files are stopped first.
+ * A component whose flags changed (the API server moving onto the bridge for
+ * the node, or a newer hack/) is restarted. Processes left by a crashed run
+ * without pid files are stopped first. Without `node`, a cluster that has a
+ * node keeps it, and its API server stays on the bridge.
  */
 export async function up(log: Log = console.log, options: { node?: boolean } = {}): Promise<ControlPlane> {
   // The Debian packages the cluster needs; instant when they are present.
@@ -152,30 +189,44 @@ export async function up(log: Log = console.log, options: { node?: boolean } = {
   const tracked = new Set([...components.map(runningPid), ...processesMentioning(nodeDir)]);
   for (const pid of processesMentioning(stateDir)) if (!tracked.has(pid)) await stopProcess(pid, 5_000);
 
+  const onBridge = options.node === true || existsSync(nodeDir);
+  // The API server binds to the bridge address, so the bridge comes first.
+  if (onBridge) ensureNodeNetwork();
+  const address = onBridge ? NODE_IP : '127.0.0.1';
+  const setup: Setup = { pki: ensurePki(pkiDir), address, server: serverAt(address) };
+  const commands = new Map(components.map((c) => [c.name, [ensureBinary(c.binary, log), ...c.args(setup)]]));
+  const current = (c: Component) => {
+    const pid = runningPid(c);
+    return pid !== undefined && commandLine(pid).trim() === commands.get(c.name)?.join(' ');
+  };
+  const stale = components.filter((c) => runningPid(c) !== undefined && !current(c));
+  for (const c of [...stale].reverse()) await stopManaged(c, 5_000);
   const missing = components.filter((c) => runningPid(c) === undefined);
-  const binaries = new Map(missing.map((c) => [c.name, ensureBinary(c.binary, log)]));
-  const pki = ensurePki(pkiDir);
-  writeKubeconfig(kubeconfigPath, pki);
+  writeKubeconfig(kubeconfigPath, setup);
   linkTools();
   const started = Date.now();
   for (const c of components) {
-    const binary = binaries.get(c.name);
-    if (binary) startDetached(c, binary, c.args(pki));
-    if (c.ready) await waitFor(c, () => c.ready?.(pki) ?? Promise.resolve(true), 60_000);
+    const [binary = c.binary, ...args] = commands.get(c.name) ?? [];
+    if (missing.includes(c)) startDetached(c, binary, args);
+    if (c.ready) await waitFor(c, () => c.ready?.(setup) ?? Promise.resolve(true), 60_000);
   }
-  const what = missing.length === 0 ? 'already running' : `started ${missing.map((c) => c.name).join(', ')}`;
+  const what = missing.length === 0
+    ? 'already running'
+    : `${stale.length > 0 ? 're' : ''}started ${missing.map((c) => c.name).join(', ')}`;
   log(
-    `control plane at ${server}: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s); KUBECONFIG=${kubeconfigPath}`,
+    `control plane at ${setup.server}: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s); ` +
+    `KUBECONFIG=${kubeconfigPath}`,
   );
   if (options.node) {
     await upNode({
-      pki,
+      pki: setup.pki,
       log,
-      kubeconfigOf: (cert) => kubeconfigText(pki, `system:node:${NODE_NAME}`, { 'client-certificate': cert.cert, 'client-key': cert.key }),
-      nodeReady: (since) => nodeReady(pki, since),
+      kubeconfigOf: (cert) =>
+        kubeconfigText(setup, `system:node:${NODE_NAME}`, { 'client-certificate': cert.cert, 'client-key': cert.key }),
+      nodeReady: (since) => nodeReady(setup, since),
     });
   }
-  return { kubeconfig: kubeconfigPath, server };
+  return { kubeconfig: kubeconfigPath, server: setup.server };
 }
 
 /** Stops one component (as a crash would, with `signal`), for tests of what survives it. */
@@ -188,10 +239,13 @@ export async function kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Pr
 }
 
 export async function down(log: Log = console.log): Promise<void> {
+  const hadNode = existsSync(nodeDir);
   await downNode();
   for (const c of [...components].reverse()) await stopManaged(c, c.name === 'etcd' ? 10_000 : 5_000);
   // Whatever a crashed run left without a pid file still names the state folder on its command line.
   for (const pid of processesMentioning(stateDir)) await stopProcess(pid, 5_000);
+  // Only the bridge of a node of this state folder: another checkout's must never be touched.
+  if (hadNode) removeNodeNetwork();
   rmSync(stateDir, { recursive: true, force: true });
   log('cluster stopped and its data removed');
 }
@@ -226,7 +280,7 @@ async function httpOk(url: string): Promise<boolean> {
 }
 
 /** GET on the API server as the admin user: status code and body, or status 0 when it does not answer. */
-function apiGet(pki: Pki, path: string): Promise<{ status: number; body: string }> {
+function apiGet({ pki, server }: Setup, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = request(`${server}${path}`, {
       ca: readFileSync(pki.caCert),
@@ -245,8 +299,8 @@ function apiGet(pki: Pki, path: string): Promise<{ status: number; body: string 
   });
 }
 
-async function readyz(pki: Pki): Promise<boolean> {
-  return (await apiGet(pki, '/readyz')).status === 200;
+async function readyz(setup: Setup): Promise<boolean> {
+  return (await apiGet(setup, '/readyz')).status === 200;
 }
 
 /**
@@ -254,8 +308,8 @@ async function readyz(pki: Pki): Promise<boolean> {
  * restarted kubelet's Node still says Ready from before, so with `since` the
  * Ready condition must have a heartbeat from after that moment.
  */
-async function nodeReady(pki: Pki, since?: Date): Promise<boolean> {
-  const response = await apiGet(pki, `/api/v1/nodes/${NODE_NAME}`);
+async function nodeReady(setup: Setup, since?: Date): Promise<boolean> {
+  const response = await apiGet(setup, `/api/v1/nodes/${NODE_NAME}`);
   if (response.status !== 200) return false;
   const node = JSON.parse(response.body) as {
     spec?: { taints?: { key: string }[] };
@@ -277,11 +331,11 @@ function linkTools(): void {
   }
 }
 
-function writeKubeconfig(path: string, pki: Pki): void {
-  writeFileSync(path, kubeconfigText(pki, 'admin', { token: pki.adminToken }), { mode: 0o600 });
+function writeKubeconfig(path: string, setup: Setup): void {
+  writeFileSync(path, kubeconfigText(setup, 'admin', { token: setup.pki.adminToken }), { mode: 0o600 });
 }
 
-function kubeconfigText(pki: Pki, user: string, credentials: Record<string, string>): string {
+function kubeconfigText({ pki, server }: Setup, user: string, credentials: Record<string, string>): string {
   const ca = readFileSync(pki.caCert).toString('base64');
   return JSON.stringify(
     {

@@ -1,8 +1,10 @@
 // One real Kubernetes node on this machine: Debian's containerd, runc and CNI
 // plugins, and a kubelet built from the pinned Go modules. Pods get addresses
 // on the bridge fw0 (10.244.0.0/24), reachable from the host; each pod has its
-// own network namespace and localhost. Pods get no route off the bridge, and
-// no masquerading: they reach each other and the host, and nothing outside.
+// own network namespace and localhost. kube-proxy maps Service IPs
+// (10.0.0.0/24) onto pods and onto the API server on the bridge address. Pods
+// get no route off the bridge but the one to Service IPs, and no masquerading:
+// they reach each other, the host and Services, and nothing outside.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +18,8 @@ export const NODE_NAME = 'fw-node';
 export const BRIDGE = 'fw0';
 export const NODE_IP = '10.244.0.1';
 export const POD_CIDR = '10.244.0.0/24';
+/** Service ClusterIPs (the API server's --service-cluster-ip-range); kube-proxy maps them onto pods. */
+export const SERVICE_CIDR = '10.0.0.0/24';
 export const PAUSE_IMAGE = 'localhost/fleetwright/pause:3.10.1';
 
 export const nodeDir = join(stateDir, 'node');
@@ -29,6 +33,9 @@ const kubeletDir = join(nodeDir, 'kubelet');
 
 const containerd: Managed = { name: 'containerd', runDir };
 const kubelet: Managed = { name: 'kubelet', runDir };
+const kubeProxy: Managed = { name: 'kube-proxy', runDir };
+const kubeProxyDir = join(nodeDir, 'kube-proxy');
+const KUBE_PROXY_HEALTHZ = '127.0.0.1:10256';
 
 type Log = (line: string) => void;
 
@@ -42,14 +49,29 @@ export function ctr(...args: string[]): string {
 }
 
 export function nodeRunning(): boolean {
-  return runningPid(containerd) !== undefined && runningPid(kubelet) !== undefined;
+  return [containerd, kubelet, kubeProxy].every((m) => runningPid(m) !== undefined);
 }
 
-function ensureBridge(): void {
+/**
+ * The bridge with the node's address, and the host's route to Service IPs
+ * through it. It comes before the control plane, whose API server listens on
+ * the bridge address so that pods reach it, and goes only with `down`
+ * (removeNodeNetwork). The route sends whatever kube-proxy does not map onto a
+ * pod or the API server to the bridge, never to the host's default route.
+ */
+export function ensureNodeNetwork(): void {
+  // The node's state folder marks the bridge as this checkout's, for down to remove.
+  mkdirSync(nodeDir, { recursive: true });
   if (spawnSync('ip', ['link', 'show', BRIDGE]).status !== 0) run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
   const addresses = run('ip', ['-4', '-o', 'addr', 'show', 'dev', BRIDGE]);
   if (!addresses.includes(`${NODE_IP}/24`)) run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', BRIDGE]);
   run('ip', ['link', 'set', BRIDGE, 'up']);
+  run('ip', ['route', 'replace', SERVICE_CIDR, 'dev', BRIDGE, 'src', NODE_IP]);
+}
+
+/** Deletes the bridge (and the route through it); after the control plane has stopped listening on it. */
+export function removeNodeNetwork(): void {
+  if (spawnSync('ip', ['link', 'show', BRIDGE]).status === 0) run('ip', ['link', 'delete', BRIDGE]);
 }
 
 function writeContainerdConfig(): string {
@@ -100,6 +122,9 @@ function writeCniConfig(): void {
         ipam: {
           type: 'host-local',
           ranges: [[{ subnet: POD_CIDR, rangeStart: '10.244.0.10', gateway: NODE_IP }]],
+          // Service IPs through the host, where kube-proxy's rules map them (the kubernetes
+          // Service onto the API server on the bridge address). No default route.
+          routes: [{ dst: SERVICE_CIDR, gw: NODE_IP }],
           dataDir: join(cniDir, 'ipam'),
         },
       },
@@ -189,6 +214,46 @@ function writeKubeletConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key: 
   ];
 }
 
+/**
+ * kube-proxy in iptables mode, as the node's system:kube-proxy user (bound to
+ * system:node-proxier by the API server's bootstrap policy). It leaves the
+ * host's sysctls alone: no conntrack table sizes or timeouts, and no
+ * route_localnet (which NodePorts on 127.0.0.1 would need).
+ */
+function writeKubeProxyConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key: string }) => string): string[] {
+  mkdirSync(kubeProxyDir, { recursive: true });
+  const client = issueCertificate(pki, 'kube-proxy-client', '/CN=system:kube-proxy', 'clientAuth');
+  const kubeconfig = join(kubeProxyDir, 'kubeconfig');
+  writeFileSync(kubeconfig, kubeconfigOf(client), { mode: 0o600 });
+  const keep = '0s';
+  const config = {
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+    kind: 'KubeProxyConfiguration',
+    clientConnection: { kubeconfig },
+    hostnameOverride: NODE_NAME,
+    bindAddress: NODE_IP,
+    healthzBindAddress: KUBE_PROXY_HEALTHZ,
+    metricsBindAddress: '127.0.0.1:10249',
+    mode: 'iptables',
+    clusterCIDR: POD_CIDR,
+    nodePortAddresses: [`${NODE_IP}/32`],
+    iptables: { localhostNodePorts: false },
+    conntrack: { maxPerCore: 0, tcpEstablishedTimeout: keep, tcpCloseWaitTimeout: keep },
+  };
+  const path = join(kubeProxyDir, 'config.json');
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return [`--config=${path}`];
+}
+
+/** kube-proxy has synced its rules at least once (its /healthz says so). */
+async function kubeProxyHealthy(): Promise<boolean> {
+  try {
+    return (await fetch(`http://${KUBE_PROXY_HEALTHZ}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
 export interface NodeOptions {
   pki: Pki;
   /** A kubeconfig (YAML/JSON text) for the kubelet with this client certificate. */
@@ -215,7 +280,7 @@ export async function upNode(options: NodeOptions): Promise<void> {
   if (nodeRunning() && (await kubeletHealthy()) && (await options.nodeReady())) return;
   await downNode();
   const started = Date.now();
-  ensureBridge();
+  ensureNodeNetwork();
   ensureNetnsMount();
   writeCniConfig();
   startDetached(containerd, 'containerd', ['--config', writeContainerdConfig()]);
@@ -232,6 +297,12 @@ export async function upNode(options: NodeOptions): Promise<void> {
     if (Date.now() > deadline) throw new Error(`node ${NODE_NAME} did not become Ready; see ${join(runDir, 'kubelet.log')}`);
     await sleep(250);
   }
+  startDetached(kubeProxy, ensureBinary('kube-proxy', options.log), writeKubeProxyConfig(options.pki, options.kubeconfigOf));
+  while (!(await kubeProxyHealthy())) {
+    if (runningPid(kubeProxy) === undefined) throw new Error(`kube-proxy exited; see ${join(runDir, 'kube-proxy.log')}`);
+    if (Date.now() > deadline) throw new Error(`kube-proxy did not sync its rules; see ${join(runDir, 'kube-proxy.log')}`);
+    await sleep(100);
+  }
   options.log(`node ${NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (pods on ${POD_CIDR})`);
 }
 
@@ -246,11 +317,13 @@ async function kubeletHealthy(): Promise<boolean> {
 /**
  * Stops the node and removes what it made: containers and sandboxes (through
  * containerd, so the processes in them end too), mounts, network namespaces,
- * the bridge and the kubelet's iptables chains. Safe on any leftover.
+ * and the iptables chains of the kubelet and kube-proxy. Safe on any leftover.
+ * The bridge stays (the API server may listen on it): removeNodeNetwork.
  */
 export async function downNode(): Promise<void> {
   // Only a node of this state folder: another checkout's control plane must never touch it.
   if (!existsSync(nodeDir)) return;
+  await stopManaged(kubeProxy, 5_000);
   await stopManaged(kubelet, 10_000);
   if (existsSync(join(containerdDir, 'config.toml'))) {
     if (runningPid(containerd) === undefined) {
@@ -264,9 +337,9 @@ export async function downNode(): Promise<void> {
   unmountUnder(nodeDir);
   unmountUnder(containerdRoot);
   removePodNetworkNamespaces();
-  if (spawnSync('ip', ['link', 'show', BRIDGE]).status === 0) run('ip', ['link', 'delete', BRIDGE]);
-  removeKubeletChains();
-  rmSync(nodeDir, { recursive: true, force: true });
+  removeKubeChains();
+  // Everything but the folder itself, which marks the bridge as ours until removeNodeNetwork.
+  for (const entry of readdirSync(nodeDir)) rmSync(join(nodeDir, entry), { recursive: true, force: true });
 }
 
 function removeAllContainers(): void {
@@ -309,10 +382,11 @@ function removePodNetworkNamespaces(): void {
 }
 
 /**
- * The kubelet adds KUBE-* chains (KUBE-FIREWALL drops traffic to 127.0.0.0/8
- * from other sources); remove the jumps to them, then the chains.
+ * The kubelet and kube-proxy add KUBE-* chains (the kubelet's KUBE-FIREWALL
+ * drops traffic to 127.0.0.0/8 from other sources; kube-proxy's map Service
+ * IPs); remove the jumps to them, then the chains.
  */
-function removeKubeletChains(): void {
+function removeKubeChains(): void {
   for (const iptables of ['iptables', 'ip6tables']) {
     for (const table of ['filter', 'nat', 'mangle']) {
       const rules = spawnSync(iptables, ['-t', table, '-S'], { encoding: 'utf8' }).stdout ?? '';

@@ -11,7 +11,8 @@ export interface Managed {
 const pidFile = (m: Managed) => join(m.runDir, `${m.name}.pid`);
 export const logFile = (m: Managed) => join(m.runDir, `${m.name}.log`);
 
-function commandLine(pid: number): string {
+/** A process's command line, its arguments joined by spaces; empty once it is gone. */
+export function commandLine(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
   } catch {
