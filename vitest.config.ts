@@ -31,6 +31,17 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      {
+        test: {
+          name: 'e2e-helm',
+          include: ['test/e2e-helm/**/*.test.ts'],
+          globalSetup: ['test/e2e-helm/global-setup.ts'],
+          // One release on one real node; its tests are steps of one story, in order.
+          fileParallelism: false,
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+        },
+      },
     ],
   },
 });

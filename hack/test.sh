@@ -13,3 +13,4 @@ step "generated CRDs and config/"; npm run --silent check:generated
 step "unit tests";      npm run --silent test:unit
 step "integration tests (real kube-apiserver + etcd)"; npm run --silent test:integration
 step "node tests (real kubelet, containerd, the project's image)"; npm run --silent test:node
+step "Helm end to end (helm install of charts/fleetwright, the operator in pods)"; npm run --silent test:e2e-helm

@@ -1,0 +1,236 @@
+// Fleetwright installed for real: `helm install` of charts/fleetwright on the
+// local cluster (real node, kube-proxy, the controllers a Deployment needs),
+// with the image built here. The controller and gateway run in pods as the
+// chart's ServiceAccounts, with the chart's RBAC and nothing else, and reach
+// the API server through the kubernetes Service. The tests run in order, as
+// one user's day: install, samples, a Tunnel session, a lost leader, an
+// upgrade, an uninstall.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { getJson, hasCondition, helm, type KubeObject, kubectl, listJson, type Pod, waitFor } from './kube.ts';
+import {
+  applySamples,
+  chart,
+  componentPods,
+  controllerLog,
+  controllerName,
+  createNamespaces,
+  deploymentDone,
+  gatewayName,
+  install,
+  leaderPod,
+  release,
+  removeEverything,
+  samples,
+  sampleToken,
+} from './release.ts';
+import { finished, Gate, gatedSuite, getRun, type TestRun, testRun } from './suites.ts';
+
+const log = (line: string) => console.log(`[e2e-helm] ${line}`);
+const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+const names = (pods: Pod[]) => pods.map((p) => p.metadata.name).sort();
+const diagnose = () => controllerLog();
+
+/** The run `name` once finished; fails with its conditions and the controller's log unless it Succeeded. */
+async function succeeded(name: string, timeoutMs: number): Promise<TestRun> {
+  const run = await waitFor(`TestRun ${name} to finish`, () => finished(name), {
+    timeoutMs,
+    last: () => getRun(name)?.status,
+    diagnose,
+  });
+  if (run.status?.phase !== 'Succeeded') throw new Error(`TestRun ${name}: ${JSON.stringify(run.status)}\n${diagnose()}`);
+  return run;
+}
+
+/** `fleetwright_leader` of every controller replica, read from its pod IP as Prometheus would. */
+async function leaderGauges(): Promise<Record<string, number>> {
+  const entries = await Promise.all(componentPods('controller').map(async (pod) => {
+    const text = await (await fetch(`http://${pod.status.podIP}:8080/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('fleetwright_leader '));
+    return [pod.metadata.name, Number(line?.split(' ')[1])] as const;
+  }));
+  return Object.fromEntries(entries);
+}
+
+describe(`helm install ${chart}`, () => {
+  const image = inject('image');
+  let installedAt = 0;
+
+  beforeAll(async () => {
+    await removeEverything();
+    createNamespaces();
+  });
+  afterAll(async () => {
+    if (process.env.FLEETWRIGHT_E2E_KEEP) log(`FLEETWRIGHT_E2E_KEEP: release ${release.name} left installed`);
+    else await removeEverything();
+  });
+
+  it('runs the controller (2 replicas, one leader) and the gateway as Available Deployments', async () => {
+    installedAt = Date.now();
+    install(image);
+    log(`helm install returned in ${seconds(installedAt)}`);
+    // As a user would, right away: the pool, the sample suite's run and the Tunnel.
+    applySamples();
+
+    await waitFor('the controller and gateway Deployments to be Available', () =>
+      deploymentDone(controllerName) && deploymentDone(gatewayName), { timeoutMs: 120_000, diagnose });
+    log(`Deployments Available ${seconds(installedAt)} after helm install`);
+
+    const controllers = componentPods('controller');
+    expect(controllers).toHaveLength(2);
+    expect(componentPods('gateway')).toHaveLength(2);
+    for (const pod of [...controllers, ...componentPods('gateway')]) {
+      expect(pod.spec.containers[0]?.image).toBe(image);
+      // Its own ServiceAccount, whose projected token is how it reaches the API server.
+      const component = pod.metadata.labels?.['app.kubernetes.io/component'];
+      expect(pod.spec.serviceAccountName).toBe(`${release.fullname}-${component}`);
+      expect(pod.spec.volumes?.some((v) => v.name.startsWith('kube-api-access-') && v.projected)).toBe(true);
+    }
+
+    const leader = await waitFor('a controller to hold the Lease', leaderPod, { diagnose });
+    expect(names(controllers)).toContain(leader);
+    const gauges = await waitFor('each replica to report whether it leads', async () => {
+      const g = await leaderGauges();
+      return Object.values(g).reduce((a, b) => a + b, 0) === 1 ? g : undefined;
+    });
+    expect(gauges).toEqual(Object.fromEntries(names(controllers).map((n) => [n, n === leader ? 1 : 0])));
+  });
+
+  it('makes the sample BrowserPool Ready (timed from helm install)', async () => {
+    await waitFor('BrowserPool chromium to be Ready', () =>
+      hasCondition(getJson(['browserpool.fleetwright.dev', 'chromium', '-n', samples]), 'Ready'), {
+      timeoutMs: 120_000,
+      last: () => getJson<{ status?: unknown }>(['browserpool.fleetwright.dev', 'chromium', '-n', samples])?.status,
+      diagnose,
+    });
+    log(`fresh helm install to a Ready BrowserPool: ${seconds(installedAt)}`);
+  });
+
+  it('runs the sample TestRun to Succeeded with all 8 tests, reconciled by the in-cluster leader', async () => {
+    const run = await succeeded('smoke', 180_000);
+    expect(run.status?.summary).toMatchObject({ passed: 8, failed: 0 });
+    expect(run.status?.shards?.map((s) => [s.index, s.phase, s.passed])).toEqual([[1, 'Succeeded', 4], [2, 'Succeeded', 4]]);
+
+    // Events name the replica that wrote them: a pod of the release, not a process on the host.
+    const events = listJson<{ regarding?: { name: string; kind: string }; reportingInstance?: string }>([
+      'events.events.k8s.io', '-n', samples,
+    ]).filter((e) => e.regarding?.kind === 'TestRun' && e.regarding.name === 'smoke');
+    expect(events.length).toBeGreaterThan(0);
+    const controllers = names(componentPods('controller'));
+    for (const e of events) expect(controllers).toContain(e.reportingInstance?.split('_')[0]);
+    log(`sample TestRun Succeeded ${seconds(installedAt)} after helm install`);
+  });
+
+  it('serves the sample Tunnel through the gateway Service\'s ClusterIP to a Playwright client on the host', async () => {
+    const service = getJson<{ spec: { clusterIP: string; ports: { port: number }[] } }>([
+      'service', gatewayName, '-n', release.namespace,
+    ]);
+    const address = `${service?.spec.clusterIP}:${service?.spec.ports[0]?.port}`;
+    await waitFor('Tunnel dev to be Ready', () => hasCondition(getJson(['tunnel.fleetwright.dev', 'dev', '-n', samples]), 'Ready'), { diagnose });
+    const tunnel = `/tunnels/${samples}/dev`;
+    const status = getJson<{ status?: { url?: string } }>(['tunnel.fleetwright.dev', 'dev', '-n', samples])?.status;
+    // The chart's default gatewayUrl: the Service's in-cluster name (no cluster DNS here, hence the ClusterIP).
+    expect(status?.url).toBe(`ws://${gatewayName}.${release.namespace}.svc${tunnel}`);
+
+    expect((await fetch(`http://${address}${tunnel}`)).status).toBe(401);
+
+    // A page on the host's loopback, which the browser reaches through the client (exposeNetwork).
+    const page: Server = createServer((_req, res) => res.end('<title>served on the host</title><h1>hi</h1>'));
+    await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
+    const started = Date.now();
+    const browser = await chromium.connect(`ws://${address}${tunnel}`, {
+      headers: { Authorization: `Bearer ${sampleToken()}` },
+      exposeNetwork: '<loopback>',
+      timeout: 60_000,
+    });
+    try {
+      const tab = await browser.newPage();
+      await tab.goto(`http://127.0.0.1:${(page.address() as AddressInfo).port}/`);
+      expect(await tab.title()).toBe('served on the host');
+      expect(await tab.textContent('h1')).toBe('hi');
+      log(`Tunnel through ${address}: connected and loaded a page in ${seconds(started)}`);
+    } finally {
+      await browser.close();
+      page.close();
+    }
+  });
+
+  it('hands over to the other replica when the leader pod is deleted, and a TestRun applied meanwhile finishes', async () => {
+    const leader = leaderPod();
+    const survivor = names(componentPods('controller')).find((n) => n !== leader);
+    expect(leader && survivor).toBeTruthy();
+
+    const deleted = Date.now();
+    kubectl(['delete', 'pod', leader ?? '', '-n', release.namespace, '--wait=false']);
+    kubectl(['apply', '-n', samples, '-f', '-'], testRun('handover', 'smoke-suite', 2));
+    await waitFor(`${survivor} to take the Lease over from ${leader}`, () => leaderPod() === survivor, {
+      timeoutMs: 30_000,
+      last: leaderPod,
+      diagnose,
+    });
+    log(`${survivor} took the Lease over ${seconds(deleted)} after its leader's pod was deleted`);
+
+    const run = await succeeded('handover', 180_000);
+    expect(run.status?.summary).toMatchObject({ passed: 8, failed: 0 });
+    await waitFor('the controller Deployment to replace the deleted pod', () => deploymentDone(controllerName), { diagnose });
+  });
+
+  it('rolls both Deployments on helm upgrade without losing a running TestRun', async () => {
+    const gate = new Gate();
+    try {
+      kubectl(['apply', '-n', samples, '-f', '-'], gatedSuite('gated-suite', await gate.start()));
+      kubectl(['apply', '-n', samples, '-f', '-'], testRun('upgrade', 'gated-suite', 1));
+      await waitFor('TestRun upgrade to be running its test', () => gate.asked, {
+        timeoutMs: 120_000,
+        last: () => getRun('upgrade')?.status,
+        diagnose,
+      });
+      const runner = getRun('upgrade')?.status?.shards?.[0]?.runnerPod;
+      const before = [...names(componentPods('controller')), ...names(componentPods('gateway'))];
+
+      const upgraded = Date.now();
+      helm([
+        'upgrade', release.name, chart, '--namespace', release.namespace, '--reuse-values',
+        '--set', 'controller.logLevel=debug', '--set', 'gateway.logLevel=debug',
+      ]);
+      await waitFor('both Deployments to roll out the new template', () => {
+        const pods = [...componentPods('controller'), ...componentPods('gateway')];
+        return deploymentDone(controllerName) && deploymentDone(gatewayName) && pods.length === 4 &&
+          pods.every((p) => !before.includes(p.metadata.name) && p.spec.containers[0]?.args?.includes('--log-level=debug'));
+      }, { timeoutMs: 150_000, diagnose });
+      log(`helm upgrade rolled both Deployments in ${seconds(upgraded)}`);
+      expect(getRun('upgrade')?.status?.phase).toBe('Running');
+      await waitFor('a new controller pod to lead', () => {
+        const leader = leaderPod();
+        return leader !== undefined && names(componentPods('controller')).includes(leader);
+      }, { timeoutMs: 30_000, diagnose });
+
+      gate.open();
+      const run = await succeeded('upgrade', 90_000);
+      // The same runner pod, first attempt: the run went on through the upgrade, nothing was retried.
+      expect(run.status?.shards).toMatchObject([{ index: 1, phase: 'Succeeded', attempts: 1, runnerPod: runner, passed: 1 }]);
+    } finally {
+      gate.close();
+    }
+  });
+
+  it('leaves no pods of ours behind on helm uninstall', async () => {
+    // BrowserPools and TestRuns carry finalizers that the controller takes off: delete them while it runs.
+    kubectl(['delete', 'testruns.fleetwright.dev,browserpools.fleetwright.dev,tunnels.fleetwright.dev', '--all', '-n', samples, '--timeout=90s']);
+    const uninstalled = Date.now();
+    helm(['uninstall', release.name, '--namespace', release.namespace, '--wait', '--timeout=90s']);
+    const ours = () => [
+      ...listJson<Pod>(['pods', '-n', release.namespace]),
+      ...listJson<Pod>(['pods', '-n', samples]),
+    ];
+    await waitFor('every pod of the release and the samples to be gone', () => ours().length === 0, {
+      timeoutMs: 90_000,
+      last: () => names(ours()),
+    });
+    log(`helm uninstall left no pods after ${seconds(uninstalled)}`);
+    expect(listJson<KubeObject>(['clusterroles', '-l', `app.kubernetes.io/instance=${release.name}`])).toEqual([]);
+    expect(helm(['list', '--namespace', release.namespace, '-q']).trim()).toBe('');
+  });
+});
