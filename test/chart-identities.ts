@@ -4,8 +4,8 @@
 //
 // To see which test needs a rule, drop it: FLEETWRIGHT_RBAC_DROP=controller:5
 // removes that rule (0-based) of the controller's ClusterRole before it is
-// applied, controller:5:delete only that verb of it (gateway:…, and
-// controller-leader-election:… for the Role, likewise).
+// applied, controller:5:delete only that verb of it (gateway:…,
+// report-store:…, and controller-leader-election:… for the Role, likewise).
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { ensureTool } from '../hack/lib/tools.ts';
 
 const chart = join(repoRoot, 'charts', 'fleetwright');
 
-export type Component = 'controller' | 'gateway';
+export type Component = 'controller' | 'gateway' | 'report-store';
 
 /** Where the chart's RBAC goes: the release namespace and the release's full name. */
 export interface Release { namespace: string; fullname: string }
@@ -36,8 +36,10 @@ export function renderChartRbac(release: Release): string {
     'template', 'rbac', chart, '--namespace', release.namespace, '--set', `fullnameOverride=${release.fullname}`,
     '--set', 'rbac.aggregateToDefaultRoles=false',
     '--show-only', 'templates/rbac-controller.yaml', '--show-only', 'templates/rbac-gateway.yaml',
+    '--show-only', 'templates/rbac-report-store.yaml',
   ]);
-  const drop = /^(controller|gateway|controller-leader-election):(\d+)(?::([a-z]+))?$/.exec(process.env.FLEETWRIGHT_RBAC_DROP ?? '');
+  const drop = /^(controller|gateway|report-store|controller-leader-election):(\d+)(?::([a-z]+))?$/
+    .exec(process.env.FLEETWRIGHT_RBAC_DROP ?? '');
   if (!drop) return rendered;
   const [, role, index, verb] = drop;
   return parseAllDocuments(rendered).map((doc) => {
@@ -54,6 +56,10 @@ export function renderChartRbac(release: Release): string {
     return stringify(obj);
   }).join('---\n');
 }
+
+/** Whose role `name` is: <fullname>-<component>, or the controller's leader election Role. */
+const componentOf = (release: Release, name: string): Component =>
+  (['gateway', 'report-store'] as const).find((c) => name === `${release.fullname}-${c}`) ?? 'controller';
 
 /**
  * Waits until the API server's authorizer has the new bindings (its RBAC cache
@@ -72,7 +78,7 @@ async function waitForBindings(kubeconfig: string, release: Release, manifest: s
       `--kubeconfig=${kubeconfig}`, 'auth', 'can-i', rule.verbs[0] ?? '', `${resource}${group}${name}`,
       ...(subresource ? [`--subresource=${subresource}`] : []),
       ...(role.kind === 'Role' ? ['-n', role.metadata.namespace ?? ''] : ['--all-namespaces']),
-      `--as=${serviceAccount(release, role.metadata.name.includes('gateway') ? 'gateway' : 'controller')}`,
+      `--as=${serviceAccount(release, componentOf(release, role.metadata.name))}`,
     ];
     const deadline = Date.now() + 20_000;
     while (spawnSync(ensureTool('kubectl'), args, { encoding: 'utf8' }).stdout.trim() !== 'yes') {
@@ -85,8 +91,11 @@ async function waitForBindings(kubeconfig: string, release: Release, manifest: s
 /** Applies the chart's RBAC for `release` and waits until the API server authorizes by it; returns what it applied. */
 export async function applyChartRbac(kubeconfig: string, release: Release): Promise<string> {
   const manifest = renderChartRbac(release);
-  run('kubectl', [`--kubeconfig=${kubeconfig}`, 'apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${release.namespace} }\n`);
-  run('kubectl', [`--kubeconfig=${kubeconfig}`, 'apply', '-f', '-'], manifest);
+  // Server-side, as test/integration/chart.test.ts dry-runs the chart and config/default: a client-side
+  // apply's last-applied annotation would make each of its dry runs warn about these objects.
+  const apply = [`--kubeconfig=${kubeconfig}`, 'apply', '--server-side', '--force-conflicts', '-f', '-'];
+  run('kubectl', apply, `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${release.namespace} }\n`);
+  run('kubectl', apply, manifest);
   await waitForBindings(kubeconfig, release, manifest);
   return manifest;
 }

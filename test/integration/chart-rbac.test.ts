@@ -1,16 +1,18 @@
-// The chart's RBAC is enough, and no more: the real `fleetwright controller`
-// and `fleetwright gateway` run as the chart's ServiceAccounts (impersonated
-// through their kubeconfigs) against the API server with RBAC on, and do
-// their work on pools, runs and Tunnels without one 403; things the code
-// never does stay forbidden. The other suites run the controller and the
+// The chart's RBAC is enough, and no more: the real `fleetwright controller`,
+// `fleetwright gateway` and `fleetwright report-store` run as the chart's
+// ServiceAccounts (impersonated through their kubeconfigs) against the API
+// server with RBAC on, and do their work on pools, runs, Tunnels and reports
+// without one 403; things the code never does stay forbidden. The other suites run the controller and the
 // gateway as these ServiceAccounts too (test/chart-identities.ts); this one
 // also checks leader election in the release namespace, and what is denied.
 //
 // To see which test needs a rule, drop it: FLEETWRIGHT_RBAC_DROP (see
 // test/chart-identities.ts) drops it here and in the other suites.
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from '../../hack/lib/paths.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyChartRbac, type Component, serviceAccount, writeKubeconfigAs } from '../chart-identities.ts';
 import { objectPath, type KubeObject } from '../../src/runtime/resource.ts';
@@ -22,6 +24,8 @@ const system = useNamespace('rbac-sys');
 const work = useNamespace('rbac-work');
 const fullname = `fw-rbac-${process.pid}`;
 const GATEWAY_URL = 'ws://gateway.example.test';
+const REPORTS_URL = 'http://reports.example.test';
+const main = join(repoRoot, 'src', 'main.ts');
 const REPLICA = 'rbac-test';
 
 const pod = (name: string) => objectPath({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true }, { namespace: work.name, name });
@@ -67,7 +71,11 @@ const finished = (message: string) => ({
 let rbacManifest = '';
 let controller: ControllerProcess;
 let gateway: ControllerProcess;
+let store: ControllerProcess;
 let gatewayUrl = '';
+let storeUrl = '';
+/** A suite that needs no browser, for the runner to write and upload a real blob report of. */
+let suite = '';
 
 const release = { namespace: system.name, fullname };
 const kubeconfigAs = (component: Component) =>
@@ -83,12 +91,31 @@ const denials = (lines: LogLine[]) =>
 
 beforeAll(async () => {
   rbacManifest = await applyChartRbac(inject('kubeconfig'), release);
+  store = new ControllerProcess([
+    `--kubeconfig=${kubeconfigAs('report-store')}`,
+    `--watch-namespace=${work.name}`,
+    '--bind-address=127.0.0.1:0',
+    '--metrics-bind-address=0',
+    `--public-url=${REPORTS_URL}`,
+    '--backend=filesystem',
+    `--path=${mkdtempSync(join(tmpdir(), 'fw-rbac-reports-'))}`,
+    '--log-level=debug',
+  ], {}, { argv: [main, 'report-store'], as: 'admin' });
+  storeUrl = await store.url('reports');
+  suite = mkdtempSync(join(tmpdir(), 'fw-rbac-suite-'));
+  writeFileSync(join(suite, 'a.spec.ts'), [
+    'import { expect, test } from \'@playwright/test\';',
+    'test(\'adds\', () => expect(1 + 1).toBe(2));',
+    'test(\'fails on purpose\', () => expect(1 + 1).toBe(3));',
+    '',
+  ].join('\n'));
   controller = new ControllerProcess([
     `--kubeconfig=${kubeconfigAs('controller')}`,
     '--leader-elect',
     `--leader-election-id=${fullname}-controller`,
     `--leader-election-namespace=${system.name}`,
     `--gateway-url=${GATEWAY_URL}`,
+    `--report-store-url=${storeUrl}`,
     '--metrics-bind-address=0',
     '--health-probe-bind-address=127.0.0.1:0',
     // Renewals every second, leadership lost 3 s after they start failing: within this test's time.
@@ -150,7 +177,7 @@ spec: { poolRefs: [{ name: empty }], auth: { secretRef: { name: token } }, queue
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([controller?.kill('SIGTERM'), gateway?.kill('SIGTERM')]);
+  await Promise.all([controller?.kill('SIGTERM'), gateway?.kill('SIGTERM'), store?.kill('SIGTERM')]);
   if (rbacManifest) kubectl(['delete', '--ignore-not-found', '-f', '-'], rbacManifest);
 });
 
@@ -161,6 +188,7 @@ describe('the controller and the gateway as the chart\'s ServiceAccounts', () =>
     const probes = await controller.url('health probes');
     await eventually('the controller to be ready', async () => (await fetch(`${probes}/readyz`)).status === 200);
     await eventually('the gateway to be ready', async () => (await fetch(`${gatewayUrl}/readyz`)).status === 200);
+    await eventually('the report store to be ready', async () => (await fetch(`${storeUrl}/readyz`)).status === 200);
   });
 
   it('lead through their own Lease, and the gateway beats its heartbeat', async () => {
@@ -245,6 +273,61 @@ spec: { containers: [{ name: agent, image: none }] }
       (await get(pod(browser))).metadata.labels?.['fleetwright.dev/state'] === 'idle');
   });
 
+  it('give a run its upload token and the namespace a read token, and let the store take, merge and publish the report',
+    { timeout: 90_000 },
+    async () => {
+      apply(`
+apiVersion: fleetwright.dev/v1alpha1
+kind: TestRun
+metadata: { name: reported }
+spec: { poolRef: { name: pool }, source: { configMap: { name: suite } }, shards: 1 }
+`, work.name);
+      const runner = await onlyPod('fleetwright.dev/testrun=reported');
+      const run = await get(fleetwright('testruns', 'reported'));
+      const secret = (name: string) => get(`/api/v1/namespaces/${work.name}/secrets/${name}`) as Promise<Obj & { data: { token: string } }>;
+      const upload = await secret('reported-report');
+      expect(upload.metadata.labels?.['fleetwright.dev/report-token']).toBe('reported');
+      expect(upload.metadata.ownerReferences).toMatchObject([{ kind: 'TestRun', name: 'reported', uid: run.metadata.uid, controller: true }]);
+      const reader = await secret('fleetwright-reports');
+      expect(reader.metadata.ownerReferences).toBeUndefined();
+      type Env = { name: string; value?: string };
+      const env = ((await get(pod(runner))).spec as { containers: { env: Env[] }[] }).containers[0]?.env ?? [];
+      const uploadUrl = env.find((e) => e.name === 'FLEETWRIGHT_REPORT_UPLOAD_URL')?.value;
+      expect(uploadUrl).toBe(`${storeUrl}/reports/${work.name}/reported/shards/1`);
+
+      // The test plays the runner pod: `fleetwright runner` with what the pod would have mounted.
+      const tmp = mkdtempSync(join(tmpdir(), 'fw-rbac-runner-'));
+      writeFileSync(join(tmp, 'token'), Buffer.from(upload.data.token, 'base64'));
+      const termination = join(tmp, 'termination-log');
+      const child = spawn(process.execPath, [main, 'runner'], {
+        env: {
+          ...process.env,
+          CI: 'true',
+          FLEETWRIGHT_SOURCE_DIR: suite,
+          FLEETWRIGHT_WORK_DIR: join(tmp, 'work'),
+          FLEETWRIGHT_TERMINATION_LOG: termination,
+          FLEETWRIGHT_REPORT_UPLOAD_URL: uploadUrl,
+          FLEETWRIGHT_REPORT_TOKEN_FILE: join(tmp, 'token'),
+        },
+        stdio: 'ignore',
+      });
+      expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(1);
+      const message = readFileSync(termination, 'utf8');
+      expect(JSON.parse(message)).toMatchObject({ passed: 1, failed: 1, report: 'uploaded' });
+
+      await rest().mergePatch(`${pod(runner)}/status`, finished(message));
+      const reportURL = `${REPORTS_URL}/reports/${work.name}/reported/`;
+      const done = await eventually('the merged report in status.reportURL', async () => {
+        const latest = await get(fleetwright('testruns', 'reported'));
+        return latest.status?.reportURL === reportURL && latest;
+      }, 60_000);
+      expect((done.status?.shards as { report?: string }[])[0]?.report).toBe('Uploaded');
+      const readToken = Buffer.from(reader.data.token, 'base64').toString();
+      const page = await fetch(`${storeUrl}/reports/${work.name}/reported/`, { headers: { authorization: `Bearer ${readToken}` } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<html');
+    });
+
   it('stop a deleted TestRun and drain a deleted pool', async () => {
     apply(`
 apiVersion: fleetwright.dev/v1alpha1
@@ -275,10 +358,13 @@ spec: { poolRef: { name: pool }, source: { configMap: { name: suite } }, shards:
   it('met not one 403 on the way', () => {
     expect(denials(controller.lines)).toEqual([]);
     expect(denials(gateway.lines)).toEqual([]);
+    expect(denials(store.lines)).toEqual([]);
   });
 
   it.each([
     ['controller', 'get', 'secrets'],
+    ['controller', 'update', 'secrets'],
+    ['controller', 'delete', 'secrets'],
     ['controller', 'update', `leases/fleetwright-gateway-${REPLICA}`],
     ['controller', 'update', 'pods'],
     ['controller', 'create', 'deployments.apps'],
@@ -286,6 +372,11 @@ spec: { poolRef: { name: pool }, source: { configMap: { name: suite } }, shards:
     ['gateway', 'delete', 'pods'],
     ['gateway', 'patch', 'tunnels.fleetwright.dev/status'],
     ['gateway', 'create', 'events.events.k8s.io'],
+    ['report-store', 'get', 'secrets'],
+    ['report-store', 'create', 'secrets'],
+    ['report-store', 'patch', 'testruns.fleetwright.dev'],
+    ['report-store', 'delete', 'testruns.fleetwright.dev'],
+    ['report-store', 'create', 'pods'],
   ] as [Component, string, string][])('never lets the %s %s %s', (component, verb, resource) => {
     const result = kubectl(['auth', 'can-i', verb, resource, '-n', system.name, `--as=${serviceAccount(release, component)}`]);
     expect(result.stdout.trim()).toBe('no');

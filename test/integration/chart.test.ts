@@ -10,6 +10,8 @@ import { parseAllDocuments } from 'yaml';
 import { kubectlCacheDir } from '../../hack/lib/crds.ts';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { ensureTool } from '../../hack/lib/tools.ts';
+import { TestRunSpec } from '../../src/api/v1alpha1/index.ts';
+import { runnerPod } from '../../src/controllers/testrun/pod.ts';
 import { kubectl, useNamespace } from './helpers.ts';
 
 const chart = join(repoRoot, 'charts', 'fleetwright');
@@ -100,6 +102,38 @@ describe('the chart on a real API server', () => {
     for (const kind of ['Ingress', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap']) expect(kinds).toContain(kind);
     expect(dryRun(manifest)).toHaveLength(objects.length);
   });
+
+  it('has the report store accepted on each of its volumes: a PVC, an emptyDir, an S3 bucket', () => {
+    for (const set of [[], ['reportStore.persistence.enabled=false'], ['reportStore.backend=s3', 'reportStore.s3.bucket=reports']]) {
+      const manifest = helmTemplate(ns.name, ...set.flatMap((s) => ['--set', s]), '--show-only', 'templates/report-store.yaml');
+      const lines = dryRun(manifest);
+      expect(lines, set.join(' ')).toContain('deployment.apps/fleetwright-report-store serverside-applied (server dry run)');
+      expect(lines.some((l) => l.startsWith('persistentvolumeclaim/')), set.join(' ')).toBe(set.length === 0);
+    }
+  });
+});
+
+describe('a runner pod that uploads its report', () => {
+  it('meets the restricted Pod Security Standard with the upload token mounted', () => {
+    const pod = runnerPod({
+      run: {
+        namespace: ns.name,
+        name: 'checkout',
+        owner: { apiVersion: 'fleetwright.dev/v1alpha1', kind: 'TestRun', name: 'checkout', uid: '0b7c8a5e-3f43-4a57-9d2b-4f7b8f0e2c11' },
+      },
+      spec: TestRunSpec.parse({ poolRef: { name: 'chromium' }, source: { configMap: { name: 'suite' } }, shards: 2 }),
+      image: 'localhost/fleetwright/fleetwright:dev',
+      index: 1,
+      attempt: 1,
+      endpoint: 'ws://10.244.0.9:3000/pw',
+      deadlineSeconds: 600,
+      report: { uploadUrl: 'http://fleetwright-report-store.fleetwright-system.svc:8082/reports/x/checkout/shards/1', secret: 'checkout-report' },
+    });
+    // The namespace enforces restricted: a pod it refused would fail here, one it warned of would print to stderr.
+    const result = kubectl(['create', '--dry-run=server', '-n', ns.name, '-f', '-'], JSON.stringify(pod));
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('pod/checkout-1-1 created (server dry run)');
+  });
 });
 
 describe('config/ on a real API server', () => {
@@ -127,7 +161,7 @@ describe('config/ on a real API server', () => {
     })[];
     const image = 'registry.example.com/platform/fleetwright:1.2.3';
     const containers = overlay.filter((o) => o.kind === 'Deployment').flatMap((d) => d.spec?.template?.spec.containers ?? []);
-    expect(containers.map((c) => c.image)).toEqual([image, image]);
+    expect(containers.map((c) => c.image)).toEqual([image, image, image]);
     const controller = overlay.find((o) => o.metadata.name === 'fleetwright-controller' && o.kind === 'Deployment');
     expect(controller?.spec?.template?.spec.containers[0]?.args).toContain(`--image=${image}`);
   });
