@@ -11,8 +11,12 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A file or folder name of a report (`index.html`, `data/<sha1>.zip`, `trace/assets/x-Ab_1.js`): no leading dot. */
 const FILE_SEGMENT = /^[A-Za-z0-9_@+~-][A-Za-z0-9._@+~-]*$/;
-/** A TestRun's uid as the API server assigns it. */
-const UID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/**
+ * A TestRun's uid as the API server assigns it (an RFC 4122 UUID). Strict on
+ * purpose: the retention sweep deletes what has this shape and no TestRun,
+ * so little else in a shared bucket can look like a report.
+ */
+const UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Shard numbers are 1..100 (TestRun spec.shards). */
 const SHARD_INDEX = /^[1-9][0-9]{0,2}$/;
 

@@ -104,8 +104,11 @@ export class ReportServer {
       case 'unknown':
         return this.text(res, 404, 'not found: reports are under /reports/<namespace>/<testrun>/');
       case 'invalid':
-        if (method === 'PUT') this.deps.metrics.uploadFailures.inc({ reason: 'bad_request' });
-        return this.text(res, 400, request.reason, method === 'PUT' ? { connection: 'close' } : {});
+        if (method !== 'PUT') return this.text(res, 400, request.reason);
+        return this.refuseUpload(req, res, { status: 400, failure: 'bad_request', message: request.reason }, {
+          log: this.deps.log.child({ path: rawUrl.split('?', 1)[0] }),
+          bodyComing: !expectsContinue(req),
+        });
       case 'upload':
         return this.upload(req, res, request.run, request.index);
       case 'root':

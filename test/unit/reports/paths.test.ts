@@ -95,6 +95,8 @@ describe('storage keys', () => {
     expect(runOfKey(`ci/checkout/${stored.uid}/html/index.html`)).toEqual(stored);
     expect(runOfKey(`ci/checkout/${stored.uid}`)).toBeUndefined();
     expect(runOfKey('.tmp/abc')).toBeUndefined();
+    // Only a uid's shape is a run's: other data in a shared bucket is not taken for a report.
+    expect(runOfKey('logs/app/2024/01.log')).toBeUndefined();
   });
 
   it('never builds a key from a reference or path that could leave its place', () => {
