@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { repoRoot } from '../../../hack/lib/paths.ts';
-import { exportedNames, metricNames, PROMETHEUS_NAMES, selectors } from './metric-names.ts';
+import { metricNames, namesByJob, PROMETHEUS_NAMES, selectors } from './metric-names.ts';
 
 const rulesFile = join(repoRoot, 'charts', 'fleetwright', 'files', 'alerts.yaml');
 
@@ -161,6 +161,48 @@ const cases: Case[] = [
   },
 ];
 
+/** The labels a series scraped from the report store carries. */
+const R = 'job="fleetwright-report-store",instance="10.244.0.7:9091"';
+
+cases.push(
+  {
+    name: 'report uploads the store loses or refuses as too large are alerted; a wrong token is the client\'s business',
+    series: [
+      { series: `fleetwright_report_upload_failures_total{${R},reason="storage_error"}`, values: '0+1x40' },
+      { series: `fleetwright_report_upload_failures_total{${R},reason="unauthorized"}`, values: '0+5x40' },
+      { series: `fleetwright_report_upload_failures_total{${R},reason="too_large"}`, values: '0x40' },
+    ],
+    expect: [
+      {
+        at: '35m',
+        alert: 'FleetwrightReportUploadsLost',
+        firing: [firing('FleetwrightReportUploadsLost', { reason: 'storage_error' }, { '$value | humanize': '15' })],
+      },
+    ],
+  },
+  {
+    name: 'merges that all fail are alerted; a store that also merges some is not',
+    series: [
+      { series: `fleetwright_report_merge_seconds_count{${R},result="error"}`, values: '0+1x60' },
+      { series: `fleetwright_report_merge_seconds_count{${R},result="ok"}`, values: '0x60' },
+    ],
+    expect: [{ at: '50m', alert: 'FleetwrightReportMergesFailing', firing: [firing('FleetwrightReportMergesFailing', {}, { '$value | humanize': '15' })] }],
+  },
+  {
+    name: 'merges that sometimes fail are not alerted',
+    series: [
+      { series: `fleetwright_report_merge_seconds_count{${R},result="error"}`, values: '0+1x60' },
+      { series: `fleetwright_report_merge_seconds_count{${R},result="ok"}`, values: '0+1x60' },
+    ],
+    expect: [{ at: '50m', alert: 'FleetwrightReportMergesFailing', firing: [] }],
+  },
+  {
+    name: 'a report store that is not scraped is alerted',
+    series: [{ series: 'up{job="fleetwright-controller",instance="a:8080"}', values: '1x20' }],
+    expect: [{ at: '15m', alert: 'FleetwrightReportStoreDown', firing: [firing('FleetwrightReportStoreDown', {})] }],
+  },
+);
+
 describe('the alert rules (charts/fleetwright/files/alerts.yaml)', () => {
   it('pass promtool check rules', () => {
     const result = promtool(['check', 'rules', rulesFile]);
@@ -190,10 +232,9 @@ describe('the alert rules (charts/fleetwright/files/alerts.yaml)', () => {
     expect(result.status).toBe(0);
   });
 
-  it('read only metrics that the controller and the gateway export, each from the job that exports it', async () => {
-    const exported = await exportedNames();
-    const jobs: Record<string, Set<string>> = { 'fleetwright-controller': exported.controller, 'fleetwright-gateway': exported.gateway };
-    const all = new Set([...exported.controller, ...exported.gateway, ...PROMETHEUS_NAMES]);
+  it('read only metrics that the controller, the gateway and the report store export, each from the job that exports it', async () => {
+    const jobs = await namesByJob();
+    const all = new Set([...Object.values(jobs).flatMap((names) => [...names]), ...PROMETHEUS_NAMES]);
     for (const r of rules) {
       expect(metricNames(r.expr).filter((n) => !all.has(n)), r.alert).toEqual([]);
       for (const { name, job } of selectors(r.expr)) {

@@ -117,10 +117,15 @@ describe('the chart\'s monitoring objects', () => {
     expect(monitors).toEqual(['fw-fleetwright-controller', 'fw-fleetwright-report-store', 'fw-fleetwright-controller', 'fw-fleetwright-report-store']);
   });
 
-  it('scrape no report store when the chart runs none', () => {
-    const monitors = render([...monitoringOn, 'reportStore.enabled=false']).filter((o) => o.kind.endsWith('Monitor'));
+  it('leave the report store\'s alerts and monitors out when the chart runs none', () => {
+    const noStore = render([...monitoringOn, 'reportStore.enabled=false']);
+    const monitors = noStore.filter((o) => o.kind.endsWith('Monitor'));
     expect(monitors.map((o) => o.metadata.name)).toEqual(expect.not.arrayContaining(['fw-fleetwright-report-store']));
     expect(monitors).toHaveLength(4);
+    const rule = noStore.find((o) => o.kind === 'PrometheusRule');
+    const all = (parse(readFileSync(alertsFile, 'utf8')) as { groups: { name: string }[] }).groups;
+    expect(groupNames((rule?.spec as { groups: { name: string }[] }).groups))
+      .toEqual(groupNames(all).filter((n) => n !== 'fleetwright.reports'));
   });
 
   it('ship files/dashboard.json as it is, for the Grafana sidecar', () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../../hack/lib/paths.ts';
-import { exportedNames, metricNames, PROMETHEUS_NAMES, selectors } from './metric-names.ts';
+import { metricNames, namesByJob, PROMETHEUS_NAMES, selectors } from './metric-names.ts';
 
 const file = join(repoRoot, 'charts', 'fleetwright', 'files', 'dashboard.json');
 
@@ -49,7 +49,7 @@ describe('the Grafana dashboard (charts/fleetwright/files/dashboard.json)', () =
     }
   });
 
-  it('covers pools, TestRuns, the gateway, the controller and the processes', () => {
+  it('covers pools, TestRuns, the gateway, the report store, the controller and the processes', () => {
     const read = new Set(queries(dashboard()).flatMap((q) => metricNames(q.expr)));
     for (const name of [
       'fleetwright_pool_browsers', 'fleetwright_pool_waiting', 'fleetwright_testruns', 'fleetwright_testruns_finished_total',
@@ -57,20 +57,22 @@ describe('the Grafana dashboard (charts/fleetwright/files/dashboard.json)', () =
       'fleetwright_tunnel_connections_active', 'fleetwright_tunnel_connections_total', 'fleetwright_tunnel_bytes_total',
       'fleetwright_browser_acquire_seconds_bucket', 'controller_runtime_reconcile_total',
       'controller_runtime_reconcile_errors_total', 'workqueue_depth', 'process_resident_memory_bytes',
+      'fleetwright_report_bytes_total', 'fleetwright_report_upload_failures_total', 'fleetwright_report_merge_seconds_bucket',
     ]) expect(read, name).toContain(name);
   });
 
-  it('queries only metrics that the controller and the gateway export, each from the job that exports it', async () => {
-    const exported = await exportedNames();
-    const jobs: Record<string, Set<string>> = { 'fleetwright-controller': exported.controller, 'fleetwright-gateway': exported.gateway };
-    const all = new Set([...exported.controller, ...exported.gateway, ...PROMETHEUS_NAMES]);
-    const both = new Set([...exported.controller].filter((n) => exported.gateway.has(n)));
+  it('queries only metrics that the controller, the gateway and the report store export, each from the job that exports it', async () => {
+    const jobs = await namesByJob();
+    const all = new Set([...Object.values(jobs).flatMap((names) => [...names]), ...PROMETHEUS_NAMES]);
     for (const { where, expr } of queries(dashboard())) {
       expect(metricNames(expr).filter((n) => !all.has(n)), where).toEqual([]);
       for (const { name, job } of selectors(expr)) {
         if (job && jobs[job]) expect(jobs[job].has(name), `${where}: ${name} from ${job}`).toBe(true);
-        // Both jobs at once (a regex): only what both export, the process metrics.
-        if (/\bjob\s*=~/.test(expr) && !job) expect(both.has(name), `${where}: ${name} from both jobs`).toBe(true);
+      }
+      // Several jobs at once (a regex): only what each of them exports, the process metrics.
+      const regex = /\bjob\s*=~\s*"([^"]*)"/.exec(expr)?.[1];
+      for (const job of regex?.split('|') ?? []) {
+        for (const { name } of selectors(expr)) expect(jobs[job]?.has(name), `${where}: ${name} from ${job}`).toBe(true);
       }
     }
   });

@@ -1,10 +1,11 @@
 // Which metric names a PromQL expression reads, and which names the
-// controller and gateway processes export: what the alerts and the dashboard
-// may mention.
+// controller, gateway and report store processes export: what the alerts and
+// the dashboard may mention.
 import type { Registry } from 'prom-client';
 import { parseControllerArgs } from '../../../src/config.ts';
 import { GatewayMetrics } from '../../../src/gateway/metrics.ts';
 import { controllers } from '../../../src/main.ts';
+import { ReportMetrics } from '../../../src/reports/metrics.ts';
 import { Metrics } from '../../../src/runtime/metrics.ts';
 
 /** Binary operators and modifiers: words in PromQL that are not metric names. */
@@ -47,14 +48,26 @@ async function sampleNames(registry: Registry): Promise<string[]> {
 
 /**
  * What `fleetwright controller` (the runtime's metrics and those of the
- * controllers main.ts runs) and `fleetwright gateway` export, by job.
+ * controllers main.ts runs), `fleetwright gateway` and `fleetwright
+ * report-store` export, by job.
  */
-export async function exportedNames(): Promise<{ controller: Set<string>; gateway: Set<string> }> {
+export async function exportedNames(): Promise<Record<'controller' | 'gateway' | 'reportStore', Set<string>>> {
   const metrics = new Metrics();
   controllers(parseControllerArgs([]))(metrics.registry);
   return {
     controller: new Set(await sampleNames(metrics.registry)),
     gateway: new Set(await sampleNames(new GatewayMetrics().registry)),
+    reportStore: new Set(await sampleNames(new ReportMetrics().registry)),
+  };
+}
+
+/** The metric names each job exports, by the job label the chart's monitors give it. */
+export async function namesByJob(): Promise<Record<string, Set<string>>> {
+  const exported = await exportedNames();
+  return {
+    'fleetwright-controller': exported.controller,
+    'fleetwright-gateway': exported.gateway,
+    'fleetwright-report-store': exported.reportStore,
   };
 }
 
