@@ -7,7 +7,7 @@ import { ensureProjectImage } from '../hack/lib/images.ts';
 import { repoRoot, stateDir } from '../hack/lib/paths.ts';
 import { processesMentioning } from '../hack/lib/processes.ts';
 import { ensureTool } from '../hack/lib/tools.ts';
-import { applyChartRbac, type Release, writeKubeconfigAs } from './chart-identities.ts';
+import { applyChartRbac, type Component, type Release, writeKubeconfigAs } from './chart-identities.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,6 +19,8 @@ declare module 'vitest' {
     controllerKubeconfig: string;
     /** ... and as the chart's gateway ServiceAccount. */
     gatewayKubeconfig: string;
+    /** ... and as the chart's report store ServiceAccount. */
+    reportStoreKubeconfig: string;
   }
 }
 
@@ -51,9 +53,9 @@ export async function setupCluster(project: TestProject, options: { node: boolea
   project.provide('kubeconfig', cluster.kubeconfig);
   project.provide('kubectl', ensureTool('kubectl'));
   await applyChartRbac(cluster.kubeconfig, release);
-  for (const component of ['controller', 'gateway'] as const) {
-    const path = writeKubeconfigAs(cluster.kubeconfig, release, component, join(stateDir, `${component}.kubeconfig`));
-    project.provide(`${component}Kubeconfig`, path);
+  const identities = { 'controller': 'controllerKubeconfig', 'gateway': 'gatewayKubeconfig', 'report-store': 'reportStoreKubeconfig' } as const;
+  for (const [component, key] of Object.entries(identities) as [Component, (typeof identities)[Component]][]) {
+    project.provide(key, writeKubeconfigAs(cluster.kubeconfig, release, component, join(stateDir, `${component}.kubeconfig`)));
   }
   if (options.node) project.provide('image', ensureProjectImage(log));
 

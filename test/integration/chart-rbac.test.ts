@@ -18,7 +18,9 @@ import { applyChartRbac, type Component, serviceAccount, writeKubeconfigAs } fro
 import { objectPath, type KubeObject } from '../../src/runtime/resource.ts';
 import { isNotFound } from '../../src/runtime/rest.ts';
 import { kubectl, useNamespace } from './helpers.ts';
-import { ControllerProcess, eventually, fleetwrightController, fleetwrightGateway, type LogLine, rest } from './runtime/support.ts';
+import {
+  ControllerProcess, eventually, fleetwrightController, fleetwrightGateway, fleetwrightReportStore, type LogLine, rest,
+} from './runtime/support.ts';
 
 const system = useNamespace('rbac-sys');
 const work = useNamespace('rbac-work');
@@ -100,7 +102,7 @@ beforeAll(async () => {
     '--backend=filesystem',
     `--path=${mkdtempSync(join(tmpdir(), 'fw-rbac-reports-'))}`,
     '--log-level=debug',
-  ], {}, { argv: [main, 'report-store'], as: 'admin' });
+  ], {}, fleetwrightReportStore);
   storeUrl = await store.url('reports');
   suite = mkdtempSync(join(tmpdir(), 'fw-rbac-suite-'));
   writeFileSync(join(suite, 'a.spec.ts'), [

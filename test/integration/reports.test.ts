@@ -20,11 +20,10 @@ import { S3Storage } from '../../src/reports/s3.ts';
 import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { type S3Server, startS3Server } from '../fixtures/report-suite/s3-server.ts';
 import { useNamespace } from './helpers.ts';
-import { ControllerProcess, eventually, rest } from './runtime/support.ts';
+import { ControllerProcess, eventually, fleetwrightReportStore, rest } from './runtime/support.ts';
 
 const ns = useNamespace('reports');
 const suiteDir = join(repoRoot, 'test', 'fixtures', 'report-suite');
-const reportStore = { argv: [join(repoRoot, 'src', 'main.ts'), 'report-store'], as: 'admin' as const };
 /** Small enough that an upload over it is cheap to send; the fixture's blobs are a few KiB. */
 const MAX_UPLOAD = 64 * 1024;
 const readToken = randomBytes(16).toString('hex');
@@ -198,7 +197,7 @@ describe.each(backends)('the report store with the $name backend', (backend) => 
       `--public-url=${base}`,
       `--max-upload-bytes=${MAX_UPLOAD}`,
       ...backend.args(),
-    ], backend.env(), reportStore);
+    ], backend.env(), fleetwrightReportStore);
     await eventually('the report store to be ready', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 30_000);
   };
   const metrics = async () => (await fetch(await store.url('metrics') + '/metrics')).text();

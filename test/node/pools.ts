@@ -23,11 +23,17 @@ export interface PoolObject extends KubeObject {
 }
 
 /** `fleetwright controller` for one namespace, started before the file's tests and stopped after them. */
-export function useController(namespace: () => string): { readonly process: ControllerProcess } {
+export function useController(
+  namespace: () => string,
+  extra: () => string[] = () => [],
+): { readonly process: ControllerProcess } {
   const handle = {} as { process: ControllerProcess };
   beforeAll(() => {
     handle.process = new ControllerProcess(
-      [`--image=${inject('image')}`, `--watch-namespace=${namespace()}`, '--metrics-bind-address=0', '--health-probe-bind-address=0'],
+      [
+        `--image=${inject('image')}`, `--watch-namespace=${namespace()}`, '--metrics-bind-address=0', '--health-probe-bind-address=0',
+        ...extra(),
+      ],
       {},
       fleetwrightController,
     );

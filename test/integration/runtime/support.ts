@@ -73,7 +73,7 @@ export async function inParallel(width: number, tasks: (() => Promise<unknown>)[
  * A program to start, and whom it acts as: the chart's ServiceAccount of the
  * controller or the gateway (with only the chart's RBAC), or the cluster admin.
  */
-export interface Command { argv: string[]; as: 'controller' | 'gateway' | 'admin' }
+export interface Command { argv: string[]; as: 'controller' | 'gateway' | 'report-store' | 'admin' }
 
 const main = join(repoRoot, 'src', 'main.ts');
 /** The toy controller of the runtime tests, which works on ConfigMaps and Secrets the chart does not grant. */
@@ -84,9 +84,16 @@ export const fleetwrightController: Command = { argv: [main, 'controller'], as: 
 export const tunnelControllerOnly: Command = { argv: [join(repoRoot, 'test', 'fixtures', 'tunnel', 'controller.ts')], as: 'controller' };
 /** The real `fleetwright gateway`. */
 export const fleetwrightGateway: Command = { argv: [main, 'gateway'], as: 'gateway' };
+/** The real `fleetwright report-store`. */
+export const fleetwrightReportStore: Command = { argv: [main, 'report-store'], as: 'report-store' };
 
-const kubeconfigOf = (command: Command) =>
-  inject(command.as === 'admin' ? 'kubeconfig' : command.as === 'controller' ? 'controllerKubeconfig' : 'gatewayKubeconfig');
+const KUBECONFIGS = {
+  'admin': 'kubeconfig',
+  'controller': 'controllerKubeconfig',
+  'gateway': 'gatewayKubeconfig',
+  'report-store': 'reportStoreKubeconfig',
+} as const;
+const kubeconfigOf = (command: Command) => inject(KUBECONFIGS[command.as]);
 
 /** `fleetwright controller` (the toy one unless told) as its own process; its JSON log lines are collected. */
 export class ControllerProcess {
