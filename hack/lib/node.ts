@@ -2,14 +2,15 @@
 // plugins, and a kubelet built from the pinned Go modules. Pods get addresses
 // on the bridge fw0 (10.244.0.0/24), reachable from the host; each pod has its
 // own network namespace and localhost. kube-proxy maps Service IPs
-// (10.0.0.0/24) onto pods and onto the API server on the bridge address. Pods
+// (10.0.0.0/24) onto pods and onto the API server on the bridge address, and
+// CoreDNS on that address answers for cluster.local (and nothing else). Pods
 // get no route off the bridge but the one to Service IPs, and no masquerading:
 // they reach each other, the host and Services, and nothing outside.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBinary, kubernetesVersion } from './binaries.ts';
-import { cacheDir, stateDir } from './paths.ts';
+import { cacheDir, kubeconfigPath, stateDir } from './paths.ts';
 import { issueCertificate, type Pki } from './pki.ts';
 import { podman } from './podman.ts';
 import { type Managed, processesMentioning, runningPid, sleep, startDetached, stopManaged, stopProcess } from './processes.ts';
@@ -36,6 +37,11 @@ const kubelet: Managed = { name: 'kubelet', runDir };
 const kubeProxy: Managed = { name: 'kube-proxy', runDir };
 const kubeProxyDir = join(nodeDir, 'kube-proxy');
 const KUBE_PROXY_HEALTHZ = '127.0.0.1:10256';
+const coredns: Managed = { name: 'coredns', runDir };
+const corednsDir = join(nodeDir, 'coredns');
+const COREDNS_READY = '127.0.0.1:18181';
+/** The cluster's DNS domain: <service>.<namespace>.svc.cluster.local. */
+export const CLUSTER_DOMAIN = 'cluster.local';
 
 type Log = (line: string) => void;
 
@@ -49,7 +55,7 @@ export function ctr(...args: string[]): string {
 }
 
 export function nodeRunning(): boolean {
-  return [containerd, kubelet, kubeProxy].every((m) => runningPid(m) !== undefined);
+  return [containerd, kubelet, kubeProxy, coredns].every((m) => runningPid(m) !== undefined);
 }
 
 /**
@@ -196,7 +202,10 @@ function writeKubeletConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key: 
     authentication: { x509: { clientCAFile: pki.caCert }, webhook: { enabled: false }, anonymous: { enabled: false } },
     authorization: { mode: 'AlwaysAllow' },
     podLogsDir: join(nodeDir, 'pod-logs'),
+    // Pods resolve Service names through CoreDNS on the bridge address, and nothing else: no host resolv.conf.
     resolvConf: '',
+    clusterDNS: [NODE_IP],
+    clusterDomain: CLUSTER_DOMAIN,
     // Images are built here and can never be pulled again: never garbage-collect them,
     // and never evict for a disk that is merely fuller than a cluster default.
     imageGCHighThresholdPercent: 100,
@@ -245,14 +254,37 @@ function writeKubeProxyConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key
   return [`--config=${path}`];
 }
 
-/** kube-proxy has synced its rules at least once (its /healthz says so). */
-async function kubeProxyHealthy(): Promise<boolean> {
+/**
+ * CoreDNS serving cluster.local (Services, and pods by address) on the bridge
+ * address, where the kubelet points every pod's resolv.conf. Other names get
+ * REFUSED at once: nothing is forwarded off this machine. It reads Services
+ * and EndpointSlices with the admin kubeconfig, as kube-controller-manager does.
+ */
+function writeCorefile(): string[] {
+  mkdirSync(corednsDir, { recursive: true });
+  const path = join(corednsDir, 'Corefile');
+  writeFileSync(path, `${CLUSTER_DOMAIN}:53 in-addr.arpa:53 {
+    bind ${NODE_IP}
+    ready ${COREDNS_READY}
+    errors
+    kubernetes ${CLUSTER_DOMAIN} in-addr.arpa {
+        kubeconfig ${kubeconfigPath}
+    }
+}
+`);
+  return ['-conf', path];
+}
+
+const httpOk = async (url: string) => {
   try {
-    return (await fetch(`http://${KUBE_PROXY_HEALTHZ}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;
+    return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
   } catch {
     return false;
   }
-}
+};
+
+/** kube-proxy has synced its rules at least once (its /healthz says so). */
+const kubeProxyHealthy = () => httpOk(`http://${KUBE_PROXY_HEALTHZ}/healthz`);
 
 export interface NodeOptions {
   pki: Pki;
@@ -298,10 +330,17 @@ export async function upNode(options: NodeOptions): Promise<void> {
     await sleep(250);
   }
   startDetached(kubeProxy, ensureBinary('kube-proxy', options.log), writeKubeProxyConfig(options.pki, options.kubeconfigOf));
-  while (!(await kubeProxyHealthy())) {
-    if (runningPid(kubeProxy) === undefined) throw new Error(`kube-proxy exited; see ${join(runDir, 'kube-proxy.log')}`);
-    if (Date.now() > deadline) throw new Error(`kube-proxy did not sync its rules; see ${join(runDir, 'kube-proxy.log')}`);
-    await sleep(100);
+  startDetached(coredns, ensureBinary('coredns', options.log), writeCorefile());
+  const services: [Managed, () => Promise<boolean>, string][] = [
+    [kubeProxy, kubeProxyHealthy, 'did not sync its rules'],
+    [coredns, () => httpOk(`http://${COREDNS_READY}/ready`), `did not serve ${CLUSTER_DOMAIN}`],
+  ];
+  for (const [m, ready, failure] of services) {
+    while (!(await ready())) {
+      if (runningPid(m) === undefined) throw new Error(`${m.name} exited; see ${join(runDir, `${m.name}.log`)}`);
+      if (Date.now() > deadline) throw new Error(`${m.name} ${failure}; see ${join(runDir, `${m.name}.log`)}`);
+      await sleep(100);
+    }
   }
   options.log(`node ${NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (pods on ${POD_CIDR})`);
 }
@@ -323,6 +362,7 @@ async function kubeletHealthy(): Promise<boolean> {
 export async function downNode(): Promise<void> {
   // Only a node of this state folder: another checkout's control plane must never touch it.
   if (!existsSync(nodeDir)) return;
+  await stopManaged(coredns, 5_000);
   await stopManaged(kubeProxy, 5_000);
   await stopManaged(kubelet, 10_000);
   if (existsSync(join(containerdDir, 'config.toml'))) {
