@@ -23,16 +23,21 @@ export const samples = 'fleetwright-e2e-samples';
 
 export const controllerName = `${release.fullname}-controller`;
 export const gatewayName = `${release.fullname}-gateway`;
+export const reportStoreName = `${release.fullname}-report-store`;
 const componentSelector = (component: string) =>
   `app.kubernetes.io/instance=${release.name},app.kubernetes.io/component=${component}`;
 
 /**
- * The values that point the chart at this machine: the image built here (already in the node's
- * containerd, never pulled) and nothing else; every other value is the chart's default.
+ * The values that fit the chart to this machine: the image built here (already in the node's
+ * containerd, never pulled), and the report store's reports in an emptyDir, as this cluster has no
+ * storage provisioner for its PersistentVolumeClaim. Every other value is the chart's default.
  */
-export function imageValues(image: string): string[] {
+export function installValues(image: string): string[] {
   const [repository, tag] = image.split(/:(?=[^:]+$)/);
-  return ['--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--set', 'image.pullPolicy=Never'];
+  return [
+    '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--set', 'image.pullPolicy=Never',
+    '--set', 'reportStore.persistence.enabled=false',
+  ];
 }
 
 /** Both namespaces enforce the restricted Pod Security Standard, as the README says they may. */
@@ -44,7 +49,7 @@ export function createNamespaces(): void {
 }
 
 export const install = (image: string) =>
-  helm(['install', release.name, chart, '--namespace', release.namespace, ...imageValues(image)]);
+  helm(['install', release.name, chart, '--namespace', release.namespace, ...installValues(image)]);
 
 /** config/samples/*.yaml into the samples namespace, as `kubectl apply -f config/samples/` would. */
 export function applySamples(): void {
@@ -85,7 +90,7 @@ export function deploymentDone(name: string): boolean {
   );
 }
 
-export const componentPods = (component: 'controller' | 'gateway') =>
+export const componentPods = (component: 'controller' | 'gateway' | 'report-store') =>
   listJson<Pod>(['pods', '-n', release.namespace, '-l', componentSelector(component)])
     .filter((p) => !p.metadata.deletionTimestamp);
 

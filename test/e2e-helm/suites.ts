@@ -15,6 +15,7 @@ interface Shard {
   attempts?: number;
   passed?: number;
   failed?: number;
+  report?: string;
 }
 
 export interface TestRun extends KubeObject {
@@ -22,6 +23,7 @@ export interface TestRun extends KubeObject {
     phase?: string;
     shards?: Shard[];
     summary?: { passed?: number; failed?: number; flaky?: number; skipped?: number };
+    reportURL?: string;
     conditions?: { type: string; status: string; message?: string }[];
   };
 }
