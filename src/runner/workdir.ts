@@ -1,7 +1,7 @@
 // The runner's copy of the suite: a writable directory (test-results, the
 // suite's own files) in which `@playwright/test` and `fleetwright/reporter`
 // resolve to the packages shipped with fleetwright.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { restoreLayout } from './layout.ts';
 
@@ -36,7 +36,12 @@ function copied(source: string) {
   };
 }
 
-/** Copies the suite into a fresh directory under `workRoot` and links its node_modules; returns that directory. */
+/**
+ * Copies the suite into `<workRoot>/suite`, emptied first, and links its
+ * node_modules; returns that directory. The same path in every runner pod:
+ * Playwright records it as the blob report's root, and merges only reports
+ * with one root. So one runner per work directory.
+ */
 export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths): string {
   const source = resolve(sourceDir);
   const work = resolve(workRoot);
@@ -48,8 +53,9 @@ export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths)
   }
   let suite: string;
   try {
-    mkdirSync(work, { recursive: true });
-    suite = mkdtempSync(join(work, 'suite-'));
+    suite = join(work, 'suite');
+    rmSync(suite, { recursive: true, force: true });
+    mkdirSync(suite, { recursive: true });
   } catch (err) {
     throw new Error(`cannot write to the work directory ${work} (${err instanceof Error ? err.message : err}): ` +
       'mount an emptyDir there or set FLEETWRIGHT_WORK_DIR to a writable directory', { cause: err });

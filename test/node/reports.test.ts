@@ -119,7 +119,7 @@ spec: { poolRef: { name: browsers }, source: { configMap: { name: suite } }, sha
     } finally {
       await browser.close();
     }
-  });
+  }, 180_000);
 
   it('is deleted with its TestRun', async () => {
     const uid = (await getRun('checkout')).metadata.uid ?? '';

@@ -311,8 +311,11 @@ describe('the runner\'s copy of a suite', () => {
     expect(readFileSync(join(suite, 'a.spec.ts'), 'utf8')).toBe('// a.spec.ts\n');
     expect(existsSync(join(suite, 'node_modules/@playwright/test/cli.js'))).toBe(true);
     expect(existsSync(join(suite, 'node_modules/fleetwright/src/reporter/index.ts'))).toBe(true);
-    // Each run gets a fresh copy: a restarted container never sees the last attempt's files.
-    expect(prepareSuite(volume, join(tmp, 'work'), app)).not.toBe(suite);
+    // Each run gets a fresh copy at the same path (the root Playwright records in the shards' blob
+    // reports, which merge only with one root): a restarted container never sees the last attempt's files.
+    writeFileSync(join(suite, 'left-over.txt'), 'from the last attempt');
+    expect(prepareSuite(volume, join(tmp, 'work'), app)).toBe(suite);
+    expect(existsSync(join(suite, 'left-over.txt'))).toBe(false);
   });
 
   it('keeps a baked-in suite\'s own packages but always uses fleetwright\'s Playwright', () => {
