@@ -132,11 +132,7 @@ describe(`helm install ${chart}`, () => {
     log(`sample TestRun Succeeded ${seconds(installedAt)} after helm install`);
   });
 
-  // Skipped until the merge works for the sample suite in a cluster: the store's `playwright
-  // merge-reports` refuses its two shards' blobs ("Blob reports being merged were recorded with
-  // different test directories") and retries for ever. Each runner copies the suite into its own
-  // mkdtemp folder (src/runner/workdir.ts), the likely cause. The uploads are checked above.
-  it.skip('merges the sample run\'s shard reports into one HTML report that opens with the namespace\'s read token', async () => {
+  it('merges the sample run\'s shard reports into one HTML report that opens with the namespace\'s read token', async () => {
     const url = await waitFor('TestRun smoke\'s merged report', () => getRun('smoke')?.status?.reportURL, {
       timeoutMs: 90_000,
       diagnose: () => controllerLog() + reportStoreLog(),
