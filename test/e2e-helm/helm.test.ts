@@ -71,7 +71,7 @@ describe(`helm install ${chart}`, () => {
     else await removeEverything();
   });
 
-  it('runs the controller (2 replicas, one leader) and the gateway as Available Deployments', async () => {
+  it('runs the controller (2 replicas, one leader), the gateway and the report store as Available Deployments', async () => {
     installedAt = Date.now();
     install(image);
     log(`helm install returned in ${seconds(installedAt)}`);
