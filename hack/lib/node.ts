@@ -275,6 +275,30 @@ function writeCorefile(): string[] {
   return ['-conf', path];
 }
 
+/**
+ * What pods need from the host's kernel to reach a Service whose endpoints are
+ * other pods (a runner uploading to the report store): forwarding on, as the
+ * DNAT-ed packet leaves by the bridge it came in on, and bridged traffic
+ * through iptables, so that the reply, bridged straight back, is un-NAT-ed.
+ * hack/ changes neither host setting; Services on the host (the API server)
+ * work without them.
+ */
+function serviceRoutingWarnings(): string[] {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch {
+      return 'missing';
+    }
+  };
+  const settings: [string, string][] = [
+    ['/proc/sys/net/ipv4/ip_forward', 'IP forwarding (sysctl net.ipv4.ip_forward=1)'],
+    ['/proc/sys/net/bridge/bridge-nf-call-iptables', 'br_netfilter (modprobe br_netfilter; sysctl net.bridge.bridge-nf-call-iptables=1)'],
+  ];
+  return settings.filter(([path]) => read(path) !== '1')
+    .map(([path, what]) => `${path} is ${read(path)}: pods reach Services backed by other pods only with ${what}`);
+}
+
 const httpOk = async (url: string) => {
   try {
     return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
@@ -343,6 +367,7 @@ export async function upNode(options: NodeOptions): Promise<void> {
     }
   }
   options.log(`node ${NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (pods on ${POD_CIDR})`);
+  for (const warning of serviceRoutingWarnings()) options.log(`warning: ${warning}`);
 }
 
 async function kubeletHealthy(): Promise<boolean> {
