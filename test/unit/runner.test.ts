@@ -78,17 +78,25 @@ describe('fleetwright runner', () => {
   const served: Progress[] = [];
   let lastProgress: Progress;
 
-  /** Polls the progress port the runner logs, every 100 ms until the runner exits. */
+  /**
+   * Polls the progress port the runner logs until the runner exits, one
+   * request at a time: answers to overlapping requests can arrive out of
+   * order on a busy machine, and the test checks their order.
+   */
   function pollProgress(): OnStdout {
     let polling = false;
     return (stdout, child) => {
       const url = /"url":"([^"]+)","msg":"serving progress"/.exec(stdout)?.[1];
       if (polling || !url) return;
       polling = true;
-      const timer = setInterval(() => {
-        fetch(url).then(async (r) => served.push(await r.json() as Progress), () => undefined);
-      }, 100);
-      child.once('exit', () => clearInterval(timer));
+      let exited = false;
+      child.once('exit', () => (exited = true));
+      const poll = (): void => {
+        fetch(url)
+          .then(async (r) => served.push(await r.json() as Progress), () => undefined)
+          .finally(() => exited || setTimeout(poll, 100));
+      };
+      poll();
     };
   }
 
