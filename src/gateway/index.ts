@@ -45,6 +45,7 @@ export async function runGateway(config: GatewayConfig): Promise<void> {
     onCountsChanged: () => heartbeat.changed(),
     metrics,
     replica: config.replica,
+    identity,
     limits: config.limits,
     log,
   });

@@ -59,6 +59,8 @@ export interface GatewayDeps {
   onCountsChanged: () => void;
   metrics: GatewayMetrics;
   replica: ObjectRef;
+  /** This process, as its replica's heartbeat Lease names it; browser lease holders carry it. */
+  identity: string;
   limits: GatewayLimits;
   log: Logger;
 }
@@ -246,7 +248,7 @@ export class Gateway {
     this.deps.onCountsChanged();
     this.waiting.add(abort);
     const started = performance.now();
-    const holder = connectionHolder(this.deps.replica, randomBytes(6).toString('hex'));
+    const holder = connectionHolder(this.deps.replica, this.deps.identity, randomBytes(6).toString('hex'));
     let browser: LeasedBrowser | undefined;
     try {
       browser = await leaser.lease(

@@ -84,12 +84,40 @@ export function isReplicaAlive(lease: ReplicaLease, now: Date): boolean {
   return replicaExpiry(lease) > now.getTime();
 }
 
-/** The holder of a browser lease taken for one connection of a gateway replica. */
-export const connectionHolder = (replica: ObjectRef, connection: string) =>
-  `gateway/${replica.namespace}/${replica.name}/${connection}`;
+/**
+ * The holder of a browser lease taken for one connection of a gateway replica
+ * process. It names the process (`identity`) as well as the replica: a replica
+ * restarted under the same name renews the same Lease, and only the identity
+ * tells that the process holding the browser is gone.
+ */
+export const connectionHolder = (replica: ObjectRef, identity: string, connection: string) =>
+  `gateway/${replica.namespace}/${replica.name}/${identity}/${connection}`;
 
-/** The replica Lease a connection holder names; undefined for holders that are not gateway connections. */
-export function replicaOfHolder(holder: string): ObjectRef | undefined {
-  const [prefix, namespace, name, connection] = holder.split('/');
-  return prefix === 'gateway' && namespace && name && connection ? { namespace, name } : undefined;
+/** The replica Lease and process a connection holder names; undefined for holders that are not gateway connections. */
+export function gatewayOfHolder(holder: string): { replica: ObjectRef; identity: string } | undefined {
+  const [prefix, namespace, name, identity, connection, ...rest] = holder.split('/');
+  return prefix === 'gateway' && namespace && name && identity && connection && rest.length === 0
+    ? { replica: { namespace, name }, identity }
+    : undefined;
+}
+
+/**
+ * Whether the gateway process a lease holder names still lives, given its
+ * replica's heartbeat Lease: why not, or until when its Lease vouches for it.
+ * Undefined for holders that are not gateway connections.
+ */
+export function gatewayHolderLiveness(
+  holder: string,
+  heartbeatOf: (replica: ObjectRef) => ReplicaLease | undefined,
+  now: Date,
+): { gone: string } | { until: number } | undefined {
+  const gateway = gatewayOfHolder(holder);
+  if (!gateway) return undefined;
+  const replica = `${gateway.replica.namespace}/${gateway.replica.name}`;
+  const heartbeat = heartbeatOf(gateway.replica);
+  if (!heartbeat || !isReplicaAlive(heartbeat, now)) return { gone: `gateway replica ${replica} stopped renewing its Lease` };
+  if (heartbeat.spec?.holderIdentity !== gateway.identity) {
+    return { gone: `gateway replica ${replica} restarted: the process holding it is gone` };
+  }
+  return { until: replicaExpiry(heartbeat) };
 }

@@ -25,7 +25,7 @@ import {
   requestedLease,
 } from '../../leasing/requests.ts';
 import { parseResource } from '../../api/validate.ts';
-import { isReplicaAlive, type ReplicaLease, replicaExpiry, replicaOfHolder, reportOf } from '../../leasing/gateways.ts';
+import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasing/gateways.ts';
 import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { isControlledBy } from '../../runtime/owners.ts';
@@ -185,13 +185,14 @@ class PoolPass {
     const holderGone = (lease: Lease) => {
       const type = lease.kind === 'TestRun' ? TEST_RUN : TUNNEL;
       if (this.ctx.cache(type).get(lease.ref) === undefined) return `holder ${lease.kind} ${lease.ref} no longer exists`;
-      const replica = replicaOfHolder(lease.holder);
-      if (!replica) return undefined;
-      const heartbeat = this.ctx.cache<ReplicaLease>(LEASE_OBJECT).get(keyOf(replica));
-      if (!heartbeat || !isReplicaAlive(heartbeat, this.now)) {
-        return `gateway replica ${keyOf(replica)} that held it for ${lease.kind} ${lease.ref} stopped renewing its Lease`;
-      }
-      const expiry = replicaExpiry(heartbeat);
+      const gateway = gatewayHolderLiveness(
+        lease.holder,
+        (replica) => this.ctx.cache<ReplicaLease>(LEASE_OBJECT).get(keyOf(replica)),
+        this.now,
+      );
+      if (!gateway) return undefined;
+      if ('gone' in gateway) return `${gateway.gone}; it held it for ${lease.kind} ${lease.ref}`;
+      const expiry = gateway.until;
       recheckAt = Math.min(recheckAt ?? expiry, expiry);
       return undefined;
     };
