@@ -73,11 +73,56 @@ export function ensureNodeNetwork(): void {
   if (!addresses.includes(`${NODE_IP}/24`)) run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', BRIDGE]);
   run('ip', ['link', 'set', BRIDGE, 'up']);
   run('ip', ['route', 'replace', SERVICE_CIDR, 'dev', BRIDGE, 'src', NODE_IP]);
+  forwardOnBridgeOnly();
 }
 
 /** Deletes the bridge (and the route through it); after the control plane has stopped listening on it. */
 export function removeNodeNetwork(): void {
   if (spawnSync('ip', ['link', 'show', BRIDGE]).status === 0) run('ip', ['link', 'delete', BRIDGE]);
+  for (const rule of FORWARD_GUARDS) {
+    while (spawnSync('iptables', ['-C', 'FORWARD', ...rule]).status === 0) run('iptables', ['-D', 'FORWARD', ...rule]);
+  }
+  if (existsSync(ipForwardBefore)) {
+    writeFileSync(IP_FORWARD, readFileSync(ipForwardBefore, 'utf8'));
+    rmSync(ipForwardBefore);
+  }
+}
+
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+/** The host's ip_forward before `up` turned it on, for `down` to put back. */
+const ipForwardBefore = join(stateDir, 'ip-forward-before');
+/** Forwarded packets may only go from the bridge back onto it: pods reach nothing off it, nor it them. */
+const FORWARD_GUARDS = [
+  ['-i', BRIDGE, '!', '-o', BRIDGE, '-m', 'comment', '--comment', 'fleetwright: pods reach nothing off the bridge', '-j', 'DROP'],
+  ['!', '-i', BRIDGE, '-o', BRIDGE, '-m', 'comment', '--comment', 'fleetwright: nothing off the host reaches pods', '-j', 'DROP'],
+];
+
+/**
+ * A pod reaches a Service whose endpoint is another pod (a runner uploading
+ * to the report store) only when the host forwards the DNAT-ed packet back
+ * onto the bridge it came in on; so IP forwarding goes on, with FORWARD rules
+ * first in the chain that drop anything forwarded off or onto the bridge from
+ * elsewhere. Bridged replies must pass iptables too (br_netfilter) to be
+ * un-NAT-ed: turned on where the kernel lets this machine, else `up` warns.
+ */
+function forwardOnBridgeOnly(): void {
+  for (const rule of [...FORWARD_GUARDS].reverse()) {
+    if (spawnSync('iptables', ['-C', 'FORWARD', ...rule]).status !== 0) run('iptables', ['-I', 'FORWARD', '1', ...rule]);
+  }
+  const current = readFileSync(IP_FORWARD, 'utf8').trim();
+  if (current !== '1') {
+    if (!existsSync(ipForwardBefore)) writeFileSync(ipForwardBefore, current);
+    writeFileSync(IP_FORWARD, '1');
+  }
+  spawnSync('modprobe', ['br_netfilter']);
+  const bridged = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+  if (existsSync(bridged) && readFileSync(bridged, 'utf8').trim() !== '1') {
+    try {
+      writeFileSync(bridged, '1');
+    } catch {
+      // serviceRoutingWarnings says so.
+    }
+  }
 }
 
 function writeContainerdConfig(): string {
@@ -275,14 +320,7 @@ function writeCorefile(): string[] {
   return ['-conf', path];
 }
 
-/**
- * What pods need from the host's kernel to reach a Service whose endpoints are
- * other pods (a runner uploading to the report store): forwarding on, as the
- * DNAT-ed packet leaves by the bridge it came in on, and bridged traffic
- * through iptables, so that the reply, bridged straight back, is un-NAT-ed.
- * hack/ changes neither host setting; Services on the host (the API server)
- * work without them.
- */
+/** What forwardOnBridgeOnly could not set: pods then reach Services on the host (the API server), not other pods. */
 function serviceRoutingWarnings(): string[] {
   const read = (path: string) => {
     try {
