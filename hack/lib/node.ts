@@ -80,7 +80,9 @@ export function ensureNodeNetwork(): void {
 export function removeNodeNetwork(): void {
   if (spawnSync('ip', ['link', 'show', BRIDGE]).status === 0) run('ip', ['link', 'delete', BRIDGE]);
   for (const rule of FORWARD_GUARDS) {
-    while (spawnSync('iptables', ['-C', 'FORWARD', ...rule]).status === 0) run('iptables', ['-D', 'FORWARD', ...rule]);
+    while (spawnSync('iptables', ['-t', 'mangle', '-C', 'FORWARD', ...rule]).status === 0) {
+      run('iptables', ['-t', 'mangle', '-D', 'FORWARD', ...rule]);
+    }
   }
   if (existsSync(ipForwardBefore)) {
     writeFileSync(IP_FORWARD, readFileSync(ipForwardBefore, 'utf8'));
@@ -100,14 +102,18 @@ const FORWARD_GUARDS = [
 /**
  * A pod reaches a Service whose endpoint is another pod (a runner uploading
  * to the report store) only when the host forwards the DNAT-ed packet back
- * onto the bridge it came in on; so IP forwarding goes on, with FORWARD rules
- * first in the chain that drop anything forwarded off or onto the bridge from
- * elsewhere. Bridged replies must pass iptables too (br_netfilter) to be
- * un-NAT-ed: turned on where the kernel lets this machine, else `up` warns.
+ * onto the bridge it came in on; so IP forwarding goes on, with rules that
+ * drop anything forwarded off the bridge or onto it from elsewhere, in the
+ * mangle table's FORWARD chain, which runs before the filter rules where
+ * kube-proxy accepts its own traffic. Bridged replies must pass iptables too
+ * (br_netfilter) to be un-NAT-ed: turned on where the kernel lets this
+ * machine, else `up` warns.
  */
 function forwardOnBridgeOnly(): void {
   for (const rule of [...FORWARD_GUARDS].reverse()) {
-    if (spawnSync('iptables', ['-C', 'FORWARD', ...rule]).status !== 0) run('iptables', ['-I', 'FORWARD', '1', ...rule]);
+    if (spawnSync('iptables', ['-t', 'mangle', '-C', 'FORWARD', ...rule]).status !== 0) {
+      run('iptables', ['-t', 'mangle', '-I', 'FORWARD', '1', ...rule]);
+    }
   }
   const current = readFileSync(IP_FORWARD, 'utf8').trim();
   if (current !== '1') {
