@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ensureBinary, type KubeBinary } from './lib/binaries.ts';
 import { kubeconfigPath, stateDir } from './lib/paths.ts';
 import { ensurePki, issueCertificate, type Pki } from './lib/pki.ts';
@@ -185,9 +185,15 @@ const components: Component[] = [
 export async function up(log: Log = console.log, options: { node?: boolean } = {}): Promise<ControlPlane> {
   // The Debian packages the cluster needs; instant when they are present.
   execFileSync('bash', [join(import.meta.dirname, 'setup.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  // Leftovers of the control plane; the node's processes are the node's to judge (upNode).
+  // Leftovers of the control plane: its binaries on this state folder without a pid file. The node's
+  // processes are the node's to judge (upNode), and clients that only name a kubeconfig here (the tests'
+  // controllers and gateways, while a test restarts the API server) are not the control plane's.
   const tracked = new Set([...components.map(runningPid), ...processesMentioning(nodeDir)]);
-  for (const pid of processesMentioning(stateDir)) if (!tracked.has(pid)) await stopProcess(pid, 5_000);
+  const binaries = new Set(components.map((c) => c.binary as string));
+  const isComponent = (pid: number) => binaries.has(basename(commandLine(pid).split(' ')[0] ?? ''));
+  for (const pid of processesMentioning(stateDir)) {
+    if (!tracked.has(pid) && isComponent(pid)) await stopProcess(pid, 5_000);
+  }
 
   const onBridge = options.node === true || existsSync(nodeDir);
   // The API server binds to the bridge address, so the bridge comes first.
