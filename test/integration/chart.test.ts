@@ -10,7 +10,8 @@ import { parseAllDocuments } from 'yaml';
 import { kubectlCacheDir } from '../../hack/lib/crds.ts';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { ensureTool } from '../../hack/lib/tools.ts';
-import { TestRunSpec } from '../../src/api/v1alpha1/index.ts';
+import { BrowserPoolSpec, TestRunSpec } from '../../src/api/v1alpha1/index.ts';
+import { browserPod } from '../../src/controllers/browserpool/pod.ts';
 import { runnerPod } from '../../src/controllers/testrun/pod.ts';
 import { kubectl, useNamespace } from './helpers.ts';
 
@@ -133,6 +134,32 @@ describe('a runner pod that uploads its report', () => {
     const result = kubectl(['create', '--dry-run=server', '-n', ns.name, '-f', '-'], JSON.stringify(pod));
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toBe('pod/checkout-1-1 created (server dry run)');
+  });
+});
+
+describe('a browser pod', () => {
+  const pod = () =>
+    browserPod(
+      { namespace: ns.name, name: 'chromium', uid: '5d0c2f0e-8a41-4c1b-9f57-2b6f1f8d3a10' },
+      BrowserPoolSpec.parse({}),
+      'localhost/fleetwright/fleetwright:dev',
+      '/pw-0123',
+    );
+  const create = (body: object) => kubectl(['create', '--dry-run=server', '-n', ns.name, '-f', '-'], JSON.stringify(body));
+
+  it('meets the restricted Pod Security Standard, non-root and with no API token', () => {
+    const result = create(pod());
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toMatch(/^pod\/chromium-\w+ created \(server dry run\)$/);
+  });
+
+  it('is refused by the same namespace once it may run as root: the standard is enforced there', () => {
+    const rooted = pod();
+    rooted.spec!.securityContext = { ...rooted.spec!.securityContext, runAsNonRoot: false, runAsUser: 0 };
+    const result = create(rooted);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('violates PodSecurity "restricted:latest"');
+    expect(result.stderr).toContain('runAsNonRoot != true');
   });
 });
 
