@@ -1,0 +1,48 @@
+// A runner pod runs the user's suite, so it gets no way to the API server and no root.
+import { describe, expect, it } from 'vitest';
+import { TestRunSpec } from '../../../src/api/v1alpha1/index.ts';
+import { runnerPod } from '../../../src/controllers/testrun/pod.ts';
+
+const owner = { apiVersion: 'fleetwright.dev/v1alpha1', kind: 'TestRun', name: 'checkout', uid: 'uid-1', controller: true, blockOwnerDeletion: true };
+
+interface Spec {
+  automountServiceAccountToken?: boolean;
+  serviceAccountName?: string;
+  hostNetwork?: boolean;
+  securityContext: Record<string, unknown>;
+  volumes?: { name: string; projected?: unknown }[];
+  containers: { securityContext: Record<string, unknown> }[];
+}
+
+const specOf = (spec: Record<string, unknown>) =>
+  runnerPod({
+    run: { namespace: 'team-a', name: 'checkout', owner },
+    spec: TestRunSpec.parse({ poolRef: { name: 'chromium' }, source: { configMap: { name: 'suite' } }, shards: 2, ...spec }),
+    image: 'fleetwright:dev',
+    index: 1,
+    attempt: 1,
+    endpoint: 'ws://10.244.0.9:3000/pw',
+    deadlineSeconds: 600,
+  }).spec as Spec;
+
+describe('runnerPod', () => {
+  // The user's command and image among them: nothing in spec.runner reaches the security context.
+  const variants = { 'the default runner': {}, 'a user command in a user image': { runner: { image: 'suite:1', command: ['sh'] } } };
+
+  for (const [what, spec] of Object.entries(variants)) {
+    it(`gets no API token for ${what}: the namespace's default account, with its token not mounted`, () => {
+      const pod = specOf(spec);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.serviceAccountName).toBeUndefined();
+      expect(pod.volumes?.filter((v) => v.projected)).toEqual([]);
+    });
+
+    it(`runs ${what} as a non-root user under the restricted standard`, () => {
+      const pod = specOf(spec);
+      expect(pod.hostNetwork).toBeUndefined();
+      expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(pod.containers).toHaveLength(1);
+      expect(pod.containers[0]?.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    });
+  }
+});
