@@ -91,3 +91,36 @@ export function choosePool(pools: readonly PoolChoice[], version: string | undef
       'Use a client of a served major.minor version, or add a pool of yours to the Tunnel.',
   };
 }
+
+/**
+ * The request target as a URL, when it is a path (origin-form, RFC 9112
+ * 3.2.1); undefined for an absolute URL, `*`, or one that does not parse: the
+ * gateway is no proxy, so those get 400.
+ */
+export function requestUrl(target: string | undefined): URL | undefined {
+  if (!target?.startsWith('/')) return undefined;
+  return URL.parse(`http://gateway${target}`) ?? undefined;
+}
+
+/**
+ * What is wrong with a WebSocket handshake (RFC 6455 4.2.1), checked before a
+ * browser is leased for it: 405 for a method other than GET, 400 for a bad Upgrade or Sec-WebSocket-Key, 426
+ * (with the version to use) for a Sec-WebSocket-Version other than 13.
+ */
+export function handshakeProblem(
+  method: string | undefined,
+  headers: IncomingHttpHeaders,
+): { status: 400 | 405 | 426; reason: string; headers?: Record<string, string> } | undefined {
+  if (method !== 'GET') return { status: 405, reason: 'a WebSocket upgrade must be a GET', headers: { allow: 'GET' } };
+  if (headers.upgrade?.toLowerCase() !== 'websocket') {
+    return { status: 400, reason: 'only WebSocket upgrades are served: send Upgrade: websocket' };
+  }
+  const key = headers['sec-websocket-key'];
+  if (!key || !/^[A-Za-z0-9+/]{22}==$/.test(key)) {
+    return { status: 400, reason: 'send Sec-WebSocket-Key: 16 random bytes in base64' };
+  }
+  if (headers['sec-websocket-version'] !== '13') {
+    return { status: 426, reason: 'send Sec-WebSocket-Version: 13', headers: { 'sec-websocket-version': '13' } };
+  }
+  return undefined;
+}

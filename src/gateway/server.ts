@@ -17,8 +17,10 @@ import { CLOSE, relay } from './relay.ts';
 import {
   choosePool,
   clientVersion,
+  handshakeProblem,
   matchTunnel,
   type PoolChoice,
+  requestUrl,
   tokenOf,
   wantsExposeNetwork,
 } from './routing.ts';
@@ -74,6 +76,7 @@ const FORWARDED_HEADERS = ['user-agent', 'x-playwright-proxy'];
 const RETRY_AFTER_SECONDS = '5';
 /** Why a connection's wait is aborted when its client disconnects first: nobody to answer. */
 const CLIENT_GONE = new Error('the client went away');
+const NOT_A_PATH: Rejection = { status: 400, reason: 'the request target must be a path starting with /' };
 
 export class Gateway {
   readonly server: Server;
@@ -136,7 +139,8 @@ export class Gateway {
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    const url = requestUrl(req.url);
+    if (!url) return this.refuseRequest(res, NOT_A_PATH);
     if (url.pathname === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     if (url.pathname === '/readyz') {
       const ready = this.deps.state.ready && !this.draining;
@@ -170,10 +174,14 @@ export class Gateway {
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    const url = requestUrl(req.url);
+    if (!url) return this.refuseSocket(socket, NOT_A_PATH);
     const match = matchTunnel(url.pathname, this.deps.state.tunnelsByPath());
     const admitted = this.admit(req, url, match);
     if ('status' in admitted) return this.refuseSocket(socket, admitted, match?.tunnel);
+    // Checked before a browser is leased: a handshake the client cannot complete would waste one.
+    const problem = handshakeProblem(req.method, req.headers);
+    if (problem) return this.refuseSocket(socket, problem, match?.tunnel);
     const abort = new AbortController();
     socket.once('close', () => abort.abort(CLIENT_GONE));
     await this.withBrowser(admitted, abort, (browser) => this.connect(req, url, socket, head, admitted, browser),
