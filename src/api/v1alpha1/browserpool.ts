@@ -7,7 +7,9 @@ import {
   count,
   EnvList,
   LabelMap,
+  image,
   LocalObjectReference,
+  objectName,
   Opaque,
   observedGeneration,
   ResourceRequirements,
@@ -80,7 +82,7 @@ const PodTemplate = z
       .optional()
       .describe('Tolerations of browser pods.'),
     affinity: Opaque('A corev1.Affinity for browser pods.').optional(),
-    priorityClassName: z.string().max(253).optional().describe('PriorityClass of browser pods.'),
+    priorityClassName: objectName('PriorityClass').optional().describe('PriorityClass of browser pods.'),
     imagePullSecrets: z
       .array(LocalObjectReference('Secret'))
       .max(16)
@@ -92,11 +94,7 @@ const PodTemplate = z
 export const BrowserPoolSpec = z
   .object({
     browser: Browser.default('chromium'),
-    image: z
-      .string()
-      .max(1024)
-      .optional()
-      .describe('Container image of the browser pods; defaults to the operator\'s own agent image.'),
+    image: image('Container image of the browser pods; defaults to the operator\'s own agent image.').optional(),
     replicas: z
       .int()
       .min(0)

@@ -60,6 +60,18 @@ export const EnvList = (description: string) =>
     .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
     .describe(description);
 
+/**
+ * A container image reference: the API server refuses a pod whose image has leading or trailing whitespace.
+ * The class is spelled out because \s differs between JavaScript and RE2 (U+FEFF).
+ */
+export const image = (description: string) =>
+  z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[^\t\n\v\f\r ]+$/, 'must be an image reference without whitespace')
+    .describe(description);
+
 export const Args = (description: string) => z.array(z.string().max(4096)).max(128).describe(description);
 
 export const secretKey = z

@@ -6,6 +6,7 @@ import {
   Conditions,
   count,
   EnvList,
+  image,
   LocalObjectReference,
   observedGeneration,
   ResourceRequirements,
@@ -47,13 +48,9 @@ const Source = withRules(
 
 const Runner = z
   .object({
-    image: z
-      .string()
-      .max(1024)
-      .optional()
-      .describe(
-        'Runner container image; defaults to the operator\'s runner image, which runs `npx playwright test`.',
-      ),
+    image: image(
+      'Runner container image; defaults to the operator\'s runner image, which runs `npx playwright test`.',
+    ).optional(),
     command: Args('Entrypoint of the runner container, replacing the image default.').optional(),
     args: Args('Extra arguments after the runner command, for example --grep or --project.').optional(),
     env: EnvList('Environment variables of the runner container.').optional(),
