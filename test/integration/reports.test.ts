@@ -188,9 +188,13 @@ describe.each(backends)('the report store with the $name backend', (backend) => 
   let base: string;
   let store: ControllerProcess;
   let tokens: Record<string, { uid: string; token: string }>;
+  /** Every log line of every store process of this backend, for the check that no token is logged. */
+  const logged: unknown[] = [];
 
   const start = async () => {
+    if (store) logged.push(...store.lines);
     store = new ControllerProcess([
+      '--log-level=debug',
       `--watch-namespace=${ns.name}`,
       `--bind-address=127.0.0.1:${port}`,
       '--metrics-bind-address=127.0.0.1:0',
@@ -377,5 +381,15 @@ describe.each(backends)('the report store with the $name backend', (backend) => 
     await eventually('the report to be deleted with its TestRun', async () => (await backend.stored(main)).length === 0);
     if (backend.name === 'filesystem') expect(existsSync(join(dataDir(), ns.name, main))).toBe(false);
     expect((await send(base, 'GET', `/reports/${ns.name}/${main}/`, { headers: { authorization: `Bearer ${readToken}` } })).status).toBe(404);
+  });
+
+  it('logs at debug level no upload or read token, neither whole, in base64, nor an 8-character prefix', () => {
+    const text = JSON.stringify([...logged, ...store.lines]);
+    expect(text.length).toBeGreaterThan(1000);
+    for (const token of [tokens[main]!.token, tokens[other]!.token, readToken]) {
+      for (const form of [token, Buffer.from(token).toString('base64'), token.slice(0, 8)]) {
+        expect(text.includes(form), `the report store logged ${form} (of token ${token})`).toBe(false);
+      }
+    }
   });
 });
