@@ -30,7 +30,7 @@ import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { isControlledBy } from '../../runtime/owners.ts';
 import { type KubeObject, keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
-import { ignoreNotFound, isConflict, isNotFound } from '../../runtime/rest.ts';
+import { ignoreNotFound, isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../types.ts';
 import { readPlaywrightVersion } from './agent.ts';
@@ -39,6 +39,8 @@ import { planPool } from './plan.ts';
 import { browserPod } from './pod.ts';
 import { needsVersionProbe, poolPlaywrightVersion } from './version.ts';
 import { browserPodView, type PodObject } from './view.ts';
+
+const POD_REJECTED_RETRY_MS = 30_000;
 
 export const DRAIN_FINALIZER = 'fleetwright.dev/drain';
 /** Deleting a pool waits for its leased browsers up to maxSessionSeconds, and never longer than this. */
@@ -140,13 +142,16 @@ class PoolPass {
         await ctx.events.emit(pool, { type: 'Normal', reason: removal.reason, action: 'DeletePod', note: removal.message });
       }
     }
-    if (plan.create > 0) await this.createPods(pool, parsed.value, plan.create, plan.desired);
+    const rejected = plan.create > 0 ? await this.createPods(pool, parsed.value, plan.create, plan.desired) : undefined;
     await this.reportFailures(pool);
     const versionRetryMs = await this.recordPlaywrightVersions();
 
     let conditions = pool.status?.conditions;
     for (const c of plan.conditions) {
       conditions = setCondition(conditions, { ...c, observedGeneration: pool.metadata.generation }, this.now);
+    }
+    if (rejected) {
+      conditions = setCondition(conditions, { ...rejected, observedGeneration: pool.metadata.generation }, this.now);
     }
     await this.writeStatus(pool, {
       ...plan.status,
@@ -157,7 +162,10 @@ class PoolPass {
     });
     const now = this.now.getTime();
     const untilReplicaExpiry = replicaExpiresAt === undefined ? undefined : replicaExpiresAt - now + 1000;
-    const requeueAfterMs = [plan.requeueAfterMs, untilReplicaExpiry, versionRetryMs].filter((ms) => ms !== undefined);
+    // A refused pod may be fixed outside the pool (a PriorityClass created): try again, but not at once.
+    const rejectedRetryMs = rejected ? POD_REJECTED_RETRY_MS : undefined;
+    const requeueAfterMs = [plan.requeueAfterMs, untilReplicaExpiry, versionRetryMs, rejectedRetryMs]
+      .filter((ms) => ms !== undefined);
     return requeueAfterMs.length > 0 ? { requeueAfter: Math.max(Math.min(...requeueAfterMs), 100) } : undefined;
   }
 
@@ -280,11 +288,26 @@ class PoolPass {
     }
   }
 
-  private async createPods(pool: PoolObject, value: BrowserPool, count: number, desired: number): Promise<void> {
+  /**
+   * Creates the pods; when the API server refuses one for its content (422) or an admission plugin forbids it
+   * (403, e.g. a PriorityClass that does not exist), returns the Degraded condition that says so: retrying
+   * at once cannot help, and without it the pool would fail silently on every pass.
+   */
+  private async createPods(pool: PoolObject, value: BrowserPool, count: number, desired: number) {
     const identity = { namespace: this.request.namespace, name: this.request.name, uid: pool.metadata.uid ?? '' };
     for (let i = 0; i < count; i++) {
       const body = browserPod(identity, value.spec, this.image, `/pw-${randomBytes(16).toString('hex')}`);
-      await this.ctx.rest.create(`/api/v1/namespaces/${encodeURIComponent(this.request.namespace)}/pods`, body);
+      try {
+        await this.ctx.rest.create(`/api/v1/namespaces/${encodeURIComponent(this.request.namespace)}/pods`, body);
+      } catch (err) {
+        const code = statusCode(err);
+        if (code !== 403 && code !== 422) throw err;
+        const message = `BrowserPool ${this.request.namespace}/${this.request.name}: the API server refused its ` +
+          `browser pod: ${(err as Error).message} — fix spec.image or spec.template`;
+        this.ctx.log.warn({ problem: message }, 'browser pod refused');
+        await this.ctx.events.emit(pool, { type: 'Warning', reason: 'PodRejected', action: 'CreatePod', note: message });
+        return { type: 'Degraded', status: 'True' as const, reason: 'PodRejected', message: message.slice(0, 4096) };
+      }
     }
     const note = `created ${count} browser pod(s); ${desired} wanted`;
     this.ctx.log.info({ created: count, desired }, note);
