@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { TEST_RUN } from '../../src/controllers/types.ts';
@@ -10,6 +8,7 @@ import type { Condition } from '../../src/runtime/conditions.ts';
 import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
+import { type Counts, runDirectly } from './direct-run.ts';
 import { apply, deleteFleetwrightObjects, poolManifest, waitForPool } from './pools.ts';
 
 const ns = useNamespace('testrun');
@@ -21,7 +20,6 @@ const startController = () => new ControllerProcess([
   '--health-probe-bind-address=0',
 ], {}, fleetwrightController);
 
-interface Counts { passed: number; failed: number; flaky: number; skipped: number }
 type Shard = Partial<Counts> & {
   index: number; phase: string; attempts?: number; browserPod?: string; message?: string;
 };
@@ -38,26 +36,6 @@ interface RunObject extends KubeObject {
 const suiteDir = join(repoRoot, 'test', 'fixtures', 'suite');
 /** What `playwright test` reports for the suite run directly, on Debian's chromium on this host. */
 let direct: Counts;
-
-async function runDirectly(): Promise<Counts> {
-  const server = await chromium.launchServer({ executablePath: '/usr/bin/chromium', host: '127.0.0.1' });
-  try {
-    const cli = join(repoRoot, 'node_modules/@playwright/test/cli.js');
-    const child = spawn(process.execPath, [cli, 'test', '--reporter=json'], {
-      cwd: suiteDir,
-      env: { ...process.env, PW_TEST_CONNECT_WS_ENDPOINT: server.wsEndpoint(), SUITE_PORT: '4199' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    await new Promise((r) => child.on('close', r));
-    type Stats = { expected: number; unexpected: number; flaky: number; skipped: number };
-    const { stats } = JSON.parse(out) as { stats: Stats };
-    return { passed: stats.expected, failed: stats.unexpected, flaky: stats.flaky, skipped: stats.skipped };
-  } finally {
-    await server.close();
-  }
-}
 
 const testRun = (name: string, spec: string) => `
 apiVersion: fleetwright.dev/v1alpha1
@@ -102,7 +80,7 @@ beforeAll(async () => {
   // Two Playwright workers per shard, each its own connection.
   apply(ns.name, poolManifest('runners', 'replicas: 2\nsessionsPerBrowser: 2'));
   [direct] = await Promise.all([
-    runDirectly(),
+    runDirectly(suiteDir, { SUITE_PORT: '4199' }),
     waitForPool(ns.name, 'runners', 'two idle', (p) => p.status?.idle === 2),
   ]);
 });

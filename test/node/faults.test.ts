@@ -1,0 +1,297 @@
+// Faults under load, in turn: while TestRuns run and Tunnel sessions are open,
+// the leading controller is killed, a gateway replica is killed (and restarted
+// under its name, as a container restart does), the API server restarts,
+// 30% of the browser pods are killed, and a pool is filled past its max.
+// After each, every TestRun reaches a final phase with the counts of a direct
+// run, and no browser is left leased by a holder that is gone. CI runs small
+// sizes (4 runs of 2 shards, 4 sessions) on this 2-core machine.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { kill, up } from '../../hack/controlplane.ts';
+import { repoRoot } from '../../hack/lib/paths.ts';
+import { TEST_RUN } from '../../src/controllers/types.ts';
+import { leaseOf } from '../../src/leasing/lease.ts';
+import { collectionPath, type KubeObject } from '../../src/runtime/resource.ts';
+import { kubectl, useNamespace } from '../integration/helpers.ts';
+import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
+import { type Counts, runDirectly } from './direct-run.ts';
+import { apply, deleteFleetwrightObjects, poolManifest, poolPods, startGateway, waitForPool } from './pools.ts';
+
+const ns = useNamespace('faults');
+const RUNS = 4;
+const SHARDS = 2;
+const SESSIONS = 4;
+const TOKEN = 'faults-test-token-8c2e41';
+
+/** Four tests of about 1.5 s each, one failing: long enough for a fault to land while shards run. */
+const suiteDir = join(repoRoot, 'test', 'fixtures', 'load-suite');
+const loadSuite = Object.fromEntries(readdirSync(suiteDir).map((f) => [f, readFileSync(join(suiteDir, f), 'utf8')]));
+
+type Shard = { index: number; phase: string; attempts?: number; browserPod?: string };
+interface RunObject extends KubeObject {
+  status?: { phase?: string; shards?: Shard[]; summary?: Counts; queuePosition?: number };
+}
+
+const finalPhases = ['Succeeded', 'Failed', 'Error'];
+const counts = (c?: Partial<Counts>) =>
+  ({ passed: c?.passed, failed: c?.failed, flaky: c?.flaky, skipped: c?.skipped });
+let direct: Counts;
+
+// Two controllers with leader election, as the chart runs them (the chart's ServiceAccount, its Lease).
+const controllers: ControllerProcess[] = [];
+const startController = () => {
+  const c = new ControllerProcess([
+    `--image=${inject('image')}`, `--watch-namespace=${ns.name}`, '--metrics-bind-address=0', '--health-probe-bind-address=0',
+    '--leader-elect', '--leader-election-id=fleetwright-controller', '--leader-election-namespace=fleetwright-system',
+  ], {}, fleetwrightController);
+  controllers.push(c);
+  return c;
+};
+const running = (c: ControllerProcess) => c.child.exitCode === null && c.child.signalCode === null;
+const leading = () => controllers.filter((c) => running(c) && c.logged('became leader'));
+/** A controller that lost its Lease exits, and its Deployment would start it again: so does this. */
+function keepTwoControllers(): void {
+  for (let n = controllers.filter(running).length; n < 2; n++) startController();
+}
+
+const gateways = new Map<'a' | 'b', { process: ControllerProcess; url: string }>();
+async function startTestGateway(which: 'a' | 'b'): Promise<void> {
+  const process = startGateway(ns.name, `gw-${which}`, ['--shutdown-timeout=2s']);
+  const url = `${(await process.url('Tunnels')).replace('http', 'ws')}/tunnels/${ns.name}/load`;
+  gateways.set(which, { process, url });
+}
+const gateway = (which: 'a' | 'b') => {
+  const g = gateways.get(which);
+  if (!g) throw new Error(`gateway ${which} is not running`);
+  return g;
+};
+
+interface Session { browser: Browser; page: Page; via: 'a' | 'b' }
+/** Every session opened, for afterAll to close what a failed test left open: the pool drains only then. */
+const opened: Browser[] = [];
+async function openSession(via: 'a' | 'b'): Promise<Session> {
+  const browser = await chromium.connect(gateway(via).url, { headers: { Authorization: `Bearer ${TOKEN}` }, timeout: 120_000 });
+  opened.push(browser);
+  const page = await browser.newPage();
+  await page.setContent('<title>session</title>');
+  return { browser, page, via };
+}
+const openSessions = (n: number, via?: 'a' | 'b') =>
+  Promise.all(Array.from({ length: n }, (_, i) => openSession(via ?? (i % 2 === 0 ? 'a' : 'b'))));
+const alive = (s: Session) => s.page.evaluate(() => 6 * 7).then((v) => v === 42, () => false);
+const closeAll = (sessions: Session[]) => Promise.all(sessions.map((s) => s.browser.close().catch(() => undefined)));
+
+function submitRuns(prefix: string, n = RUNS, spec = `poolRef: { name: runs }\nshards: ${SHARDS}`): string[] {
+  const names = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+  apply(ns.name, names.map((name) => `
+apiVersion: fleetwright.dev/v1alpha1
+kind: TestRun
+metadata: { name: ${name} }
+spec:
+  source: { configMap: { name: load } }
+${spec.split('\n').map((l) => `  ${l}`).join('\n')}
+`).join('\n---\n'));
+  return names;
+}
+
+const listRuns = async (names: string[]) =>
+  (await rest().get<{ items: RunObject[] }>(collectionPath(TEST_RUN, ns.name))).items
+    .filter((r) => names.includes(r.metadata.name ?? ''));
+
+/** One list a second until every run is final. */
+const allFinished = (names: string[], timeoutMs = 300_000) => eventually(`${names.length} runs to finish`, async () => {
+  const runs = await listRuns(names);
+  return runs.length === names.length && runs.every((r) => finalPhases.includes(r.status?.phase ?? '')) && runs;
+}, timeoutMs, 1_000);
+
+const someShardRunning = (names: string[]) => eventually('a shard to run', async () =>
+  (await listRuns(names)).some((r) => r.status?.shards?.some((s) => s.phase === 'Running' && s.browserPod)), 120_000, 500);
+
+async function runnerPodCount(run: string): Promise<number> {
+  const pods = collectionPath({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true }, ns.name);
+  return (await rest().get<{ items: KubeObject[] }>(pods, { labelSelector: `fleetwright.dev/testrun=${run}` })).items.length;
+}
+
+/**
+ * Every run Failed for its one failing test, with a direct run's counts, and one runner pod per shard: an
+ * attempt on a lost browser is stopped and its pod removed, so a shard that ran twice would show two.
+ */
+async function expectDirectCounts(runs: RunObject[], { retried }: { retried: boolean }): Promise<void> {
+  for (const run of runs) {
+    expect({ name: run.metadata.name, phase: run.status?.phase }).toEqual({ name: run.metadata.name, phase: 'Failed' });
+    expect(counts(run.status?.summary)).toEqual(direct);
+    const attempts = run.status?.shards?.map((s) => s.attempts ?? 0) ?? [];
+    if (!retried) expect(attempts).toEqual(Array(SHARDS).fill(1));
+    expect(await runnerPodCount(run.metadata.name ?? '')).toBe(SHARDS);
+  }
+}
+
+/** No browser of the namespace stays leased once every run is final and every session closed. */
+const noBrowserLeased = () => eventually('every browser given back', async () => {
+  const pods = [...await poolPods(ns.name, 'runs'), ...await poolPods(ns.name, 'sessions'), ...await poolPods(ns.name, 'bounded')];
+  return pods.every((p) => p.metadata.deletionTimestamp || !leaseOf(p));
+}, 90_000, 1_000);
+
+beforeAll(async () => {
+  await rest().create(`/api/v1/namespaces/${ns.name}/configmaps`, { metadata: { name: 'load' }, data: loadSuite });
+  apply(ns.name, `
+apiVersion: v1
+kind: Secret
+metadata: { name: load-token }
+stringData: { token: ${TOKEN} }
+---
+${poolManifest('runs', 'replicas: 3')}
+---
+${poolManifest('sessions', `replicas: ${SESSIONS}`)}
+---
+apiVersion: fleetwright.dev/v1alpha1
+kind: Tunnel
+metadata: { name: load }
+spec:
+  poolRefs: [{ name: sessions }]
+  auth: { secretRef: { name: load-token } }
+  queueTimeoutSeconds: 180
+`);
+  const first = startController();
+  await eventually('a controller to lead', () => first.logged('became leader'), 60_000);
+  startController();
+  await Promise.all([startTestGateway('a'), startTestGateway('b')]);
+  [direct] = await Promise.all([
+    runDirectly(suiteDir),
+    waitForPool(ns.name, 'runs', 'three idle', (p) => p.status?.idle === 3, 180_000),
+    waitForPool(ns.name, 'sessions', `${SESSIONS} idle`, (p) => p.status?.idle === SESSIONS, 180_000),
+  ]);
+  expect(direct).toEqual({ passed: 3, failed: 1, flaky: 0, skipped: 0 });
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all(opened.map((b) => b.close().catch(() => undefined)));
+  await deleteFleetwrightObjects(ns.name);
+  await Promise.all([...gateways.values()].map((g) => g.process.kill('SIGTERM')));
+  await Promise.all(controllers.map((c) => c.kill('SIGTERM')));
+});
+
+describe('faults under load', { timeout: 300_000 }, () => {
+  it('SIGKILL of the leading controller: the standby takes over, every run finishes, no shard runs twice', async () => {
+    const names = submitRuns('leader');
+    const sessions = await openSessions(SESSIONS);
+    await someShardRunning(names);
+    const [leader] = leading();
+    expect(leader).toBeDefined();
+    await leader?.kill('SIGKILL');
+    const standby = controllers.find((c) => c !== leader && running(c));
+    await eventually('the standby to take over', () => standby?.logged('became leader'), 60_000);
+    startController();
+
+    await expectDirectCounts(await allFinished(names), { retried: false });
+    for (const s of sessions) expect(await alive(s)).toBe(true);
+    await closeAll(sessions);
+    await noBrowserLeased();
+  });
+
+  it('SIGKILL of a gateway replica: its sessions close, the other\'s live on, new ones are served, its browsers come back', async () => {
+    const names = submitRuns('gateway');
+    const sessions = await openSessions(SESSIONS);
+    const killed = gateway('a').process;
+    const deadIdentity = killed.lines.find((l) => l.msg === 'serving Tunnels')?.identity as string;
+    expect(deadIdentity).toMatch(/gw-a_/);
+    await killed.kill('SIGKILL');
+    await eventually('gw-a\'s sessions to close', () => sessions.filter((s) => s.via === 'a').every((s) => !s.browser.isConnected()), 10_000);
+    for (const s of sessions.filter((x) => x.via === 'b')) expect(await alive(s)).toBe(true);
+    // Back under the same replica name before its Lease expires, as a restarted container is.
+    await startTestGateway('a');
+    // Only the dead process's browsers are free for these: served once the pool takes them back.
+    const later = await openSessions(2, 'b');
+    for (const s of later) expect(await alive(s)).toBe(true);
+    const pods = await poolPods(ns.name, 'sessions');
+    expect(pods.filter((p) => !p.metadata.deletionTimestamp && leaseOf(p)?.holder.includes(`/${deadIdentity}/`))).toEqual([]);
+    const events = kubectl(['events', '-n', ns.name, '--for', 'browserpool/sessions']).stdout;
+    expect(events).toContain('gateway replica');
+
+    await expectDirectCounts(await allFinished(names), { retried: false });
+    await closeAll([...sessions, ...later]);
+    await noBrowserLeased();
+  });
+
+  it('a restart of the API server: runs and sessions carry on', async () => {
+    const names = submitRuns('apiserver');
+    const sessions = await openSessions(SESSIONS);
+    await someShardRunning(names);
+    await kill('kube-apiserver');
+    await sleep(2_000);
+    await up(() => undefined, { node: true });
+    // The leader keeps its Lease through a short outage (renew deadline 10 s); if it lost it, it exited.
+    await eventually('a controller to lead', async () => {
+      keepTwoControllers();
+      return leading().length === 1;
+    }, 60_000, 1_000);
+
+    await expectDirectCounts(await allFinished(names), { retried: false });
+    for (const s of sessions) expect(await alive(s)).toBe(true);
+    await closeAll(sessions);
+    await noBrowserLeased();
+  });
+
+  it('30% of the browser pods killed: their shards are retried with the same counts and the pools heal', async () => {
+    const names = submitRuns('pods');
+    const sessions = await openSessions(SESSIONS);
+    const leasedRunPods = await eventually('two shards on browsers', async () => {
+      const pods = (await poolPods(ns.name, 'runs')).filter((p) => leaseOf(p)?.kind === 'TestRun');
+      return pods.length >= 2 && pods;
+    }, 120_000, 500);
+    const sessionPod = (await poolPods(ns.name, 'sessions')).find((p) => leaseOf(p));
+    // 3 of the 7 browser pods: two under shards, one under a session.
+    const victims = [...leasedRunPods.slice(0, 2), sessionPod].map((p) => p?.metadata.name ?? '');
+    expect(kubectl(['delete', 'pod', ...victims, '-n', ns.name, '--grace-period=0', '--force']).status).toBe(0);
+
+    const runs = await allFinished(names);
+    await expectDirectCounts(runs, { retried: true });
+    const retried = runs.flatMap((r) => r.status?.shards ?? []).filter((s) => (s.attempts ?? 0) >= 2);
+    expect(retried.length).toBeGreaterThanOrEqual(2);
+    const survivors = await Promise.all(sessions.map(alive));
+    expect(survivors.filter(Boolean)).toHaveLength(SESSIONS - 1);
+    await closeAll(sessions);
+    await waitForPool(ns.name, 'runs', 'healed', (p) => p.status?.idle === 3, 120_000);
+    await waitForPool(ns.name, 'sessions', 'healed', (p) => p.status?.idle === SESSIONS, 120_000);
+    await noBrowserLeased();
+  });
+
+  it('a pool filled past its max: the runs queue and drain in order, without errors', async () => {
+    apply(ns.name, poolManifest('bounded', 'autoscaling: { minReplicas: 1, maxReplicas: 2, idleBuffer: 0 }'));
+    await waitForPool(ns.name, 'bounded', 'one idle', (p) => p.status?.idle === 1, 120_000);
+    // One at a time, so that their creation order is their arrival order.
+    const names: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      names.push(...submitRuns(`queued-${i}`, 1, 'poolRef: { name: bounded }'));
+      await sleep(300);
+    }
+    const queued = await eventually('runs to queue behind the max', async () =>
+      (await listRuns(names)).filter((r) => (r.status?.queuePosition ?? 0) > 0).length >= 3, 60_000, 500);
+    expect(queued).toBe(true);
+    const limited = await waitForPool(ns.name, 'bounded', 'ScalingLimited', (p) =>
+      p.status?.conditions?.some((c) => c.type === 'ScalingLimited' && c.status === 'True') ?? false);
+    expect(limited.status?.replicas).toBeLessThanOrEqual(2);
+
+    const runs = await allFinished(names);
+    for (const run of runs) {
+      expect(run.status?.phase).toBe('Failed');
+      expect(counts(run.status?.summary)).toEqual(direct);
+    }
+    // Granted in arrival order: the leader's log names each grant's holder by the run's uid.
+    const uids = new Map(runs.map((r) => [r.metadata.uid, r.metadata.name]));
+    const granted = controllers.flatMap((c) => c.lines)
+      .filter((l) => l.msg === 'granted a browser to a waiting lease request' && typeof l.holder === 'string')
+      .map((l) => uids.get((l.holder as string).split('/')[0]))
+      .filter((n): n is string => n !== undefined);
+    expect(granted.filter((n, i) => granted.indexOf(n) === i)).toEqual(names.filter((n) => granted.includes(n)));
+    await noBrowserLeased();
+  });
+
+  it('logged no reconcile errors in any controller', () => {
+    const errors = controllers.flatMap((c) => c.lines).filter((l) => l.level === 'error' && l.msg !== 'leader election lost');
+    expect(errors).toEqual([]);
+  });
+});
