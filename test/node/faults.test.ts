@@ -174,23 +174,31 @@ afterAll(async () => {
   await Promise.all(controllers.map((c) => c.kill('SIGTERM')));
 });
 
-describe('faults under load', { timeout: 300_000 }, () => {
-  it('SIGKILL of the leading controller: the standby takes over, every run finishes, no shard runs twice', async () => {
-    const names = submitRuns('leader');
-    const sessions = await openSessions(SESSIONS);
-    await someShardRunning(names);
-    const [leader] = leading();
-    expect(leader).toBeDefined();
-    await leader?.kill('SIGKILL');
-    const standby = controllers.find((c) => c !== leader && running(c));
-    await eventually('the standby to take over', () => standby?.logged('became leader'), 60_000);
-    startController();
+/**
+ * Runs and sessions of one step, with `fault` landing once a shard runs: every run ends as a direct run
+ * did, no shard twice, every session lives on, and every browser comes back.
+ */
+async function carriesOn(prefix: string, fault: () => Promise<void>): Promise<void> {
+  const names = submitRuns(prefix);
+  const sessions = await openSessions(SESSIONS);
+  await someShardRunning(names);
+  await fault();
+  await expectDirectCounts(await allFinished(names), { retried: false });
+  for (const s of sessions) expect(await alive(s)).toBe(true);
+  await closeAll(sessions);
+  await noBrowserLeased();
+}
 
-    await expectDirectCounts(await allFinished(names), { retried: false });
-    for (const s of sessions) expect(await alive(s)).toBe(true);
-    await closeAll(sessions);
-    await noBrowserLeased();
-  });
+describe('faults under load', { timeout: 300_000 }, () => {
+  it('SIGKILL of the leading controller: the standby takes over, every run finishes, no shard runs twice', () =>
+    carriesOn('leader', async () => {
+      const [leader] = leading();
+      expect(leader).toBeDefined();
+      await leader?.kill('SIGKILL');
+      const standby = controllers.find((c) => c !== leader && running(c));
+      await eventually('the standby to take over', () => standby?.logged('became leader'), 60_000);
+      startController();
+    }));
 
   it('SIGKILL of a gateway replica: its sessions close, the other\'s live on, new ones are served, its browsers come back', async () => {
     const names = submitRuns('gateway');
@@ -216,24 +224,17 @@ describe('faults under load', { timeout: 300_000 }, () => {
     await noBrowserLeased();
   });
 
-  it('a restart of the API server: runs and sessions carry on', async () => {
-    const names = submitRuns('apiserver');
-    const sessions = await openSessions(SESSIONS);
-    await someShardRunning(names);
-    await kill('kube-apiserver');
-    await sleep(2_000);
-    await up(() => undefined, { node: true });
-    // The leader keeps its Lease through a short outage (renew deadline 10 s); if it lost it, it exited.
-    await eventually('a controller to lead', async () => {
-      keepTwoControllers();
-      return leading().length === 1;
-    }, 60_000, 1_000);
-
-    await expectDirectCounts(await allFinished(names), { retried: false });
-    for (const s of sessions) expect(await alive(s)).toBe(true);
-    await closeAll(sessions);
-    await noBrowserLeased();
-  });
+  it('a restart of the API server: runs and sessions carry on', () =>
+    carriesOn('apiserver', async () => {
+      await kill('kube-apiserver');
+      await sleep(2_000);
+      await up(() => undefined, { node: true });
+      // The leader keeps its Lease through a short outage (renew deadline 10 s); if it lost it, it exited.
+      await eventually('a controller to lead', async () => {
+        keepTwoControllers();
+        return leading().length === 1;
+      }, 60_000, 1_000);
+    }));
 
   it('30% of the browser pods killed: their shards are retried with the same counts and the pools heal', async () => {
     const names = submitRuns('pods');
