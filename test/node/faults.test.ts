@@ -7,6 +7,7 @@
 // sizes (4 runs of 2 shards on 3 browsers, 4 sessions) on this 2-core machine;
 // `npm run bench:faults` runs this file at the issue's sizes (30 runs, 50 sessions)
 // through the FLEETWRIGHT_FAULTS_* variables below.
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,7 +31,7 @@ const RUN_BROWSERS = size('RUN_BROWSERS', 3);
 const SESSIONS = size('SESSIONS', 4);
 /** Per step: a minute and a half, and 10 s more for each shard, for each run waits for browsers of 2 cores. */
 const STEP_MS = 90_000 + RUNS * SHARDS * 10_000 + SESSIONS * 2_000;
-const TOKEN = 'faults-test-token-8c2e41';
+const TOKEN = randomBytes(16).toString('hex');
 
 /** Four tests of about 1.5 s each, one failing: long enough for a fault to land while shards run. */
 const suiteDir = join(repoRoot, 'test', 'fixtures', 'load-suite');
@@ -52,6 +53,7 @@ const startController = () => {
   const c = new ControllerProcess([
     `--image=${inject('image')}`, `--watch-namespace=${ns.name}`, '--metrics-bind-address=0', '--health-probe-bind-address=0',
     '--leader-elect', '--leader-election-id=fleetwright-controller', '--leader-election-namespace=fleetwright-system',
+    '--log-level=debug',
   ], {}, fleetwrightController);
   controllers.push(c);
   return c;
@@ -64,10 +66,13 @@ function keepTwoControllers(): void {
 }
 
 const gateways = new Map<'a' | 'b', { process: ControllerProcess; url: string }>();
+/** Every gateway process started, the killed ones too, for the log checks. */
+const gatewayProcesses: ControllerProcess[] = [];
 async function startTestGateway(which: 'a' | 'b'): Promise<void> {
-  const process = startGateway(ns.name, `gw-${which}`, ['--shutdown-timeout=2s']);
+  const process = startGateway(ns.name, `gw-${which}`, ['--shutdown-timeout=2s', '--log-level=debug']);
   const url = `${(await process.url('Tunnels')).replace('http', 'ws')}/tunnels/${ns.name}/load`;
   gateways.set(which, { process, url });
+  gatewayProcesses.push(process);
 }
 const gateway = (which: 'a' | 'b') => {
   const g = gateways.get(which);
@@ -310,5 +315,13 @@ describe('faults under load', { timeout: STEP_MS + 60_000 }, () => {
   it('logged no reconcile errors in any controller', () => {
     const errors = controllers.flatMap((c) => c.lines).filter((l) => l.level === 'error' && l.msg !== 'leader election lost');
     expect(errors).toEqual([]);
+  });
+
+  it('logged at debug level no Tunnel token in any controller or gateway: whole, in base64, nor its first 12 characters', () => {
+    const text = JSON.stringify([...controllers, ...gatewayProcesses].flatMap((p) => p.lines));
+    expect(text.length).toBeGreaterThan(100_000);
+    for (const form of [TOKEN, Buffer.from(TOKEN).toString('base64'), TOKEN.slice(0, 12)]) {
+      expect(text.includes(form), `a controller or gateway logged ${form}`).toBe(false);
+    }
   });
 });

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_IP } from '../../hack/lib/node.ts';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { SECRET, TEST_RUN } from '../../src/api/resources.ts';
-import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../../src/reports/contract.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, reportTokenSecret } from '../../src/reports/contract.ts';
 import { type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightReportStore, rest } from '../integration/runtime/support.ts';
@@ -56,13 +56,20 @@ beforeAll(async () => {
     `--watch-namespace=${ns.name}`,
     '--backend=filesystem',
     `--path=${storeDir}`,
+    '--log-level=debug',
   ], {}, fleetwrightReportStore);
   await store.url('reports');
   const data = Object.fromEntries(readdirSync(suiteDir).filter((f) => f.endsWith('.ts') && !f.includes('s3'))
     .map((f) => [f, readFileSync(join(suiteDir, f), 'utf8')]));
   await rest().create(`/api/v1/namespaces/${ns.name}/configmaps`, { metadata: { name: 'suite' }, data });
 });
-useController(() => ns.name, () => [`--report-store-url=${storeUrl()}`]);
+const controller = useController(() => ns.name, () => [`--report-store-url=${storeUrl()}`, '--log-level=debug']);
+/** The run's upload token and the namespace's read token, for the check that no process logged them. */
+const tokens: string[] = [];
+const secretToken = async (name: string) => {
+  const secret = await rest().get<{ data: Record<string, string> }>(objectPath(SECRET, { namespace: ns.name, name }));
+  return Buffer.from(secret.data[REPORT_TOKEN_KEY] ?? '', 'base64').toString('utf8');
+};
 
 afterAll(async () => {
   await store?.kill('SIGTERM');
@@ -88,9 +95,8 @@ spec: { poolRef: { name: browsers }, source: { configMap: { name: suite } }, sha
     const url = `${storeUrl()}/reports/${ns.name}/checkout/`;
     expect(run.status?.reportURL).toBe(url);
 
-    const readerSecret = objectPath(SECRET, { namespace: ns.name, name: REPORT_READER_SECRET });
-    const reader = await rest().get<{ data: Record<string, string> }>(readerSecret);
-    const token = Buffer.from(reader.data[REPORT_TOKEN_KEY] ?? '', 'base64').toString('utf8');
+    const token = await secretToken(REPORT_READER_SECRET);
+    tokens.push(token, await secretToken(reportTokenSecret('checkout')));
     expect((await fetch(url)).status).toBe(401);
 
     // The trace viewer needs a secure context for its service worker; the bridge address is plain http.
@@ -127,5 +133,16 @@ spec: { poolRef: { name: browsers }, source: { configMap: { name: suite } }, sha
     expect(existsSync(stored)).toBe(true);
     expect(kubectl(['delete', 'tr', 'checkout', '-n', ns.name, '--wait=true', '--timeout=60s']).status).toBe(0);
     await eventually('the report deleted', () => !existsSync(stored));
+  });
+
+  it('has its tokens logged by neither the controller nor the store at debug level: whole, in base64, or a prefix', () => {
+    const text = JSON.stringify([...controller.process.lines, ...store.lines]);
+    expect(tokens).toHaveLength(2);
+    expect(text.length).toBeGreaterThan(10_000);
+    for (const token of tokens) {
+      for (const form of [token, Buffer.from(token).toString('base64'), token.slice(0, 12)]) {
+        expect(text.includes(form), `the controller or store logged ${form}`).toBe(false);
+      }
+    }
   });
 });
