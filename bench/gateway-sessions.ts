@@ -15,7 +15,9 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { BROWSER_POOL, TUNNEL } from '../src/controllers/types.ts';
-import { collectionPath, objectPath } from '../src/runtime/resource.ts';
+import { POD } from '../src/leasing/acquire.ts';
+import { POOL_LABEL } from '../src/leasing/lease.ts';
+import { collectionPath, type KubeObject, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 import { GatewayProcess, until } from './gateway-proxies.ts';
 
@@ -69,6 +71,21 @@ async function main(): Promise<void> {
       const { rssBytes, heapUsedBytes } = await gateway.usage();
       return { rssMiB: mib(rssBytes), heapUsedMiB: mib(heapUsedBytes) };
     };
+    type Terminated = { reason?: string; message?: string; exitCode?: number };
+    type ContainerStatus = { state?: { terminated?: Terminated } };
+    type Pod = KubeObject & { status?: { phase?: string; containerStatuses?: ContainerStatus[] } };
+    const reported = new Set<string>();
+    /** Browser pods that died since the last call, with the reason their agent left: a session on one is lost. */
+    const newlyFailedBrowsers = async () => {
+      const selector = { labelSelector: `${POOL_LABEL}=${POOL}` };
+      const pods = await rest().get<{ items: Pod[] }>(collectionPath(POD, namespace), selector);
+      return pods.items.filter((p) => p.status?.phase === 'Failed' && !reported.has(p.metadata.name ?? '')).map((p) => {
+        reported.add(p.metadata.name ?? '');
+        const terminated = p.status?.containerStatuses?.[0]?.state?.terminated;
+        const message = terminated?.message ?? terminated?.reason;
+        return { pod: p.metadata.name, exitCode: terminated?.exitCode, message };
+      });
+    };
     const idle = await usage();
     const results = [];
     for (let round = 0; round < rounds; round++) {
@@ -110,6 +127,7 @@ async function main(): Promise<void> {
         peakRssMiB: mib(peakRss),
         peakHeapUsedMiB: mib(peakHeap),
         after: await usage(),
+        browserPodsFailed: await newlyFailedBrowsers(),
       });
     }
     console.log(JSON.stringify({
