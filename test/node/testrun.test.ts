@@ -237,10 +237,10 @@ describe('deleting a TestRun', () => {
 describe('the controller process', () => {
   it('exports the TestRun metrics', async () => {
     const text = await (await fetch(`${await controller.url('metrics')}/metrics`)).text();
-    expect(text).toMatch(/^fleetwright_tests_total\{pool="trio",result="passed"\} 29$/m);
+    expect(text).toMatch(/^fleetwright_tests_total\{pool="trio",result="passed"\} 21$/m);
     expect(text).toMatch(/^fleetwright_tests_total\{pool="trio",result="failed"\} 3$/m);
     expect(text).toMatch(/^fleetwright_testruns\{phase="Failed"\} \d+$/m);
-    expect(text).toMatch(/^fleetwright_testrun_queue_seconds_count\{pool="trio"\} 21$/m);
+    expect(text).toMatch(/^fleetwright_testrun_queue_seconds_count\{pool="trio"\} 13$/m);
     expect(text).toMatch(/^fleetwright_testrun_duration_seconds_count\{pool="runners",result="Failed"\} \d+$/m);
     expect(text).toContain('# TYPE fleetwright_shard_retries_total counter');
   });
