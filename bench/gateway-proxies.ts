@@ -31,9 +31,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** `fleetwright gateway` for the bench namespace, on loopback, as the node tests start it. */
+type GatewayLogLine = { msg?: string; url?: string; level?: number; by?: string; code?: number; reason?: string };
+
 export class GatewayProcess {
   readonly child: ChildProcess;
-  private readonly lines: { msg?: string; url?: string; level?: number }[] = [];
+  private readonly lines: GatewayLogLine[] = [];
   private readonly exited: Promise<void>;
 
   constructor(namespace: string) {
@@ -58,6 +60,19 @@ export class GatewayProcess {
 
   errors(): number {
     return this.lines.filter((l) => (l.level ?? 0) >= 50).length;
+  }
+
+  /** Sessions that did not end by the client's normal close, since the last call, counted by who, code and why. */
+  private endsSeen = 0;
+  unaskedEnds(): Record<string, number> {
+    const ended = this.lines.filter((l) => l.msg === 'session ended');
+    const counts: Record<string, number> = {};
+    for (const l of ended.slice(this.endsSeen).filter((e) => !(e.by === 'client' && [1000, 1005].includes(e.code ?? 0)))) {
+      const key = `${l.by} ${l.code}: ${l.reason}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+    this.endsSeen = ended.length;
+    return counts;
   }
 
   /** Memory and CPU time of the gateway process, from its own /metrics. */

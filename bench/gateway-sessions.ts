@@ -128,6 +128,7 @@ async function main(): Promise<void> {
         peakHeapUsedMiB: mib(peakHeap),
         after: await usage(),
         browserPodsFailed: await newlyFailedBrowsers(),
+        sessionsNotEndedByClient: gateway.unaskedEnds(),
       });
     }
     console.log(JSON.stringify({
