@@ -18,6 +18,8 @@ import { BROWSER_POOL, TUNNEL } from '../src/controllers/types.ts';
 import { POD } from '../src/leasing/acquire.ts';
 import { POOL_LABEL } from '../src/leasing/lease.ts';
 import { collectionPath, type KubeObject, objectPath } from '../src/runtime/resource.ts';
+import { kubectl } from '../hack/lib/crds.ts';
+import { kubeconfigPath } from '../hack/lib/paths.ts';
 import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 import { GatewayProcess, until } from './gateway-proxies.ts';
 
@@ -86,6 +88,19 @@ async function main(): Promise<void> {
         return { pod: p.metadata.name, exitCode: terminated?.exitCode, message };
       });
     };
+    type PoolEvent = KubeObject & { reason?: string; note?: string; regarding?: { name?: string } };
+    const eventsSeen = new Set<string>();
+    /** The pool's Events since the last call, counted by reason: a deleted or reclaimed browser shows here. */
+    const newPoolEvents = async () => {
+      const events = await rest().get<{ items: PoolEvent[] }>(`/apis/events.k8s.io/v1/namespaces/${namespace}/events`);
+      const counts: Record<string, number> = {};
+      for (const e of events.items.filter((x) => x.regarding?.name === POOL && !eventsSeen.has(x.metadata.uid ?? ''))) {
+        eventsSeen.add(e.metadata.uid ?? '');
+        counts[e.reason ?? ''] = (counts[e.reason ?? ''] ?? 0) + 1;
+      }
+      return counts;
+    };
+    await newPoolEvents();
     const idle = await usage();
     const results = [];
     for (let round = 0; round < rounds; round++) {
@@ -129,7 +144,17 @@ async function main(): Promise<void> {
         after: await usage(),
         browserPodsFailed: await newlyFailedBrowsers(),
         sessionsNotEndedByClient: gateway.unaskedEnds(),
+        poolEvents: await newPoolEvents(),
       });
+    }
+    // What the browser agents warned about (an upstream error ends a session), counted by message.
+    const agentLogs = kubectl(kubeconfigPath, 'logs', '-n', namespace, '-l', `${POOL_LABEL}=${POOL}`, '--tail=-1',
+      '--max-log-requests=20');
+    const agentWarnings: Record<string, number> = {};
+    for (const line of agentLogs.split('\n').filter((l) => l.startsWith('{'))) {
+      const { level, msg, err } = JSON.parse(line) as { level?: number; msg?: string; err?: string };
+      const key = `${msg}${err ? `: ${err}` : ''}`;
+      if ((level ?? 0) >= 40) agentWarnings[key] = (agentWarnings[key] ?? 0) + 1;
     }
     console.log(JSON.stringify({
       benchmark: 'gateway-sessions',
@@ -139,6 +164,7 @@ async function main(): Promise<void> {
       roundTripsPerSession: roundTrips,
       idle,
       rounds: results,
+      agentWarnings,
     }, null, 2));
   } finally {
     await gateway.stop();
