@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { kubeConfig } from '../integration/helpers.ts';
@@ -54,4 +55,33 @@ export async function waitForPod(
     if (Date.now() > deadline) throw new Error(`pod ${namespace}/${name} timed out: ${JSON.stringify(current.status)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * The state letter (R, S, Z, …) of every process in a pod's PID namespace, read from this host's /proc
+ * (the node runs here): the namespace of the process whose environment names the pod as HOSTNAME.
+ */
+export function podProcessStates(podName: string): string[] {
+  const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return ''; // the process exited meanwhile
+    }
+  };
+  const namespaceOf = (pid: string) => {
+    try {
+      return readlinkSync(`/proc/${pid}/ns/pid`);
+    } catch {
+      return '';
+    }
+  };
+  const member = pids.find((pid) => read(`/proc/${pid}/environ`).split('\0').includes(`HOSTNAME=${podName}`));
+  if (!member) throw new Error(`no process of pod ${podName} on this host`);
+  const namespace = namespaceOf(member);
+  // /proc/<pid>/stat: "pid (comm) state ...", and comm may hold spaces and parentheses.
+  return pids.filter((pid) => namespaceOf(pid) === namespace)
+    .map((pid) => read(`/proc/${pid}/stat`).replace(/^.*\) /s, '').split(' ')[0] ?? '')
+    .filter(Boolean);
 }

@@ -9,7 +9,8 @@ import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/r
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
-import { apply, deleteFleetwrightObjects, poolManifest, waitForPool } from './pools.ts';
+import { podProcessStates } from './pods.ts';
+import { apply, deleteFleetwrightObjects, poolManifest, poolPods, waitForPool } from './pools.ts';
 
 const ns = useNamespace('testrun');
 let controller: ControllerProcess;
@@ -119,6 +120,15 @@ describe('a TestRun on the real node', () => {
     expect(events).toMatch(/Finished/);
     // Every browser went back to the pool.
     await waitForPool(ns.name, 'runners', 'both idle', (p) => p.status?.idle === 2);
+    // Each shard leaves chromium processes whose parent is gone; the pod's PID 1 must reap them (it did not:
+    // browser pods serving runners gathered a zombie chromium and crashpad handler per few shards).
+    for (const pod of await poolPods(ns.name, 'runners')) {
+      const states = await eventually(`${pod.metadata.name}'s orphans reaped`, () => {
+        const all = podProcessStates(pod.metadata.name ?? '');
+        return all.every((state) => state !== 'Z') && all;
+      }, 10_000);
+      expect(states.length).toBeGreaterThan(3);
+    }
   });
 });
 

@@ -39,6 +39,9 @@ export function browserPod(pool: PoolIdentity, spec: BrowserPoolSpec, image: str
       restartPolicy: 'Never',
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      // The pod's pause process becomes PID 1 and reaps chromium's processes whose parent is gone (a chromium
+      // and a crashpad handler every few runner shards); the agent, node, never waits for children not its own.
+      shareProcessNamespace: true,
       securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
       ...(template.nodeSelector ? { nodeSelector: template.nodeSelector } : {}),
       // Opaque in our schema: the API server validates them when it admits the pod.

@@ -32,6 +32,10 @@ describe('browserPod', () => {
     expect(pod.spec?.automountServiceAccountToken).toBe(false);
   });
 
+  it('shares its process namespace, so that the pause process reaps the browsers\' orphans and not the agent', () => {
+    expect(pod.spec?.shareProcessNamespace).toBe(true);
+  });
+
   it('passes the pool\'s browser settings to the agent and probes its health port', () => {
     const env = Object.fromEntries(
       (agent?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]),
