@@ -6,6 +6,8 @@ import {
   isLeasable,
   LEASE_ANNOTATION,
   type Lease,
+  LEASED_TO_LABEL,
+  leasedToOf,
   leaseOf,
   SESSIONS_ANNOTATION,
   sessionsOf,
@@ -30,7 +32,7 @@ export async function leasePod(rest: RestClient, pod: BrowserPod, lease: Lease):
   const patch = {
     metadata: {
       resourceVersion: pod.metadata?.resourceVersion,
-      labels: { [STATE_LABEL]: 'leased' },
+      labels: { [STATE_LABEL]: 'leased', [LEASED_TO_LABEL]: leasedToOf(lease) },
       annotations: { [LEASE_ANNOTATION]: JSON.stringify(lease), [SESSIONS_ANNOTATION]: String(sessionsOf(pod) + 1) },
     },
   };
@@ -71,7 +73,7 @@ export async function releaseBrowser(rest: RestClient, pod: ObjectRef, holder: s
     const patch = {
       metadata: {
         resourceVersion: current.metadata?.resourceVersion,
-        labels: { [STATE_LABEL]: 'idle' },
+        labels: { [STATE_LABEL]: 'idle', [LEASED_TO_LABEL]: null },
         annotations: { [LEASE_ANNOTATION]: null, [IDLE_SINCE_ANNOTATION]: new Date().toISOString() },
       },
     };

@@ -3,6 +3,11 @@ import { z } from 'zod';
 export const POOL_LABEL = 'fleetwright.dev/pool';
 export const STATE_LABEL = 'fleetwright.dev/state';
 export const LEASE_ANNOTATION = 'fleetwright.dev/lease';
+/**
+ * The TestRun a leased browser serves, by name, as a label: the run's NetworkPolicy selects its browsers by it
+ * (a selector cannot match the lease annotation). Written and removed in the same patch as the annotation.
+ */
+export const LEASED_TO_LABEL = 'fleetwright.dev/leased-to';
 /** Leases a browser pod has served; each acquire adds one (recycleAfterSessions reads it). */
 export const SESSIONS_ANNOTATION = 'fleetwright.dev/sessions';
 /** When the pod last became idle (scaleDownDelaySeconds counts from it). */
@@ -25,6 +30,15 @@ export const Lease = z.object({
   since: z.iso.datetime(),
 });
 export type Lease = z.infer<typeof Lease>;
+
+/**
+ * The leased-to label value a lease writes: the TestRun's name, or null (remove) for a Tunnel, whose browsers
+ * only the gateway reaches (the pool's policy admits it); a Tunnel's name would let a TestRun of the same name
+ * select that browser.
+ */
+export function leasedToOf(lease: Pick<Lease, 'kind' | 'ref'>): string | null {
+  return lease.kind === 'TestRun' ? lease.ref.slice(lease.ref.indexOf('/') + 1) : null;
+}
 
 /** The part of a pod (as the API server sends it) that leasing reads. */
 export interface BrowserPod {

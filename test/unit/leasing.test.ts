@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { endpointOf, isLeasable, type Lease, leaseOf, reclaimReason } from '../../src/leasing/lease.ts';
+import { leasePod, releaseBrowser } from '../../src/leasing/acquire.ts';
+import { endpointOf, isLeasable, type Lease, leasedToOf, leaseOf, reclaimReason } from '../../src/leasing/lease.ts';
+import type { RestClient } from '../../src/runtime/rest.ts';
 
 const lease: Lease = { holder: 'run-1/shard-2/attempt-1', kind: 'TestRun', ref: 'ci/checkout', since: '2026-11-23T10:00:00Z' };
 const pod = (labels: Record<string, string>, ready: boolean, extra: object = {}) => ({
@@ -33,5 +35,43 @@ describe('browser leases', () => {
     expect(reclaimReason(lease, now, 600, () => undefined)).toBe(
       'lease of TestRun ci/checkout is 1800 s old, past maxSessionSeconds 600',
     );
+  });
+});
+
+describe('the leased-to label', () => {
+  /** A RestClient stub that records merge patches and answers get with `stored`. */
+  const recorder = (stored: object) => {
+    const patches: { metadata: { labels: Record<string, unknown>; annotations: Record<string, unknown> } }[] = [];
+    const rest = {
+      get: () => Promise.resolve(stored),
+      mergePatch: (_path: string, patch: (typeof patches)[number]) => (patches.push(patch), Promise.resolve(stored)),
+    } as unknown as RestClient;
+    return { rest, patches };
+  };
+
+  it('names the TestRun for a run\'s lease and nothing for a Tunnel\'s', () => {
+    expect(leasedToOf(lease)).toBe('checkout');
+    expect(leasedToOf({ kind: 'Tunnel', ref: 'ci/checkout' })).toBeNull();
+  });
+
+  it('is set by the lease patch that writes the annotation, and removed by the give-back\'s', async () => {
+    const idle = { metadata: { name: 'p', namespace: 'ci', resourceVersion: '7', labels: {}, annotations: {} } };
+    const { rest, patches } = recorder(idle);
+    await leasePod(rest, idle, lease);
+    expect(patches[0]?.metadata.labels).toEqual({ 'fleetwright.dev/state': 'leased', 'fleetwright.dev/leased-to': 'checkout' });
+    expect(patches[0]?.metadata.annotations['fleetwright.dev/lease']).toBe(JSON.stringify(lease));
+
+    const leased = { metadata: { ...idle.metadata, annotations: { 'fleetwright.dev/lease': JSON.stringify(lease) } } };
+    const back = recorder(leased);
+    expect(await releaseBrowser(back.rest, { namespace: 'ci', name: 'p' }, lease.holder)).toBe(true);
+    expect(back.patches[0]?.metadata.labels).toEqual({ 'fleetwright.dev/state': 'idle', 'fleetwright.dev/leased-to': null });
+    expect(back.patches[0]?.metadata.annotations['fleetwright.dev/lease']).toBeNull();
+  });
+
+  it('is removed (null in the merge patch) when a Tunnel leases a browser a run held before', async () => {
+    const pod = { metadata: { name: 'p', namespace: 'ci', resourceVersion: '7', labels: { 'fleetwright.dev/leased-to': 'old' } } };
+    const { rest, patches } = recorder(pod);
+    await leasePod(rest, pod, { ...lease, kind: 'Tunnel', holder: 'gw/1' });
+    expect(patches[0]?.metadata.labels['fleetwright.dev/leased-to']).toBeNull();
   });
 });
