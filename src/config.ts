@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import type { NetworkPolicyConfig } from './controllers/networkpolicy.ts';
 import { leaderElectionDefaults } from './runtime/leaderelection.ts';
 
 /** `15s`, `500ms`, `1m`, `1.5s` (Go's time.ParseDuration for the units flags use) to milliseconds. */
@@ -35,6 +36,8 @@ export interface ControllerConfig {
     retryPeriodMs: number;
   };
   watchNamespace?: string;
+  /** Set: each BrowserPool and TestRun gets its NetworkPolicy (controllers/networkpolicy.ts). */
+  networkPolicy?: NetworkPolicyConfig;
   gracefulShutdownMs: number;
   logLevel: string;
 }
@@ -90,6 +93,16 @@ export const controllerFlags = {
     help: 'between attempts to acquire or renew',
   },
   'watch-namespace': { type: 'string', help: 'watch only this namespace (default: all)' },
+  'network-policy-namespace': {
+    type: 'string',
+    help: 'the namespace of the gateway and controller pods; set: each BrowserPool and TestRun gets a ' +
+      'NetworkPolicy that admits only them and the run\'s runners (default: no NetworkPolicies)',
+  },
+  'gateway-pod-labels': { type: 'string', help: 'labels of the gateway pods, k=v,k=v (with --network-policy-namespace)' },
+  'controller-pod-labels': {
+    type: 'string',
+    help: 'labels of the controller pods, k=v,k=v (with --network-policy-namespace)',
+  },
   'graceful-shutdown-timeout': { type: 'string', default: '30s', help: 'how long reconciles in flight may finish' },
   'log-level': { type: 'string', default: 'info', help: 'debug, info, warn or error' },
 } as const;
@@ -123,6 +136,30 @@ function parseReportStoreUrl(value: string | undefined): string | undefined {
   return value.replace(/\/+$/, '');
 }
 
+/** `k=v,k=v` to labels; throws naming the flag. */
+export function parsePodLabels(value: string | undefined, flag: string): Record<string, string> {
+  const pairs = (value ?? '').split(',').filter((p) => p !== '').map((p) => p.split('='));
+  if (pairs.length === 0 || pairs.some((p) => p.length !== 2 || !p[0])) {
+    throw new Error(`--${flag}=${value ?? ''}: expected labels such as app.kubernetes.io/component=gateway,a=b`);
+  }
+  return Object.fromEntries(pairs);
+}
+
+function parseNetworkPolicy(v: Record<string, unknown>): ControllerConfig['networkPolicy'] {
+  const namespace = v['network-policy-namespace'] as string | undefined;
+  if (!namespace) {
+    if (v['gateway-pod-labels'] || v['controller-pod-labels']) {
+      throw new Error('--gateway-pod-labels and --controller-pod-labels need --network-policy-namespace');
+    }
+    return undefined;
+  }
+  return {
+    namespace,
+    gatewayPodLabels: parsePodLabels(v['gateway-pod-labels'] as string | undefined, 'gateway-pod-labels'),
+    controllerPodLabels: parsePodLabels(v['controller-pod-labels'] as string | undefined, 'controller-pod-labels'),
+  };
+}
+
 /** Parses `fleetwright controller` arguments; throws with the offending flag named. */
 export function parseControllerArgs(args: string[]): ControllerConfig {
   // parseArgs ignores the `help` of each flag.
@@ -151,6 +188,7 @@ export function parseControllerArgs(args: string[]): ControllerConfig {
       retryPeriodMs,
     },
     watchNamespace: v['watch-namespace'],
+    networkPolicy: parseNetworkPolicy(v),
     gracefulShutdownMs: parseDuration(str('graceful-shutdown-timeout'), '--graceful-shutdown-timeout'),
     logLevel: str('log-level'),
   };

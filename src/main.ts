@@ -19,8 +19,10 @@ import { runRunner, usage as runnerUsage } from './runner/index.ts';
 
 /** The controllers `fleetwright controller` runs. */
 export const controllers = (config: ControllerConfig) => (registry: Registry): Controller[] => [
-  browserPoolController({ image: config.image, registry }),
-  testRunController({ image: config.image, reportStoreUrl: config.reportStoreUrl, registry }),
+  browserPoolController({ image: config.image, registry, networkPolicy: config.networkPolicy }),
+  testRunController({
+    image: config.image, reportStoreUrl: config.reportStoreUrl, registry, networkPolicy: config.networkPolicy,
+  }),
   tunnelController({ gatewayUrl: config.gatewayUrl }),
 ];
 

@@ -28,10 +28,11 @@ import { parseResource } from '../../api/validate.ts';
 import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasing/gateways.ts';
 import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
-import { isControlledBy } from '../../runtime/owners.ts';
+import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { type KubeObject, keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
+import { ensurePolicy, NETWORK_POLICY, type NetworkPolicyConfig, poolPolicy } from '../networkpolicy.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../types.ts';
 import { readPlaywrightVersion } from './agent.ts';
 import { BrowserPoolMetrics } from './metrics.ts';
@@ -55,6 +56,8 @@ export interface BrowserPoolOptions {
   image: string;
   /** The process registry the pool gauges join. */
   registry: Registry;
+  /** Set: each pool gets its NetworkPolicy. */
+  networkPolicy?: NetworkPolicyConfig;
   now?: () => Date;
 }
 
@@ -73,7 +76,8 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
   return {
     name: 'browserpool',
     for: BROWSER_POOL,
-    owns: [POD],
+    // A pool's NetworkPolicy edited or deleted by hand is written again.
+    owns: options.networkPolicy ? [POD, NETWORK_POLICY] : [POD],
     watches: [
       {
         type: LEASE_OBJECT,
@@ -91,7 +95,7 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
     maxConcurrentReconciles: 4,
     reconcile: (request, ctx) => {
       pools = () => ctx.cache(BROWSER_POOL).list();
-      return new PoolPass(request, ctx, options.image, now()).run();
+      return new PoolPass(request, ctx, options.image, now(), options.networkPolicy).run();
     },
   };
 }
@@ -103,12 +107,14 @@ class PoolPass {
   private readonly ctx: ReconcileContext;
   private readonly image: string;
   private readonly now: Date;
+  private readonly networkPolicy: NetworkPolicyConfig | undefined;
 
-  constructor(request: Request, ctx: ReconcileContext, image: string, now: Date) {
+  constructor(request: Request, ctx: ReconcileContext, image: string, now: Date, networkPolicy?: NetworkPolicyConfig) {
     this.request = request;
     this.ctx = ctx;
     this.image = image;
     this.now = now;
+    this.networkPolicy = networkPolicy;
   }
 
   run(): Promise<ReconcileResult | void> {
@@ -130,6 +136,13 @@ class PoolPass {
     if (cached.metadata.deletionTimestamp) return this.drain(cached, requests, parsed.ok ? parsed.value : undefined);
     if (!parsed.ok) return this.refuse(cached, parsed.message);
     const pool = await addFinalizer(ctx.rest, BROWSER_POOL, cached, DRAIN_FINALIZER);
+    if (this.networkPolicy) {
+      const owner = { namespace: request.namespace, name: request.name, owner: controllerReference(pool) };
+      const policy = poolPolicy(owner, this.networkPolicy);
+      if (await ensurePolicy(ctx.rest, ctx.cache(NETWORK_POLICY), policy)) {
+        ctx.log.info({ networkPolicy: policy.metadata.name }, 'wrote the pool\'s NetworkPolicy');
+      }
+    }
 
     const replicaExpiresAt = await this.reclaimLeases(pool, parsed.value);
     const waiting = await this.serveQueue(requests);

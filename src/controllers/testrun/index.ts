@@ -17,6 +17,7 @@ import { collectionPath, type KubeObject, keyOf, objectPath, type Request } from
 import { ignoreNotFound, statusCode } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import type { PodObject } from '../browserpool/view.ts';
+import { ensurePolicy, NETWORK_POLICY, type NetworkPolicyConfig, runPolicy } from '../networkpolicy.ts';
 import { BROWSER_POOL, TEST_RUN } from '../types.ts';
 import { type TestCounts, TestRunMetrics } from './metrics.ts';
 import {
@@ -60,6 +61,8 @@ export interface TestRunOptions {
   /** The report store's URL as runner pods reach it; unset: runners upload no report. */
   reportStoreUrl?: string;
   registry: Registry;
+  /** Set: each run gets the NetworkPolicy that lets its runners reach its browsers. */
+  networkPolicy?: NetworkPolicyConfig;
   now?: () => Date;
 }
 
@@ -91,7 +94,8 @@ export function testRunController(options: TestRunOptions): Controller {
     name: 'testrun',
     for: TEST_RUN,
     // Secrets: a run's upload token, so that one deleted by hand is made again for the next runner.
-    owns: [POD, SECRET],
+    // A run's NetworkPolicy edited or deleted by hand is written again.
+    owns: options.networkPolicy ? [POD, SECRET, NETWORK_POLICY] : [POD, SECRET],
     watches: [
       { type: BROWSER_POOL, map: runsUsing((run) => specOf(run).poolRef?.name, () => runs()) },
       { type: CONFIG_MAP, map: runsUsing((run) => specOf(run).source?.configMap?.name, () => runs()) },
@@ -109,7 +113,10 @@ export function testRunController(options: TestRunOptions): Controller {
     maxConcurrentReconciles: 4,
     reconcile: (request, ctx) => {
       runs = () => ctx.cache(TEST_RUN).list();
-      const deps = { image: options.image, reportStoreUrl: options.reportStoreUrl, metrics, writes, progress };
+      const deps = {
+        image: options.image, reportStoreUrl: options.reportStoreUrl, metrics, writes, progress,
+        networkPolicy: options.networkPolicy !== undefined,
+      };
       return new RunPass(request, ctx, deps, now()).run();
     },
   };
@@ -125,6 +132,7 @@ class RunPass {
   private readonly writes: StatusWrites;
   private readonly progress: RunnerProgress;
   private readonly now: Date;
+  private readonly networkPolicy: boolean;
   /** resourceVersions of this run that do not carry this pass's status write. */
   private readonly staleVersions = new Set<string>();
   /** The report Secrets, made sure of once per pass, when a runner is about to start. */
@@ -140,9 +148,11 @@ class RunPass {
       metrics: TestRunMetrics;
       writes: StatusWrites;
       progress: RunnerProgress;
+      networkPolicy: boolean;
     },
     now: Date,
   ) {
+    this.networkPolicy = deps.networkPolicy;
     this.request = request;
     this.ctx = ctx;
     this.image = deps.image;
@@ -187,6 +197,14 @@ class RunPass {
     }
     const stored = await addFinalizer(ctx.rest, TEST_RUN, cached, CLEANUP_FINALIZER);
     this.staleVersions.add(stored.metadata.resourceVersion ?? '');
+    // Before any runner starts: its browser admits it only through this policy.
+    if (this.networkPolicy) {
+      const owner = controllerReference(stored);
+      const policy = runPolicy({ namespace: request.namespace, name: request.name, owner });
+      if (await ensurePolicy(ctx.rest, ctx.cache(NETWORK_POLICY), policy)) {
+        ctx.log.info({ networkPolicy: policy.metadata.name }, 'wrote the run\'s NetworkPolicy');
+      }
+    }
 
     const deadline = Date.parse(stored.metadata.creationTimestamp as string) + run.spec.timeoutSeconds * 1000;
     if (this.now.getTime() >= deadline) return this.timeOut(stored, run);
