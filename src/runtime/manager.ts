@@ -38,7 +38,7 @@ export class Manager {
   constructor(options: ManagerOptions) {
     this.options = options;
     this.log = options.log;
-    this.rest = new RestClient(options.kubeConfig);
+    this.rest = new RestClient(options.kubeConfig, (method, code) => options.metrics.restRequest(method, code));
     for (const c of options.controllers) {
       for (const type of [c.for, ...(c.owns ?? []), ...(c.watches ?? []).map((w) => w.type)]) this.informer(type);
     }

@@ -52,6 +52,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly restRequests = new Counter({
+    name: 'rest_client_requests_total',
+    help: 'Number of HTTP requests to the API server, partitioned by status code and method (watches excluded)',
+    labelNames: ['code', 'method'] as const,
+    registers: [this.registry],
+  });
+
+  /** client-go's label for a request that got no response. */
+  restRequest(method: string, code: number): void {
+    this.restRequests.inc({ method, code: code === 0 ? '<error>' : String(code) });
+  }
+
   readonly leader = new Gauge({
     name: 'fleetwright_leader',
     help: 'Whether this replica holds the leader election lease (1) or not (0)',

@@ -50,6 +50,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+export type RequestObserver = (method: string, code: number) => void;
+
 /**
  * Plain-JSON requests to any path, authenticated from the kubeconfig.
  * client-node's typed and object APIs deserialize into classes (dates become
@@ -60,12 +62,15 @@ export interface RequestOptions {
 export class RestClient {
   readonly kubeConfig: KubeConfig;
   private readonly server: URL;
+  private readonly observe?: RequestObserver;
 
-  constructor(kubeConfig: KubeConfig) {
+  /** `observe` hears of every request's method and status code (0: no response), as client-go's metrics do. */
+  constructor(kubeConfig: KubeConfig, observe?: RequestObserver) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster: set current-context or pass --kubeconfig');
     this.kubeConfig = kubeConfig;
     this.server = new URL(cluster.server);
+    this.observe = observe;
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -87,7 +92,11 @@ export class RestClient {
       });
       req.on('error', reject);
       req.end(payload);
+    }).catch((err: unknown) => {
+      this.observe?.(method, 0);
+      throw err;
     });
+    this.observe?.(method, code);
     const json = text ? (JSON.parse(text) as unknown) : undefined;
     if (code < 200 || code > 299) throw new ApiError(method, url.pathname, code, (json ?? {}) as object);
     return json as T;

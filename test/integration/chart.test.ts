@@ -11,7 +11,9 @@ import { kubectlCacheDir } from '../../hack/lib/crds.ts';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { ensureTool } from '../../hack/lib/tools.ts';
 import { BrowserPoolSpec, TestRunSpec } from '../../src/api/v1alpha1/index.ts';
+import { parseControllerArgs } from '../../src/config.ts';
 import { browserPod } from '../../src/controllers/browserpool/pod.ts';
+import { poolPolicy, runPolicy } from '../../src/controllers/networkpolicy.ts';
 import { runnerPod } from '../../src/controllers/testrun/pod.ts';
 import { kubectl, useNamespace } from './helpers.ts';
 
@@ -111,6 +113,39 @@ describe('the chart on a real API server', () => {
       expect(lines, set.join(' ')).toContain('deployment.apps/fleetwright-report-store serverside-applied (server dry run)');
       expect(lines.some((l) => l.startsWith('persistentvolumeclaim/')), set.join(' ')).toBe(set.length === 0);
     }
+  });
+});
+
+describe('the NetworkPolicies the controller writes', () => {
+  /** The controller's args as the chart renders them with `set`. */
+  const controllerArgs = (...set: string[]) => {
+    const manifest = helmTemplate(ns.name, ...set.flatMap((s) => ['--set', s]), '--show-only', 'templates/controller.yaml');
+    type Deployment = Meta & { spec?: { template: { spec: { containers: { args: string[] }[] } } } };
+    const deployment = (objectsOf(manifest) as Deployment[]).find((o) => o.kind === 'Deployment');
+    return { manifest, args: deployment?.spec?.template.spec.containers[0]?.args.slice(1) ?? [] };
+  };
+  const owner = (kind: string, name: string) => ({
+    namespace: ns.name,
+    name,
+    owner: { apiVersion: 'fleetwright.dev/v1alpha1', kind, name, uid: '7e1c3a52-0d8e-4b8f-a3a1-2c5d9f6e4b10', controller: true },
+  });
+
+  it('are accepted as the chart configures them: a pool\'s and a run\'s', () => {
+    const { args } = controllerArgs();
+    const config = parseControllerArgs(args).networkPolicy;
+    expect(config?.namespace).toBe(ns.name);
+    const policies = [poolPolicy(owner('BrowserPool', 'chromium'), config!), runPolicy(owner('TestRun', 'checkout'))];
+    expect(dryRun(policies.map((p) => JSON.stringify(p)).join('\n---\n'))).toEqual([
+      'networkpolicy.networking.k8s.io/fleetwright-pool-chromium serverside-applied (server dry run)',
+      'networkpolicy.networking.k8s.io/fleetwright-run-checkout serverside-applied (server dry run)',
+    ]);
+  });
+
+  it('are not written with networkPolicy.enabled=false, whose objects are all accepted', () => {
+    const { args } = controllerArgs('networkPolicy.enabled=false');
+    expect(parseControllerArgs(args).networkPolicy).toBeUndefined();
+    const manifest = helmTemplate(ns.name, '--set', 'networkPolicy.enabled=false');
+    expect(dryRun(manifest)).toHaveLength(objectsOf(manifest).length);
   });
 });
 

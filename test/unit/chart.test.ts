@@ -33,6 +33,7 @@ interface Rendered {
   spec?: {
     replicas?: number;
     template?: {
+      metadata?: { labels?: Record<string, string> };
       spec: {
         securityContext?: Record<string, unknown>;
         serviceAccountName?: string;
@@ -301,6 +302,29 @@ describe('the Helm chart', () => {
     expect(objects.filter((o) => o.metadata.name.includes('report-store'))).toEqual([]);
     expect(containerOf(find(objects, 'Deployment', 'fleetwright-controller')).args.some((a) => a.startsWith('--report-store-url')))
       .toBe(false);
+  });
+
+  it('has the controller write NetworkPolicies admitting the chart\'s own gateway and controller pods, unless turned off', () => {
+    const objects = template();
+    const args = containerOf(find(objects, 'Deployment', 'fleetwright-controller')).args;
+    const labelsOf = (flag: string) => {
+      const value = args.find((a) => a.startsWith(`--${flag}=`))?.slice(flag.length + 3) ?? '';
+      return Object.fromEntries(value.split(',').map((p) => p.split('=')));
+    };
+    expect(args).toContain('--network-policy-namespace=fleetwright-system');
+    // Each label set must select the pods the chart runs, or the policies would shut them out.
+    for (const [flag, deployment] of [['gateway-pod-labels', 'fleetwright-gateway'], ['controller-pod-labels', 'fleetwright-controller']]) {
+      const labels = labelsOf(flag as string);
+      expect(Object.keys(labels)).toContain('app.kubernetes.io/component');
+      expect(find(objects, 'Deployment', deployment as string).spec?.template?.metadata?.labels).toMatchObject(labels);
+    }
+    const rule = { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'watch', 'create', 'patch'] };
+    expect(find(objects, 'ClusterRole', 'fleetwright-controller').rules).toContainEqual(rule);
+
+    const off = template('--set', 'networkPolicy.enabled=false');
+    const offArgs = containerOf(find(off, 'Deployment', 'fleetwright-controller')).args;
+    expect(offArgs.filter((a) => /network-policy|pod-labels/.test(a))).toEqual([]);
+    expect(find(off, 'ClusterRole', 'fleetwright-controller').rules?.flatMap((r) => r.resources)).not.toContain('networkpolicies');
   });
 
   it('derives the Tunnel URL from the Ingress, or takes controller.gatewayUrl', () => {

@@ -42,6 +42,15 @@ app.kubernetes.io/component: {{ . }}
 {{- end }}
 {{- end }}
 
+{{/* A component's selector labels as k=v,k=v, for the controller's pod label flags. */}}
+{{- define "fleetwright.podLabelsFlag" -}}
+{{- $pairs := list }}
+{{- range $k, $v := include "fleetwright.selectorLabels" . | fromYaml }}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
 {{- define "fleetwright.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .context.Chart.Name .context.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "fleetwright.selectorLabels" . }}
