@@ -35,12 +35,11 @@ import {
 } from './plan.ts';
 import { ATTEMPT_LABEL, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
 import { PROGRESS_INTERVAL_MS, RunnerProgress } from './progress.ts';
+import { nextLookMs, queueChanged } from './requeue.ts';
 import { ensureReportSecrets, type ReportSetup, type SecretObject, uploadUrl, withReportURL } from './report.ts';
 
 export const CLEANUP_FINALIZER = 'fleetwright.dev/testrun-cleanup';
 const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
-/** A queued run looks again this often so that its queuePosition follows the queue. */
-const QUEUED_RESYNC_MS = 5_000;
 
 type RunObject = KubeObject & { spec?: unknown; status?: Record<string, unknown> & { conditions?: Condition[] } };
 
@@ -99,6 +98,8 @@ export function testRunController(options: TestRunOptions): Controller {
     watches: [
       { type: BROWSER_POOL, map: runsUsing((run) => specOf(run).poolRef?.name, () => runs()) },
       { type: CONFIG_MAP, map: runsUsing((run) => specOf(run).source?.configMap?.name, () => runs()) },
+      // A queued run's queuePosition moves when a request of its pool joins or leaves the queue.
+      { type: LEASE_OBJECT, map: (request) => queueChanged(request, runs()) },
       {
         // Browser pods leased to a run: a lost browser must be noticed at once.
         type: POD,
@@ -497,10 +498,7 @@ class RunPass {
       const note = phase === 'Queued' ? `queued on BrowserPool ${pool}` : `started: ${running} shard(s) running`;
       await this.ctx.events.emit(run, { type: 'Normal', reason: phase === 'Queued' ? 'Queued' : 'Started', action: 'Schedule', note });
     }
-    const untilDeadline = Math.max(deadline - this.now.getTime(), 100);
-    // Running shards are looked at every PROGRESS_INTERVAL_MS, which also asks their runners for progress.
-    const resync = phase === 'Queued' ? QUEUED_RESYNC_MS : running > 0 ? PROGRESS_INTERVAL_MS : untilDeadline;
-    return { requeueAfter: Math.min(resync, untilDeadline) };
+    return { requeueAfter: nextLookMs(running, Math.max(deadline - this.now.getTime(), 100), PROGRESS_INTERVAL_MS) };
   }
 
   /** 1-based place of the run's first waiting request in its pool's queue. */
