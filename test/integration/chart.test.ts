@@ -141,6 +141,13 @@ describe('the NetworkPolicies the controller writes', () => {
     ]);
   });
 
+  it('are accepted for the longest names a pool and a run may have (50 characters, dots included)', () => {
+    const config = parseControllerArgs(controllerArgs().args).networkPolicy!;
+    const name = 'a.'.padEnd(48, 'z') + '.9';
+    const policies = [poolPolicy(owner('BrowserPool', name), config), runPolicy(owner('TestRun', name))];
+    expect(dryRun(policies.map((p) => JSON.stringify(p)).join('\n---\n'))).toHaveLength(2);
+  });
+
   it('are not written with networkPolicy.enabled=false, whose objects are all accepted', () => {
     const { args } = controllerArgs('networkPolicy.enabled=false');
     expect(parseControllerArgs(args).networkPolicy).toBeUndefined();
