@@ -66,11 +66,21 @@ function apiServerRequests() {
   });
   const s = parseMetrics(stdout);
   const counted = (l: Record<string, string>) => l.resource !== 'leases' && l.resource !== '' && l.resource !== undefined;
+  const byResource: Record<string, number> = {};
+  for (const x of s) {
+    if (x.name !== 'apiserver_request_total' || !counted(x.labels) || !WRITE_VERBS.has(x.labels.verb ?? '')) continue;
+    byResource[x.labels.resource ?? ''] = (byResource[x.labels.resource ?? ''] ?? 0) + x.value;
+  }
   return {
     total: sum(s, 'apiserver_request_total', counted),
     writes: sum(s, 'apiserver_request_total', (l) => counted(l) && WRITE_VERBS.has(l.verb ?? '')),
+    byResource,
   };
 }
+
+/** Write counts that grew from `before` to `after`, by resource. */
+const grown = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, d]) => d !== 0));
 
 /** `fleetwright controller` over every namespace, with its metrics URL and peak RSS. */
 async function startController() {
@@ -86,11 +96,15 @@ async function startController() {
     });
   });
   const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  const metrics = async () => parseMetrics(await (await fetch(url)).text());
+  const metrics = async () => {
+    const res = await fetch(`${url}/metrics`);
+    if (!res.ok) throw new Error(`GET ${url}/metrics: ${res.status}`);
+    return parseMetrics(await res.text());
+  };
   return {
     metrics,
     peakRssMiB: () => Math.round(hwm() / 2 ** 20),
-    /** Requests and reconciles so far; settled when every queue is empty and each object was reconciled. */
+    /** Requests and reconciles so far, and keys queued or being worked on. */
     progress: async () => {
       const s = await metrics();
       return {
@@ -98,7 +112,7 @@ async function startController() {
         writes: sum(s, 'rest_client_requests_total', (l) => WRITE_VERBS.has(l.method ?? '')),
         reconciles: sum(s, 'controller_runtime_reconcile_total'),
         reconciled: (controller: string) => sum(s, 'controller_runtime_reconcile_total', (l) => l.controller === controller),
-        queued: sum(s, 'workqueue_depth'),
+        busy: sum(s, 'workqueue_depth') + sum(s, 'controller_runtime_active_workers'),
       };
     },
     stopped: () => child.exitCode !== null || child.signalCode !== null,
@@ -162,10 +176,10 @@ async function converged(): Promise<boolean> {
   let pools = 0;
   let runs = 0;
   for (let n = 0; n < sizes.namespaces; n++) {
-    pools += (await list(BROWSER_POOL, namespaceOf(n)))
-      .filter((p) => p.status?.observedGeneration === p.metadata.generation && p.status?.replicas === p.spec?.replicas).length;
-    runs += (await list(TEST_RUN, namespaceOf(n)))
-      .filter((t) => t.status?.observedGeneration === t.metadata.generation).length;
+    const current = (o: Obj) => o.status?.observedGeneration === o.metadata.generation;
+    const ready = (p: Obj) => current(p) && p.status?.replicas === p.spec?.replicas;
+    pools += (await list(BROWSER_POOL, namespaceOf(n))).filter(ready).length;
+    runs += (await list(TEST_RUN, namespaceOf(n))).filter(current).length;
   }
   return pools === sizes.pools && runs === sizes.testRuns;
 }
@@ -180,7 +194,9 @@ async function main(): Promise<void> {
     const objects = await createAll();
     const createdMs = performance.now() - t0;
     const convergedAt = await until('convergence', converged);
-    const first = { createMs: Math.round(createdMs), convergedMs: Math.round(convergedAt - t0), peakRssMiB: controller.peakRssMiB() };
+    const first = {
+      createMs: Math.round(createdMs), convergedMs: Math.round(convergedAt - t0), peakRssMiB: controller.peakRssMiB(),
+    };
     await controller.stop();
 
     const apiBefore = apiServerRequests();
@@ -188,7 +204,7 @@ async function main(): Promise<void> {
     controller = await startController();
     const restartedAt = await until('the restarted controller to settle', async () => {
       const p = await controller.progress();
-      return p.queued === 0 && p.reconciled('browserpool') >= sizes.pools && p.reconciled('testrun') >= sizes.testRuns;
+      return p.busy === 0 && p.reconciled('browserpool') >= sizes.pools && p.reconciled('testrun') >= sizes.testRuns;
     });
     const settled = await controller.progress();
     const apiAfter = apiServerRequests();
@@ -211,6 +227,8 @@ async function main(): Promise<void> {
       controllerWrites: idleEnd.writes - settled.writes,
       reconciles: idleEnd.reconciles - settled.reconciles,
       apiServerWrites: apiIdle.writes - apiAfter.writes,
+      // Not all the controller's: the scheduler and kube-controller-manager write too.
+      apiServerWritesByResource: grown(apiAfter.byResource, apiIdle.byResource),
     };
     console.log(JSON.stringify({
       benchmark: 'controller-load',
