@@ -47,6 +47,7 @@ function apply(manifest: string): void {
 const running = { status: { phase: 'Running', podIP: '127.0.0.11', conditions: [{ type: 'Ready', status: 'True' }] } };
 
 let controller: ControllerProcess;
+const GC_WAIT_MS = 90_000;
 /** The pool policy's resourceVersion when first written: the pool's passes during the run must not change it. */
 let firstVersion = '';
 
@@ -54,9 +55,9 @@ let firstVersion = '';
 const denials = () => [...new Set(controller.lines
   .filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)))
   .map((l) => `${l.msg}: ${(l.err as { message?: string } | undefined)?.message ?? JSON.stringify(l)}`))];
-async function expectSoon<T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> {
+async function expectSoon<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs?: number) {
   try {
-    return await eventually(what, check);
+    return await eventually(what, check, timeoutMs);
   } catch (err) {
     throw new Error(`${(err as Error).message}\nthe controller's 403s:\n${denials().join('\n') || '(none)'}`, { cause: err });
   }
@@ -174,10 +175,13 @@ spec: { poolRef: { name: chromium }, source: { configMap: { name: suite } }, sha
     // Both exist first: their absence afterwards must be the garbage collector's doing.
     for (const name of ['fleetwright-run-checkout', 'fleetwright-pool-chromium']) expect((await get(policyPath(name))).metadata.name).toBe(name);
     kubectl(['delete', '-n', work.name, 'testrun/checkout', '--wait=false']);
-    await expectSoon('the run\'s policy gone', () => gone(policyPath('fleetwright-run-checkout')));
     kubectl(['delete', '-n', work.name, 'browserpool/chromium', '--wait=false']);
-    await expectSoon('the pool\'s policy gone', () => gone(policyPath('fleetwright-pool-chromium')));
-  });
+    await expectSoon('the run gone', () => gone(fleetwright('testruns', 'checkout')));
+    await expectSoon('the pool gone', () => gone(fleetwright('browserpools', 'chromium')));
+    // A freshly started kube-controller-manager's garbage collector took 40 s here to begin collecting.
+    await expectSoon('the run\'s policy gone', () => gone(policyPath('fleetwright-run-checkout')), GC_WAIT_MS);
+    await expectSoon('the pool\'s policy gone', () => gone(policyPath('fleetwright-pool-chromium')), GC_WAIT_MS);
+  }, 2 * GC_WAIT_MS);
 
   it('met not one 403 on the way', () => {
     expect(denials()).toEqual([]);
