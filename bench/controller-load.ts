@@ -128,7 +128,8 @@ async function startController() {
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 1_800_000): Promise<number> {
   console.error(`[bench] waiting for ${what}`);
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
+  // A busy controller can drop a scrape (ECONNRESET): that is a "not yet", not a failure.
+  while (!(await check().catch((err: unknown) => (console.error(`[bench] ${String(err)}; retrying`), false)))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(500);
   }
