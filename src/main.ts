@@ -67,7 +67,7 @@ const commands: Record<string, Command> = {
     run: (args) => runGateway(parseGatewayArgs(args)),
   },
   'agent': {
-    summary: 'serve one browser of a BrowserPool (PID 1 of a browser pod; set up by the pool controller)',
+    summary: 'serve one browser of a BrowserPool (the main process of a browser pod; set up by the pool controller)',
     usage: () =>
       'Configured through the environment the pool controller writes into the pod: POD_IP, FLEETWRIGHT_BROWSER,\n' +
       'FLEETWRIGHT_WS_PATH, FLEETWRIGHT_AGENT_PORT (3000), FLEETWRIGHT_HEALTH_PORT (3001), FLEETWRIGHT_SESSIONS,\n' +

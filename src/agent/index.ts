@@ -1,4 +1,4 @@
-// `fleetwright agent`: PID 1 of a browser pod. Serves one Playwright endpoint
+// `fleetwright agent`: the main process of a browser pod. Serves one Playwright endpoint
 // on the pod IP with two ways in (see routing.ts), plus /healthz, /status and
 // /metrics on a second port; exits non-zero when its browser dies, and drains
 // on SIGTERM.
@@ -101,7 +101,8 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     'browser agent ready',
   );
 
-  // As PID 1 the process has no default SIGTERM action: without this, deletion waits the whole grace period.
+  // Open sessions drain before the agent exits; were it PID 1 (a pod that does not share its process
+  // namespace), it would have no default SIGTERM action and deletion would wait the whole grace period.
   process.once('SIGTERM', async () => {
     draining = true;
     endpoint.close();

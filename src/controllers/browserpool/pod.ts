@@ -13,7 +13,7 @@ export interface PoolIdentity {
 }
 
 /**
- * A browser pod of the pool: the agent as PID 1 of the operator's image (or
+ * A browser pod of the pool: the agent of the operator's image (or
  * spec.image), owned by the pool so it goes with it, under the restricted
  * Pod Security Standard. `wsPath` is the pod's unguessable endpoint path.
  */
