@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseKey } from '../runtime/resource.ts';
 
 export const POOL_LABEL = 'fleetwright.dev/pool';
 export const STATE_LABEL = 'fleetwright.dev/state';
@@ -37,7 +38,7 @@ export type Lease = z.infer<typeof Lease>;
  * select that browser.
  */
 export function leasedToOf(lease: Pick<Lease, 'kind' | 'ref'>): string | null {
-  return lease.kind === 'TestRun' ? lease.ref.slice(lease.ref.indexOf('/') + 1) : null;
+  return lease.kind === 'TestRun' ? parseKey(lease.ref).name : null;
 }
 
 /** The part of a pod (as the API server sends it) that leasing reads. */
