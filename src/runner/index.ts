@@ -17,7 +17,7 @@ import { REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../reports/contrac
 import { progressPort, serveProgress } from './progress.ts';
 import { blobReportEnv, reportUploadOf, terminationLogOf, uploadShardReport } from './report.ts';
 import { Deadline, STOPPING_BUDGET_MS, UPLOAD_BUDGET_MS } from './upload.ts';
-import { type AppPaths, prepareSuite } from './workdir.ts';
+import { type AppPaths, prepareSuite, suitePath } from './workdir.ts';
 
 /** Where the TestRun controller mounts a ConfigMap source. */
 export const DEFAULT_SOURCE_DIR = '/source';
@@ -78,6 +78,8 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
     env: {
       PWTEST_CHILD_PROCESS_TIMEOUT: '10000',
       ...env,
+      // The suite's own commands (a webServer's `vite`, `http-server`) resolve as under `npm run`.
+      PATH: suitePath(suite, env.PATH),
       ...(progress ? { FLEETWRIGHT_PROGRESS_FILE: progressFile } : {}),
       ...(upload ? blobReportEnv(blobDir) : {}),
     },

@@ -1,8 +1,8 @@
 // The runner's copy of the suite: a writable directory (test-results, the
 // suite's own files) in which `@playwright/test` and `fleetwright/reporter`
 // resolve to the packages shipped with fleetwright.
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { basename, delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { restoreLayout } from './layout.ts';
 
 export interface AppPaths {
@@ -17,7 +17,7 @@ export interface AppPaths {
  * CLI that runs the tests and the `@playwright/test` its spec files import
  * must be one and the same module, or Playwright refuses to run.
  */
-const PROVIDED = ['@playwright', 'playwright', 'playwright-core'];
+const PROVIDED = ['@playwright/test', 'playwright', 'playwright-core'];
 
 function isInside(parent: string, child: string): boolean {
   const rel = relative(parent, child);
@@ -63,17 +63,62 @@ export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths)
   cpSync(source, suite, { recursive: true, dereference: true, filter: copied(source) });
   restoreLayout(suite);
 
-  // The suite's own packages stay resolvable; Playwright and fleetwright come from the app.
+  linkPackages(join(source, 'node_modules'), join(suite, 'node_modules'), app);
+  return suite;
+}
+
+/**
+ * The work copy's node_modules: a link to each of the suite's installed
+ * packages (each package of a scope on its own, so that the scope keeps its
+ * other packages when Playwright's is replaced), fleetwright's Playwright and
+ * reporter over the suite's, and a `.bin` like npm's in which each command
+ * leads to the package the copy resolves: `playwright` to fleetwright's.
+ */
+function linkPackages(own: string, modules: string, app: AppPaths): void {
   const links = new Map<string, string>();
-  const own = join(source, 'node_modules');
-  if (existsSync(own)) {
-    for (const name of readdirSync(own)) if (!name.startsWith('.')) links.set(name, join(own, name));
+  const installed = existsSync(own) ? readdirSync(own).filter((name) => !name.startsWith('.')) : [];
+  for (const name of installed) {
+    const path = join(own, name);
+    if (name.startsWith('@') && statSync(path).isDirectory()) {
+      for (const scoped of readdirSync(path)) links.set(`${name}/${scoped}`, join(path, scoped));
+    } else {
+      links.set(name, path);
+    }
   }
   for (const name of PROVIDED) links.set(name, join(app.nodeModules, name));
   links.set('fleetwright', app.root);
-  mkdirSync(join(suite, 'node_modules'));
+  mkdirSync(modules);
   for (const [name, target] of links) {
-    if (existsSync(target)) symlinkSync(target, join(suite, 'node_modules', name), 'dir');
+    if (!existsSync(target)) continue;
+    mkdirSync(dirname(join(modules, name)), { recursive: true });
+    symlinkSync(target, join(modules, name), 'dir');
   }
-  return suite;
+  linkBins(join(own, '.bin'), join(modules, '.bin'));
+}
+
+/**
+ * npm links `.bin/<command>` relatively into the package (`../vite/bin/vite.js`):
+ * the same relative link in the copy reaches the copy's package, which is
+ * fleetwright's for Playwright's own commands. A command that is no relative
+ * link into node_modules (a copied file, an absolute link) is linked as it is.
+ */
+function linkBins(ownBin: string, bin: string): void {
+  if (!existsSync(ownBin)) return;
+  mkdirSync(bin);
+  for (const name of readdirSync(ownBin)) {
+    const path = join(ownBin, name);
+    const target = lstatSync(path).isSymbolicLink() ? readlinkSync(path) : undefined;
+    const relativeIntoPackages =
+      target !== undefined && !isAbsolute(target) && isInside(dirname(ownBin), resolve(ownBin, target));
+    symlinkSync(relativeIntoPackages ? target : path, join(bin, name));
+  }
+}
+
+/**
+ * The PATH of `playwright test` and so of its webServer command: the copy's
+ * `node_modules/.bin` first, as npm puts it for a package's scripts.
+ */
+export function suitePath(suite: string, path: string | undefined): string {
+  const bin = join(suite, 'node_modules', '.bin');
+  return path ? `${bin}${delimiter}${path}` : bin;
 }

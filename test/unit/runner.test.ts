@@ -11,6 +11,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -25,7 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Progress } from '../../src/reporter/progress.ts';
 import { parseShardSummary } from '../../src/reporter/summary.ts';
 import { LAYOUT_KEY } from '../../src/runner/layout.ts';
-import { prepareSuite } from '../../src/runner/workdir.ts';
+import { prepareSuite, suitePath } from '../../src/runner/workdir.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const fixture = join(root, 'test/fixtures/suite');
@@ -206,6 +207,44 @@ describe('fleetwright runner', () => {
     expect(shards[0]!.stdout).toContain('shard 1 of 2');
   });
 
+  it('starts a webServer with the suite\'s own dependency bins, directly and through npm run', { timeout: 60_000 }, async () => {
+    // A baked-in suite as npm installs it: a package with a bin, linked relatively from node_modules/.bin.
+    const source = join(tmp, 'own-bins-source');
+    const pkg = join(source, 'node_modules/tide-site');
+    mkdirSync(pkg, { recursive: true });
+    mkdirSync(join(source, 'node_modules/.bin'));
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'tide-site', version: '1.0.0', bin: { 'tide-site': 'serve.js' } }));
+    writeFileSync(join(pkg, 'serve.js'), [
+      '#!/usr/bin/env node',
+      'const port = Number(process.argv[process.argv.indexOf(\'--port\') + 1]);',
+      'require(\'node:http\').createServer((req, res) => res.end(`<title>tides on ${port}</title>`)).listen(port, \'127.0.0.1\');',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    symlinkSync('../tide-site/serve.js', join(source, 'node_modules/.bin/tide-site'));
+    const [npmPort, directPort] = [await freePort(), await freePort()];
+    writeFileSync(join(source, 'package.json'), JSON.stringify({ private: true, scripts: { start: `tide-site --port ${npmPort}` } }));
+    writeFileSync(join(source, 'playwright.config.js'), [
+      'module.exports = { webServer: [',
+      `  { command: 'npm run start', url: 'http://127.0.0.1:${npmPort}/' },`,
+      `  { command: 'tide-site --port ${directPort}', url: 'http://127.0.0.1:${directPort}/' },`,
+      '] };',
+      '',
+    ].join('\n'));
+    writeFileSync(join(source, 'tides.spec.js'), [
+      'const { expect, test } = require(\'@playwright/test\');',
+      `for (const port of [${npmPort}, ${directPort}]) test(\`serves on \${port}\`, async ({ page }) => {`,
+      '  await page.goto(`http://127.0.0.1:${port}/`);',
+      '  await expect(page).toHaveTitle(`tides on ${port}`);',
+      '});',
+      '',
+    ].join('\n'));
+
+    const { code, summary, stdout } = await runner('own-bins', [], source);
+
+    expect(code, stdout).toBe(0);
+    expect(counts(summary)).toEqual({ passed: 2, failed: 0, flaky: 0, skipped: 0 });
+  });
+
   it('keeps the reporter the suite configures, and passes file arguments through', { timeout: 60_000 }, async () => {
     const source = join(tmp, 'dot-source');
     cpSync(fixture, source, { recursive: true });
@@ -337,6 +376,31 @@ describe('the runner\'s copy of a suite', () => {
     expect(readdirSync(suite).sort()).toEqual(['a.spec.ts', 'node_modules']);
     expect(existsSync(join(suite, 'node_modules/left-pad'))).toBe(true);
     expect(existsSync(join(suite, 'node_modules/@playwright/test/cli.js'))).toBe(true);
+  });
+
+  it('resolves a suite\'s scoped packages and commands as npm installed them, Playwright\'s always fleetwright\'s', () => {
+    const source = join(tmp, 'installed');
+    const modules = join(source, 'node_modules');
+    for (const dir of ['http-server/bin', '@playwright/test', '@playwright/mcp', '@acme/fixtures']) mkdirSync(join(modules, dir), { recursive: true });
+    writeFileSync(join(modules, 'http-server/bin/http-server'), '#!/usr/bin/env node\n');
+    writeFileSync(join(modules, '@playwright/test/cli.js'), '// the suite\'s own Playwright\n');
+    writeFileSync(join(modules, '.package-lock.json'), '{}');
+    mkdirSync(join(modules, '.bin'));
+    // As npm links them: relative, into the package.
+    symlinkSync('../http-server/bin/http-server', join(modules, '.bin/http-server'));
+    symlinkSync('../@playwright/test/cli.js', join(modules, '.bin/playwright'));
+
+    const suite = prepareSuite(source, join(tmp, 'work'), app);
+    const copy = join(suite, 'node_modules');
+
+    expect(readdirSync(copy).sort()).toEqual(['.bin', '@acme', '@playwright', 'fleetwright', 'http-server', 'playwright', 'playwright-core']);
+    expect(readdirSync(join(copy, '@playwright')).sort()).toEqual(['mcp', 'test']);
+    expect(realpathSync(join(copy, '@playwright/mcp'))).toBe(realpathSync(join(modules, '@playwright/mcp')));
+    expect(existsSync(join(copy, '@acme/fixtures'))).toBe(true);
+    expect(realpathSync(join(copy, '.bin/http-server'))).toBe(realpathSync(join(modules, 'http-server/bin/http-server')));
+    expect(realpathSync(join(copy, '.bin/playwright'))).toBe(realpathSync(join(root, 'node_modules/@playwright/test/cli.js')));
+    expect(suitePath(suite, '/usr/local/bin:/usr/bin')).toBe(`${join(copy, '.bin')}:/usr/local/bin:/usr/bin`);
+    expect(suitePath(suite, undefined)).toBe(join(copy, '.bin'));
   });
 
   it('puts the files of a packed folder back where its layout says', () => {
