@@ -3,7 +3,7 @@
 // /metrics on a second port; exits non-zero when its browser dies, and drains
 // on SIGTERM.
 import { writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { createLogger } from '../log.ts';
@@ -63,7 +63,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     const decision = route(req.url ?? '/', req.headers, config, sessions.activeCount, draining);
     if (decision.action === 'reject') {
       log.info({ status: decision.status, reason: decision.reason }, 'refused a client');
-      socket.end(`HTTP/1.1 ${decision.status} ${decision.status === 404 ? 'Not Found' : 'Service Unavailable'}\r\n` +
+      socket.end(`HTTP/1.1 ${decision.status} ${STATUS_CODES[decision.status]}\r\n` +
         `content-type: text/plain\r\nconnection: close\r\n\r\n${decision.reason}\n`);
       return;
     }

@@ -1,11 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { requestedBrowser } from '../protocol/playwright.ts';
 import type { AgentConfig } from './config.ts';
 
 export type Mode = 'warm' | 'fresh';
 
 /** What the agent does with one WebSocket upgrade. */
 export type Route =
-  | { action: 'reject'; status: 404 | 503; reason: string } |
+  | { action: 'reject'; status: 400 | 404 | 503; reason: string } |
   { action: 'proxy'; mode: Mode; headers: Record<string, string> };
 
 /** Chromium flags for a browser in a pod: no GPU, and /dev/shm is only 64 MB there. */
@@ -27,9 +28,11 @@ export function launchOptions(config: AgentConfig) {
  * Routes one upgrade. A client that asks for exposeNetwork (a non-empty
  * x-playwright-proxy header or ?proxy=) gets a browser launched for it with
  * Playwright's SOCKS tunnel back to the client, which a pre-launched browser
- * cannot give; everyone else gets the warm browser. The browser name, launch
- * options and proxy are always the agent's: they are rewritten here, and the
- * query parameters run-server would also read are dropped by the caller.
+ * cannot give; everyone else gets the warm browser. A client that names
+ * another browser than this pod's is refused: a "firefox" test that ran on
+ * Chromium would pass falsely. The launch options and proxy are always the
+ * agent's: they are rewritten here, and the query parameters run-server would
+ * also read are dropped by the caller.
  */
 export function route(
   url: string,
@@ -41,6 +44,15 @@ export function route(
   const parsed = new URL(url, 'http://agent');
   if (parsed.pathname !== config.FLEETWRIGHT_WS_PATH) {
     return { action: 'reject', status: 404, reason: 'no Playwright endpoint at this path' };
+  }
+  const asked = requestedBrowser(headers, parsed);
+  if (asked !== undefined && asked !== config.FLEETWRIGHT_BROWSER) {
+    return {
+      action: 'reject',
+      status: 400,
+      reason: `this browser pod serves ${config.FLEETWRIGHT_BROWSER}; your client asked for ${asked}: ` +
+        `connect with ${config.FLEETWRIGHT_BROWSER}.connect(), or to a pool of ${asked}`,
+    };
   }
   if (draining) return { action: 'reject', status: 503, reason: 'browser pod is shutting down' };
   if (active >= config.FLEETWRIGHT_SESSIONS) {

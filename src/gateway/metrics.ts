@@ -7,6 +7,7 @@ export type ConnectionResult =
   'forbidden' |
   'rejected_full' |
   'version_mismatch' |
+  'browser_mismatch' |
   'queue_timeout' |
   'upstream_error' |
   'unavailable';
@@ -24,7 +25,7 @@ export class GatewayMetrics {
   readonly connections = new Counter({
     name: 'fleetwright_tunnel_connections_total',
     help: 'Client connections and requests to a Tunnel by result (ok, unauthorized, forbidden, rejected_full, ' +
-      'version_mismatch, queue_timeout, upstream_error, unavailable).',
+      'version_mismatch, browser_mismatch, queue_timeout, upstream_error, unavailable).',
     labelNames: ['tunnel', 'result'] as const,
     registers: [this.registry],
   });

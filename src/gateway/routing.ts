@@ -59,27 +59,47 @@ export const majorMinor = (version: string | undefined) => /^(\d+\.\d+)/.exec(ve
 export interface PoolChoice {
   name: string;
   exists: boolean;
+  browser: string;
   version?: string;
+}
+
+/** What a client says about itself: its Playwright major.minor and the browser it asks for, when it says. */
+export interface ClientWants {
+  version?: string;
+  browser?: string;
 }
 
 export type PoolDecision =
   | { ok: true; pool: string } |
-  { ok: false; status: 428 | 503; reason: string };
+  { ok: false; status: 400 | 428 | 503; reason: string };
 
 /**
- * The pool that serves a client of Playwright `version` (major.minor): the
- * first of the Tunnel's pools of that version. A client that sent no version
- * (not a Playwright client, or one that hides it) gets the first pool.
+ * The pool that serves a client: the first of the Tunnel's pools of the
+ * browser it asks for and of its Playwright major.minor `version`. A client
+ * that names no browser or sends no version (not a Playwright client, or one
+ * that hides it) is not matched on that. No pool of its browser: 400, since
+ * another browser would make its results false.
  */
-export function choosePool(pools: readonly PoolChoice[], version: string | undefined): PoolDecision {
+export function choosePool(pools: readonly PoolChoice[], client: ClientWants): PoolDecision {
   const existing = pools.filter((p) => p.exists);
   if (existing.length === 0) {
     return { ok: false, status: 503, reason: `none of this Tunnel's pools exists (${pools.map((p) => p.name).join(', ')})` };
   }
-  if (version === undefined) return { ok: true, pool: (existing[0] as PoolChoice).name };
-  const match = existing.find((p) => majorMinor(p.version) === version);
+  const { version, browser } = client;
+  const ofBrowser = browser === undefined ? existing : existing.filter((p) => p.browser === browser);
+  if (ofBrowser.length === 0) {
+    const list = existing.map((p) => `${p.browser} (pool ${p.name})`).join(', ');
+    return {
+      ok: false,
+      status: 400,
+      reason: `browser mismatch: this Tunnel serves ${list}; your client asked for ${browser}. ` +
+        `Connect with the browser type of a served pool, or add a pool of ${browser} to the Tunnel.`,
+    };
+  }
+  if (version === undefined) return { ok: true, pool: (ofBrowser[0] as PoolChoice).name };
+  const match = ofBrowser.find((p) => majorMinor(p.version) === version);
   if (match) return { ok: true, pool: match.name };
-  const served = existing.filter((p) => p.version !== undefined);
+  const served = ofBrowser.filter((p) => p.version !== undefined);
   if (served.length === 0) {
     return { ok: false, status: 503, reason: 'no pool of this Tunnel has reported its Playwright version yet' };
   }

@@ -11,6 +11,7 @@ import type { Tunnel } from '../api/v1alpha1/index.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
 import { connectionHolder } from '../leasing/gateways.ts';
 import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../leasing/leaser.ts';
+import { requestedBrowser } from '../protocol/playwright.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import type { ConnectionResult, GatewayMetrics } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';
@@ -72,7 +73,9 @@ type Rejection = { status: number; reason: string; result?: ConnectionResult; he
 type Admitted = { tunnel: Tunnel; key: string; pool: string; log: Logger };
 
 /** Headers of the client that the browser's Playwright server reads; the agent overrides the launch ones. */
-const FORWARDED_HEADERS = ['user-agent', 'x-playwright-proxy'];
+const FORWARDED_HEADERS = ['user-agent', 'x-playwright-browser', 'x-playwright-proxy'];
+/** A refusal of the pool choice or of the browser agent, by its status: what the client asked for is not served. */
+const MISMATCH_RESULTS: Partial<Record<number, ConnectionResult>> = { 400: 'browser_mismatch', 428: 'version_mismatch' };
 const RETRY_AFTER_SECONDS = '5';
 /** Why a connection's wait is aborted when its client disconnects first: nobody to answer. */
 const CLIENT_GONE = new Error('the client went away');
@@ -225,12 +228,12 @@ export class Gateway {
         headers: { 'retry-after': RETRY_AFTER_SECONDS },
       };
     }
-    const version = clientVersion(req.headers['user-agent']);
-    const choice = choosePool(this.deps.state.pools(tunnel), version);
+    const client = { version: clientVersion(req.headers['user-agent']), browser: requestedBrowser(req.headers, url) };
+    const choice = choosePool(this.deps.state.pools(tunnel), client);
     if (!choice.ok) {
       return {
         status: choice.status,
-        result: choice.status === 428 ? 'version_mismatch' : 'unavailable',
+        result: MISMATCH_RESULTS[choice.status] ?? 'unavailable',
         reason: choice.reason,
         ...(choice.status === 503 ? { headers: { 'retry-after': RETRY_AFTER_SECONDS } } : {}),
       };
@@ -412,7 +415,7 @@ function openUpstream(endpoint: string, headers: Record<string, string>, limits:
       res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 4096)));
       res.on('end', () => {
         const status = res.statusCode ?? 502;
-        const result: ConnectionResult = status === 428 ? 'version_mismatch' : 'upstream_error';
+        const result = MISMATCH_RESULTS[status] ?? 'upstream_error';
         reject(new UpstreamRefused({ status, result, reason: body.trim() || `the browser answered ${status}` }));
         upstream.terminate();
       });

@@ -12,7 +12,7 @@ import type { RestClient } from '../runtime/rest.ts';
 import type { GatewayState } from './server.ts';
 import { type PoolChoice, tunnelsByPath } from './routing.ts';
 
-type PoolObject = KubeObject & { status?: { playwrightVersion?: string } };
+type PoolObject = KubeObject & { spec?: { browser?: string }; status?: { playwrightVersion?: string } };
 type SecretObject = KubeObject & { data?: Record<string, string> };
 
 export const tunnelKey = (tunnel: { metadata: { namespace?: string; name?: string } }) =>
@@ -74,7 +74,8 @@ export class ClusterState implements GatewayState {
   pools(tunnel: Tunnel): PoolChoice[] {
     return tunnel.spec.poolRefs.map(({ name }) => {
       const pool = this.poolObjects.store.get(`${tunnel.metadata.namespace}/${name}`);
-      return { name, exists: pool !== undefined, version: pool?.status?.playwrightVersion };
+      // The API server defaults spec.browser; a pool not yet seen is no choice anyway.
+      return { name, exists: pool !== undefined, browser: pool?.spec?.browser ?? 'chromium', version: pool?.status?.playwrightVersion };
     });
   }
 

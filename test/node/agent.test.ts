@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium } from 'playwright-core';
+import { chromium, firefox, webkit } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BrowserPoolSpec } from '../../src/api/v1alpha1/index.ts';
 import { browserPod } from '../../src/controllers/browserpool/pod.ts';
@@ -68,6 +68,15 @@ describe('fleetwright agent in a browser pod', () => {
     const page = await browser.newPage();
     expect(await page.evaluate(() => navigator.userAgent)).not.toContain('hijacked');
     await browser.close();
+  });
+
+  it('refuses a firefox or webkit client with 400 naming its own browser, rather than hand it Chromium', async () => {
+    for (const type of [firefox, webkit]) {
+      for (const options of [{}, { exposeNetwork: '<loopback>' }]) {
+        await expect(type.connect(endpoint, { timeout: 10_000, ...options })).rejects.toThrow(new RegExp(
+          `400 Bad Request[\\s\\S]*this browser pod serves chromium; your client asked for ${type.name()}`));
+      }
+    }
   });
 
   it('counts sessions by mode on /status', async () => {

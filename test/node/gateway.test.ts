@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, firefox, webkit } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { TUNNEL } from '../../src/controllers/types.ts';
@@ -150,6 +150,17 @@ describe('the Tunnel gateway', () => {
     const plain = await connect('closed');
     expect(plain.version()).toMatch(/^\d+\./);
     await plain.close();
+  });
+
+  it('refuses firefox and webkit clients on a Chromium pool with 400 naming the pool\'s browser, and leases nothing', async () => {
+    for (const type of [firefox, webkit]) {
+      await expect(type.connect(wsUrl('remote'), { headers: auth, timeout: 10_000 })).rejects.toThrow(new RegExp(
+        `400 Bad Request[\\s\\S]*this Tunnel serves chromium \\(pool browsers\\); your client asked for ${type.name()}`));
+    }
+    expect(await leasedPods()).toBe(0);
+    const text = await metrics(gateway);
+    expect(metricValue(text, 'fleetwright_tunnel_connections_total', { result: 'browser_mismatch', tunnel: `${ns.name}/remote` }))
+      .toBe(2);
   });
 
   it('proxies a plain HTTP request under the Tunnel to a leased browser', async () => {

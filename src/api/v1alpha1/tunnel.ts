@@ -18,9 +18,10 @@ export const TunnelSpec = z
       .max(8)
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .describe(
-        'The BrowserPools whose browsers this Tunnel hands out. A client goes to the first pool whose Playwright ' +
-        'major.minor version equals its own (read from its User-Agent) and gets 428 naming the served versions ' +
-        'when none does; a client that sends no Playwright version goes to the first pool.',
+        'The BrowserPools whose browsers this Tunnel hands out. A client goes to the first pool of the browser ' +
+        'it connects with (chromium.connect(), firefox.connect(): 400 naming the served browsers when none is) ' +
+        'whose Playwright major.minor version equals its own (read from its User-Agent; 428 naming the served ' +
+        'versions when none does); a client that sends neither goes to the first pool.',
       ),
     path: z
       .string()

@@ -30,7 +30,7 @@ describe('agent routing', () => {
       '/pw-secret',
       {
         'x-playwright-proxy': '<loopback>',
-        'x-playwright-browser': 'firefox',
+        'x-playwright-browser': 'chromium',
         'x-playwright-launch-options': JSON.stringify({ executablePath: '/bin/sh', args: ['--evil'] }),
       },
       config,
@@ -47,6 +47,22 @@ describe('agent routing', () => {
       args: ['--disable-gpu', '--disable-dev-shm-usage', '--lang=de'],
       executablePath: '/usr/bin/chromium',
     });
+  });
+
+  it('refuses a client that asks for another browser, by header or query, naming the one served here', () => {
+    for (const [url, headers] of [
+      ['/pw-secret', { 'x-playwright-browser': 'firefox' }],
+      ['/pw-secret?browser=firefox', { 'x-playwright-browser': 'chromium' }],
+      ['/pw-secret', { 'x-playwright-browser': 'firefox', 'x-playwright-proxy': '<loopback>' }],
+    ] as const) {
+      expect(route(url, headers, config, 0, false)).toEqual({
+        action: 'reject',
+        status: 400,
+        reason: 'this browser pod serves chromium; your client asked for firefox: ' +
+          'connect with chromium.connect(), or to a pool of firefox',
+      });
+    }
+    expect(route('/pw-secret', { 'x-playwright-browser': 'chromium' }, config, 0, false)).toMatchObject({ action: 'proxy' });
   });
 
   it('refuses a client past sessionsPerBrowser with a reason that says so', () => {
