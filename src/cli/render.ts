@@ -153,12 +153,17 @@ export function plainUpdates(run: RunObject, printed: Map<string, string>): stri
   return out;
 }
 
-/** The summary when the run is over: counts, the failed tests each shard named, where to look next. */
+/**
+ * The summary when the run is over: counts, the projects the pool's browser
+ * left out, the failed tests each shard named, where to look next.
+ */
 export function finalReport(run: RunObject): string[] {
   const status = run.status ?? {};
   const counts = countsOf(status.summary);
   const took = status.duration ? ` in ${status.duration}` : '';
   const lines = [`TestRun ${runName(run)} ${status.phase ?? 'ended'}${took}: ${countsText(counts)}`];
+  const notRun = status.conditions?.find((c) => c.type === 'ProjectsNotRun' && c.status === 'True');
+  if (notRun) lines.push(`Not run: ${notRun.message}`);
   const failed = (status.shards ?? []).filter((s) => s.phase === 'Failed' || s.phase === 'Error');
   const details = failed.flatMap((s) => (s.message ?? '').split('\n').filter(Boolean)
     .map((line) => `  shard ${s.index}: ${line}`));

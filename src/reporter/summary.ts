@@ -15,6 +15,12 @@ export const FailedTest = z.object({
   error: z.string(),
 });
 
+export const ProjectNotRun = z.object({
+  name: z.string(),
+  /** The project's browser, which the pool does not serve. */
+  browser: z.string(),
+});
+
 export const ShardSummary = z.object({
   passed: count,
   failed: count,
@@ -35,15 +41,19 @@ export const ShardSummary = z.object({
   report: z.enum(['uploaded', 'failed']).optional(),
   /** Why the upload failed, in one short line (the store's answer or the network error). */
   reportError: z.string().optional(),
+  /** Projects of the suite the runner left out because their browser is not the pool's; set by the runner. */
+  projectsNotRun: z.array(ProjectNotRun).optional(),
 });
 
 export type FailedTest = z.infer<typeof FailedTest>;
+export type ProjectNotRun = z.infer<typeof ProjectNotRun>;
 export type ShardSummary = z.infer<typeof ShardSummary>;
 
 export interface FitOptions {
   maxBytes?: number;
   maxFailures?: number;
   maxErrors?: number;
+  maxProjects?: number;
   /** Longest title and error text kept, in code points. */
   maxText?: number;
 }
@@ -60,13 +70,16 @@ function bytes(summary: ShardSummary): number {
 
 /**
  * The summary as it may be written: at most `maxBytes` of UTF-8 JSON. The
- * counts are always kept; failures and errors are cut to `maxFailures` and
- * `maxErrors` entries of `maxText` code points each, then failures, and then
- * errors, are dropped from the end until the JSON fits. Every failed test
+ * counts are always kept; failures, errors and projects not run are cut to
+ * `maxFailures`, `maxErrors` and `maxProjects` entries of `maxText` code
+ * points each, then failures, and then errors, are dropped from the end until
+ * the JSON fits (10 projects of 200 code points take under 5 KiB only in
+ * theory; names are short). Every failed test
  * left out is added to `truncated`. (The counts alone take under 200 bytes.)
  */
 export function fitSummary(summary: ShardSummary, options: FitOptions = {}): ShardSummary {
   const { maxBytes = TERMINATION_MESSAGE_MAX_BYTES, maxFailures = 20, maxErrors = 3, maxText = 200 } = options;
+  const { maxProjects = 10 } = options;
   const failures = summary.failures
     .slice(0, maxFailures)
     .map((f) => ({ title: clip(f.title, maxText), error: clip(f.error, maxText) }));
@@ -75,6 +88,13 @@ export function fitSummary(summary: ShardSummary, options: FitOptions = {}): Sha
     failures,
     truncated: summary.truncated + summary.failures.length - failures.length,
     errors: summary.errors.slice(0, maxErrors).map((e) => clip(e, maxText)),
+    ...(summary.projectsNotRun
+      ? {
+          projectsNotRun: summary.projectsNotRun
+            .slice(0, maxProjects)
+            .map((p) => ({ name: clip(p.name, maxText), browser: clip(p.browser, maxText) })),
+        }
+      : {}),
     ...(summary.reportError !== undefined ? { reportError: clip(summary.reportError, maxText) } : {}),
   };
   while (fitted.failures.length > 0 && bytes(fitted) > maxBytes) {

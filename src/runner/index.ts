@@ -8,14 +8,17 @@
 // Playwright also writes the shard's blob report, which the runner uploads
 // to the report store when Playwright has exited (report.ts).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createLogger } from '../log.ts';
+import { POOL_BROWSER_ENV } from '../protocol/runner.ts';
+import { fitSummary, type ProjectNotRun, type ShardSummary } from '../reporter/summary.ts';
 import { REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../reports/contract.ts';
 import { progressPort, serveProgress } from './progress.ts';
-import { blobReportEnv, reportUploadOf, terminationLogOf, uploadShardReport } from './report.ts';
+import { listProjects, selectProjects, withoutProjectArgs } from './projects.ts';
+import { amendSummary, blobReportEnv, reportUploadOf, terminationLogOf, uploadShardReport } from './report.ts';
 import { Deadline, STOPPING_BUDGET_MS, UPLOAD_BUDGET_MS } from './upload.ts';
 import { type AppPaths, prepareSuite, suitePath } from './workdir.ts';
 
@@ -31,10 +34,11 @@ export const usage = () =>
   '  FLEETWRIGHT_PROGRESS_PORT    serve the running counts at GET /progress on this port (unset: not served)\n' +
   `  ${REPORT_UPLOAD_URL_ENV}  PUT the shard's Playwright blob report there when the tests are done (unset: no upload)\n` +
   `  ${REPORT_TOKEN_FILE_ENV}   the file with the upload's bearer token\n` +
+  `  ${POOL_BROWSER_ENV}     run only the projects of this browser (unset: every project)\n` +
   '  PW_TEST_CONNECT_WS_ENDPOINT, PW_TEST_CONNECT_EXPOSE_NETWORK: the browser, read by Playwright';
 
 /** fleetwright's own install: from src/runner/ in development, from dist/runner/ in the image. */
-function appPaths(): AppPaths & { cli: string; reporter: string } {
+function appPaths(): AppPaths & { cli: string; reporter: string; listReporter: string } {
   const require = createRequire(import.meta.url);
   let pkg: string;
   try {
@@ -47,6 +51,7 @@ function appPaths(): AppPaths & { cli: string; reporter: string } {
     nodeModules: resolve(pkg, '../..'),
     cli: join(pkg, 'cli.js'),
     reporter: join(import.meta.dirname, '../reporter', `index${extname(import.meta.filename)}`),
+    listReporter: join(import.meta.dirname, `project-list-reporter${extname(import.meta.filename)}`),
   };
 }
 
@@ -69,17 +74,44 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
   // Beside the suite too: Playwright empties the blob report's folder before it writes.
   const blobDir = `${suite}.blob-report`;
   const reporters = upload ? `${app.reporter},blob` : app.reporter;
-  const child = spawn(process.execPath, [app.cli, 'test', '--add-reporter', reporters, ...args], {
-    cwd: suite,
+  const childEnv = {
     // A worker that is still starting when Playwright stops can miss its stop message and keep
     // Playwright waiting (microsoft/playwright#39753) until a watchdog kills it, 5 minutes by default
     // (#40637): far past a pod's grace period. Ten seconds without a heartbeat is plenty for a worker
     // that did get it; the kill then shows up in the summary's errors.
+    PWTEST_CHILD_PROCESS_TIMEOUT: '10000',
+    ...env,
+    // The suite's own commands (a webServer's `vite`, `http-server`) resolve as under `npm run`.
+    PATH: suitePath(suite, env.PATH),
+  };
+  const terminationLog = terminationLogOf(env);
+
+  let runArgs = args;
+  let notRun: ProjectNotRun[] = [];
+  const browser = env[POOL_BROWSER_ENV];
+  if (browser) {
+    const listed = await listProjects(app.cli, app.listReporter, args, { cwd: suite, env: childEnv, file: `${suite}.projects.json` });
+    const selection = listed ? selectProjects(listed, browser) : { kind: 'all' as const };
+    if (selection.kind === 'none') {
+      const projects = selection.notRun.map((p) => `${p.name || '(unnamed)'} (${p.browser})`).join(', ');
+      const error = `no project of this suite runs in ${browser}, the browser of the pool: ${projects}. ` +
+        `Add a project for ${browser}, or run the suite on a pool of its projects' browser`;
+      log.error({ browser, projectsNotRun: selection.notRun }, error);
+      writeFileSync(terminationLog, JSON.stringify(fitSummary(noProjectSummary(error, selection.notRun))));
+      await progress?.close();
+      return 1;
+    }
+    if (selection.kind === 'some') {
+      runArgs = [...withoutProjectArgs(args), ...selection.run.map((name) => `--project=${name}`)];
+      notRun = selection.notRun;
+      log.warn({ browser, projects: selection.run, projectsNotRun: notRun }, 'leaving out the projects of other browsers');
+    }
+  }
+
+  const child = spawn(process.execPath, [app.cli, 'test', '--add-reporter', reporters, ...runArgs], {
+    cwd: suite,
     env: {
-      PWTEST_CHILD_PROCESS_TIMEOUT: '10000',
-      ...env,
-      // The suite's own commands (a webServer's `vite`, `http-server`) resolve as under `npm run`.
-      PATH: suitePath(suite, env.PATH),
+      ...childEnv,
       ...(progress ? { FLEETWRIGHT_PROGRESS_FILE: progressFile } : {}),
       ...(upload ? blobReportEnv(blobDir) : {}),
     },
@@ -101,12 +133,13 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
       child.once('error', (err) => fail(new Error(`cannot start playwright test: ${err.message}`)));
       child.once('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
     });
+    if (notRun.length > 0) amendSummary(terminationLog, (summary) => ({ ...summary, projectsNotRun: notRun }));
     if (upload) {
       // Told to stop: only what is left of the grace period.
       const budget = stoppedAt === undefined ? UPLOAD_BUDGET_MS : stoppedAt + STOPPING_BUDGET_MS - Date.now();
       deadline = new Deadline(budget);
       try {
-        await uploadShardReport({ ...upload, blobDir, deadline, log, terminationLog: terminationLogOf(env) });
+        await uploadShardReport({ ...upload, blobDir, deadline, log, terminationLog });
       } finally {
         deadline.dispose();
       }
@@ -117,4 +150,12 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
     process.off('SIGINT', stop);
     await progress?.close();
   }
+}
+
+/** The summary of a shard none of whose projects is of the pool's browser: nothing ran, and it failed. */
+function noProjectSummary(error: string, projectsNotRun: ProjectNotRun[]): ShardSummary {
+  return {
+    passed: 0, failed: 0, flaky: 0, skipped: 0, durationMs: 0,
+    status: 'failed', failures: [], truncated: 0, errors: [error], projectsNotRun,
+  };
 }

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULT_TERMINATION_LOG } from '../reporter/index.ts';
-import { fitSummary, parseShardSummary } from '../reporter/summary.ts';
+import { fitSummary, parseShardSummary, type ShardSummary } from '../reporter/summary.ts';
 import { REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_KEY, REPORT_UPLOAD_URL_ENV, REPORT_TOKEN_DIR } from '../reports/contract.ts';
 import { type Deadline, uploadReport, type UploadOutcome } from './upload.ts';
 
@@ -40,11 +40,11 @@ export const blobReportEnv = (dir: string) => ({
 export const terminationLogOf = (env: NodeJS.ProcessEnv) => env.FLEETWRIGHT_TERMINATION_LOG || DEFAULT_TERMINATION_LOG;
 
 /**
- * Writes the upload's outcome into the summary at `path`, still within the
- * termination message's 4096 bytes. Returns false when there is no summary
- * to amend (Playwright stopped before the reporter wrote one).
+ * Rewrites the summary at `path` with `change`, still within the termination
+ * message's 4096 bytes. Returns false when there is no summary to amend
+ * (Playwright stopped before the reporter wrote one).
  */
-export function amendSummary(path: string, outcome: UploadOutcome): boolean {
+export function amendSummary(path: string, change: (summary: ShardSummary) => ShardSummary): boolean {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -53,13 +53,15 @@ export function amendSummary(path: string, outcome: UploadOutcome): boolean {
   }
   const parsed = parseShardSummary(text);
   if (!parsed.ok) return false;
-  const summary = { ...parsed.value };
-  delete summary.reportError;
-  const amended = outcome.ok
-    ? { ...summary, report: 'uploaded' as const }
-    : { ...summary, report: 'failed' as const, reportError: outcome.reason };
-  writeFileSync(path, JSON.stringify(fitSummary(amended)));
+  writeFileSync(path, JSON.stringify(fitSummary(change(parsed.value))));
   return true;
+}
+
+/** The upload's outcome in the summary. */
+export function withUploadOutcome(summary: ShardSummary, outcome: UploadOutcome): ShardSummary {
+  const amended: ShardSummary = { ...summary, report: outcome.ok ? 'uploaded' : 'failed' };
+  delete amended.reportError;
+  return outcome.ok ? amended : { ...amended, reportError: outcome.reason };
 }
 
 export interface ShardReportUpload extends ReportUpload {
@@ -83,7 +85,7 @@ export async function uploadShardReport(request: ShardReportUpload): Promise<Upl
   const ms = Math.round(performance.now() - started);
   if (outcome.ok) log.info({ url, bytes: outcome.bytes, attempts: outcome.attempts, ms }, 'uploaded the shard\'s report');
   else log.warn({ url, attempts: outcome.attempts, ms, reason: outcome.reason }, 'could not upload the shard\'s report; its result stands');
-  if (!amendSummary(request.terminationLog, outcome)) {
+  if (!amendSummary(request.terminationLog, (summary) => withUploadOutcome(summary, outcome))) {
     log.warn({ path: request.terminationLog }, 'no test summary to record the report upload in');
   }
   return outcome;

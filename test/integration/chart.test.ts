@@ -169,6 +169,7 @@ describe('a runner pod that uploads its report', () => {
       index: 1,
       attempt: 1,
       endpoint: 'ws://10.244.0.9:3000/pw',
+      browser: 'chromium',
       deadlineSeconds: 600,
       report: { uploadUrl: 'http://fleetwright-report-store.fleetwright-system.svc:8082/reports/x/checkout/shards/1', secret: 'checkout-report' },
     });

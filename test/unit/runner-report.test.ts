@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseShardSummary, type ShardSummary } from '../../src/reporter/summary.ts';
-import { amendSummary, BLOB_REPORT_NAME, uploadShardReport } from '../../src/runner/report.ts';
+import { amendSummary, BLOB_REPORT_NAME, uploadShardReport, withUploadOutcome } from '../../src/runner/report.ts';
 import { backoffMs, Deadline, isTransientStatus, uploadReport } from '../../src/runner/upload.ts';
 
 const log = pino({ level: 'silent' });
@@ -171,7 +171,7 @@ describe('the shard summary after an upload', () => {
   it('says uploaded, and keeps the counts and failures as the reporter wrote them', () => {
     const path = join(tmp, 'uploaded.log');
     writeFileSync(path, JSON.stringify(summary));
-    expect(amendSummary(path, { ok: true, attempts: 1, bytes: 10 })).toBe(true);
+    expect(amendSummary(path, (s) => withUploadOutcome(s, { ok: true, attempts: 1, bytes: 10 }))).toBe(true);
     expect(written(path)).toEqual({ ...summary, report: 'uploaded' });
   });
 
@@ -179,7 +179,7 @@ describe('the shard summary after an upload', () => {
     const path = join(tmp, 'failed.log');
     const many = Array.from({ length: 40 }, (_, i) => ({ title: `t${i} ${'x'.repeat(150)}`, error: 'é'.repeat(150) }));
     writeFileSync(path, JSON.stringify({ ...summary, failed: 40, failures: many }));
-    expect(amendSummary(path, { ok: false, attempts: 6, reason: `HTTP 503: ${'busy '.repeat(100)}` })).toBe(true);
+    expect(amendSummary(path, (s) => withUploadOutcome(s, { ok: false, attempts: 6, reason: `HTTP 503: ${'busy '.repeat(100)}` }))).toBe(true);
     const text = readFileSync(path, 'utf8');
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096);
     const amended = written(path);
@@ -190,7 +190,7 @@ describe('the shard summary after an upload', () => {
   });
 
   it('leaves a missing summary alone: the shard already counts as an infrastructure failure', () => {
-    expect(amendSummary(join(tmp, 'none.log'), { ok: true, attempts: 1, bytes: 1 })).toBe(false);
+    expect(amendSummary(join(tmp, 'none.log'), (s) => s)).toBe(false);
   });
 
   it('is written by uploadShardReport whatever the outcome, and the upload never throws', async () => {

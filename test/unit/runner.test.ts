@@ -30,6 +30,8 @@ import { prepareSuite, suitePath } from '../../src/runner/workdir.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const fixture = join(root, 'test/fixtures/suite');
+/** The three browser projects `npm init playwright` writes. */
+const initFixture = join(root, 'test/fixtures/init-playwright');
 const playwrightCli = join(root, 'node_modules/@playwright/test/cli.js');
 
 interface Counts {
@@ -243,6 +245,27 @@ describe('fleetwright runner', () => {
 
     expect(code, stdout).toBe(0);
     expect(counts(summary)).toEqual({ passed: 2, failed: 0, flaky: 0, skipped: 0 });
+  });
+
+  it('runs only the projects of the pool\'s browser and names the others in the summary', { timeout: 60_000 }, async () => {
+    const onPool = { FLEETWRIGHT_POOL_BROWSER: 'chromium', CI: 'true' };
+    const all = await runner('init-all', [], initFixture, undefined, onPool);
+    expect(all.code, all.stdout).toBe(0);
+    expect(counts(all.summary)).toEqual({ passed: 2, failed: 0, flaky: 0, skipped: 0 });
+    expect(all.summary.projectsNotRun).toEqual([{ name: 'firefox', browser: 'firefox' }, { name: 'webkit', browser: 'webkit' }]);
+    // The user's own --project filter is narrowed, never widened.
+    const chosen = await runner('init-chosen', ['--project=firefox', '--project', 'chromium'], initFixture, undefined, onPool);
+    expect(counts(chosen.summary)).toEqual({ passed: 2, failed: 0, flaky: 0, skipped: 0 });
+    expect(chosen.summary.projectsNotRun).toEqual([{ name: 'firefox', browser: 'firefox' }]);
+  });
+
+  it('runs nothing and fails, naming the projects, when none is of the pool\'s browser', { timeout: 60_000 }, async () => {
+    const { code, summary } = await runner('init-none', ['--project=firefox'], initFixture, undefined,
+      { FLEETWRIGHT_POOL_BROWSER: 'chromium', CI: 'true' });
+    expect(code).toBe(1);
+    expect(summary).toMatchObject({ status: 'failed', passed: 0, failed: 0, projectsNotRun: [{ name: 'firefox', browser: 'firefox' }] });
+    expect(summary.errors).toEqual(['no project of this suite runs in chromium, the browser of the pool: firefox (firefox). ' +
+      'Add a project for chromium, or run the suite on a pool of its projects\' browser']);
   });
 
   it('keeps the reporter the suite configures, and passes file arguments through', { timeout: 60_000 }, async () => {

@@ -198,6 +198,19 @@ export const TestRunStatus = z
     startTime: z.iso.datetime().optional().describe('When the first shard started.'),
     completionTime: z.iso.datetime().optional().describe('When the run reached Succeeded, Failed or Error.'),
     queuePosition: count('Place in its pool\'s queue while Queued; 1 is next.').optional(),
+    projectsNotRun: z
+      .array(
+        z.object({
+          name: z.string().max(256).describe('The Playwright project\'s name.'),
+          browser: z.string().max(64).describe('The browser the project uses.'),
+        }),
+      )
+      .max(10)
+      .optional()
+      .describe(
+        'Projects of the suite that did not run because they use another browser than the pool\'s: a pool ' +
+        'serves one browser, and a test of another would pass or fail falsely. Condition ProjectsNotRun says so.',
+      ),
     reportURL: z
       .string()
       .max(2048)

@@ -9,7 +9,7 @@ import { parseResource } from '../../api/validate.ts';
 import { POD, releaseBrowser } from '../../leasing/acquire.ts';
 import { endpointOf, leaseOf, POOL_LABEL } from '../../leasing/lease.ts';
 import { LEASE_OBJECT, type LeaseRequest, leaseRequest, queueOrder, REQUEST_LABEL } from '../../leasing/requests.ts';
-import { parseShardSummary } from '../../reporter/summary.ts';
+import { parseShardSummary, type ProjectNotRun } from '../../reporter/summary.ts';
 import { type Condition, metaTime, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
@@ -29,6 +29,7 @@ import {
   type RunnerView,
   runPhase,
   type ShardAction,
+  projectsVerdict,
   type ShardStatus,
   summarize,
   withProgress,
@@ -139,6 +140,8 @@ class RunPass {
   /** The report Secrets, made sure of once per pass, when a runner is about to start. */
   private reportSetup: Promise<ReportSetup> | undefined;
   private reportOutcome: ReportSetup | undefined;
+  /** The engine of the run's pool: runners run only the suite's projects of it. */
+  private poolBrowser = 'chromium';
 
   constructor(
     request: Request,
@@ -191,6 +194,8 @@ class RunPass {
         `ConfigMap ${configMap.name} with the tests does not exist in namespace ${request.namespace}: ` +
         'create it (fleetwright run packs a folder into one) or fix spec.source.configMap');
     }
+    // The API server defaults spec.browser.
+    this.poolBrowser = (pool.spec as { browser?: string } | undefined)?.browser ?? 'chromium';
     const capacity = poolCapacity(pool);
     if (capacity === 0) {
       return this.notScheduled(cached, 'PoolHasNoCapacity',
@@ -219,6 +224,8 @@ class RunPass {
     const shards: ShardStatus[] = [];
     const durations: number[] = [];
     const releases: { index: number; action: ShardAction }[] = [];
+    // Every shard lists the same projects: any finished one says which its pool's browser left out.
+    let projectsNotRun: ProjectNotRun[] = [];
     for (let index = 1; index <= run.spec.shards; index++) {
       const mine = runners.filter((r) => r.metadata.labels?.[SHARD_LABEL] === String(index));
       const plan = planShard({
@@ -237,8 +244,9 @@ class RunPass {
       shards.push(withProgress(plan.status, previous.find((s) => s.index === index), reported));
       const summary = mine.map(runnerView).find((r) => r.attempt === plan.status.attempts)?.summary;
       if (summary && isFinalShard(plan.status)) durations.push(summary.durationMs);
+      if (summary?.projectsNotRun?.length) projectsNotRun = summary.projectsNotRun;
     }
-    const result = await this.report(stored, run, shards, durations, capacity, deadline);
+    const result = await this.report(stored, run, { shards, durations, projectsNotRun }, capacity, deadline);
     // Only once the status says the shard is done: a pass after a crash in between must not take the
     // released browser for a lost one.
     for (const { index, action } of releases) await this.act(stored, run, index, action, deadline);
@@ -263,6 +271,7 @@ class RunPass {
           index,
           attempt: action.attempt,
           endpoint: action.browser.endpoint ?? '',
+          browser: this.poolBrowser,
           deadlineSeconds: (deadline - this.now.getTime()) / 1000,
           report: await this.reportTarget(run, index),
         });
@@ -442,22 +451,36 @@ class RunPass {
   private async report(
     run: RunObject,
     spec: TestRun,
-    shards: ShardStatus[],
-    durations: number[],
+    observed: { shards: ShardStatus[]; durations: number[]; projectsNotRun: ProjectNotRun[] },
     capacity: number,
     deadline: number,
   ): Promise<ReconcileResult | void> {
+    const { shards, durations } = observed;
     const phase = runPhase(shards);
     const summary = summarize(shards, durations);
+    const pool = spec.spec.poolRef.name;
+    const ran = summary.passed + summary.failed + summary.flaky + summary.skipped;
+    const projects = projectsVerdict(observed.projectsNotRun, ran, { name: pool, browser: this.poolBrowser });
+    const projectsNotRun = projects ? { projectsNotRun: observed.projectsNotRun } : {};
+    const conditions = conditionsOf(run, this.now);
+    const set = conditions.set;
+    if (projects) {
+      const before = run.status?.conditions?.find((c) => c.type === 'ProjectsNotRun');
+      set('ProjectsNotRun', 'True', projects.reason, projects.message);
+      if (before?.status !== 'True') {
+        await this.ctx.events.emit(run, { type: 'Warning', reason: projects.reason, action: 'Run', note: projects.message });
+      }
+    }
     if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Error') {
       const reasons = { Succeeded: 'AllTestsPassed', Failed: 'TestsFailed', Error: 'InfrastructureError' } as const;
       const message = `${summary.passed} passed, ${summary.failed} failed, ${summary.flaky} flaky, ${summary.skipped} skipped` +
         (phase === 'Error' ? `; ${shards.filter((s) => s.phase === 'Error').length} shard(s) could not run` : '');
-      return this.finish({ ...run, status: { ...run.status, summary } }, spec, phase, reasons[phase], message, shards);
+      const noProject = phase === 'Failed' && projects?.reason === 'NoProjectForBrowser';
+      const finished = { ...run, status: { ...run.status, summary, ...projectsNotRun, conditions: conditions.list } };
+      return noProject
+        ? this.finish(finished, spec, phase, projects.reason, projects.message, shards)
+        : this.finish(finished, spec, phase, reasons[phase], message, shards);
     }
-    const conditions = conditionsOf(run, this.now);
-    const set = conditions.set;
-    const pool = spec.spec.poolRef.name;
     if (spec.spec.shards > capacity) {
       const message =
         `${spec.spec.shards} shards on BrowserPool ${pool} of at most ${capacity} browser(s): at most ${capacity} run at a time`;
@@ -487,6 +510,7 @@ class RunPass {
       summary,
       ...(startTime ? { startTime, duration: formatDuration(this.now.getTime() - Date.parse(startTime)) } : {}),
       ...(position !== undefined ? { queuePosition: position } : {}),
+      ...projectsNotRun,
       observedGeneration: run.metadata.generation,
       conditions: conditions.list,
     }, run.status);

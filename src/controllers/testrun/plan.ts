@@ -3,7 +3,7 @@
 // (retry, adoption after a restart, timeout) is a unit test away.
 import { isDeepStrictEqual } from 'node:util';
 import type { TestRunStatus } from '../../api/v1alpha1/index.ts';
-import { clip, type ShardSummary } from '../../reporter/summary.ts';
+import { clip, type ProjectNotRun, type ShardSummary } from '../../reporter/summary.ts';
 
 export type ShardStatus = NonNullable<TestRunStatus['shards']>[number];
 export type ShardProgress = NonNullable<ShardStatus['progress']>;
@@ -215,6 +215,33 @@ export function summarize(shards: ShardStatus[], durations: number[]) {
     flaky: sum('flaky'),
     skipped: sum('skipped'),
     ...(durations.length > 0 ? { durationSeconds: Math.round(Math.max(...durations) / 100) / 10 } : {}),
+  };
+}
+
+/** The projects of the suite a pool's browser does not serve, as `name (browser)`, for messages. */
+export const projectList = (projects: readonly ProjectNotRun[]) =>
+  projects.map((p) => `${p.name || '(unnamed)'} (${p.browser})`).join(', ');
+
+/**
+ * What the run says about the projects its shards left out: a warning while
+ * others ran, and the reason it failed when none of its projects could run.
+ */
+export function projectsVerdict(
+  notRun: readonly ProjectNotRun[],
+  ranTests: number,
+  pool: { name: string; browser: string },
+): { reason: 'BrowserNotServed' | 'NoProjectForBrowser'; message: string } | undefined {
+  if (notRun.length === 0) return undefined;
+  if (ranTests === 0) {
+    return {
+      reason: 'NoProjectForBrowser',
+      message: `no project of the suite uses ${pool.browser}, the browser of BrowserPool ${pool.name}: ` +
+        `${projectList(notRun)}. Add a project for ${pool.browser} or point spec.poolRef at a pool of their browser`,
+    };
+  }
+  return {
+    reason: 'BrowserNotServed',
+    message: `${notRun.length} project(s) did not run, BrowserPool ${pool.name} serves ${pool.browser}: ${projectList(notRun)}`,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { TestRunSpec } from '../../api/v1alpha1/index.ts';
+import { POOL_BROWSER_ENV } from '../../protocol/runner.ts';
 import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
 import { REPORT_TOKEN_DIR, REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_KEY, REPORT_UPLOAD_URL_ENV } from '../../reports/contract.ts';
 import type { KubeObject, OwnerReference } from '../../runtime/resource.ts';
@@ -24,6 +25,8 @@ export interface RunnerPodInput {
   index: number;
   attempt: number;
   endpoint: string;
+  /** The engine of the pool the browser comes from: the runner runs only the suite's projects of it. */
+  browser: string;
   /** Seconds left until the run's deadline: the pod's activeDeadlineSeconds, so nothing outlives the run. */
   deadlineSeconds: number;
   /** Where the shard's blob report goes, and the Secret with the upload token; unset: no upload. */
@@ -97,6 +100,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
             { name: 'PW_TEST_CONNECT_WS_ENDPOINT', value: input.endpoint },
             ...(spec.exposeNetwork ? [{ name: 'PW_TEST_CONNECT_EXPOSE_NETWORK', value: spec.exposeNetwork }] : []),
             { name: 'FLEETWRIGHT_SOURCE_DIR', value: sourceDir },
+            { name: POOL_BROWSER_ENV, value: input.browser },
             { name: 'CI', value: 'true' },
             // The runner serves the shard's running counts there; the controller polls them into status.
             { name: 'FLEETWRIGHT_PROGRESS_PORT', value: String(PROGRESS_PORT) },

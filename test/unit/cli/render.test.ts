@@ -99,6 +99,21 @@ describe('the end of a run', () => {
     expect(shardLine(failed.status?.shards?.[1], 2, 2, true)).toContain('7/7  failed  4 passed, 2 failed, 1 skipped');
   });
 
+  it('says which projects did not run and why', () => {
+    const message = '2 project(s) did not run, BrowserPool chromium serves chromium: firefox (firefox), webkit (webkit)';
+    const partial = run({
+      phase: 'Succeeded',
+      duration: '12s',
+      summary: { passed: 2, failed: 0, flaky: 0, skipped: 0 },
+      projectsNotRun: [{ name: 'firefox', browser: 'firefox' }, { name: 'webkit', browser: 'webkit' }],
+      conditions: [{ type: 'ProjectsNotRun', status: 'True', reason: 'BrowserNotServed', message, lastTransitionTime: '2026-11-23T10:00:12Z' }],
+    });
+    expect(finalReport(partial)).toEqual([
+      'TestRun team-a/checkout-1a2b3 Succeeded in 12s: 2 passed, 0 failed, 0 flaky, 0 skipped',
+      `Not run: ${message}`,
+    ]);
+  });
+
   it('exits 0 only when every test passed', () => {
     expect(exitCodeOf(run({ phase: 'Succeeded' }))).toBe(0);
     expect(exitCodeOf(failed)).toBe(1);

@@ -3,6 +3,7 @@ import {
   type BrowserView,
   formatDuration,
   planShard,
+  projectsVerdict,
   type RunnerView,
   runPhase,
   type ShardObservation,
@@ -120,5 +121,29 @@ describe('the run', () => {
     expect(summarize([{ index: 1, phase: 'Failed', passed: 3, failed: 1 }, { index: 2, phase: 'Succeeded', passed: 2, skipped: 1 }], [2100, 3400]))
       .toEqual({ passed: 5, failed: 1, flaky: 0, skipped: 1, durationSeconds: 3.4 });
     expect([formatDuration(4_200), formatDuration(83_000), formatDuration(3_723_000)]).toEqual(['4s', '1m23s', '1h2m3s']);
+  });
+});
+
+describe('projects the pool\'s browser does not serve', () => {
+  const pool = { name: 'chromium', browser: 'chromium' };
+  const initProjects = [{ name: 'firefox', browser: 'firefox' }, { name: 'webkit', browser: 'webkit' }];
+
+  it('are nothing to say when every project ran', () => {
+    expect(projectsVerdict([], 6, pool)).toBeUndefined();
+  });
+
+  it('are a warning that names them while the others ran', () => {
+    expect(projectsVerdict(initProjects, 2, pool)).toEqual({
+      reason: 'BrowserNotServed',
+      message: '2 project(s) did not run, BrowserPool chromium serves chromium: firefox (firefox), webkit (webkit)',
+    });
+  });
+
+  it('are why the run failed when none of its projects could run', () => {
+    expect(projectsVerdict(initProjects, 0, pool)).toEqual({
+      reason: 'NoProjectForBrowser',
+      message: 'no project of the suite uses chromium, the browser of BrowserPool chromium: firefox (firefox), webkit (webkit). ' +
+        'Add a project for chromium or point spec.poolRef at a pool of their browser',
+    });
   });
 });

@@ -11,7 +11,7 @@ interface Spec {
   hostNetwork?: boolean;
   securityContext: Record<string, unknown>;
   volumes?: { name: string; projected?: unknown }[];
-  containers: { securityContext: Record<string, unknown> }[];
+  containers: { securityContext: Record<string, unknown>; env: { name: string; value?: string }[] }[];
 }
 
 const specOf = (spec: Record<string, unknown>) =>
@@ -22,6 +22,7 @@ const specOf = (spec: Record<string, unknown>) =>
     index: 1,
     attempt: 1,
     endpoint: 'ws://10.244.0.9:3000/pw',
+    browser: 'chromium',
     deadlineSeconds: 600,
   }).spec as Spec;
 
@@ -45,4 +46,8 @@ describe('runnerPod', () => {
       expect(pod.containers[0]?.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     });
   }
+
+  it('tells the runner its pool\'s browser, so that it runs only the suite\'s projects of it', () => {
+    expect(specOf({}).containers[0]?.env).toContainEqual({ name: 'FLEETWRIGHT_POOL_BROWSER', value: 'chromium' });
+  });
 });

@@ -54,6 +54,7 @@ const podOf = (report?: { uploadUrl: string; secret: string }, env?: { name: str
   index: 2,
   attempt: 1,
   endpoint: 'ws://10.244.0.9:3000/pw',
+  browser: 'chromium',
   deadlineSeconds: 600,
   ...(report ? { report } : {}),
 }) as unknown as Pod;
