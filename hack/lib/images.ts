@@ -11,6 +11,7 @@ import { cacheDir, repoRoot } from './paths.ts';
 
 export const IMAGE_REPOSITORY = 'localhost/fleetwright/fleetwright';
 const VARIANT_REPOSITORY = 'localhost/fleetwright/playwright-variant';
+const SUITE_REPOSITORY = 'localhost/fleetwright/suite';
 /** The tag the operator uses by default for browser and runner pods; moves to each new local build. */
 export const DEV_IMAGE = DEFAULT_IMAGE;
 const DEBIAN_IMAGE = 'localhost/fleetwright/debian:bookworm';
@@ -144,6 +145,29 @@ export function ensurePlaywrightVariantImage(version: string, projectImage: stri
     }
   });
   if (imported) removeSupersededImages(`${VARIANT_REPOSITORY}:${version}-`, [tag]);
+  return tag;
+}
+
+/**
+ * The project's image with the Playwright project in `suiteDir` baked in at
+ * /tests and its dependencies installed from its lockfile (npm ci, devDependencies
+ * included), in the node's containerd: a TestRun's `spec.source.image`. Tagged
+ * by a hash of the suite's files; built and imported only when missing.
+ */
+export function ensureSuiteImage(name: string, suiteDir: string, projectImage: string, log: Log = console.log): string {
+  const containerfile = join(repoRoot, 'hack', 'images', 'suite.Containerfile');
+  const ignorefile = join(repoRoot, 'hack', 'images', 'suite.dockerignore');
+  const files = readdirSync(suiteDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => !f.split('/').includes('node_modules') && statSync(join(suiteDir, f)).isFile())
+    .sort();
+  const tag = `${SUITE_REPOSITORY}-${name}:${sha(projectImage, readFileSync(containerfile), ...files.flatMap((f) =>
+    [Buffer.from(f), readFileSync(join(suiteDir, f))]))}`;
+  const imported = ensureInNode(tag, log, () => {
+    log(`building ${tag}: ${projectImage} with the suite ${relative(repoRoot, suiteDir)} at /tests`);
+    podman('build', '--network=host', '--build-arg', `PROJECT_IMAGE=${projectImage}`, ...npmCaSecret(),
+      '--ignorefile', ignorefile, '-f', containerfile, '-t', tag, suiteDir);
+  });
+  if (imported) removeSupersededImages(`${SUITE_REPOSITORY}-${name}:`, [tag]);
   return tag;
 }
 
