@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { BrowserPoolSpec, TestRunSpec, TunnelSpec } from '../../src/api/v1alpha1/index.ts';
 import { isContainedPath } from '../../src/runner/layout.ts';
 
@@ -90,6 +92,12 @@ describe('a git source', () => {
   ])('takes path %j only when isContainedPath does (%s)', (path, contained) => {
     expect(isContainedPath(path)).toBe(contained);
     expect(TestRunSpec.safeParse(run({ url: 'https://h/r.git', path })).success).toBe(contained);
+  });
+
+  it('accepts the git sample of config/samples', () => {
+    const docs = parseAllDocuments(readFileSync(new URL('../../config/samples/testrun-git.yaml', import.meta.url), 'utf8'));
+    const run = docs.map((d) => d.toJS() as { kind: string; spec: unknown }).find((d) => d.kind === 'TestRun');
+    expect(TestRunSpec.safeParse(run?.spec).success).toBe(true);
   });
 
   it('refuses a git source beside another source', () => {
