@@ -87,7 +87,7 @@ const commands: Record<string, Command> = {
   },
   'fetch-source': {
     summary: 'fetch the commit a git-sourced TestRun is pinned to (the init container of its runner pods)',
-    synopsis: '',
+    synopsis: '(no arguments: configured through the environment)',
     usage: fetchSourceUsage,
     run: async () => process.exit(await runFetchSource()),
   },

@@ -1,11 +1,13 @@
 // The two things Fleetwright does with a git source, both over smart HTTP with
 // isomorphic-git (no git binary in the image): the controller resolves the
 // revision to one commit by listing the remote's refs, and each runner pod
-// fetches exactly that commit. Git servers let a client over HTTP ask for
-// any commit reachable from a ref (upload-pack's stateless-RPC check, which
-// GitHub and GitLab share), so a branch moved since the run was pinned still
-// yields the pinned commit, shallowly; only a commit no ref reaches any more
-// (a force-push) is refused.
+// fetches exactly that commit. Over HTTP, git's upload-pack serves a commit
+// that is not a ref's tip as long as an advertised ref reaches it
+// (check_non_tip in upload-pack.c, for stateless RPC), so a branch moved
+// since the run was pinned still yields the pinned commit, shallowly; one no
+// ref reaches any more (a force-push) is refused. Checked against git
+// http-backend (test/unit/git/); GitHub and GitLab serve fetches with git's
+// upload-pack too, which this machine cannot reach to check.
 import * as fs from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
