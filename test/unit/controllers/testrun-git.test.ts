@@ -9,7 +9,7 @@ import { LEASE_ANNOTATION, POOL_LABEL, WS_PATH_ANNOTATION } from '../../../src/l
 import type { ReconcileContext } from '../../../src/runtime/controller.ts';
 import type { EventRecorder } from '../../../src/runtime/events.ts';
 import type { KubeObject, ResourceType } from '../../../src/runtime/resource.ts';
-import type { RestClient } from '../../../src/runtime/rest.ts';
+import { ApiError, type RestClient } from '../../../src/runtime/rest.ts';
 import { Store } from '../../../src/runtime/store.ts';
 
 const NS = 'team-a';
@@ -57,6 +57,8 @@ async function reconcile(objects: KubeObject[], run: KubeObject) {
       return Promise.resolve(body);
     },
     delete: () => Promise.resolve({}),
+    // Only browsers are read (to hand them back): say each is gone, which ends the give-back.
+    get: (path: string) => Promise.reject(new ApiError('GET', path, 404, { reason: 'NotFound' })),
   } as unknown as RestClient;
   const events: string[] = [];
   const ctx = {
@@ -83,6 +85,18 @@ const pool: KubeObject = { apiVersion: 'fleetwright.dev/v1alpha1', kind: 'Browse
 const secret = (data: Record<string, string>): KubeObject => ({
   apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git', namespace: NS },
   data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+} as KubeObject);
+/** A browser of the pool leased to attempt `attempt` of shard 1. */
+const browser = (attempt: number) => ({
+  apiVersion: 'v1', kind: 'Pod',
+  metadata: {
+    name: 'chromium-x', namespace: NS, labels: { [POOL_LABEL]: 'chromium' },
+    annotations: {
+      [LEASE_ANNOTATION]: JSON.stringify({ holder: `${UID}/1/${attempt}`, kind: 'TestRun', ref: `${NS}/e2e`, since: '2026-12-06T09:59:30Z' }),
+      [WS_PATH_ANNOTATION]: '/pw-x',
+    },
+  },
+  status: { phase: 'Running', podIP: '10.244.0.9' },
 } as KubeObject);
 const scheduled = (status: Status | undefined) => status?.conditions?.find((c) => c.type === 'Scheduled');
 
@@ -126,23 +140,37 @@ describe('reconciling a git-sourced TestRun', () => {
   it('starts a shard on the pinned commit after its branch has moved on, without asking the remote again', async () => {
     const pinned = repo.commit({ 'a.spec.ts': 'pinned' }, 'pinned');
     repo.commit({ 'a.spec.ts': 'moved on' }, 'moved on');
-    const browser = {
-      apiVersion: 'v1', kind: 'Pod',
-      metadata: {
-        name: 'chromium-x', namespace: NS, labels: { [POOL_LABEL]: 'chromium' },
-        annotations: {
-          [LEASE_ANNOTATION]: JSON.stringify({ holder: `${UID}/1/1`, kind: 'TestRun', ref: `${NS}/e2e`, since: '2026-12-06T09:59:30Z' }),
-          [WS_PATH_ANNOTATION]: '/pw-x',
-        },
-      },
-      status: { phase: 'Running', podIP: '10.244.0.9' },
-    } as KubeObject;
     // No Secret: a pinned run never needs the remote again (its runner pods mount the Secret themselves).
-    const { created } = await reconcile([pool, browser], testRun({ url: repo.url, revision: 'main', secretRef: { name: 'git' } }, {
+    const { created } = await reconcile([pool, browser(1)], testRun({ url: repo.url, revision: 'main', secretRef: { name: 'git' } }, {
       phase: 'Queued', source: { revision: 'refs/heads/main', commit: pinned },
     }));
     expect(created.map((o) => o.kind)).toEqual(['Pod']);
     const pod = created[0] as unknown as { spec: { initContainers: { env: { name: string; value: string }[] }[] } };
     expect(pod.spec.initContainers[0]?.env).toContainEqual({ name: 'FLEETWRIGHT_GIT_COMMIT', value: pinned });
+  });
+
+  it('ends the attempt on fetch-source\'s termination message when the runner pod could not fetch the tests', async () => {
+    const commit = 'f'.repeat(40);
+    const why = `repository ${repo.url} at revision main: commit ${commit} has no folder e2e: fix spec.source.git.path`;
+    const runner = {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: {
+        name: 'e2e-1-1', namespace: NS,
+        labels: { 'fleetwright.dev/testrun': 'e2e', 'fleetwright.dev/shard': '1', 'fleetwright.dev/attempt': '1' },
+        ownerReferences: [{ apiVersion: 'fleetwright.dev/v1alpha1', kind: 'TestRun', name: 'e2e', uid: UID, controller: true }],
+      },
+      status: {
+        phase: 'Failed',
+        initContainerStatuses: [{ name: 'fetch-source', state: { terminated: { exitCode: 1, message: why } } }],
+        containerStatuses: [{ name: 'runner', state: { waiting: { reason: 'PodInitializing' } } }],
+      },
+    } as KubeObject;
+    const { last } = await reconcile([pool, browser(1), runner], testRun({ url: repo.url, revision: 'main', path: 'e2e' }, {
+      phase: 'Running',
+      source: { revision: 'refs/heads/main', commit },
+      shards: [{ index: 1, phase: 'Running', attempts: 1, runnerPod: 'e2e-1-1', browserPod: 'chromium-x' }],
+    }));
+    expect((last?.shards as { message?: string }[])[0]?.message)
+      .toBe(`attempt 1 failed: runner pod e2e-1-1 could not fetch the tests: ${why}; retrying`);
   });
 });
