@@ -61,11 +61,11 @@ export class GitRepository {
     return this.record(message, branch);
   }
 
-  /** Makes the branch's files those of `folder` in a new commit; returns its SHA. */
-  commitFolder(folder: string, message: string, branch = 'main'): string {
+  /** Makes the branch's files those of `folder`, under `into` in the repository, in a new commit; returns its SHA. */
+  commitFolder(folder: string, message: string, { branch = 'main', into = '' } = {}): string {
     git(this.work, 'checkout', '-q', '-B', branch);
     git(this.work, 'rm', '-q', '-r', '--ignore-unmatch', '.');
-    cpSync(folder, this.work, { recursive: true, filter: (path) => !path.split('/').includes('node_modules') });
+    cpSync(folder, join(this.work, into), { recursive: true, filter: (path) => !path.split('/').includes('node_modules') });
     return this.record(message, branch);
   }
 

@@ -212,8 +212,7 @@ describe('fleetwright runner', () => {
     const git = await startGitServer({ host: '127.0.0.1', token: 'tok-runner' });
     try {
       const repo = git.createRepository('app', { protected: true });
-      const files = Object.fromEntries(readdirSync(fixture).map((f) => [`e2e/${f}`, readFileSync(join(fixture, f), 'utf8')]));
-      const commit = repo.commit(files, 'the suite');
+      const commit = repo.commitFolder(fixture, 'the suite', { into: 'e2e' });
       // The branch moves on to a suite that would fail differently: the run keeps the pinned commit.
       repo.commit({ 'e2e/a.spec.ts': 'throw new Error(\'not the pinned commit\');\n' }, 'moved on');
       const pod = join(tmp, 'git-pod');
