@@ -48,18 +48,20 @@ const within = (signal: AbortSignal) => ({
  * The commit `revision` names on the remote: a full SHA as it is (after
  * checking that the repository answers with these credentials), else a
  * full ref, a tag (peeled to its commit) or a branch, in git's order; unset,
- * the remote's HEAD. Throws a GitSourceError naming the fix.
+ * the remote's HEAD. Throws a GitSourceError naming the fix. `signal`
+ * stops it early (the controller losing leadership).
  */
 export async function resolveRevision(
   remote: GitRemote,
   revision: string | undefined,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<ResolvedRevision> {
   const ctx = contextOf(remote, revision);
   let refs: Awaited<ReturnType<typeof git.listServerRefs>>;
   try {
     refs = await git.listServerRefs({
-      http: within(AbortSignal.timeout(timeoutMs)),
+      http: within(signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs)),
       url: remote.url,
       headers: authHeaders(remote.credentials),
       protocolVersion: 1,

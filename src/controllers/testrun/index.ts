@@ -420,8 +420,10 @@ class RunPass {
       case 'resolve': {
         let pinned: PinnedSource;
         try {
-          pinned = await resolveRevision(plan.remote, plan.revision, RESOLVE_TIMEOUT_MS);
+          pinned = await resolveRevision(plan.remote, plan.revision, RESOLVE_TIMEOUT_MS, ctx.signal);
         } catch (err) {
+          // Stopped, not failed: this replica writes nothing more.
+          if (ctx.signal.aborted) throw err;
           // resolveRevision's errors name the repository without credentials and never quote them.
           const message = err instanceof Error ? err.message : String(err);
           return { wait: await this.notScheduled(run, 'SourceUnavailable', message, this.sourceRetryMs(run, 'SourceUnavailable')) };

@@ -1,5 +1,6 @@
 // The TestRun controller's reconcile of a git-sourced run, with its caches and API writes in memory and the
 // repository on the real git server of hack/ (127.0.0.1): what it writes, and what it does not create.
+import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +33,7 @@ interface Condition {
 type Status = Record<string, unknown> & { conditions?: Condition[] };
 
 /** One reconcile with the given objects in the caches; returns what it wrote, created and said. */
-async function reconcile(objects: KubeObject[], run: KubeObject) {
+async function reconcile(objects: KubeObject[], run: KubeObject, signal = new AbortController().signal) {
   const stores = new Map<string, Store>();
   const cache = (type: ResourceType) => {
     if (!stores.has(type.kind)) stores.set(type.kind, new Store());
@@ -64,14 +65,20 @@ async function reconcile(objects: KubeObject[], run: KubeObject) {
   const ctx = {
     log: pino({ level: 'silent' }),
     reconcileID: 'r1',
-    signal: new AbortController().signal,
+    signal,
     cache,
     rest,
     events: { emit: (_obj: KubeObject, e: { reason: string; note: string }) => events.push(`${e.reason}: ${e.note}`) } as unknown as EventRecorder,
   } as unknown as ReconcileContext;
   const controller = testRunController({ image: 'fleetwright:dev', registry: new Registry(), now: () => new Date('2026-12-06T10:00:00Z') });
-  const result = await controller.reconcile({ namespace: NS, name: 'e2e' }, ctx);
-  return { result, statuses, created, events, last: statuses.at(-1) };
+  let result: unknown;
+  let error: unknown;
+  try {
+    result = await controller.reconcile({ namespace: NS, name: 'e2e' }, ctx);
+  } catch (err) {
+    error = err;
+  }
+  return { result, error, statuses, created, events, last: statuses.at(-1) };
 }
 
 const testRun = (git: Record<string, unknown>, status?: Status): KubeObject => ({
@@ -172,5 +179,19 @@ describe('reconciling a git-sourced TestRun', () => {
     }));
     expect((last?.shards as { message?: string }[])[0]?.message)
       .toBe(`attempt 1 failed: runner pod e2e-1-1 could not fetch the tests: ${why}; retrying`);
+  });
+
+  it('writes nothing when the controller stops while the remote has not answered', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const { port } = silent.address() as { port: number };
+    try {
+      const { error, statuses, events, created } =
+        await reconcile([pool], testRun({ url: `http://127.0.0.1:${port}/e2e.git` }), AbortSignal.timeout(200));
+      expect(error).toBeDefined();
+      expect({ statuses, events, created }).toEqual({ statuses: [], events: [], created: [] });
+    } finally {
+      silent.close();
+    }
   });
 });
