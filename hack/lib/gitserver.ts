@@ -166,6 +166,8 @@ function httpBackend(projects: string, req: IncomingMessage, res: ServerResponse
     // Its complaints (a repository that does not exist) reach the client as the HTTP status.
     stdio: ['pipe', 'pipe', 'ignore'],
   });
+  // http-backend may exit before it has read the body (a repository that does not exist): not our error.
+  child.stdin.on('error', () => undefined);
   req.pipe(child.stdin);
   let head = Buffer.alloc(0);
   let headersDone = false;
