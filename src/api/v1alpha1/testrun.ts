@@ -311,6 +311,13 @@ export const TestRunKind = {
     { name: 'Failed', type: 'integer', jsonPath: '.status.summary.failed', description: 'Tests failed.' },
     { name: 'Duration', type: 'string', jsonPath: '.status.duration', description: 'Run time.' },
     {
+      name: 'Commit',
+      type: 'string',
+      jsonPath: '.status.source.commit',
+      description: 'The commit a git source is pinned to.',
+      priority: 1,
+    },
+    {
       name: 'Expose',
       type: 'string',
       jsonPath: '.spec.exposeNetwork',
