@@ -159,6 +159,7 @@ export function finalReport(run: RunObject): string[] {
   const counts = countsOf(status.summary);
   const took = status.duration ? ` in ${status.duration}` : '';
   const lines = [`TestRun ${runName(run)} ${status.phase ?? 'ended'}${took}: ${countsText(counts)}`];
+  if (status.source) lines.push(`Commit: ${status.source.commit} (${status.source.revision})`);
   const failed = (status.shards ?? []).filter((s) => s.phase === 'Failed' || s.phase === 'Error');
   const details = failed.flatMap((s) => (s.message ?? '').split('\n').filter(Boolean)
     .map((line) => `  shard ${s.index}: ${line}`));
