@@ -24,7 +24,10 @@ export class GitSourceError extends Error {
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH',
+]);
+const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
 ]);
 
 /** `repository https://host/repo.git at revision main` */
@@ -60,6 +63,9 @@ export function explain(err: unknown, ctx: SourceContext): GitSourceError {
   } else if (e.code !== undefined && NETWORK_CODES.has(e.code)) {
     message = `${what}: cannot reach ${hostOf(ctx.url)} (${e.code}: ${e.message ?? ''}): fix the host in ` +
       'spec.source.git.url, or the network path from the cluster to it';
+  } else if (e.code !== undefined && TLS_CODES.has(e.code)) {
+    message = `${what}: the TLS certificate of ${hostOf(ctx.url)} is not trusted (${e.code}): give the server a ` +
+      'certificate from a public CA, or use its http:// URL on a trusted network';
   } else if (e.code === 'SmartHttpError' || e.code === 'UnknownTransportError' || e.code === 'UrlParseError') {
     message = `${what}: the server does not speak git's smart HTTP (${e.message ?? ''}): fix spec.source.git.url`;
   } else {

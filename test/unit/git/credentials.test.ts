@@ -52,4 +52,13 @@ describe('errors of a git source', () => {
       'refused the credentials of Secret git (HTTP 403): fix its token, or its username and password, or give them ' +
       'access to the repository');
   });
+
+  it('tell an untrusted TLS certificate from a host that cannot be reached', () => {
+    const tls = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    expect(explain(tls, ctx).message).toBe('repository https://git.example.com/e2e.git at revision main: the TLS ' +
+      'certificate of git.example.com is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT): give the server a certificate from ' +
+      'a public CA, or use its http:// URL on a trusted network');
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' });
+    expect(explain(refused, ctx).message).toMatch(/cannot reach git\.example\.com \(ECONNREFUSED: /);
+  });
 });
