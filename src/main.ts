@@ -15,6 +15,7 @@ import { loadKubeConfig } from './runtime/kubeconfig.ts';
 import { runControllerProcess } from './runtime/process.ts';
 import { parseReportStoreArgs, reportStoreUsage } from './reports/config.ts';
 import { runReportStore } from './reports/index.ts';
+import { runFetchSource, usage as fetchSourceUsage } from './runner/fetch-source.ts';
 import { runRunner, usage as runnerUsage } from './runner/index.ts';
 
 /** The controllers `fleetwright controller` runs. */
@@ -83,6 +84,12 @@ const commands: Record<string, Command> = {
     summary: 'run one shard of a TestRun: playwright test [args] with the summary reporter (runner pods)',
     usage: runnerUsage,
     run: async (args) => process.exit(await runRunner(args)),
+  },
+  'fetch-source': {
+    summary: 'fetch the commit a git-sourced TestRun is pinned to (the init container of its runner pods)',
+    synopsis: '(no arguments: configured through the environment)',
+    usage: fetchSourceUsage,
+    run: async () => process.exit(await runFetchSource()),
   },
   ...cliCommands,
 };

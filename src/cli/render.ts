@@ -162,6 +162,7 @@ export function finalReport(run: RunObject): string[] {
   const counts = countsOf(status.summary);
   const took = status.duration ? ` in ${status.duration}` : '';
   const lines = [`TestRun ${runName(run)} ${status.phase ?? 'ended'}${took}: ${countsText(counts)}`];
+  if (status.source) lines.push(`Commit: ${status.source.commit} (${status.source.revision})`);
   const notRun = status.conditions?.find((c) => c.type === 'ProjectsNotRun' && c.status === 'True');
   if (notRun) lines.push(`Not run: ${notRun.message}`);
   const failed = (status.shards ?? []).filter((s) => s.phase === 'Failed' || s.phase === 'Error');

@@ -2,6 +2,8 @@
 // the cluster's pooled browsers without writing YAML. The folder goes into a
 // ConfigMap owned by the TestRun (deleting the run deletes it), and with
 // --follow the command stays until the run ends and exits as the tests did.
+// With --git instead of a folder, the run points at a repository and the
+// controller pins the revision's commit.
 import { randomBytes } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import { API_VERSION } from '../api/kind.ts';
@@ -20,13 +22,17 @@ const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'fleetwright-cli' };
 const MAX_NAME = 50;
 
 export const help: CommandHelp = {
-  synopsis: '<dir> --pool <name> [--shards n] [--follow] [-- <playwright test args>]',
+  synopsis: '<dir> | --git <url> [--revision r] [--path p] [--secret name]  --pool <name> [--shards n] [--follow] ' +
+    '[-- <playwright test args>]',
   description: [
     'Packs the spec files and config of a local Playwright project into a ConfigMap and runs them as a TestRun on',
     'the browsers of a BrowserPool. Arguments after -- go to `playwright test` in every shard (--grep, --project…).',
     'Left out: node_modules, test-results, playwright-report, blob-report and hidden files (.git, .env); the runner',
     'brings @playwright/test itself. A project over 1 MiB, or one that needs other packages, belongs in an image:',
     'spec.source.image with spec.runner.image.',
+    'With --git instead of a folder, the TestRun runs a repository (spec.source.git, http or https only): the controller',
+    'pins --revision (default: the remote\'s HEAD) to one commit that every shard fetches; --secret names a Secret of',
+    'the namespace with its credentials (key token, or username and password).',
     'With --follow: exit 0 when every test passed, 1 when tests failed or the run timed out, 3 when the run could',
     'not be carried out; Ctrl-C stops following (the run goes on). When the cluster has a report store, it then waits',
     '(up to 60 s) for the merged Playwright HTML report of all shards and prints its URL and how to open it.',
@@ -38,15 +44,30 @@ export const help: CommandHelp = {
     name: { type: 'string', value: 'name', help: 'name of the TestRun (default: the folder\'s name and a suffix)' },
     timeout: { type: 'string', value: 'seconds', help: 'fail the run after this long (default 3600)' },
     ttl: { type: 'string', value: 'seconds', help: 'delete the run and its ConfigMap this long after it ends' },
+    git: { type: 'string', value: 'url', help: 'run the tests of this repository (http or https) instead of a folder' },
+    revision: { type: 'string', value: 'rev', help: 'with --git: branch, tag or commit SHA (default: the remote\'s HEAD)' },
+    path: { type: 'string', value: 'dir', help: 'with --git: the Playwright project\'s folder in the repository' },
+    secret: { type: 'string', value: 'name', help: 'with --git: the Secret with the repository\'s credentials' },
   },
   examples: [
     'fleetwright run ./e2e --pool chromium --shards 4 --follow',
     'fleetwright run . --pool chromium -n team-a --follow -- --grep @smoke',
+    'fleetwright run --git https://git.example.com/team/app.git --revision main --path e2e --secret git --pool chromium',
   ],
 };
 
+/** A repository to run instead of a folder (spec.source.git). */
+export interface GitRequest {
+  url: string;
+  revision?: string;
+  path?: string;
+  secret?: string;
+}
+
 export interface RunRequest {
-  dir: string;
+  /** The folder to pack; unset with `git`. */
+  dir?: string;
+  git?: GitRequest;
   pool: string;
   shards: number;
   follow: boolean;
@@ -63,7 +84,8 @@ export function parseRunArgs(args: string[]): { request: RunRequest; values: Fla
   const playwrightArgs = split < 0 ? [] : args.slice(split + 1);
   const { values, positionals } = parseFlags('run', own, help.flags);
   if (values.help) return undefined;
-  if (positionals.length !== 1) {
+  const git = gitRequestOf(values, positionals);
+  if (!git && positionals.length !== 1) {
     throw new UsageError(`expected one folder, the Playwright project to run; got ${positionals.length === 0
       ? 'none'
       : positionals.join(' ')} (see fleetwright run --help)`);
@@ -76,7 +98,7 @@ export function parseRunArgs(args: string[]): { request: RunRequest; values: Fla
       'starting and ending with a letter or digit');
   }
   const request: RunRequest = {
-    dir: positionals[0] as string,
+    ...(git ? { git } : { dir: positionals[0] as string }),
     pool,
     shards: intFlag(stringFlag(values, 'shards'), 'shards', 1, 100) ?? 1,
     follow: values.follow === true,
@@ -88,21 +110,58 @@ export function parseRunArgs(args: string[]): { request: RunRequest; values: Fla
   return { request, values };
 }
 
+/** --git and its flags; undefined without --git. */
+function gitRequestOf(values: FlagValues, positionals: string[]): GitRequest | undefined {
+  const url = stringFlag(values, 'git');
+  const options = { revision: stringFlag(values, 'revision'), path: stringFlag(values, 'path'), secret: stringFlag(values, 'secret') };
+  if (url === undefined) {
+    const stray = Object.entries(options).find(([, value]) => value !== undefined);
+    if (stray) throw new UsageError(`--${stray[0]} goes with --git: it says which part of the repository to run`);
+    return undefined;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`--git runs a repository, not a folder: drop ${positionals.join(' ')}, or drop --git`);
+  }
+  if (!/^https?:\/\/[^/?#]+/.test(url)) {
+    throw new UsageError(`--git=${url}: only http:// and https:// repository URLs are supported (no ssh)`);
+  }
+  if (/^[a-zA-Z]+:\/\/[^/?#]*@/.test(url)) {
+    throw new UsageError('--git: the URL must not carry credentials: put them in a Secret and pass --secret');
+  }
+  const set = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  return { url, ...set };
+}
+
+/** A repository's name from its URL: https://host/team/My-App.git -> My-App. */
+export const repositoryName = (url: string) =>
+  new URL(url).pathname.replace(/\/+$/, '').split('/').pop()?.replace(/\.git$/, '') ?? '';
+
 /** The folder's name as the start of a TestRun name: `My E2E_tests` -> `my-e2e-tests`. */
 export function defaultName(dir: string, suffix = randomBytes(3).toString('hex').slice(0, 5)): string {
   const base = basename(resolve(dir)).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
   return `${base.slice(0, MAX_NAME - suffix.length - 1).replace(/-+$/, '')}-${suffix}`;
 }
 
-/** The TestRun `fleetwright run` creates. */
-export function testRunManifest(request: RunRequest, name: string, configMap: string) {
+/** The TestRun `fleetwright run` creates: of the packed folder's ConfigMap, or of the repository. */
+export function testRunManifest(request: RunRequest, name: string, configMap?: string) {
+  const { git } = request;
+  const source = git
+    ? {
+        git: {
+          url: git.url,
+          ...(git.revision ? { revision: git.revision } : {}),
+          ...(git.path ? { path: git.path } : {}),
+          ...(git.secret ? { secretRef: { name: git.secret } } : {}),
+        },
+      }
+    : { configMap: { name: configMap } };
   return {
     apiVersion: API_VERSION,
     kind: 'TestRun',
     metadata: { name, labels: MANAGED_BY },
     spec: {
       poolRef: { name: request.pool },
-      source: { configMap: { name: configMap } },
+      source,
       shards: request.shards,
       ...(request.playwrightArgs.length > 0 ? { runner: { args: request.playwrightArgs } } : {}),
       ...(request.timeoutSeconds !== undefined ? { timeoutSeconds: request.timeoutSeconds } : {}),
@@ -121,9 +180,22 @@ async function checkPool(cluster: Cluster, pool: string): Promise<void> {
       '(kubectl apply -f config/samples/browserpool.yaml), or pass -n for the namespace that has it');
 }
 
-async function create(cluster: Cluster, request: RunRequest, packed: PackedFolder): Promise<RunObject> {
+/** The TestRun of a repository: nothing to pack, the controller pins the revision. */
+async function createGitRun(cluster: Cluster, request: RunRequest, git: GitRequest): Promise<RunObject> {
   const { namespace } = cluster;
-  const name = request.name ?? defaultName(request.dir);
+  const name = request.name ?? defaultName(repositoryName(git.url));
+  try {
+    return await cluster.create(collectionPath(TEST_RUN, namespace), testRunManifest(request, name));
+  } catch (err) {
+    if (statusCode(err) !== 409) throw err;
+    throw new Error(`TestRun ${name} already exists in namespace ${namespace}: pass another --name, or delete it ` +
+      `(kubectl delete testrun ${name})`, { cause: err });
+  }
+}
+
+async function create(cluster: Cluster, request: RunRequest, dir: string, packed: PackedFolder): Promise<RunObject> {
+  const { namespace } = cluster;
+  const name = request.name ?? defaultName(dir);
   const configMap = `${name}-tests`;
   const exists = (what: string) => new Error(`${what} already exists in namespace ${namespace}: ` +
     `pass another --name, or delete it (kubectl delete testrun ${name})`);
@@ -167,14 +239,22 @@ export async function runCommand(args: string[], io: RunIO): Promise<number> {
     return 0;
   }
   const { request, values } = parsed;
-  const packed = packFolder(request.dir);
+  const { git, dir = '.' } = request;
+  // Packed before the cluster is asked anything: a folder too big fails at once.
+  const source = git ? { kind: 'git' as const, git } : { kind: 'folder' as const, packed: packFolder(dir) };
   const cluster = new Cluster(loadTarget(kubeFlagsOf(values), io.env));
   await checkPool(cluster, request.pool);
-  const run = await create(cluster, request, packed);
+  const run = source.kind === 'git'
+    ? await createGitRun(cluster, request, source.git)
+    : await create(cluster, request, dir, source.packed);
   const name = run.metadata.name ?? '';
   const ns = cluster.namespace;
-  io.out.write(`testrun/${name} created in namespace ${ns}: ${packed.files.length} file(s), ` +
-    `${formatBytes(packed.bytes)} in configmap/${name}-tests; ${request.shards} shard(s) on BrowserPool ${request.pool}\n`);
+  const what = source.kind === 'git'
+    ? `repository ${source.git.url} at ${source.git.revision ?? 'its HEAD'}` +
+    (source.git.path ? `, folder ${source.git.path}` : '')
+    : `${source.packed.files.length} file(s), ${formatBytes(source.packed.bytes)} in configmap/${name}-tests`;
+  io.out.write(`testrun/${name} created in namespace ${ns}: ${what}; ${request.shards} shard(s) on BrowserPool ` +
+    `${request.pool}\n`);
   if (!request.follow) {
     io.out.write(`Follow it: fleetwright run … --follow next time, or kubectl get testrun ${name} -n ${ns} -w\n`);
     return 0;

@@ -25,6 +25,8 @@ import { type BrowserServer, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Progress } from '../../src/reporter/progress.ts';
 import { parseShardSummary } from '../../src/reporter/summary.ts';
+import { startGitServer } from '../../hack/lib/gitserver.ts';
+import { runFetchSource } from '../../src/runner/fetch-source.ts';
 import { LAYOUT_KEY } from '../../src/runner/layout.ts';
 import { prepareSuite, suitePath } from '../../src/runner/workdir.ts';
 
@@ -266,6 +268,33 @@ describe('fleetwright runner', () => {
     expect(summary).toMatchObject({ status: 'failed', passed: 0, failed: 0, projectsNotRun: [{ name: 'firefox', browser: 'firefox' }] });
     expect(summary.errors).toEqual(['no project of this suite runs in chromium, the browser of the pool: firefox (firefox). ' +
       'Add a project for chromium, or run the suite on a pool of its projects\' browser']);
+  });
+
+  it('runs the suite fetch-source checked out of a folder of a git repository, at the pinned commit', { timeout: 90_000 }, async () => {
+    const git = await startGitServer({ host: '127.0.0.1', token: 'tok-runner' });
+    try {
+      const repo = git.createRepository('app', { protected: true });
+      const commit = repo.commitFolder(fixture, 'the suite', { into: 'e2e' });
+      // The branch moves on to a suite that would fail differently: the run keeps the pinned commit.
+      repo.commit({ 'e2e/a.spec.ts': 'throw new Error(\'not the pinned commit\');\n' }, 'moved on');
+      const pod = join(tmp, 'git-pod');
+      mkdirSync(join(pod, 'secret'), { recursive: true });
+      writeFileSync(join(pod, 'secret', 'token'), git.token);
+      const fetched = await runFetchSource({
+        env: {
+          FLEETWRIGHT_GIT_URL: repo.url, FLEETWRIGHT_GIT_COMMIT: commit, FLEETWRIGHT_GIT_PATH: 'e2e',
+          FLEETWRIGHT_GIT_SECRET: 'git', FLEETWRIGHT_TERMINATION_LOG: join(pod, 'fetch.termination-log'),
+        },
+        credentialsDir: join(pod, 'secret'),
+        treeDir: join(pod, 'source', 'tree'),
+        dataDir: join(pod, 'source', 'git'),
+      });
+      expect(fetched).toBe(0);
+      const { summary } = await runner('git', [], join(pod, 'source', 'tree', 'e2e'));
+      expect(counts(summary)).toEqual(whole);
+    } finally {
+      await git.stop();
+    }
   });
 
   it('keeps the reporter the suite configures, and passes file arguments through', { timeout: 60_000 }, async () => {

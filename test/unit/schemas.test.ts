@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { BrowserPoolSpec, TestRunSpec, TunnelSpec } from '../../src/api/v1alpha1/index.ts';
+import { isContainedPath } from '../../src/runner/layout.ts';
 
 describe('schema defaults', () => {
   it('gives a BrowserPool one chromium browser serving one session at a time', () => {
@@ -51,5 +54,54 @@ describe('schema defaults', () => {
       maxSessionSeconds: 3600,
       queueTimeoutSeconds: 30,
     });
+  });
+});
+
+describe('a git source', () => {
+  const run = (git: Record<string, unknown>) => ({ poolRef: { name: 'p' }, source: { git } });
+  const messages = (spec: unknown) => {
+    const parsed = TestRunSpec.safeParse(spec);
+    return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('takes a repository URL alone, leaving revision, path and credentials unset', () => {
+    const spec = TestRunSpec.parse(run({ url: 'https://git.example.com/team/e2e.git' }));
+    expect(spec.source.git).toEqual({ url: 'https://git.example.com/team/e2e.git' });
+  });
+
+  it('takes a revision, a path and a Secret', () => {
+    const git = { url: 'http://10.244.0.1:8418/e2e.git', revision: 'release/1.2', path: 'apps/web/e2e', secretRef: { name: 'git' } };
+    expect(TestRunSpec.parse(run(git)).source.git).toEqual(git);
+  });
+
+  it.each(['ssh://git@github.com/team/e2e.git', 'git@github.com:team/e2e.git', 'git://host/e2e.git', 'file:///srv/e2e'])(
+    'refuses %s: only http(s) is supported', (url) => {
+      expect(messages(run({ url }))).toContain(
+        'source.git.url: url must be an http:// or https:// URL: only http(s) is supported (isomorphic-git has no ssh transport)');
+    });
+
+  it('refuses credentials in the URL and names secretRef', () => {
+    expect(messages(run({ url: 'https://me:ghp_secret@github.com/team/e2e.git' }))).toContain(
+      'source.git.url: url must not carry credentials: put them in a Secret and name it in secretRef');
+  });
+
+  it.each([
+    ['apps/e2e', true], ['e2e', true], ['a/.hidden/b', true],
+    ['../other', false], ['a/../../b', false], ['/etc', false], ['a//b', false], ['a/', false], ['.', false], ['a/./b', false],
+    ['a\\b', false], ['', false],
+  ])('takes path %j only when isContainedPath does (%s)', (path, contained) => {
+    expect(isContainedPath(path)).toBe(contained);
+    expect(TestRunSpec.safeParse(run({ url: 'https://h/r.git', path })).success).toBe(contained);
+  });
+
+  it('accepts the git sample of config/samples', () => {
+    const docs = parseAllDocuments(readFileSync(new URL('../../config/samples/testrun-git.yaml', import.meta.url), 'utf8'));
+    const run = docs.map((d) => d.toJS() as { kind: string; spec: unknown }).find((d) => d.kind === 'TestRun');
+    expect(TestRunSpec.safeParse(run?.spec).success).toBe(true);
+  });
+
+  it('refuses a git source beside another source', () => {
+    expect(messages({ poolRef: { name: 'p' }, source: { configMap: { name: 's' }, git: { url: 'https://h/r.git' } } }))
+      .toContain('source: source must set exactly one of configMap, image or git');
   });
 });

@@ -36,6 +36,6 @@ describe('the controller\'s validation agrees with admission', () => {
     expect(parsed.ok).toBe(false);
     const message = parsed.ok ? '' : parsed.message;
     expect(message).toContain('spec.shards: Too small');
-    expect(message).toContain('spec.source: source must set exactly one of configMap or image');
+    expect(message).toContain('spec.source: source must set exactly one of configMap, image or git');
   });
 });

@@ -30,18 +30,83 @@ const ImageSource = z
   })
   .describe('Tests baked into runner.image.');
 
+// The same test as src/runner/layout.ts's isContainedPath, which the API may not import: a relative
+// path of non-empty segments, none of them `.` or `..`.
+const CONTAINED_PATH = '^[^/\\\\\\x00]+(/[^/\\\\\\x00]+)*$';
+const DOT_SEGMENT = '(^|/)[.][.]?(/|$)';
+
+const GitSource = withRules(
+  z
+    .object({
+      url: z
+        .string()
+        .min(1)
+        .max(2048)
+        .describe(
+          'The repository\'s http(s) URL, as for git clone. Only http and https are supported: the runner image ' +
+          'fetches with isomorphic-git, which has no ssh transport. Credentials go in secretRef, never in the URL.',
+        ),
+      revision: z
+        .string()
+        .min(1)
+        .max(255)
+        .regex(/^[^\t\n\v\f\r ~^:?*[\\]+$/, 'must be a branch, tag or commit SHA')
+        .optional()
+        .describe(
+          'Branch, tag or full 40-hex commit SHA to run. Unset: the remote\'s HEAD (its default branch). The ' +
+          'controller resolves it to one commit before any shard starts (status.source.commit) and every shard ' +
+          'runs that commit, even if the branch moves during the run.',
+        ),
+      path: z
+        .string()
+        .max(1024)
+        .regex(new RegExp(CONTAINED_PATH), 'must be a relative path inside the repository')
+        .optional()
+        .describe('Folder of the Playwright project inside the repository, relative, without `..`. Unset: its root.'),
+      secretRef: LocalObjectReference('Secret')
+        .optional()
+        .describe(
+          'A Secret in the run\'s namespace with the credentials: key `token` (sent as the basic-auth password, ' +
+          'with `username` if the Secret has one, else x-access-token, as GitHub, GitLab and Gitea accept), or ' +
+          '`username` and `password`. Unset: the repository is fetched without credentials.',
+        ),
+    })
+    .describe('Tests in a git repository, fetched by the runner pods at the commit the controller pinned.'),
+  [
+    {
+      cel: 'self.url.matches(\'^https?://[^/?#]+\')',
+      holds: (g) => /^https?:\/\/[^/?#]+/.test(g.url),
+      message: 'url must be an http:// or https:// URL: only http(s) is supported (isomorphic-git has no ssh transport)',
+      fieldPath: '.url',
+    },
+    {
+      cel: '!self.url.matches(\'^[a-zA-Z]+://[^/?#]*@\')',
+      holds: (g) => !/^[a-zA-Z]+:\/\/[^/?#]*@/.test(g.url),
+      message: 'url must not carry credentials: put them in a Secret and name it in secretRef',
+      fieldPath: '.url',
+    },
+    {
+      cel: '!has(self.path) || !self.path.matches(\'' + DOT_SEGMENT + '\')',
+      holds: (g) => g.path === undefined || !new RegExp(DOT_SEGMENT).test(g.path),
+      message: 'path must stay inside the repository: no `.` or `..` segments',
+      fieldPath: '.path',
+    },
+  ],
+);
+
 const Source = withRules(
   z
     .object({
       configMap: ConfigMapSource.optional(),
       image: ImageSource.optional(),
+      git: GitSource.optional(),
     })
-    .describe('Where the tests come from: exactly one of configMap or image.'),
+    .describe('Where the tests come from: exactly one of configMap, image or git.'),
   [
     {
-      cel: '[has(self.configMap), has(self.image)].filter(x, x).size() == 1',
-      holds: (s) => [s.configMap, s.image].filter((x) => x !== undefined).length === 1,
-      message: 'source must set exactly one of configMap or image',
+      cel: '[has(self.configMap), has(self.image), has(self.git)].filter(x, x).size() == 1',
+      holds: (s) => [s.configMap, s.image, s.git].filter((x) => x !== undefined).length === 1,
+      message: 'source must set exactly one of configMap, image or git',
     },
   ],
 );
@@ -219,6 +284,19 @@ export const TestRunStatus = z
         'The merged Playwright HTML report of all shards, with their traces, screenshots and videos. Set by ' +
         'the report store once the run has finished and the shards\' uploaded reports are merged.',
       ),
+    source: z
+      .object({
+        revision: z
+          .string()
+          .max(512)
+          .describe('The ref spec.source.git.revision resolved to (refs/heads/main), or the commit SHA it named.'),
+        commit: z
+          .string()
+          .regex(/^[0-9a-f]{40}$/, 'must be a 40-hex commit SHA')
+          .describe('The commit every shard runs, pinned before the first shard started.'),
+      })
+      .optional()
+      .describe('For a git source: the commit the run is pinned to.'),
     observedGeneration: observedGeneration.optional(),
     conditions: Conditions.optional(),
   })
@@ -245,6 +323,13 @@ export const TestRunKind = {
     { name: 'Passed', type: 'integer', jsonPath: '.status.summary.passed', description: 'Tests passed.' },
     { name: 'Failed', type: 'integer', jsonPath: '.status.summary.failed', description: 'Tests failed.' },
     { name: 'Duration', type: 'string', jsonPath: '.status.duration', description: 'Run time.' },
+    {
+      name: 'Commit',
+      type: 'string',
+      jsonPath: '.status.source.commit',
+      description: 'The commit a git source is pinned to.',
+      priority: 1,
+    },
     {
       name: 'Expose',
       type: 'string',

@@ -16,6 +16,8 @@ import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { collectionPath, type KubeObject, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, statusCode } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
+import { FETCH_SOURCE_CONTAINER } from '../../git/contract.ts';
+import { resolveRevision } from '../../git/remote.ts';
 import type { PodObject } from '../browserpool/view.ts';
 import { ensurePolicy, NETWORK_POLICY, type NetworkPolicyConfig, runPolicy } from '../networkpolicy.ts';
 import { BROWSER_POOL, TEST_RUN } from '../types.ts';
@@ -38,20 +40,26 @@ import { ATTEMPT_LABEL, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
 import { PROGRESS_INTERVAL_MS, RunnerProgress } from './progress.ts';
 import { nextLookMs, queueChanged } from './requeue.ts';
 import { ensureReportSecrets, type ReportSetup, type SecretObject, uploadUrl, withReportURL } from './report.ts';
+import { type PinnedSource, planSource, sourceRetryAfterMs } from './source.ts';
 
 export const CLEANUP_FINALIZER = 'fleetwright.dev/testrun-cleanup';
 const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
+/** How long a reconcile waits for a git remote to list its refs. */
+const RESOLVE_TIMEOUT_MS = 15_000;
 
 type RunObject = KubeObject & { spec?: unknown; status?: Record<string, unknown> & { conditions?: Condition[] } };
+
+interface ContainerStatus {
+  name: string;
+  state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
+}
 
 interface RunnerPodObject extends PodObject {
   spec?: unknown;
   status?: PodObject['status'] & {
     reason?: string;
-    containerStatuses?: {
-      name: string;
-      state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
-    }[];
+    initContainerStatuses?: ContainerStatus[];
+    containerStatuses?: ContainerStatus[];
   };
 }
 
@@ -65,6 +73,9 @@ export interface TestRunOptions {
   networkPolicy?: NetworkPolicyConfig;
   now?: () => Date;
 }
+
+/** A git source's commit (none for other sources), or `wait`: the run cannot start yet. */
+type SourceOutcome = { pinned?: PinnedSource } | { wait: ReconcileResult };
 
 const FINAL_PHASES = new Set(['Succeeded', 'Failed', 'Error']);
 /** The lease holder of one attempt of one shard: unique per attempt, so a lease names exactly what holds it. */
@@ -88,7 +99,10 @@ export function testRunController(options: TestRunOptions): Controller {
   const metrics = new TestRunMetrics(options.registry, () => runs());
   const writes = new StatusWrites();
   const progress = new RunnerProgress();
-  type Refs = { poolRef?: { name?: string }; source?: { configMap?: { name?: string } } };
+  type Refs = {
+    poolRef?: { name?: string };
+    source?: { configMap?: { name?: string }; git?: { secretRef?: { name?: string } } };
+  };
   const specOf = (run: KubeObject) => run.spec as Refs;
   return {
     name: 'testrun',
@@ -99,6 +113,8 @@ export function testRunController(options: TestRunOptions): Controller {
     watches: [
       { type: BROWSER_POOL, map: runsUsing((run) => specOf(run).poolRef?.name, () => runs()) },
       { type: CONFIG_MAP, map: runsUsing((run) => specOf(run).source?.configMap?.name, () => runs()) },
+      // A git source's credentials created or fixed: a run waiting for them pins its commit at once.
+      { type: SECRET, map: runsUsing((run) => specOf(run).source?.git?.secretRef?.name, () => runs()) },
       // A queued run's queuePosition moves when a request of its pool joins or leaves the queue.
       { type: LEASE_OBJECT, map: (request) => queueChanged(request, runs()) },
       {
@@ -142,6 +158,8 @@ class RunPass {
   private reportOutcome: ReportSetup | undefined;
   /** The engine of the run's pool: runners run only the suite's projects of it. */
   private poolBrowser = 'chromium';
+  /** The commit a git source runs, once pinned. */
+  private pinned: PinnedSource | undefined;
 
   constructor(
     request: Request,
@@ -175,7 +193,7 @@ class RunPass {
     const { ctx, request } = this;
     const fromCache = ctx.cache<RunObject>(TEST_RUN).get(keyOf(request));
     if (!fromCache) return;
-    const cached = this.writes.latest(fromCache);
+    let cached = this.writes.latest(fromCache);
     this.staleVersions.add(cached.metadata.resourceVersion ?? '');
     if (cached.metadata.deletionTimestamp) return this.cleanUp(cached);
     const parsed = parseResource(TestRunResource, cached);
@@ -196,6 +214,12 @@ class RunPass {
     }
     // The API server defaults spec.browser.
     this.poolBrowser = (pool.spec as { browser?: string } | undefined)?.browser ?? 'chromium';
+    const source = await this.pinSource(cached, run);
+    if ('wait' in source) return source.wait;
+    if (source.pinned) {
+      this.pinned = source.pinned;
+      cached = { ...cached, status: { ...cached.status, source: source.pinned } };
+    }
     const capacity = poolCapacity(pool);
     if (capacity === 0) {
       return this.notScheduled(cached, 'PoolHasNoCapacity',
@@ -274,6 +298,7 @@ class RunPass {
           browser: this.poolBrowser,
           deadlineSeconds: (deadline - this.now.getTime()) / 1000,
           report: await this.reportTarget(run, index),
+          ...(this.pinned ? { pinned: this.pinned } : {}),
         });
         try {
           await ctx.rest.create(collectionPath(POD, request.namespace), body);
@@ -383,8 +408,59 @@ class RunPass {
     await removeFinalizer(this.ctx.rest, TEST_RUN, run, CLEANUP_FINALIZER);
   }
 
+  /**
+   * A git source's commit: the one pinned, or else the one its revision names now, written into
+   * status.source before any shard starts. `wait`: the run cannot start yet (Scheduled=False says why).
+   */
+  private async pinSource(run: RunObject, spec: TestRun): Promise<SourceOutcome> {
+    const { ctx, request } = this;
+    const secretName = spec.spec.source.git?.secretRef?.name;
+    const secret = secretName
+      ? ctx.cache<SecretObject>(SECRET).get(keyOf({ namespace: request.namespace, name: secretName }))
+      : undefined;
+    const plan = planSource(request.namespace, spec.spec, run.status?.source as PinnedSource | undefined, secret);
+    switch (plan.type) {
+      case 'none':
+        return {};
+      case 'pinned':
+        return { pinned: plan.source };
+      case 'unavailable':
+        return { wait: await this.notScheduled(run, plan.reason, plan.message, this.sourceRetryMs(run, plan.reason)) };
+      case 'resolve': {
+        let pinned: PinnedSource;
+        try {
+          pinned = await resolveRevision(plan.remote, plan.revision, RESOLVE_TIMEOUT_MS, ctx.signal);
+        } catch (err) {
+          // Stopped, not failed: this replica writes nothing more.
+          if (ctx.signal.aborted) throw err;
+          // resolveRevision's errors name the repository without credentials and never quote them.
+          const message = err instanceof Error ? err.message : String(err);
+          return { wait: await this.notScheduled(run, 'SourceUnavailable', message, this.sourceRetryMs(run, 'SourceUnavailable')) };
+        }
+        await this.writeStatus(run, { ...run.status, source: pinned, observedGeneration: run.metadata.generation });
+        const note = `pinned revision ${plan.revision ?? 'HEAD'} (${pinned.revision}) to commit ${pinned.commit}: every shard runs it`;
+        ctx.log.info({ commit: pinned.commit, revision: pinned.revision }, note);
+        await ctx.events.emit(run, { type: 'Normal', reason: 'SourcePinned', action: 'Schedule', note });
+        return { pinned };
+      }
+    }
+  }
+
+  /** Secrets are watched: a missing one is waited for. An unavailable remote is asked again with backoff. */
+  private sourceRetryMs(run: RunObject, reason: string): number {
+    if (reason !== 'SourceUnavailable') return 30_000;
+    const scheduled = run.status?.conditions?.find((c) => c.type === 'Scheduled');
+    const failingSince = scheduled?.status === 'False' && scheduled.reason === reason ? scheduled.lastTransitionTime : undefined;
+    return sourceRetryAfterMs(failingSince, this.now);
+  }
+
   /** A run that cannot be scheduled: Pending with a condition and an Event saying what to fix. */
-  private async notScheduled(run: RunObject, reason: string, message: string): Promise<ReconcileResult> {
+  private async notScheduled(
+    run: RunObject,
+    reason: string,
+    message: string,
+    requeueAfter = 30_000,
+  ): Promise<ReconcileResult> {
     const conditions = conditionsOf(run, this.now);
     conditions.set('Scheduled', 'False', reason, message);
     const status = { ...run.status, phase: 'Pending', observedGeneration: run.metadata.generation, conditions: conditions.list };
@@ -392,8 +468,8 @@ class RunPass {
       this.ctx.log.warn({ reason }, message);
       await this.ctx.events.emit(run, { type: 'Warning', reason, action: 'Schedule', note: message });
     }
-    // Pools and ConfigMaps are watched; this only catches what no event announces.
-    return { requeueAfter: 30_000 };
+    // Pools, ConfigMaps and Secrets are watched; this only catches what no event announces (a remote back up).
+    return { requeueAfter };
   }
 
   private async timeOut(run: RunObject, spec: TestRun): Promise<void> {
@@ -511,6 +587,7 @@ class RunPass {
       ...(startTime ? { startTime, duration: formatDuration(this.now.getTime() - Date.parse(startTime)) } : {}),
       ...(position !== undefined ? { queuePosition: position } : {}),
       ...projectsNotRun,
+      ...(run.status?.source ? { source: run.status.source } : {}),
       observedGeneration: run.metadata.generation,
       conditions: conditions.list,
     }, run.status);
@@ -595,6 +672,18 @@ function browserView(pod: PodObject | undefined): BrowserView | undefined {
 }
 
 function runnerView(pod: RunnerPodObject): RunnerView {
+  const fetch = pod.status?.initContainerStatuses?.find((c) => c.name === FETCH_SOURCE_CONTAINER)?.state?.terminated;
+  if (fetch && fetch.exitCode !== 0) {
+    // The runner never started: the shard ends on fetch-source's message, not on a missing summary.
+    return {
+      name: pod.metadata.name ?? '',
+      attempt: Number(pod.metadata.labels?.[ATTEMPT_LABEL]),
+      phase: 'Failed',
+      terminating: pod.metadata.deletionTimestamp !== undefined,
+      ...(fetch.exitCode !== undefined ? { exitCode: fetch.exitCode } : {}),
+      sourceError: fetch.message?.trim() || `fetch-source exited with code ${fetch.exitCode ?? '?'}`,
+    };
+  }
   const terminated = pod.status?.containerStatuses?.find((c) => c.name === 'runner')?.state?.terminated;
   // The runner is the pod's one container and never restarts: once it has terminated the shard is done, even
   // while the pod's phase lags behind (a sandbox whose teardown hangs keeps the pod Running).

@@ -22,6 +22,8 @@ export interface RunnerView {
   summary?: ShardSummary;
   /** The termination message when it is not a summary (the runner's last output). */
   output?: string;
+  /** Why the fetch-source init container could not fetch a git source; the runner never started. */
+  sourceError?: string;
 }
 
 /** The browser leased to one attempt of a shard. */
@@ -140,6 +142,7 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
     if (!runner) failure = `runner pod ${status.runnerPod ?? ''} was deleted`;
     else if (browserLost) failure = `browser pod ${browser?.name ?? status.browserPod ?? ''} was lost`;
     else if (runner.infraReason) failure = `runner pod ${runner.name} stopped: ${runner.infraReason}`;
+    else if (runner.sourceError) failure = `runner pod ${runner.name} could not fetch the tests: ${runner.sourceError}`;
     else {
       const output = runner.output ? `; last output: ${runner.output.trim().split('\n').slice(-3).join(' | ')}` : '';
       failure = `runner pod ${runner.name} exited with code ${runner.exitCode ?? '?'} and no summary${output}`;
@@ -174,7 +177,7 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
 function retryReason(runner: RunnerView | undefined, browserLost: boolean): string {
   if (!runner) return 'RunnerDeleted';
   if (browserLost) return 'BrowserLost';
-  return runner.infraReason ?? 'NoSummary';
+  return runner.infraReason ?? (runner.sourceError ? 'SourceFetchFailed' : 'NoSummary');
 }
 
 /** The run's phase from its shards: Error beats Failed beats Succeeded once all are final. */

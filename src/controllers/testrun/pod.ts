@@ -1,4 +1,15 @@
-import type { TestRunSpec } from '../../api/v1alpha1/index.ts';
+import type { TestRunSpec, TestRunStatus } from '../../api/v1alpha1/index.ts';
+import {
+  FETCH_SOURCE_CONTAINER,
+  GIT_COMMIT_ENV,
+  GIT_CREDENTIALS_DIR,
+  GIT_PATH_ENV,
+  GIT_REVISION_ENV,
+  GIT_SECRET_ENV,
+  GIT_SOURCE_ROOT,
+  GIT_TREE_DIR,
+  GIT_URL_ENV,
+} from '../../git/contract.ts';
 import { POOL_BROWSER_ENV } from '../../protocol/runner.ts';
 import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
 import { REPORT_TOKEN_DIR, REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_KEY, REPORT_UPLOAD_URL_ENV } from '../../reports/contract.ts';
@@ -31,24 +42,31 @@ export interface RunnerPodInput {
   deadlineSeconds: number;
   /** Where the shard's blob report goes, and the Secret with the upload token; unset: no upload. */
   report?: { uploadUrl: string; secret: string };
+  /** The commit a git source is pinned to (status.source); required with spec.source.git. */
+  pinned?: NonNullable<TestRunStatus['source']>;
 }
+
+const RESTRICTED = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
 
 /**
  * A runner pod: `fleetwright runner --shard=i/n` (or the user's command) with
  * the leased browser in PW_TEST_CONNECT_WS_ENDPOINT, the suite mounted at
- * /source from its ConfigMap, under the restricted Pod Security Standard.
+ * /source from its ConfigMap or fetched at its pinned commit by the
+ * fetch-source init container, under the restricted Pod Security Standard.
  */
 export function runnerPod(input: RunnerPodInput): KubeObject {
   const { run, spec, index, attempt } = input;
   const runner = spec.runner ?? {};
   const configMap = spec.source.configMap;
+  const git = spec.source.git && gitParts(spec.source.git, input);
   const shardArg = `--shard=${index}/${spec.shards}`;
   // The default image's entrypoint is `fleetwright`; a user's command takes the shard argument last.
   const args = runner.command ? [...(runner.args ?? []), shardArg] : ['runner', shardArg, ...(runner.args ?? [])];
-  const sourceDir = spec.source.image?.workingDir ?? SOURCE_DIR;
+  const sourceDir = spec.source.image?.workingDir ?? git?.sourceDir ?? SOURCE_DIR;
   const { report } = input;
   const volumes = [
     ...(configMap ? [{ name: 'source', configMap: { name: configMap.name } }] : []),
+    ...(git?.volumes ?? []),
     ...(report
       ? [{
           name: 'report-token',
@@ -63,6 +81,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
   ];
   const mounts = [
     ...(configMap ? [{ name: 'source', mountPath: SOURCE_DIR, readOnly: true }] : []),
+    ...(git ? [{ name: 'source', mountPath: GIT_SOURCE_ROOT, readOnly: true }] : []),
     ...(report ? [{ name: 'report-token', mountPath: REPORT_TOKEN_DIR, readOnly: true }] : []),
   ];
   return {
@@ -84,10 +103,11 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
         runAsNonRoot: true,
         runAsUser: RUNNER_ID,
         runAsGroup: RUNNER_ID,
-        // A Secret volume's files belong to root; fsGroup makes the token's group the runner's.
-        ...(report ? { fsGroup: RUNNER_ID } : {}),
+        // A Secret volume's files belong to root; fsGroup makes the tokens' group the runner's.
+        ...(report || git?.credentials ? { fsGroup: RUNNER_ID } : {}),
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      ...(git ? { initContainers: [git.container] } : {}),
       containers: [
         {
           name: 'runner',
@@ -118,10 +138,55 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
           terminationMessagePolicy: 'FallbackToLogsOnError',
           ...(runner.resources ? { resources: podResources(runner.resources) } : {}),
           ...(mounts.length > 0 ? { volumeMounts: mounts } : {}),
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          securityContext: RESTRICTED,
         },
       ],
       ...(volumes.length > 0 ? { volumes } : {}),
     },
+  };
+}
+
+/**
+ * The fetch-source init container of a git source, of the controller's image
+ * (a user's runner image need not have fleetwright in it): it checks the
+ * pinned commit out into an emptyDir the runner reads, with the credentials
+ * of the mounted Secret, never in an environment value.
+ */
+function gitParts(git: NonNullable<TestRunSpec['source']['git']>, input: RunnerPodInput) {
+  if (!input.pinned) throw new Error('a git source\'s runner pod needs the pinned commit (status.source)');
+  const secret = git.secretRef?.name;
+  const credentials = secret
+    ? {
+        name: 'git-credentials',
+        // Optional: a missing Secret or key is said by fetch-source in the shard's message, instead of a
+        // pod that never starts. Readable by the runner's group only (fsGroup).
+        secret: { secretName: secret, optional: true, defaultMode: 0o440 },
+      }
+    : undefined;
+  const container = {
+    name: FETCH_SOURCE_CONTAINER,
+    image: input.image,
+    imagePullPolicy: 'IfNotPresent',
+    args: ['fetch-source'],
+    env: [
+      { name: GIT_URL_ENV, value: git.url },
+      { name: GIT_COMMIT_ENV, value: input.pinned.commit },
+      { name: GIT_REVISION_ENV, value: git.revision ?? input.pinned.revision },
+      ...(git.path ? [{ name: GIT_PATH_ENV, value: git.path }] : []),
+      ...(secret ? [{ name: GIT_SECRET_ENV, value: secret }] : []),
+    ],
+    volumeMounts: [
+      { name: 'source', mountPath: GIT_SOURCE_ROOT },
+      ...(credentials ? [{ name: credentials.name, mountPath: GIT_CREDENTIALS_DIR, readOnly: true }] : []),
+    ],
+    // fetch-source writes why it failed; the controller makes it the shard's message.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: RESTRICTED,
+  };
+  return {
+    container,
+    credentials,
+    volumes: [{ name: 'source', emptyDir: {} }, ...(credentials ? [credentials] : [])],
+    sourceDir: git.path ? `${GIT_TREE_DIR}/${git.path}` : GIT_TREE_DIR,
   };
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/cli/flags.ts';
 import { explain, loadTarget } from '../../../src/cli/kube.ts';
-import { defaultName, parseRunArgs, testRunManifest } from '../../../src/cli/run.ts';
+import { defaultName, parseRunArgs, repositoryName, testRunManifest } from '../../../src/cli/run.ts';
 import { tunnelSnippet } from '../../../src/cli/tunnel.ts';
 import { ApiError } from '../../../src/runtime/rest.ts';
 
@@ -41,6 +41,41 @@ describe('fleetwright run arguments', () => {
     expect(defaultName('/work/My E2E_tests/', 'a1b2c')).toBe('my-e2e-tests-a1b2c');
     expect(defaultName('/', 'a1b2c')).toBe('run-a1b2c');
     expect(defaultName(`/x/${'long-'.repeat(20)}`, 'a1b2c').length).toBeLessThanOrEqual(50);
+  });
+
+  it('takes --git instead of a folder, with its revision, path and Secret', () => {
+    const parsed = parseRunArgs(['--git', 'https://git.example.com/team/app.git', '--revision', 'main', '--path', 'e2e',
+      '--secret', 'git', '--pool', 'chromium']);
+    expect(parsed?.request).toEqual({
+      git: { url: 'https://git.example.com/team/app.git', revision: 'main', path: 'e2e', secret: 'git' },
+      pool: 'chromium', shards: 1, follow: false, playwrightArgs: [], timeoutSeconds: undefined, ttlSeconds: undefined,
+    });
+    expect(parseRunArgs(['--git=http://10.244.0.1:8418/suite.git', '--pool', 'p'])?.request.git)
+      .toEqual({ url: 'http://10.244.0.1:8418/suite.git' });
+  });
+
+  it('says what is wrong with --git', () => {
+    const url = 'https://git.example.com/team/app.git';
+    expect(() => parseRunArgs(['.', '--git', url, '--pool', 'p']))
+      .toThrow('--git runs a repository, not a folder: drop ., or drop --git');
+    expect(() => parseRunArgs(['--git', 'git@github.com:team/app.git', '--pool', 'p']))
+      .toThrow('--git=git@github.com:team/app.git: only http:// and https:// repository URLs are supported (no ssh)');
+    expect(() => parseRunArgs(['--git', 'https://me:tok@github.com/team/app.git', '--pool', 'p']))
+      .toThrow('--git: the URL must not carry credentials: put them in a Secret and pass --secret');
+    expect(() => parseRunArgs(['.', '--revision', 'main', '--pool', 'p']))
+      .toThrow('--revision goes with --git: it says which part of the repository to run');
+    expect(() => parseRunArgs(['--git', url])).toThrow('--pool is required');
+  });
+
+  it('makes a TestRun of the repository, named after it', () => {
+    const request = parseRunArgs(['--git', 'https://git.example.com/team/My-App.git/', '--path', 'e2e', '--secret', 'git',
+      '--pool', 'chromium'])!.request;
+    expect(repositoryName(request.git!.url)).toBe('My-App');
+    expect(testRunManifest(request, 'my-app-1a2b3').spec).toEqual({
+      poolRef: { name: 'chromium' },
+      source: { git: { url: 'https://git.example.com/team/My-App.git/', path: 'e2e', secretRef: { name: 'git' } } },
+      shards: 1,
+    });
   });
 
   it('makes a TestRun of the ConfigMap, with the arguments for the runner', () => {

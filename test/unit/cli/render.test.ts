@@ -114,6 +114,15 @@ describe('the end of a run', () => {
     ]);
   });
 
+  it('names the commit a git-sourced run ran', () => {
+    const commit = 'ab'.repeat(20);
+    const fromGit = { ...failed, status: { ...failed.status, source: { revision: 'refs/heads/main', commit } } };
+    expect(finalReport(fromGit).slice(0, 2)).toEqual([
+      'TestRun team-a/checkout-1a2b3 Failed in 41s: 9 passed, 2 failed, 1 flaky, 1 skipped',
+      `Commit: ${commit} (refs/heads/main)`,
+    ]);
+  });
+
   it('exits 0 only when every test passed', () => {
     expect(exitCodeOf(run({ phase: 'Succeeded' }))).toBe(0);
     expect(exitCodeOf(failed)).toBe(1);

@@ -93,6 +93,30 @@ describe('planShard', () => {
     expect(oom.status).toMatchObject({ phase: 'Error', message: 'attempt 3 failed: runner pod run-2-3 stopped: OOMKilled; no retries left (retries: 2)' });
   });
 
+  it('ends a shard whose tests could not be fetched on fetch-source\'s message, retried only while retries last', () => {
+    const sourceError = 'repository https://git.example.com/e2e.git at revision main: commit abc has no folder e2e: ' +
+      'fix spec.source.git.path';
+    const failed = runner(1, { phase: 'Failed', exitCode: 1, sourceError });
+    const retried = planShard(observe({
+      status: { index: 2, phase: 'Running', attempts: 1 },
+      runners: new Map([[1, failed]]),
+      browserOf: (a) => (a === 1 ? browser : undefined),
+    }), 2);
+    expect(retried.status.message).toBe(`attempt 1 failed: runner pod run-2-1 could not fetch the tests: ${sourceError}; retrying`);
+    expect(retried.actions).toContainEqual({ type: 'retry', reason: 'SourceFetchFailed' });
+    expect(retried.actions).toContainEqual({ type: 'releaseBrowser', attempt: 1, browser: 'chromium-a' });
+
+    const last = planShard(observe({
+      status: { index: 2, phase: 'Running', attempts: 3 },
+      runners: new Map([[3, runner(3, { phase: 'Failed', exitCode: 1, sourceError })]]),
+      browserOf: () => browser,
+    }), 2);
+    expect(last.status).toMatchObject({
+      phase: 'Error',
+      message: `attempt 3 failed: runner pod run-2-3 could not fetch the tests: ${sourceError}; no retries left (retries: 2)`,
+    });
+  });
+
   it('keeps the result of a finished shard whose browser was already handed back (a restart lost the record)', () => {
     const plan = planShard(observe({
       status: { index: 2, phase: 'Running', attempts: 1 },

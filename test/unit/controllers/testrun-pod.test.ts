@@ -51,3 +51,66 @@ describe('runnerPod', () => {
     expect(specOf({}).containers[0]?.env).toContainEqual({ name: 'FLEETWRIGHT_POOL_BROWSER', value: 'chromium' });
   });
 });
+
+interface Container {
+  image: string;
+  env: { name: string; value?: string }[];
+  volumeMounts: unknown[];
+}
+interface GitPodSpec {
+  initContainers: Container[];
+  containers: Container[];
+  volumes: unknown[];
+  securityContext: Record<string, unknown>;
+}
+
+describe('runnerPod of a git source', () => {
+  const commit = 'a'.repeat(40);
+  const gitPod = (git: Record<string, unknown>, runner?: Record<string, unknown>) => runnerPod({
+    run: { namespace: 'team-a', name: 'checkout', owner },
+    spec: TestRunSpec.parse({ poolRef: { name: 'chromium' }, source: { git }, ...(runner ? { runner } : {}) }),
+    image: 'fleetwright:dev',
+    index: 1,
+    attempt: 1,
+    endpoint: 'ws://10.244.0.9:3000/pw',
+    browser: 'chromium',
+    deadlineSeconds: 600,
+    pinned: { revision: 'refs/heads/main', commit },
+  }).spec as GitPodSpec;
+
+  it('fetches the pinned commit in an init container of the controller\'s image, even under a user\'s runner image', () => {
+    const pod = gitPod({ url: 'https://git.example.com/e2e.git', revision: 'main', path: 'apps/e2e' }, { image: 'suite:1' });
+    expect(pod.initContainers).toEqual([{
+      name: 'fetch-source',
+      image: 'fleetwright:dev',
+      imagePullPolicy: 'IfNotPresent',
+      args: ['fetch-source'],
+      env: [
+        { name: 'FLEETWRIGHT_GIT_URL', value: 'https://git.example.com/e2e.git' },
+        { name: 'FLEETWRIGHT_GIT_COMMIT', value: commit },
+        { name: 'FLEETWRIGHT_GIT_REVISION', value: 'main' },
+        { name: 'FLEETWRIGHT_GIT_PATH', value: 'apps/e2e' },
+      ],
+      volumeMounts: [{ name: 'source', mountPath: '/var/run/fleetwright/source' }],
+      terminationMessagePolicy: 'FallbackToLogsOnError',
+      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+    }]);
+    expect(pod.volumes).toEqual([{ name: 'source', emptyDir: {} }]);
+    const runner = pod.containers[0];
+    expect(runner?.image).toBe('suite:1');
+    expect(runner?.volumeMounts).toEqual([{ name: 'source', mountPath: '/var/run/fleetwright/source', readOnly: true }]);
+    expect(runner?.env).toContainEqual({ name: 'FLEETWRIGHT_SOURCE_DIR', value: '/var/run/fleetwright/source/tree/apps/e2e' });
+  });
+
+  it('mounts the credentials Secret for the init container alone, readable by the runner\'s group, never as an env value', () => {
+    const pod = gitPod({ url: 'https://git.example.com/e2e.git', secretRef: { name: 'git' } });
+    expect(pod.volumes).toContainEqual({ name: 'git-credentials', secret: { secretName: 'git', optional: true, defaultMode: 0o440 } });
+    expect(pod.securityContext.fsGroup).toBe(10001);
+    const init = pod.initContainers[0];
+    expect(init?.volumeMounts).toContainEqual({ name: 'git-credentials', mountPath: '/var/run/fleetwright/git', readOnly: true });
+    expect(init?.env).toContainEqual({ name: 'FLEETWRIGHT_GIT_SECRET', value: 'git' });
+    expect(init?.env.find((e) => e.name === 'FLEETWRIGHT_GIT_REVISION')?.value).toBe('refs/heads/main');
+    expect(pod.containers[0]?.volumeMounts).not.toContainEqual(expect.objectContaining({ name: 'git-credentials' }));
+    expect(pod.containers[0]?.env).toContainEqual({ name: 'FLEETWRIGHT_SOURCE_DIR', value: '/var/run/fleetwright/source/tree' });
+  });
+});
