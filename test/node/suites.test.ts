@@ -6,7 +6,9 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type GitServer, startGitServer } from '../../hack/lib/gitserver.ts';
 import { ensureSuiteImage } from '../../hack/lib/images.ts';
+import { NODE_IP } from '../../hack/lib/node.ts';
 import { packFolder } from '../../src/cli/pack.ts';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { TEST_RUN } from '../../src/controllers/types.ts';
@@ -23,6 +25,7 @@ interface RunObject extends KubeObject {
     summary?: Partial<Counts>;
     shards?: { message?: string }[];
     projectsNotRun?: { name: string; browser: string }[];
+    source?: { revision?: string; commit?: string };
     conditions?: Condition[];
   };
 }
@@ -127,5 +130,110 @@ spec:
       message: 'no project of the suite uses chromium, the browser of BrowserPool suites: firefox (firefox). ' +
         'Add a project for chromium or point spec.poolRef at a pool of their browser',
     });
+  });
+});
+
+describe('a suite in a git repository', () => {
+  /** The flat 14-test suite (test/fixtures/suite), in a folder of the repository as app repositories keep e2e tests. */
+  const suite = join(repoRoot, 'test', 'fixtures', 'suite');
+  const suiteCounts = { passed: 9, failed: 3, flaky: 1, skipped: 1 };
+  const token = `git-token-${Date.now().toString(36)}`;
+  let git: GitServer;
+  const scheduled = (run: RunObject) => run.status?.conditions?.find((c) => c.type === 'Scheduled');
+  const gitRun = (name: string, source: string, extra = '') => `
+apiVersion: fleetwright.dev/v1alpha1
+kind: TestRun
+metadata: { name: ${name} }
+spec:
+  poolRef: { name: suites }
+  source: { git: { ${source} } }
+${extra}`;
+  const waitForReason = (name: string, reason: string) => eventually(`TestRun ${name}: ${reason}`, async () => {
+    const run = await rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
+    return scheduled(run)?.reason === reason && run;
+  }, 60_000);
+
+  beforeAll(async () => {
+    // On the bridge address: the controller on this host and the runner pods both reach it there.
+    git = await startGitServer({ host: NODE_IP, token });
+    apply(ns.name, `
+apiVersion: v1
+kind: Secret
+metadata: { name: git-token }
+stringData: { token: ${token} }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: wrong-token }
+stringData: { token: not-${token} }
+`);
+  });
+
+  afterAll(() => git?.stop());
+
+  it('runs from a public repository and from a token-protected one, in 2 shards, with the direct run\'s counts', async () => {
+    const open = git.createRepository('public-app');
+    const openCommit = open.commitFolder(suite, 'e2e tests', { into: 'e2e' });
+    const closed = git.createRepository('private-app', { protected: true });
+    const closedCommit = closed.commitFolder(suite, 'e2e tests', { into: 'e2e' });
+    apply(ns.name, [
+      gitRun('from-public', `url: ${open.url}, revision: main, path: e2e`, '  shards: 2'),
+      gitRun('from-private', `url: ${closed.url}, path: e2e, secretRef: { name: git-token }`, '  shards: 2'),
+    ].join('\n---\n'));
+    const [publicRun, privateRun] = await Promise.all([waitForRun('from-public'), waitForRun('from-private')]);
+    for (const [run, commit] of [[publicRun, openCommit], [privateRun, closedCommit]] as const) {
+      const messages = JSON.stringify(run.status?.shards?.map((s) => s.message));
+      expect(counts(run.status?.summary), messages).toEqual(suiteCounts);
+      expect(run.status?.source?.commit).toBe(commit);
+    }
+    expect(publicRun.status?.source?.revision).toBe('refs/heads/main');
+  }, 600_000);
+
+  it('runs every shard on the commit it was pinned to, although the branch moves during the run', async () => {
+    const repo = git.createRepository('moving-app');
+    const pinned = repo.commitFolder(suite, 'e2e tests', { into: 'e2e' });
+    apply(ns.name, poolManifest('single', 'replicas: 1'));
+    await waitForPool(ns.name, 'single', 'one idle', (p) => p.status?.idle === 1);
+    apply(ns.name, gitRun('moving', `url: ${repo.url}, revision: main, path: e2e`, '  shards: 2').replace('name: suites', 'name: single'));
+    // One browser: the second shard starts only after the first is done, long after the branch moved.
+    await eventually('the first shard running', async () => {
+      const run = await rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name: 'moving' }));
+      return run.status?.source?.commit === pinned && run.status.phase === 'Running' && run;
+    }, 120_000);
+    const broken = { 'e2e/playwright.config.ts': 'export default {};\n', 'e2e/a.spec.ts': 'throw new Error(\'moved on\');\n' };
+    repo.commit(broken, 'moved on');
+    const run = await waitForRun('moving');
+    expect(run.status?.source?.commit).toBe(pinned);
+    expect(counts(run.status?.summary), JSON.stringify(run.status?.shards?.map((s) => s.message))).toEqual(suiteCounts);
+  }, 600_000);
+
+  it('says what is wrong with a bad URL, an unknown revision, refused credentials or a missing Secret, and starts no pod', async () => {
+    const repo = git.createRepository('guarded', { protected: true });
+    repo.commitFolder(suite, 'e2e tests');
+    const closedPort = `http://${NODE_IP}:9/nothing.git`;
+    apply(ns.name, [
+      gitRun('bad-url', `url: ${closedPort}`),
+      gitRun('bad-revision', `url: ${repo.url}, revision: no-such-branch, secretRef: { name: git-token }`),
+      gitRun('bad-token', `url: ${repo.url}, secretRef: { name: wrong-token }`),
+      gitRun('no-secret', `url: ${repo.url}, secretRef: { name: nowhere }`),
+    ].join('\n---\n'));
+    const [badUrl, badRevision, badToken, noSecret] = await Promise.all([
+      waitForReason('bad-url', 'SourceUnavailable'),
+      waitForReason('bad-revision', 'SourceUnavailable'),
+      waitForReason('bad-token', 'SourceUnavailable'),
+      waitForReason('no-secret', 'SourceNotFound'),
+    ]);
+    expect(scheduled(badUrl)?.message).toMatch(new RegExp(`^repository ${closedPort} at its HEAD: cannot reach ${NODE_IP}:9 \\(ECONNREFUSED`));
+    expect(scheduled(badRevision)?.message).toMatch(/^repository \S+guarded\.git at revision no-such-branch: no branch, tag or ref no-such-branch \(branches: main\)/);
+    expect(scheduled(badToken)?.message).toMatch(/the server refused the credentials of Secret wrong-token \(HTTP 401\)/);
+    expect(scheduled(noSecret)?.message).toMatch(/Secret nowhere/);
+    for (const run of [badUrl, badRevision, badToken, noSecret]) {
+      expect(run.status?.phase).toBe('Pending');
+      expect(JSON.stringify(run)).not.toContain(token);
+    }
+    expect(kubectl(['events', '-n', ns.name, '--for', 'testrun/bad-token']).stdout).toContain('SourceUnavailable');
+    const selector = 'fleetwright.dev/testrun in (bad-url,bad-revision,bad-token,no-secret)';
+    expect(kubectl(['get', 'pods', '-n', ns.name, '-l', selector, '-o', 'name']).stdout).toBe('');
+    kubectl(['delete', 'tr', 'bad-url', 'bad-revision', 'bad-token', 'no-secret', '-n', ns.name]);
   });
 });
