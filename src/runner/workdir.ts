@@ -38,11 +38,12 @@ function copied(source: string) {
 
 /**
  * Copies the suite into `<workRoot>/suite`, emptied first, and links its
- * node_modules; returns that directory. The same path in every runner pod:
+ * node_modules (`ownModules`: the suite's own, or what the runner installed
+ * for it); returns that directory. The same path in every runner pod:
  * Playwright records it as the blob report's root, and merges only reports
  * with one root. So one runner per work directory.
  */
-export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths): string {
+export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths, ownModules?: string): string {
   const source = resolve(sourceDir);
   const work = resolve(workRoot);
   if (!existsSync(source) || !statSync(source).isDirectory()) {
@@ -65,7 +66,7 @@ export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths)
 
   // The suite's own packages stay resolvable; Playwright and fleetwright come from the app.
   const links = new Map<string, string>();
-  const own = join(source, 'node_modules');
+  const own = ownModules ?? join(source, 'node_modules');
   if (existsSync(own)) {
     for (const name of readdirSync(own)) if (!name.startsWith('.')) links.set(name, join(own, name));
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dependencyCacheKey } from '../../../src/runner/cache-key.ts';
 import { lockfileOf, ownDependencies, PackageJsonError, planDependencies, type SuiteFiles } from '../../../src/runner/dependencies.ts';
+import { installFailureCause, lastLines } from '../../../src/runner/install-failure.ts';
 import { credentialKeys, maskSecrets, registriesOf } from '../../../src/runner/npmrc.ts';
 
 const manifest = (deps: Record<string, string>, dev: Record<string, string> = {}) =>
@@ -118,5 +119,25 @@ describe('.npmrc', () => {
   it('masks tokens, URL passwords and bearer tokens', () => {
     const text = 'GET https://u:hunter2@npm.example/x npm_SECRETSECRET Authorization: Bearer abc.def _authToken=zzz';
     expect(maskSecrets(text, ['npm_SECRETSECRET'])).toBe('GET https://***@npm.example/x *** Authorization: Bearer *** _authToken=***');
+  });
+});
+
+describe('installFailureCause', () => {
+  const npm = ['npm', 'ci', '--no-audit', '--no-fund'];
+
+  it('leads with what the suite\'s author can fix', () => {
+    expect(installFailureCause('npm error `npm ci` can only install packages when your package.json and package-lock.json or ' +
+      'npm-shrinkwrap.json are in sync.', npm, 1)).toMatch(/^lockfile out of date with package.json/);
+    expect(installFailureCause('npm error code E404\nnpm error 404 Not Found - GET https://r/nope', npm, 1))
+      .toMatch(/^a package of the lockfile is not in the registry/);
+    expect(installFailureCause('npm error code E401', npm, 1)).toMatch(/^the registry refused the credentials/);
+    expect(installFailureCause('npm error code ETIMEDOUT', npm, 1)).toMatch(/^the registry is unreachable/);
+    expect(installFailureCause('npm error code ENOTFOUND', npm, 1)).toMatch(/^the registry is unreachable/);
+    expect(installFailureCause(' ERR_PNPM_OUTDATED_LOCKFILE  Cannot install', ['corepack', 'pnpm'], 1)).toMatch(/^lockfile out of date/);
+    expect(installFailureCause('something else', npm, 2)).toBe('`npm ci --no-audit --no-fund` exited with code 2');
+  });
+
+  it('quotes the last lines without stack frames', () => {
+    expect(lastLines('a\n\nnpm error     at x (y.js:1:1)\nb\nc\n', 2)).toBe('b\nc');
   });
 });
