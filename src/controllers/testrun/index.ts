@@ -22,6 +22,7 @@ import { BROWSER_POOL, TEST_RUN } from '../types.ts';
 import { type TestCounts, TestRunMetrics } from './metrics.ts';
 import {
   type BrowserView,
+  finishReason,
   formatDuration,
   isFinalShard,
   onlyDurationDiffers,
@@ -36,7 +37,14 @@ import {
 import { ATTEMPT_LABEL, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
 import { PROGRESS_INTERVAL_MS, RunnerProgress } from './progress.ts';
 import { nextLookMs, queueChanged } from './requeue.ts';
-import { ensureReportSecrets, type ReportSetup, type SecretObject, uploadUrl, withReportURL } from './report.ts';
+import {
+  dependencyCacheUrl,
+  ensureReportSecrets,
+  type ReportSetup,
+  type SecretObject,
+  uploadUrl,
+  withReportURL,
+} from './report.ts';
 
 export const CLEANUP_FINALIZER = 'fleetwright.dev/testrun-cleanup';
 const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
@@ -298,7 +306,9 @@ class RunPass {
     this.reportSetup ??= this.setUpReports(run);
     const setup = await this.reportSetup;
     if (!setup.ok) return undefined;
-    return { uploadUrl: uploadUrl(store, this.request.namespace, this.request.name, index), secret: setup.secret };
+    const { namespace, name } = this.request;
+    const cacheUrl = dependencyCacheUrl(store, namespace, name);
+    return { uploadUrl: uploadUrl(store, namespace, name, index), cacheUrl, secret: setup.secret };
   }
 
   private async setUpReports(run: RunObject): Promise<ReportSetup> {
@@ -450,10 +460,11 @@ class RunPass {
     const phase = runPhase(shards);
     const summary = summarize(shards, durations);
     if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Error') {
-      const reasons = { Succeeded: 'AllTestsPassed', Failed: 'TestsFailed', Error: 'InfrastructureError' } as const;
+      const { reason, detail } = finishReason(phase, shards);
       const message = `${summary.passed} passed, ${summary.failed} failed, ${summary.flaky} flaky, ${summary.skipped} skipped` +
-        (phase === 'Error' ? `; ${shards.filter((s) => s.phase === 'Error').length} shard(s) could not run` : '');
-      return this.finish({ ...run, status: { ...run.status, summary } }, spec, phase, reasons[phase], message, shards);
+        (phase === 'Error' ? `; ${shards.filter((s) => s.phase === 'Error').length} shard(s) could not run` : '') +
+        (detail ? `; ${detail}` : '');
+      return this.finish({ ...run, status: { ...run.status, summary } }, spec, phase, reason, message, shards);
     }
     const conditions = conditionsOf(run, this.now);
     const set = conditions.set;

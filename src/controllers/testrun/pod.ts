@@ -1,6 +1,12 @@
 import type { TestRunSpec } from '../../api/v1alpha1/index.ts';
 import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
-import { REPORT_TOKEN_DIR, REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_KEY, REPORT_UPLOAD_URL_ENV } from '../../reports/contract.ts';
+import {
+  DEPENDENCY_CACHE_URL_ENV,
+  REPORT_TOKEN_DIR,
+  REPORT_TOKEN_FILE_ENV,
+  REPORT_TOKEN_KEY,
+  REPORT_UPLOAD_URL_ENV,
+} from '../../reports/contract.ts';
 import type { KubeObject, OwnerReference } from '../../runtime/resource.ts';
 import { podResources } from '../quantities.ts';
 
@@ -9,6 +15,10 @@ export const SHARD_LABEL = 'fleetwright.dev/shard';
 export const ATTEMPT_LABEL = 'fleetwright.dev/attempt';
 /** Where a ConfigMap source is mounted; the runner's default FLEETWRIGHT_SOURCE_DIR. */
 export const SOURCE_DIR = '/source';
+
+/** Where spec.dependencies.npmrcSecretRef is mounted; its file is npm's user config. */
+export const NPMRC_DIR = '/var/run/fleetwright/npmrc';
+const NPMRC_FILE = '.npmrc';
 
 /** The runner's user and group; the report token's file is readable by this group. */
 const RUNNER_ID = 10001;
@@ -26,8 +36,11 @@ export interface RunnerPodInput {
   endpoint: string;
   /** Seconds left until the run's deadline: the pod's activeDeadlineSeconds, so nothing outlives the run. */
   deadlineSeconds: number;
-  /** Where the shard's blob report goes, and the Secret with the upload token; unset: no upload. */
-  report?: { uploadUrl: string; secret: string };
+  /**
+   * Where the shard's blob report goes, where the namespace's dependency cache
+   * is, and the Secret with the upload token for both; unset: neither.
+   */
+  report?: { uploadUrl: string; cacheUrl: string; secret: string };
 }
 
 /**
@@ -44,6 +57,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
   const args = runner.command ? [...(runner.args ?? []), shardArg] : ['runner', shardArg, ...(runner.args ?? [])];
   const sourceDir = spec.source.image?.workingDir ?? SOURCE_DIR;
   const { report } = input;
+  const npmrc = spec.dependencies?.npmrcSecretRef;
   const volumes = [
     ...(configMap ? [{ name: 'source', configMap: { name: configMap.name } }] : []),
     ...(report
@@ -57,11 +71,20 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
           },
         }]
       : []),
+    ...(npmrc
+      ? [{
+          name: 'npmrc',
+          secret: { secretName: npmrc.name, items: [{ key: npmrc.key, path: NPMRC_FILE }], defaultMode: 0o440 },
+        }]
+      : []),
   ];
   const mounts = [
     ...(configMap ? [{ name: 'source', mountPath: SOURCE_DIR, readOnly: true }] : []),
     ...(report ? [{ name: 'report-token', mountPath: REPORT_TOKEN_DIR, readOnly: true }] : []),
+    ...(npmrc ? [{ name: 'npmrc', mountPath: NPMRC_DIR, readOnly: true }] : []),
   ];
+  // Secret volumes' files belong to root; fsGroup gives their group to the runner.
+  const secretFiles = report !== undefined || npmrc !== undefined;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -81,8 +104,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
         runAsNonRoot: true,
         runAsUser: RUNNER_ID,
         runAsGroup: RUNNER_ID,
-        // A Secret volume's files belong to root; fsGroup makes the token's group the runner's.
-        ...(report ? { fsGroup: RUNNER_ID } : {}),
+        ...(secretFiles ? { fsGroup: RUNNER_ID } : {}),
         seccompProfile: { type: 'RuntimeDefault' },
       },
       containers: [
@@ -104,8 +126,10 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
               ? [
                   { name: REPORT_UPLOAD_URL_ENV, value: report.uploadUrl },
                   { name: REPORT_TOKEN_FILE_ENV, value: `${REPORT_TOKEN_DIR}/${REPORT_TOKEN_KEY}` },
+                  { name: DEPENDENCY_CACHE_URL_ENV, value: report.cacheUrl },
                 ]
               : []),
+            ...(npmrc ? [{ name: 'NPM_CONFIG_USERCONFIG', value: `${NPMRC_DIR}/${NPMRC_FILE}` }] : []),
             // Last, so that a user's value wins (FLEETWRIGHT_REPORT_UPLOAD_URL='' turns the upload off).
             ...(runner.env ?? []),
           ],

@@ -46,3 +46,21 @@ describe('runnerPod', () => {
     });
   }
 });
+
+describe('a runner pod of a run with spec.dependencies.npmrcSecretRef', () => {
+  type Full = Spec & {
+    volumes: { name: string; secret?: unknown }[];
+    containers: { env: { name: string; value: string }[]; volumeMounts?: unknown[] }[];
+  };
+  const pod = specOf({ dependencies: { npmrcSecretRef: { name: 'registry' } } }) as Full;
+
+  it('mounts the Secret\'s .npmrc read-only, for the runner\'s group only, as npm\'s user config', () => {
+    expect(pod.volumes).toContainEqual({
+      name: 'npmrc',
+      secret: { secretName: 'registry', items: [{ key: '.npmrc', path: '.npmrc' }], defaultMode: 0o440 },
+    });
+    expect(pod.containers[0]?.volumeMounts).toContainEqual({ name: 'npmrc', mountPath: '/var/run/fleetwright/npmrc', readOnly: true });
+    expect(pod.containers[0]?.env).toContainEqual({ name: 'NPM_CONFIG_USERCONFIG', value: '/var/run/fleetwright/npmrc/.npmrc' });
+    expect(pod.securityContext.fsGroup).toBe(10001);
+  });
+});
