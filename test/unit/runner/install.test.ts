@@ -33,8 +33,15 @@ beforeEach(() => {
 
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
-const context = (env: NodeJS.ProcessEnv = process.env, tokenFile?: string): InstallContext =>
-  ({ source, workRoot: work, appNodeModules, env, log, ...(tokenFile ? { tokenFile } : {}) });
+/** npm's own cache empty, as in a fresh runner pod: a tarball cached on the host would spare npm the registry. */
+const context = (env: NodeJS.ProcessEnv = process.env, tokenFile?: string): InstallContext => ({
+  source,
+  workRoot: work,
+  appNodeModules,
+  env: { ...env, npm_config_cache: join(scratch, 'npm-cache') },
+  log,
+  ...(tokenFile ? { tokenFile } : {}),
+});
 
 const failure = async (ctx: InstallContext) => {
   const err = await installDependencies(ctx).then(() => undefined, (e: unknown) => e);
