@@ -34,7 +34,7 @@ import {
   summarize,
   withProgress,
 } from './plan.ts';
-import { ATTEMPT_LABEL, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
+import { ATTEMPT_LABEL, npmrcSecretProblem, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
 import { PROGRESS_INTERVAL_MS, RunnerProgress } from './progress.ts';
 import { nextLookMs, queueChanged } from './requeue.ts';
 import {
@@ -199,6 +199,11 @@ class RunPass {
         `ConfigMap ${configMap.name} with the tests does not exist in namespace ${request.namespace}: ` +
         'create it (fleetwright run packs a folder into one) or fix spec.source.configMap');
     }
+    const npmrc = run.spec.dependencies?.npmrcSecretRef;
+    const npmrcProblem = npmrc && npmrcSecretProblem(npmrc, request.namespace,
+      ctx.cache<SecretObject>(SECRET).get(keyOf({ namespace: request.namespace, name: npmrc.name })));
+    // Else the runner pods would wait in ContainerCreating for a volume that cannot be mounted.
+    if (npmrcProblem) return this.notScheduled(cached, 'NpmrcSecretNotFound', npmrcProblem);
     const capacity = poolCapacity(pool);
     if (capacity === 0) {
       return this.notScheduled(cached, 'PoolHasNoCapacity',

@@ -145,3 +145,18 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
     },
   };
 }
+
+/**
+ * Why spec.dependencies.npmrcSecretRef cannot be mounted, naming the fix;
+ * undefined when the Secret has the key. Only key names are read, never values.
+ */
+export function npmrcSecretProblem(
+  ref: { name: string; key: string },
+  namespace: string,
+  secret: { data?: Record<string, string> } | undefined,
+): string | undefined {
+  if (secret?.data?.[ref.key] !== undefined) return undefined;
+  const what = secret ? `has no key ${ref.key}` : 'does not exist';
+  return `Secret ${ref.name} ${what} in namespace ${namespace}: create it ` +
+    `(kubectl create secret generic ${ref.name} --from-file=${ref.key}=<your .npmrc>) or fix spec.dependencies.npmrcSecretRef`;
+}

@@ -1,7 +1,7 @@
 // A runner pod runs the user's suite, so it gets no way to the API server and no root.
 import { describe, expect, it } from 'vitest';
 import { TestRunSpec } from '../../../src/api/v1alpha1/index.ts';
-import { runnerPod } from '../../../src/controllers/testrun/pod.ts';
+import { npmrcSecretProblem, runnerPod } from '../../../src/controllers/testrun/pod.ts';
 
 const owner = { apiVersion: 'fleetwright.dev/v1alpha1', kind: 'TestRun', name: 'checkout', uid: 'uid-1', controller: true, blockOwnerDeletion: true };
 
@@ -62,5 +62,16 @@ describe('a runner pod of a run with spec.dependencies.npmrcSecretRef', () => {
     expect(pod.containers[0]?.volumeMounts).toContainEqual({ name: 'npmrc', mountPath: '/var/run/fleetwright/npmrc', readOnly: true });
     expect(pod.containers[0]?.env).toContainEqual({ name: 'NPM_CONFIG_USERCONFIG', value: '/var/run/fleetwright/npmrc/.npmrc' });
     expect(pod.securityContext.fsGroup).toBe(10001);
+  });
+});
+
+describe('npmrcSecretProblem', () => {
+  const ref = { name: 'registry', key: '.npmrc' };
+
+  it('names a missing Secret or key and the fix, and nothing when the key is there', () => {
+    expect(npmrcSecretProblem(ref, 'team-a', undefined)).toBe('Secret registry does not exist in namespace team-a: create it ' +
+      '(kubectl create secret generic registry --from-file=.npmrc=<your .npmrc>) or fix spec.dependencies.npmrcSecretRef');
+    expect(npmrcSecretProblem(ref, 'team-a', { data: { token: 'eA==' } })).toMatch(/^Secret registry has no key .npmrc in namespace team-a/);
+    expect(npmrcSecretProblem(ref, 'team-a', { data: { '.npmrc': 'eA==' } })).toBeUndefined();
   });
 });
