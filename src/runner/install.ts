@@ -164,7 +164,7 @@ export async function installDependencies(ctx: InstallContext): Promise<string |
     npm_config_cache: env.npm_config_cache ?? join(workRoot, 'npm-cache'),
     npm_config_update_notifier: 'false',
   });
-  const masked = maskSecrets(output, npmrcs.flatMap(credentialValues));
+  const masked = maskSecrets(output, npmrcs.flatMap((text) => credentialValues(text, env)));
   if (code !== 0) {
     const cause = installFailureCause(masked, plan.command, code);
     log.error({ command: plan.command.join(' '), code, output: lastLines(masked, TAIL_LINES) }, `installing the suite's dependencies failed: ${cause}`);

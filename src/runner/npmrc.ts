@@ -36,10 +36,17 @@ export function registriesOf(text: string): string[] {
 export const credentialKeys = (text: string) =>
   entries(text).filter((e) => CREDENTIAL_KEY.test(e.key)).map((e) => e.key);
 
-/** The credential values of an .npmrc, to be masked wherever text may show them. */
-export const credentialValues = (text: string) => entries(text)
-  .filter((e) => CREDENTIAL_KEY.test(e.key) && e.value.length >= 4 && !/^\$\{.*\}$/.test(e.value))
-  .map((e) => e.value);
+/**
+ * The credential values of an .npmrc, to be masked wherever text may show
+ * them; a `${VAR}` value (npm expands it from the environment) stands for
+ * that variable's value.
+ */
+export function credentialValues(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  return entries(text)
+    .filter((e) => CREDENTIAL_KEY.test(e.key))
+    .map((e) => e.value.replace(/\$\{([^}]+)\}/g, (_all, name: string) => env[name] ?? ''))
+    .filter((value) => value.length >= 4);
+}
 
 /**
  * Text with every given secret, every `user:password@` of a URL and every

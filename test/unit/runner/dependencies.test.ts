@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dependencyCacheKey } from '../../../src/runner/cache-key.ts';
 import { lockfileOf, ownDependencies, PackageJsonError, planDependencies, type SuiteFiles } from '../../../src/runner/dependencies.ts';
 import { installFailureCause, lastLines } from '../../../src/runner/install-failure.ts';
-import { credentialKeys, maskSecrets, registriesOf } from '../../../src/runner/npmrc.ts';
+import { credentialKeys, credentialValues, maskSecrets, registriesOf } from '../../../src/runner/npmrc.ts';
 
 const manifest = (deps: Record<string, string>, dev: Record<string, string> = {}) =>
   JSON.stringify({ name: 'suite', dependencies: deps, devDependencies: dev });
@@ -114,6 +114,12 @@ describe('.npmrc', () => {
   it('finds credential keys', () => {
     expect(credentialKeys(npmrc)).toEqual(['//npm.example/:_authToken', '//npm.acme.example/:_password']);
     expect(credentialKeys('registry=https://npm.example/\n')).toEqual([]);
+  });
+
+  it('knows the credential values to mask, a ${VAR} one from the environment', () => {
+    expect(credentialValues(npmrc)).toEqual(['npm_SECRETSECRET', 'cGFzcw==']);
+    expect(credentialValues('//npm.example/:_authToken=${NPM_TOKEN}\n', { NPM_TOKEN: 'npm_FROMENV' })).toEqual(['npm_FROMENV']);
+    expect(credentialValues('//npm.example/:_authToken=${NPM_TOKEN}\n', {})).toEqual([]);
   });
 
   it('masks tokens, URL passwords and bearer tokens', () => {
