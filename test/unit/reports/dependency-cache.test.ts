@@ -1,10 +1,11 @@
 // The report store's dependency cache over real HTTP on loopback, with a real
 // filesystem backend in a temporary folder and the cluster's state as values.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { cacheObjectKey, expiredCacheEntries, parseCacheRequest } from '../../..
 import { dependencyCachePath } from '../../../src/reports/contract.ts';
 import { FilesystemStorage } from '../../../src/reports/filesystem.ts';
 import { ReportMetrics } from '../../../src/reports/metrics.ts';
+import { Retention } from '../../../src/reports/retention.ts';
 import { ReportServer, type StoreState, UploadsInFlight } from '../../../src/reports/server.ts';
 
 const uid = '5d1e0c3a-7b2f-4e8d-9c6a-1f2e3d4c5b6a';
@@ -46,6 +48,11 @@ function send(method: string, path: string, token: string, body?: Buffer) {
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** The stored size under `objectKey`, undefined when there is nothing (listed, so no file is left open). */
+async function storedSize(objectKey: string): Promise<number | undefined> {
+  return (await storage.list('_dependencies/')).find((o) => o.key === objectKey)?.size;
 }
 
 const counted = async (result: string) =>
@@ -86,7 +93,7 @@ describe('the dependency cache', () => {
   });
 
   it('keeps one entry per namespace and key, whatever run stored it', async () => {
-    expect((await storage.get(cacheObjectKey('ci', key)))?.size).toBe(entry.length);
+    expect(await storedSize(cacheObjectKey('ci', key))).toBe(entry.length);
   });
 
   it('refuses a wrong token, a finished run, a body that is not gzip and a key that is not one', async () => {
@@ -116,5 +123,24 @@ describe('cache paths', () => {
       { key: `ci/checkout/${uid}/blobs/1.zip`, size: 1, modified: new Date('2026-01-01T00:00:00Z') },
     ];
     expect(expiredCacheEntries(stored, now, 7 * 24 * 3600_000)).toEqual([`_dependencies/ci/${key}/`]);
+  });
+});
+
+describe('the retention sweep', () => {
+  it('deletes cache entries older than --max-age, keeps newer ones, and never takes them for a deleted run\'s report', async () => {
+    const day = 24 * 3600_000;
+    const old = `npm-node24-linux-x64-${'cd'.repeat(32)}`;
+    const fresh = `npm-node24-linux-x64-${'ef'.repeat(32)}`;
+    await storage.put(cacheObjectKey('qa', old), Readable.from([gzipSync('old')]));
+    await storage.put(cacheObjectKey('qa', fresh), Readable.from([gzipSync('fresh')]));
+    const tenDaysAgo = new Date(Date.now() - 10 * day);
+    utimesSync(join(root, ...cacheObjectKey('qa', old).split('/')), tenDaysAgo, tenDaysAgo);
+    const retention = new Retention({
+      storage, runs: () => [], maxAgeMs: 7 * day, intervalMs: day, log: pino({ level: 'silent' }),
+    });
+    await retention.sweep();
+    expect(await storedSize(cacheObjectKey('qa', old))).toBeUndefined();
+    expect(await storedSize(cacheObjectKey('qa', fresh))).toBeDefined();
+    expect(await storedSize(cacheObjectKey('ci', key))).toBeDefined();
   });
 });
