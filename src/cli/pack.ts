@@ -3,16 +3,24 @@
 // folders under a flat key with fleetwright-layout.json saying where each
 // goes (src/runner/layout.ts). Text goes to `data`, anything else to
 // `binaryData`. The API server refuses a ConfigMap over 1 MiB; this refuses
-// first, and says what to do instead.
+// first, and says what to do instead. package.json, its lockfile and an
+// .npmrc go along, so the runner installs what the suite needs; an .npmrc
+// with a credential does not (a ConfigMap is no place for a token), nor does a
+// suite with dependencies and no lockfile (the cluster never resolves
+// versions anew).
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
+import { lockfileOf, ownDependencies, PackageJsonError } from '../runner/dependencies.ts';
 import { isConfigMapKey, LAYOUT_KEY, type Layout } from '../runner/layout.ts';
+import { credentialKeys } from '../runner/npmrc.ts';
 
 /** The API server's limit on a ConfigMap's data plus binaryData (core.MaxSecretSize, 1 MiB). */
 export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
 
 /** Never packed: what Playwright writes, what the runner brings, and hidden files (.git, .env with secrets). */
 export const SKIPPED_NAMES = ['node_modules', 'test-results', 'playwright-report', 'blob-report'];
+/** The hidden file that is packed, at the top only: the registry settings of the suite's install. */
+const NPMRC = '.npmrc';
 
 /** Playwright's default testMatch: **\/*.@(spec|test).?(c|m)[jt]s?(x). */
 const DEFAULT_TEST_FILE = /\.(spec|test)\.[cm]?[jt]sx?$/;
@@ -50,7 +58,8 @@ export function formatBytes(n: number): string {
 
 function walk(root: string, dir: string, files: string[], links: string[]): void {
   for (const name of readdirSync(dir).sort()) {
-    if (name.startsWith('.') || SKIPPED_NAMES.includes(name)) continue;
+    const kept = name === NPMRC && dir === root;
+    if ((name.startsWith('.') && !kept) || SKIPPED_NAMES.includes(name)) continue;
     const path = join(dir, name);
     const rel = relative(root, path).split(sep).join('/');
     const link = lstatSync(path).isSymbolicLink();
@@ -116,6 +125,8 @@ export function packFolder(dir: string): PackedFolder {
     );
   }
 
+  checkDependencies(dir, root, paths);
+
   const taken = new Set<string>();
   const layout: Layout = { files: {} };
   const packed: PackedFolder = { data: {}, binaryData: {}, files: [], bytes: 0, skippedLinks };
@@ -142,6 +153,32 @@ export function packFolder(dir: string): PackedFolder {
   }
   if (packed.bytes > CONFIGMAP_MAX_BYTES) throw new PackError(tooLarge(dir, packed));
   return packed;
+}
+
+/** A suite the runner could not install is refused here, before anything is created. */
+function checkDependencies(dir: string, root: string, paths: string[]): void {
+  if (paths.includes(NPMRC)) {
+    const keys = credentialKeys(readFileSync(join(root, NPMRC), 'utf8'));
+    if (keys.length > 0) {
+      throw new PackError(`${join(dir, NPMRC)} holds a registry credential (${keys.join(', ')}), which would go into a ` +
+        'ConfigMap anyone who reads the namespace can read: move that .npmrc into a Secret ' +
+        '(kubectl create secret generic npmrc --from-file=.npmrc) and pass --npmrc-secret npmrc, ' +
+        'keeping only registry= lines in the suite\'s .npmrc');
+    }
+  }
+  if (!paths.includes('package.json')) return;
+  let own: string[];
+  try {
+    own = ownDependencies(readFileSync(join(root, 'package.json'), 'utf8'));
+  } catch (err) {
+    if (err instanceof PackageJsonError) throw new PackError(`${join(dir, 'package.json')}: ${err.message}`);
+    throw err;
+  }
+  if (own.length > 0 && !lockfileOf(new Set(paths))) {
+    throw new PackError(`${join(dir, 'package.json')} asks for ${own.slice(0, 3).join(', ')}${own.length > 3 ? '…' : ''} ` +
+      'but the folder has no lockfile: commit one (`npm install` writes package-lock.json); the cluster installs ' +
+      'from the lockfile only and never resolves versions anew');
+  }
 }
 
 function tooLarge(dir: string, packed: PackedFolder): string {

@@ -27,9 +27,10 @@ export const help: CommandHelp = {
   description: [
     'Packs the spec files and config of a local Playwright project into a ConfigMap and runs them as a TestRun on',
     'the browsers of a BrowserPool. Arguments after -- go to `playwright test` in every shard (--grep, --project…).',
-    'Left out: node_modules, test-results, playwright-report, blob-report and hidden files (.git, .env); the runner',
-    'brings @playwright/test itself. A project over 1 MiB, or one that needs other packages, belongs in an image:',
-    'spec.source.image with spec.runner.image.',
+    'Left out: node_modules, test-results, playwright-report, blob-report and hidden files (.git, .env) but .npmrc; the',
+    'runner brings @playwright/test itself and installs other packages from the lockfile (package-lock.json), which',
+    'must be there. A registry token goes in a Secret (--npmrc-secret), never in the folder\'s .npmrc. A project over',
+    '1 MiB belongs in an image: spec.source.image with spec.runner.image.',
     'With --git instead of a folder, the TestRun runs a repository (spec.source.git, http or https only): the controller',
     'pins --revision (default: the remote\'s HEAD) to one commit that every shard fetches; --secret names a Secret of',
     'the namespace with its credentials (key token, or username and password).',
@@ -38,16 +39,21 @@ export const help: CommandHelp = {
     '(up to 60 s) for the merged Playwright HTML report of all shards and prints its URL and how to open it.',
   ].join('\n'),
   flags: {
-    pool: { type: 'string', value: 'name', help: 'BrowserPool whose browsers run the tests (required)' },
-    shards: { type: 'string', value: 'n', help: 'split the suite into n shards, each on its own browser (default 1)' },
-    follow: { type: 'boolean', short: 'f', help: 'show progress per shard until the run ends; exit as the tests did' },
-    name: { type: 'string', value: 'name', help: 'name of the TestRun (default: the folder\'s name and a suffix)' },
-    timeout: { type: 'string', value: 'seconds', help: 'fail the run after this long (default 3600)' },
-    ttl: { type: 'string', value: 'seconds', help: 'delete the run and its ConfigMap this long after it ends' },
-    git: { type: 'string', value: 'url', help: 'run the tests of this repository (http or https) instead of a folder' },
-    revision: { type: 'string', value: 'rev', help: 'with --git: branch, tag or commit SHA (default: the remote\'s HEAD)' },
-    path: { type: 'string', value: 'dir', help: 'with --git: the Playwright project\'s folder in the repository' },
-    secret: { type: 'string', value: 'name', help: 'with --git: the Secret with the repository\'s credentials' },
+    'pool': { type: 'string', value: 'name', help: 'BrowserPool whose browsers run the tests (required)' },
+    'shards': { type: 'string', value: 'n', help: 'split the suite into n shards, each on its own browser (default 1)' },
+    'follow': { type: 'boolean', short: 'f', help: 'show progress per shard until the run ends; exit as the tests did' },
+    'name': { type: 'string', value: 'name', help: 'name of the TestRun (default: the folder\'s name and a suffix)' },
+    'timeout': { type: 'string', value: 'seconds', help: 'fail the run after this long (default 3600)' },
+    'ttl': { type: 'string', value: 'seconds', help: 'delete the run and its ConfigMap this long after it ends' },
+    'npmrc-secret': {
+      type: 'string',
+      value: 'name',
+      help: 'a Secret whose .npmrc key has the registry and its token for installing the suite\'s packages',
+    },
+    'git': { type: 'string', value: 'url', help: 'run the tests of this repository (http or https) instead of a folder' },
+    'revision': { type: 'string', value: 'rev', help: 'with --git: branch, tag or commit SHA (default: the remote\'s HEAD)' },
+    'path': { type: 'string', value: 'dir', help: 'with --git: the Playwright project\'s folder in the repository' },
+    'secret': { type: 'string', value: 'name', help: 'with --git: the Secret with the repository\'s credentials' },
   },
   examples: [
     'fleetwright run ./e2e --pool chromium --shards 4 --follow',
@@ -74,6 +80,7 @@ export interface RunRequest {
   name?: string;
   timeoutSeconds?: number;
   ttlSeconds?: number;
+  npmrcSecret?: string;
   playwrightArgs: string[];
 }
 
@@ -105,6 +112,7 @@ export function parseRunArgs(args: string[]): { request: RunRequest; values: Fla
     ...(name ? { name } : {}),
     timeoutSeconds: intFlag(stringFlag(values, 'timeout'), 'timeout', 1, 604_800),
     ttlSeconds: intFlag(stringFlag(values, 'ttl'), 'ttl', 0, 31_536_000),
+    npmrcSecret: stringFlag(values, 'npmrc-secret'),
     playwrightArgs,
   };
   return { request, values };
@@ -166,6 +174,7 @@ export function testRunManifest(request: RunRequest, name: string, configMap?: s
       ...(request.playwrightArgs.length > 0 ? { runner: { args: request.playwrightArgs } } : {}),
       ...(request.timeoutSeconds !== undefined ? { timeoutSeconds: request.timeoutSeconds } : {}),
       ...(request.ttlSeconds !== undefined ? { ttlSecondsAfterFinished: request.ttlSeconds } : {}),
+      ...(request.npmrcSecret ? { dependencies: { npmrcSecretRef: { name: request.npmrcSecret } } } : {}),
     },
   };
 }

@@ -31,3 +31,16 @@ export const REPORT_UPLOAD_URL_ENV = 'FLEETWRIGHT_REPORT_UPLOAD_URL';
 export const REPORT_TOKEN_FILE_ENV = 'FLEETWRIGHT_REPORT_TOKEN_FILE';
 /** Where the runner pod mounts the upload-token Secret. */
 export const REPORT_TOKEN_DIR = '/var/run/fleetwright/report';
+
+// The dependency cache: a suite's installed node_modules as a gzipped tar,
+// kept by the report store per namespace under a key the runner computes
+// (src/runner/cache-key.ts). A runner GETs it before installing and PUTs it
+// after a miss, with its run's upload token, while the run has not finished.
+
+/** Where a runner of TestRun `run` GETs or PUTs the cache entry `key` of its namespace. */
+export const dependencyCachePath = (namespace: string, run: string, key: string) =>
+  `/dependencies/${encodeURIComponent(namespace)}/${encodeURIComponent(run)}/${encodeURIComponent(key)}`;
+/** Runner environment: the cache entry's URL without the key (ends in `/`). Unset: no cache, install every time. */
+export const DEPENDENCY_CACHE_URL_ENV = 'FLEETWRIGHT_DEPENDENCY_CACHE_URL';
+/** The cache entry's media type: `tar -cz` of the installed `node_modules`. */
+export const DEPENDENCY_CACHE_TYPE = 'application/gzip';

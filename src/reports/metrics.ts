@@ -11,6 +11,9 @@ export type UploadFailure =
   'aborted' |
   'storage_error';
 
+export const CACHE_RESULTS = ['hit', 'miss', 'stored', 'refused'] as const;
+export type CacheResult = (typeof CACHE_RESULTS)[number];
+
 export class ReportMetrics {
   readonly registry = new Registry();
 
@@ -37,9 +40,18 @@ export class ReportMetrics {
     registers: [this.registry],
   });
 
+  readonly dependencyCacheRequests = new Counter({
+    name: 'fleetwright_dependency_cache_requests_total',
+    help: 'Dependency cache requests from runners, by result: hit (an entry was sent), miss (none under that key), ' +
+      'stored (a runner stored one after installing), refused (wrong token, finished run, bad key or body, storage error).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     // Every direction and reason from the start, so rate() and alerts see a 0 rather than no series.
     for (const direction of ['upload', 'serve']) this.bytes.inc({ direction }, 0);
+    for (const result of CACHE_RESULTS) this.dependencyCacheRequests.inc({ result }, 0);
   }
 }

@@ -2,9 +2,11 @@
 // --max-age. A deleted TestRun's prefix is removed when the informer reports
 // the delete; a periodic sweep compares every stored <ns>/<name>/<uid> with
 // the TestRuns that exist, so a delete missed while the store was down is
-// caught up, and removes what is older than --max-age.
+// caught up, and removes what is older than --max-age. Dependency cache
+// entries (cache-paths.ts) belong to no run: --max-age alone ends them.
 import type { Logger } from 'pino';
 import type { RunView } from './auth.ts';
+import { cachePrefix, expiredCacheEntries } from './cache-paths.ts';
 import { runOfKey, runPrefix, type StoredRunRef } from './paths.ts';
 import type { ReportStorage, StoredObject } from './storage.ts';
 
@@ -94,6 +96,11 @@ export class Retention {
         const count = await storage.deletePrefix(item.prefix);
         const why = item.reason === 'deleted' ? 'its TestRun no longer exists' : 'it is older than --max-age';
         log.info({ namespace: item.namespace, name: item.name, uid: item.uid, objects: count }, `deleted a report: ${why}`);
+      }
+      const cached = await storage.list(cachePrefix(namespace));
+      for (const prefix of expiredCacheEntries(cached, this.deps.now?.() ?? new Date(), this.deps.maxAgeMs)) {
+        await storage.deletePrefix(prefix);
+        log.info({ entry: prefix }, 'deleted a dependency cache entry: it is older than --max-age');
       }
     });
   }

@@ -6,11 +6,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { pipeline, Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import { authorizeRead, authorizeUpload, type Refusal, type RunView, type TokenSecretView } from './auth.ts';
+import { cacheObjectKey, parseCacheRequest } from './cache-paths.ts';
+import { DEPENDENCY_CACHE_TYPE } from './contract.ts';
 import { BASE_HEADERS, bearerToken, cookieToken, fileHeaders, readCookie } from './headers.ts';
 import type { ReportMetrics, UploadFailure } from './metrics.ts';
 import { blobKey, htmlKey, parseReportRequest, type RunRef } from './paths.ts';
 import type { ReportStorage } from './storage.ts';
-import { NotZipError, TooLargeError, UploadBody, declaredLength } from './upload-body.ts';
+import { GZIP, NotGzipError, NotZipError, TooLargeError, UploadBody, declaredLength, type BodyFormat } from './upload-body.ts';
 
 /** What the server reads from the informer caches. */
 export interface StoreState {
@@ -99,6 +101,7 @@ export class ReportServer {
     if (!['GET', 'HEAD', 'PUT'].includes(method)) {
       return this.text(res, 405, 'reports take GET, HEAD and PUT', { allow: 'GET, HEAD, PUT' });
     }
+    if (path?.startsWith('/dependencies/')) return this.dependencyCache(req, res, rawUrl);
     const request = parseReportRequest(method, rawUrl);
     switch (request.kind) {
       case 'unknown':
@@ -120,8 +123,67 @@ export class ReportServer {
   }
 
   private async upload(req: IncomingMessage, res: ServerResponse, ref: RunRef, index: number): Promise<void> {
-    const { state, metrics, storage, uploads, log: baseLog } = this.deps;
-    const decision = authorizeUpload({
+    const log = this.deps.log.child({ namespace: ref.namespace, name: ref.name, shard: index });
+    return this.receive(req, res, ref, index, {
+      log,
+      format: undefined,
+      key: (run) => blobKey(run, index),
+      stored: (bytes, run) => {
+        log.info({ bytes, uid: run.uid }, 'stored the shard\'s blob report');
+        return `stored the report of shard ${index} of TestRun ${runKey(ref)} (${bytes} bytes)`;
+      },
+    });
+  }
+
+  /** A runner's dependency cache entry: GET (hit or miss) or PUT (stored), with its run's upload token. */
+  private async dependencyCache(req: IncomingMessage, res: ServerResponse, rawUrl: string): Promise<void> {
+    const { metrics, storage, log: baseLog } = this.deps;
+    const request = parseCacheRequest(rawUrl);
+    const bodyComing = !expectsContinue(req);
+    const log = baseLog.child({ path: rawUrl.split('?', 1)[0] });
+    const refused = () => metrics.dependencyCacheRequests.inc({ result: 'refused' });
+    if (request.kind !== 'entry') {
+      const reason = request.kind === 'invalid' ? request.reason : 'not found';
+      return this.refuseUpload(req, res, { status: 400, message: reason }, { log, bodyComing, count: refused });
+    }
+    const { run: ref, key } = request;
+    const objectKey = cacheObjectKey(ref.namespace, key);
+    if (req.method === 'PUT') {
+      return this.receive(req, res, ref, 1, {
+        log,
+        format: GZIP,
+        count: refused,
+        key: () => objectKey,
+        stored: (bytes) => {
+          metrics.dependencyCacheRequests.inc({ result: 'stored' });
+          log.info({ namespace: ref.namespace, key, bytes }, 'stored a dependency cache entry');
+          return `stored dependency cache entry ${key} of namespace ${ref.namespace} (${bytes} bytes)`;
+        },
+      });
+    }
+    const decision = this.authorize(req, ref, 1);
+    if (!decision.ok) {
+      refused();
+      return this.text(res, decision.status, decision.message, decision.headers);
+    }
+    const object = await storage.get(objectKey);
+    if (!object) {
+      metrics.dependencyCacheRequests.inc({ result: 'miss' });
+      return this.text(res, 404, `no dependency cache entry ${key} in namespace ${ref.namespace}: install, then PUT it here`);
+    }
+    metrics.dependencyCacheRequests.inc({ result: 'hit' });
+    res.writeHead(200, { ...BASE_HEADERS, 'content-type': DEPENDENCY_CACHE_TYPE, 'content-length': String(object.size) });
+    if (req.method === 'HEAD') {
+      object.body.destroy();
+      return void res.end();
+    }
+    await new Promise<void>((resolve) => pipeline(object.body, res, () => resolve()));
+    metrics.bytes.inc({ direction: 'serve' }, object.size);
+  }
+
+  private authorize(req: IncomingMessage, ref: RunRef, index: number) {
+    const { state } = this.deps;
+    return authorizeUpload({
       ...ref,
       index,
       run: state.run(ref.namespace, ref.name),
@@ -129,15 +191,35 @@ export class ReportServer {
       secret: state.tokenSecret(ref.namespace, ref.name),
       tokenOfOtherRun: (token) => state.isTokenOfOtherRun(token, ref.namespace, ref.name),
     });
-    const log = baseLog.child({ namespace: ref.namespace, name: ref.name, shard: index });
+  }
+
+  /** A body PUT with the run's upload token, checked while it streams into `key`. */
+  private async receive(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ref: RunRef,
+    index: number,
+    target: {
+      log: Logger;
+      format: BodyFormat | undefined;
+      count?: () => void;
+      key: (run: RunView) => string;
+      stored: (bytes: number, run: RunView) => string;
+    },
+  ): Promise<void> {
+    const { metrics, storage, uploads } = this.deps;
+    const { log, count } = target;
+    const decision = this.authorize(req, ref, index);
     // A client that sends `Expect: 100-continue` sends its body only once told to.
     let bodyComing = !expectsContinue(req);
-    const refuse = (refusal: Refusal, err?: unknown) => this.refuseUpload(req, res, refusal, { log, err, bodyComing });
+    const refuse = (refusal: Refusal, err?: unknown) =>
+      this.refuseUpload(req, res, refusal, { log, err, bodyComing, count });
     if (!decision.ok) return refuse(decision);
     const declared = declaredLength(req.headers);
     if (Number.isNaN(declared)) return refuse({ status: 400, failure: 'bad_request', message: 'Content-Length is not a number' });
     if (declared !== undefined && declared > this.deps.maxUploadBytes) {
-      return refuse({ status: 413, failure: 'too_large', message: new TooLargeError(this.deps.maxUploadBytes).message });
+      const message = new TooLargeError(this.deps.maxUploadBytes, target.format?.what).message;
+      return refuse({ status: 413, failure: 'too_large', message });
     }
     if (!bodyComing) {
       res.writeContinue();
@@ -145,16 +227,15 @@ export class ReportServer {
     }
 
     const { run } = decision;
-    const body = new UploadBody(this.deps.maxUploadBytes);
+    const body = new UploadBody(this.deps.maxUploadBytes, target.format);
     // Not pipeline(): it would destroy the request, and with it the socket the refusal goes out on.
     req.pipe(body);
     req.once('close', () => req.complete || body.destroy(new UploadAborted()));
     uploads.begin(runKey(ref));
     try {
-      const bytes = await storage.put(blobKey(run, index), body);
+      const bytes = await storage.put(target.key(run), body);
       metrics.bytes.inc({ direction: 'upload' }, bytes);
-      log.info({ bytes, uid: run.uid }, 'stored the shard\'s blob report');
-      this.text(res, 201, `stored the report of shard ${index} of TestRun ${runKey(ref)} (${bytes} bytes)`);
+      this.text(res, 201, target.stored(bytes, run));
     } catch (err) {
       req.unpipe(body);
       refuse(uploadFailure(err), err);
@@ -167,10 +248,12 @@ export class ReportServer {
     req: IncomingMessage,
     res: ServerResponse,
     refusal: Refusal,
-    { log, err, bodyComing }: { log: Logger; err?: unknown; bodyComing: boolean },
+    { log, err, bodyComing, count }: { log: Logger; err?: unknown; bodyComing: boolean; count?: () => void },
   ): void {
     const reason: UploadFailure = refusal.failure ?? 'bad_request';
-    this.deps.metrics.uploadFailures.inc({ reason });
+    // A refused cache request is counted as one; every other is a refused report upload.
+    if (count) count();
+    else this.deps.metrics.uploadFailures.inc({ reason });
     const level = reason === 'storage_error' ? 'error' : 'warn';
     log[level]({ status: refusal.status, reason, ...(err ? { err: String(err) } : {}) }, `refused an upload: ${refusal.message}`);
     if (res.destroyed) return;
@@ -281,7 +364,9 @@ class UploadAborted extends Error {
 /** What a failed put means for the client and the failure metric. */
 function uploadFailure(err: unknown): Refusal {
   if (err instanceof TooLargeError) return { status: 413, failure: 'too_large', message: err.message };
-  if (err instanceof NotZipError) return { status: 400, failure: 'bad_request', message: err.message };
+  if (err instanceof NotZipError || err instanceof NotGzipError) {
+    return { status: 400, failure: 'bad_request', message: err.message };
+  }
   if (err instanceof UploadAborted) return { status: 400, failure: 'aborted', message: err.message };
   return {
     status: 503,

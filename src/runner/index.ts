@@ -15,7 +15,9 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { createLogger } from '../log.ts';
 import { POOL_BROWSER_ENV } from '../protocol/runner.ts';
 import { fitSummary, type ProjectNotRun, type ShardSummary } from '../reporter/summary.ts';
-import { REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../reports/contract.ts';
+import { DEPENDENCIES_FAILED, runnerFailureMessage } from '../reporter/runner-failure.ts';
+import { DEPENDENCY_CACHE_URL_ENV, REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../reports/contract.ts';
+import { DependenciesError, installDependencies } from './install.ts';
 import { progressPort, serveProgress } from './progress.ts';
 import { listProjects, selectProjects, withoutProjectArgs } from './projects.ts';
 import { amendSummary, blobReportEnv, reportUploadOf, terminationLogOf, uploadShardReport } from './report.ts';
@@ -35,6 +37,8 @@ export const usage = () =>
   `  ${REPORT_UPLOAD_URL_ENV}  PUT the shard's Playwright blob report there when the tests are done (unset: no upload)\n` +
   `  ${REPORT_TOKEN_FILE_ENV}   the file with the upload's bearer token\n` +
   `  ${POOL_BROWSER_ENV}     run only the projects of this browser (unset: every project)\n` +
+  `  ${DEPENDENCY_CACHE_URL_ENV} restore and store the suite's installed dependencies there (unset: install every time)\n` +
+  '  NPM_CONFIG_USERCONFIG        an .npmrc with the registry and its token (a TestRun\'s spec.dependencies.npmrcSecretRef)\n' +
   '  PW_TEST_CONNECT_WS_ENDPOINT, PW_TEST_CONNECT_EXPOSE_NETWORK: the browser, read by Playwright';
 
 /** fleetwright's own install: from src/runner/ in development, from dist/runner/ in the image. */
@@ -64,7 +68,19 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
   if (app.reporter.includes(',')) throw new Error(`fleetwright is installed under a path with a comma (${app.reporter})`);
   const source = env.FLEETWRIGHT_SOURCE_DIR || (existsSync(DEFAULT_SOURCE_DIR) ? DEFAULT_SOURCE_DIR : process.cwd());
   const port = env.FLEETWRIGHT_PROGRESS_PORT ? progressPort(env.FLEETWRIGHT_PROGRESS_PORT) : undefined;
-  const suite = prepareSuite(source, env.FLEETWRIGHT_WORK_DIR || tmpdir(), app);
+  const workRoot = env.FLEETWRIGHT_WORK_DIR || tmpdir();
+  let dependencies: string | undefined;
+  try {
+    const tokenFile = env[REPORT_TOKEN_FILE_ENV] || undefined;
+    const appNodeModules = app.nodeModules;
+    dependencies = await installDependencies({ source, workRoot, appNodeModules, env, tokenFile, log });
+  } catch (err) {
+    if (!(err instanceof DependenciesError)) throw err;
+    // The shard's message, read by the controller: the suite's to fix, so not retried.
+    writeFileSync(terminationLogOf(env), runnerFailureMessage(DEPENDENCIES_FAILED, err.message));
+    return 1;
+  }
+  const suite = prepareSuite(source, workRoot, app, dependencies);
   log.info({ source, suite, args }, 'running playwright test');
   // Beside the suite, not in it: nothing of the suite's own may be overwritten.
   const progressFile = `${suite}.progress.json`;

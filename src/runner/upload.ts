@@ -95,7 +95,7 @@ const CONTINUE_TIMEOUT_MS = 1_000;
  * before a byte of the zip is sent. Resolves with the answer; rejects on a
  * network error or abort.
  */
-function put(url: URL, file: string, size: number, token: string, signal: AbortSignal): Promise<Answer> {
+function put(url: URL, file: string, size: number, token: string, type: string, signal: AbortSignal): Promise<Answer> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     let sending = false;
@@ -103,7 +103,7 @@ function put(url: URL, file: string, size: number, token: string, signal: AbortS
       method: 'PUT',
       headers: {
         'authorization': `Bearer ${token}`,
-        'content-type': 'application/zip',
+        'content-type': type,
         'content-length': String(size),
         'expect': '100-continue',
       },
@@ -176,6 +176,8 @@ export interface UploadRequest {
   tokenFile: string;
   deadline: Deadline;
   log: Logger;
+  /** The body's media type; a blob report's zip unless said otherwise. */
+  contentType?: string;
 }
 
 /** Uploads the report; never throws: what went wrong is the outcome's reason. */
@@ -205,7 +207,7 @@ export async function uploadReport(request: UploadRequest): Promise<UploadOutcom
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     let retryAfterMs: number | undefined;
     try {
-      const answer = await put(url, file, size, token, deadline.signal);
+      const answer = await put(url, file, size, token, request.contentType ?? 'application/zip', deadline.signal);
       if (answer.status >= 200 && answer.status < 300) return { ok: true, attempts: attempt, bytes: size };
       reason = describeAnswer(answer);
       if (!isTransientStatus(answer.status)) return { ok: false, attempts: attempt, reason };

@@ -38,11 +38,12 @@ function copied(source: string) {
 
 /**
  * Copies the suite into `<workRoot>/suite`, emptied first, and links its
- * node_modules; returns that directory. The same path in every runner pod:
+ * node_modules (`ownModules`: the suite's own, or what the runner installed
+ * for it); returns that directory. The same path in every runner pod:
  * Playwright records it as the blob report's root, and merges only reports
  * with one root. So one runner per work directory.
  */
-export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths): string {
+export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths, ownModules?: string): string {
   const source = resolve(sourceDir);
   const work = resolve(workRoot);
   if (!existsSync(source) || !statSync(source).isDirectory()) {
@@ -63,7 +64,7 @@ export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths)
   cpSync(source, suite, { recursive: true, dereference: true, filter: copied(source) });
   restoreLayout(suite);
 
-  linkPackages(join(source, 'node_modules'), join(suite, 'node_modules'), app);
+  linkPackages(ownModules ?? join(source, 'node_modules'), join(suite, 'node_modules'), app);
   return suite;
 }
 

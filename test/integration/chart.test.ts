@@ -164,14 +164,23 @@ describe('a runner pod that uploads its report', () => {
         name: 'checkout',
         owner: { apiVersion: 'fleetwright.dev/v1alpha1', kind: 'TestRun', name: 'checkout', uid: '0b7c8a5e-3f43-4a57-9d2b-4f7b8f0e2c11' },
       },
-      spec: TestRunSpec.parse({ poolRef: { name: 'chromium' }, source: { configMap: { name: 'suite' } }, shards: 2 }),
+      spec: TestRunSpec.parse({
+        poolRef: { name: 'chromium' },
+        source: { configMap: { name: 'suite' } },
+        shards: 2,
+        dependencies: { npmrcSecretRef: { name: 'npmrc' } },
+      }),
       image: 'localhost/fleetwright/fleetwright:dev',
       index: 1,
       attempt: 1,
       endpoint: 'ws://10.244.0.9:3000/pw',
       browser: 'chromium',
       deadlineSeconds: 600,
-      report: { uploadUrl: 'http://fleetwright-report-store.fleetwright-system.svc:8082/reports/x/checkout/shards/1', secret: 'checkout-report' },
+      report: {
+        uploadUrl: 'http://fleetwright-report-store.fleetwright-system.svc:8082/reports/x/checkout/shards/1',
+        cacheUrl: 'http://fleetwright-report-store.fleetwright-system.svc:8082/dependencies/x/checkout/',
+        secret: 'checkout-report',
+      },
     });
     // The namespace enforces restricted: a pod it refused would fail here, one it warned of would print to stderr.
     const result = kubectl(['create', '--dry-run=server', '-n', ns.name, '-f', '-'], JSON.stringify(pod));

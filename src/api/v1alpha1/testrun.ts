@@ -8,9 +8,11 @@ import {
   EnvList,
   image,
   LocalObjectReference,
+  objectName,
   observedGeneration,
   ResourceRequirements,
   seconds,
+  secretKey,
 } from './common.ts';
 
 const ConfigMapSource = LocalObjectReference('ConfigMap').describe(
@@ -123,12 +125,32 @@ const Runner = z
   })
   .describe('The container that runs one shard of the suite.');
 
+const Dependencies = z
+  .object({
+    npmrcSecretRef: z
+      .object({
+        name: objectName('Secret'),
+        key: secretKey.default('.npmrc').describe('Key in the Secret whose value is the .npmrc.'),
+      })
+      .optional()
+      .describe(
+        'A Secret holding an .npmrc (registry=, //host/:_authToken=) for installing the suite\'s dependencies: ' +
+        'mounted into the runner as npm\'s user config (NPM_CONFIG_USERCONFIG), below the suite\'s own .npmrc. ' +
+        'Its token never appears in logs, status or Events.',
+      ),
+  })
+  .describe(
+    'The suite\'s own packages: a suite whose package.json asks for more than @playwright/test is installed ' +
+    'from its lockfile (npm ci) before the tests, and cached in the report store by the lockfile\'s hash.',
+  );
+
 export const TestRunSpec = withRules(
   z
     .object({
       poolRef: LocalObjectReference('BrowserPool').describe('The BrowserPool whose browsers run the tests.'),
       source: Source,
       runner: Runner.optional(),
+      dependencies: Dependencies.optional(),
       shards: z
         .int()
         .min(1)

@@ -24,6 +24,7 @@ import { BROWSER_POOL, TEST_RUN } from '../types.ts';
 import { type TestCounts, TestRunMetrics } from './metrics.ts';
 import {
   type BrowserView,
+  finishReason,
   formatDuration,
   isFinalShard,
   onlyDurationDiffers,
@@ -36,10 +37,17 @@ import {
   summarize,
   withProgress,
 } from './plan.ts';
-import { ATTEMPT_LABEL, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
+import { ATTEMPT_LABEL, npmrcSecretProblem, runnerName, runnerPod, SHARD_LABEL } from './pod.ts';
 import { PROGRESS_INTERVAL_MS, RunnerProgress } from './progress.ts';
 import { nextLookMs, queueChanged } from './requeue.ts';
-import { ensureReportSecrets, type ReportSetup, type SecretObject, uploadUrl, withReportURL } from './report.ts';
+import {
+  dependencyCacheUrl,
+  ensureReportSecrets,
+  type ReportSetup,
+  type SecretObject,
+  uploadUrl,
+  withReportURL,
+} from './report.ts';
 import { type PinnedSource, planSource, sourceRetryAfterMs } from './source.ts';
 
 export const CLEANUP_FINALIZER = 'fleetwright.dev/testrun-cleanup';
@@ -212,6 +220,11 @@ class RunPass {
         `ConfigMap ${configMap.name} with the tests does not exist in namespace ${request.namespace}: ` +
         'create it (fleetwright run packs a folder into one) or fix spec.source.configMap');
     }
+    const npmrc = run.spec.dependencies?.npmrcSecretRef;
+    const npmrcProblem = npmrc && npmrcSecretProblem(npmrc, request.namespace,
+      ctx.cache<SecretObject>(SECRET).get(keyOf({ namespace: request.namespace, name: npmrc.name })));
+    // Else the runner pods would wait in ContainerCreating for a volume that cannot be mounted.
+    if (npmrcProblem) return this.notScheduled(cached, 'NpmrcSecretNotFound', npmrcProblem);
     // The API server defaults spec.browser.
     this.poolBrowser = (pool.spec as { browser?: string } | undefined)?.browser ?? 'chromium';
     const source = await this.pinSource(cached, run);
@@ -332,7 +345,9 @@ class RunPass {
     this.reportSetup ??= this.setUpReports(run);
     const setup = await this.reportSetup;
     if (!setup.ok) return undefined;
-    return { uploadUrl: uploadUrl(store, this.request.namespace, this.request.name, index), secret: setup.secret };
+    const { namespace, name } = this.request;
+    const cacheUrl = dependencyCacheUrl(store, namespace, name);
+    return { uploadUrl: uploadUrl(store, namespace, name, index), cacheUrl, secret: setup.secret };
   }
 
   private async setUpReports(run: RunObject): Promise<ReportSetup> {
@@ -548,14 +563,15 @@ class RunPass {
       }
     }
     if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Error') {
-      const reasons = { Succeeded: 'AllTestsPassed', Failed: 'TestsFailed', Error: 'InfrastructureError' } as const;
+      const { reason, detail } = finishReason(phase, shards);
       const message = `${summary.passed} passed, ${summary.failed} failed, ${summary.flaky} flaky, ${summary.skipped} skipped` +
-        (phase === 'Error' ? `; ${shards.filter((s) => s.phase === 'Error').length} shard(s) could not run` : '');
+        (phase === 'Error' ? `; ${shards.filter((s) => s.phase === 'Error').length} shard(s) could not run` : '') +
+        (detail ? `; ${detail}` : '');
       const noProject = phase === 'Failed' && projects?.reason === 'NoProjectForBrowser';
       const finished = { ...run, status: { ...run.status, summary, ...projectsNotRun, conditions: conditions.list } };
       return noProject
         ? this.finish(finished, spec, phase, projects.reason, projects.message, shards)
-        : this.finish(finished, spec, phase, reasons[phase], message, shards);
+        : this.finish(finished, spec, phase, reason, message, shards);
     }
     if (spec.spec.shards > capacity) {
       const message =

@@ -3,6 +3,7 @@
 // (retry, adoption after a restart, timeout) is a unit test away.
 import { isDeepStrictEqual } from 'node:util';
 import type { TestRunStatus } from '../../api/v1alpha1/index.ts';
+import { runnerFailureReason } from '../../reporter/runner-failure.ts';
 import { clip, type ProjectNotRun, type ShardSummary } from '../../reporter/summary.ts';
 
 export type ShardStatus = NonNullable<TestRunStatus['shards']>[number];
@@ -136,6 +137,17 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
     if (runner && finished && !browserLost && !runner.infraReason && runner.summary) {
       return shardResult(status, runner, runner.summary, browser, actions);
     }
+    // The runner's own failure (its dependencies could not be installed): the suite's to fix, so another
+    // attempt would fail the same way; its message leads with the reason, as the run's condition will.
+    const ownFailure = runner && finished && !browserLost && !runner.infraReason
+      ? runnerFailureReason(runner.output)
+      : undefined;
+    if (runner && ownFailure) {
+      const message = clip((runner.output ?? '').trim(), 4000);
+      if (browser) actions.push({ type: 'releaseBrowser', attempt, browser: browser.name });
+      actions.push({ type: 'event', kind: 'Warning', reason: ownFailure, note: `shard ${index}: ${clip(message, 1000)}` });
+      return { status: { ...status, phase: 'Error', message }, actions };
+    }
 
     // An infrastructure failure: retried on another browser while retries last.
     let failure: string;
@@ -178,6 +190,20 @@ function retryReason(runner: RunnerView | undefined, browserLost: boolean): stri
   if (!runner) return 'RunnerDeleted';
   if (browserLost) return 'BrowserLost';
   return runner.infraReason ?? (runner.sourceError ? 'SourceFetchFailed' : 'NoSummary');
+}
+
+/**
+ * The reason of a finished run's condition: a runner's own failure reason
+ * (DependenciesFailed) when a shard ended with one, with that shard's first
+ * line; else the phase's reason.
+ */
+export function finishReason(phase: 'Succeeded' | 'Failed' | 'Error', shards: ShardStatus[]): { reason: string; detail?: string } {
+  const reasons = { Succeeded: 'AllTestsPassed', Failed: 'TestsFailed', Error: 'InfrastructureError' } as const;
+  if (phase !== 'Error') return { reason: reasons[phase] };
+  const own = shards.find((s) => s.phase === 'Error' && runnerFailureReason(s.message) !== undefined);
+  if (!own) return { reason: reasons[phase] };
+  const firstLine = (own.message ?? '').split('\n', 1)[0] ?? '';
+  return { reason: runnerFailureReason(own.message) ?? reasons[phase], detail: `shard ${own.index}: ${clip(firstLine, 500)}` };
 }
 
 /** The run's phase from its shards: Error beats Failed beats Succeeded once all are final. */

@@ -12,7 +12,13 @@ import {
 } from '../../git/contract.ts';
 import { POOL_BROWSER_ENV } from '../../protocol/runner.ts';
 import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
-import { REPORT_TOKEN_DIR, REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_KEY, REPORT_UPLOAD_URL_ENV } from '../../reports/contract.ts';
+import {
+  DEPENDENCY_CACHE_URL_ENV,
+  REPORT_TOKEN_DIR,
+  REPORT_TOKEN_FILE_ENV,
+  REPORT_TOKEN_KEY,
+  REPORT_UPLOAD_URL_ENV,
+} from '../../reports/contract.ts';
 import type { KubeObject, OwnerReference } from '../../runtime/resource.ts';
 import { podResources } from '../quantities.ts';
 
@@ -21,6 +27,10 @@ export const SHARD_LABEL = 'fleetwright.dev/shard';
 export const ATTEMPT_LABEL = 'fleetwright.dev/attempt';
 /** Where a ConfigMap source is mounted; the runner's default FLEETWRIGHT_SOURCE_DIR. */
 export const SOURCE_DIR = '/source';
+
+/** Where spec.dependencies.npmrcSecretRef is mounted; its file is npm's user config. */
+export const NPMRC_DIR = '/var/run/fleetwright/npmrc';
+const NPMRC_FILE = '.npmrc';
 
 /** The runner's user and group; the report token's file is readable by this group. */
 const RUNNER_ID = 10001;
@@ -40,8 +50,11 @@ export interface RunnerPodInput {
   browser: string;
   /** Seconds left until the run's deadline: the pod's activeDeadlineSeconds, so nothing outlives the run. */
   deadlineSeconds: number;
-  /** Where the shard's blob report goes, and the Secret with the upload token; unset: no upload. */
-  report?: { uploadUrl: string; secret: string };
+  /**
+   * Where the shard's blob report goes, where the namespace's dependency cache
+   * is, and the Secret with the upload token for both; unset: neither.
+   */
+  report?: { uploadUrl: string; cacheUrl: string; secret: string };
   /** The commit a git source is pinned to (status.source); required with spec.source.git. */
   pinned?: NonNullable<TestRunStatus['source']>;
 }
@@ -64,6 +77,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
   const args = runner.command ? [...(runner.args ?? []), shardArg] : ['runner', shardArg, ...(runner.args ?? [])];
   const sourceDir = spec.source.image?.workingDir ?? git?.sourceDir ?? SOURCE_DIR;
   const { report } = input;
+  const npmrc = spec.dependencies?.npmrcSecretRef;
   const volumes = [
     ...(configMap ? [{ name: 'source', configMap: { name: configMap.name } }] : []),
     ...(git?.volumes ?? []),
@@ -78,12 +92,21 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
           },
         }]
       : []),
+    ...(npmrc
+      ? [{
+          name: 'npmrc',
+          secret: { secretName: npmrc.name, items: [{ key: npmrc.key, path: NPMRC_FILE }], defaultMode: 0o440 },
+        }]
+      : []),
   ];
   const mounts = [
     ...(configMap ? [{ name: 'source', mountPath: SOURCE_DIR, readOnly: true }] : []),
     ...(git ? [{ name: 'source', mountPath: GIT_SOURCE_ROOT, readOnly: true }] : []),
     ...(report ? [{ name: 'report-token', mountPath: REPORT_TOKEN_DIR, readOnly: true }] : []),
+    ...(npmrc ? [{ name: 'npmrc', mountPath: NPMRC_DIR, readOnly: true }] : []),
   ];
+  // Secret volumes' files belong to root; fsGroup gives their group to the runner.
+  const secretFiles = report !== undefined || npmrc !== undefined || git?.credentials !== undefined;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -103,8 +126,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
         runAsNonRoot: true,
         runAsUser: RUNNER_ID,
         runAsGroup: RUNNER_ID,
-        // A Secret volume's files belong to root; fsGroup makes the tokens' group the runner's.
-        ...(report || git?.credentials ? { fsGroup: RUNNER_ID } : {}),
+        ...(secretFiles ? { fsGroup: RUNNER_ID } : {}),
         seccompProfile: { type: 'RuntimeDefault' },
       },
       ...(git ? { initContainers: [git.container] } : {}),
@@ -128,8 +150,10 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
               ? [
                   { name: REPORT_UPLOAD_URL_ENV, value: report.uploadUrl },
                   { name: REPORT_TOKEN_FILE_ENV, value: `${REPORT_TOKEN_DIR}/${REPORT_TOKEN_KEY}` },
+                  { name: DEPENDENCY_CACHE_URL_ENV, value: report.cacheUrl },
                 ]
               : []),
+            ...(npmrc ? [{ name: 'NPM_CONFIG_USERCONFIG', value: `${NPMRC_DIR}/${NPMRC_FILE}` }] : []),
             // Last, so that a user's value wins (FLEETWRIGHT_REPORT_UPLOAD_URL='' turns the upload off).
             ...(runner.env ?? []),
           ],
@@ -189,4 +213,19 @@ function gitParts(git: NonNullable<TestRunSpec['source']['git']>, input: RunnerP
     volumes: [{ name: 'source', emptyDir: {} }, ...(credentials ? [credentials] : [])],
     sourceDir: git.path ? `${GIT_TREE_DIR}/${git.path}` : GIT_TREE_DIR,
   };
+}
+
+/**
+ * Why spec.dependencies.npmrcSecretRef cannot be mounted, naming the fix;
+ * undefined when the Secret has the key. Only key names are read, never values.
+ */
+export function npmrcSecretProblem(
+  ref: { name: string; key: string },
+  namespace: string,
+  secret: { data?: Record<string, string> } | undefined,
+): string | undefined {
+  if (secret?.data?.[ref.key] !== undefined) return undefined;
+  const what = secret ? `has no key ${ref.key}` : 'does not exist';
+  return `Secret ${ref.name} ${what} in namespace ${namespace}: create it ` +
+    `(kubectl create secret generic ${ref.name} --from-file=${ref.key}=<your .npmrc>) or fix spec.dependencies.npmrcSecretRef`;
 }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { SECRET } from '../../api/resources.ts';
 import {
+  dependencyCachePath,
   REPORT_READER_SECRET,
   REPORT_TOKEN_KEY,
   REPORT_TOKEN_LABEL,
@@ -29,6 +30,10 @@ export const newToken = () => randomBytes(32).toString('hex');
 /** Where shard `index` of a run PUTs its blob report. */
 export const uploadUrl = (storeUrl: string, namespace: string, run: string, index: number) =>
   `${storeUrl.replace(/\/+$/, '')}${shardUploadPath(namespace, run, index)}`;
+
+/** The namespace's dependency cache as runners of `run` reach it: the runner appends the key. */
+export const dependencyCacheUrl = (storeUrl: string, namespace: string, run: string) =>
+  `${storeUrl.replace(/\/+$/, '')}${dependencyCachePath(namespace, run, '')}`;
 
 /** The run's upload-token Secret: labelled with the run's name and controlled by the run. */
 export function tokenSecret(run: { namespace: string; name: string; owner: OwnerReference }, token = newToken()) {

@@ -17,6 +17,13 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('fleetwright run arguments', () => {
+  it('names the registry Secret of the suite\'s install with --npmrc-secret', () => {
+    const parsed = parseRunArgs(['./e2e', '--pool', 'chromium', '--npmrc-secret', 'npmrc']);
+    expect(parsed?.request.npmrcSecret).toBe('npmrc');
+    const manifest = testRunManifest(parsed!.request, 'e2e-1', 'e2e-1-tests');
+    expect(manifest.spec).toMatchObject({ dependencies: { npmrcSecretRef: { name: 'npmrc' } } });
+  });
+
   it('takes a folder and a pool, and passes what follows -- to playwright test', () => {
     const parsed = parseRunArgs(['./e2e', '--pool', 'chromium', '--shards=4', '-f', '-n', 'team-a', '--', '--grep', '@smoke']);
     expect(parsed?.request).toEqual({

@@ -128,3 +128,42 @@ describe('packing a Playwright project', () => {
     expect(packFolder(dir).bytes).toBe(CONFIGMAP_MAX_BYTES - 10);
   });
 });
+
+describe('a suite with its own dependencies', () => {
+  const manifest = JSON.stringify({ devDependencies: { '@playwright/test': '1.65.1', 'http-server': '14.1.1' } });
+
+  it('sends package.json, the lockfile and an .npmrc of registry settings, and no other hidden file', () => {
+    const dir = project('with-deps', {
+      'a.spec.ts': 'test',
+      'package.json': manifest,
+      'package-lock.json': '{"lockfileVersion":3}',
+      '.npmrc': 'registry=https://npm.example/\n',
+      '.env': 'SECRET=1',
+      'sub/.npmrc': 'registry=https://other.example/\n',
+    });
+    expect(packFolder(dir).files.map((f) => f.path).sort()).toEqual(['.npmrc', 'a.spec.ts', 'package-lock.json', 'package.json']);
+  });
+
+  it('refuses an .npmrc with a token, saying to use a Secret instead', () => {
+    const dir = project('npmrc-token', {
+      'a.spec.ts': 'test',
+      '.npmrc': 'registry=https://npm.example/\n//npm.example/:_authToken=npm_abc\n',
+    });
+    expect(() => packFolder(dir)).toThrow(PackError);
+    expect(() => packFolder(dir)).toThrow(/holds a registry credential \(\/\/npm.example\/:_authToken\).*--npmrc-secret/);
+    expect(() => packFolder(dir)).not.toThrow(/npm_abc/);
+  });
+
+  it('refuses dependencies without a lockfile, saying to commit one', () => {
+    const dir = project('no-lockfile', { 'a.spec.ts': 'test', 'package.json': manifest });
+    expect(() => packFolder(dir)).toThrow(/asks for http-server but the folder has no lockfile: commit one \(`npm install` writes package-lock.json\)/);
+  });
+
+  it('needs no lockfile when package.json asks only for what fleetwright provides', () => {
+    const dir = project('provided-only', {
+      'a.spec.ts': 'test',
+      'package.json': JSON.stringify({ devDependencies: { '@playwright/test': '^1.65.0', '@types/node': '^24' } }),
+    });
+    expect(packFolder(dir).files.map((f) => f.path)).toContain('package.json');
+  });
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type BrowserView,
+  finishReason,
   formatDuration,
   planShard,
   projectsVerdict,
@@ -115,6 +116,24 @@ describe('planShard', () => {
       phase: 'Error',
       message: `attempt 3 failed: runner pod run-2-3 could not fetch the tests: ${sourceError}; no retries left (retries: 2)`,
     });
+  });
+
+  it('ends a shard whose dependencies could not be installed in Error at once: another attempt would fail the same way', () => {
+    const output = 'DependenciesFailed: lockfile out of date with package.json: run the install locally\nnpm error `npm ci` can only…';
+    const plan = planShard(observe({
+      status: { index: 2, phase: 'Running', attempts: 1 },
+      runners: new Map([[1, runner(1, { phase: 'Failed', exitCode: 1, output })]]),
+      browserOf: (a) => (a === 1 ? browser : undefined),
+    }), 2);
+    expect(plan.status).toMatchObject({ phase: 'Error', attempts: 1, message: output });
+    expect(plan.actions.map((a) => a.type)).toEqual(['releaseBrowser', 'event']);
+    expect(plan.actions[1]).toMatchObject({ kind: 'Warning', reason: 'DependenciesFailed' });
+    expect(finishReason('Error', [plan.status])).toEqual({
+      reason: 'DependenciesFailed',
+      detail: 'shard 2: DependenciesFailed: lockfile out of date with package.json: run the install locally',
+    });
+    expect(finishReason('Error', [{ index: 1, phase: 'Error', message: 'attempt 3 failed: …' }])).toEqual({ reason: 'InfrastructureError' });
+    expect(finishReason('Failed', [])).toEqual({ reason: 'TestsFailed' });
   });
 
   it('keeps the result of a finished shard whose browser was already handed back (a restart lost the record)', () => {

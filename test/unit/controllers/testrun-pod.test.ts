@@ -1,7 +1,7 @@
 // A runner pod runs the user's suite, so it gets no way to the API server and no root.
 import { describe, expect, it } from 'vitest';
 import { TestRunSpec } from '../../../src/api/v1alpha1/index.ts';
-import { runnerPod } from '../../../src/controllers/testrun/pod.ts';
+import { npmrcSecretProblem, runnerPod } from '../../../src/controllers/testrun/pod.ts';
 
 const owner = { apiVersion: 'fleetwright.dev/v1alpha1', kind: 'TestRun', name: 'checkout', uid: 'uid-1', controller: true, blockOwnerDeletion: true };
 
@@ -112,5 +112,34 @@ describe('runnerPod of a git source', () => {
     expect(init?.env.find((e) => e.name === 'FLEETWRIGHT_GIT_REVISION')?.value).toBe('refs/heads/main');
     expect(pod.containers[0]?.volumeMounts).not.toContainEqual(expect.objectContaining({ name: 'git-credentials' }));
     expect(pod.containers[0]?.env).toContainEqual({ name: 'FLEETWRIGHT_SOURCE_DIR', value: '/var/run/fleetwright/source/tree' });
+  });
+});
+
+describe('a runner pod of a run with spec.dependencies.npmrcSecretRef', () => {
+  type Full = Spec & {
+    volumes: { name: string; secret?: unknown }[];
+    containers: { env: { name: string; value: string }[]; volumeMounts?: unknown[] }[];
+  };
+  const pod = specOf({ dependencies: { npmrcSecretRef: { name: 'registry' } } }) as Full;
+
+  it('mounts the Secret\'s .npmrc read-only, for the runner\'s group only, as npm\'s user config', () => {
+    expect(pod.volumes).toContainEqual({
+      name: 'npmrc',
+      secret: { secretName: 'registry', items: [{ key: '.npmrc', path: '.npmrc' }], defaultMode: 0o440 },
+    });
+    expect(pod.containers[0]?.volumeMounts).toContainEqual({ name: 'npmrc', mountPath: '/var/run/fleetwright/npmrc', readOnly: true });
+    expect(pod.containers[0]?.env).toContainEqual({ name: 'NPM_CONFIG_USERCONFIG', value: '/var/run/fleetwright/npmrc/.npmrc' });
+    expect(pod.securityContext.fsGroup).toBe(10001);
+  });
+});
+
+describe('npmrcSecretProblem', () => {
+  const ref = { name: 'registry', key: '.npmrc' };
+
+  it('names a missing Secret or key and the fix, and nothing when the key is there', () => {
+    expect(npmrcSecretProblem(ref, 'team-a', undefined)).toBe('Secret registry does not exist in namespace team-a: create it ' +
+      '(kubectl create secret generic registry --from-file=.npmrc=<your .npmrc>) or fix spec.dependencies.npmrcSecretRef');
+    expect(npmrcSecretProblem(ref, 'team-a', { data: { token: 'eA==' } })).toMatch(/^Secret registry has no key .npmrc in namespace team-a/);
+    expect(npmrcSecretProblem(ref, 'team-a', { data: { '.npmrc': 'eA==' } })).toBeUndefined();
   });
 });

@@ -7,6 +7,7 @@ import type { TestRunSpec } from '../../../src/api/v1alpha1/index.ts';
 import { planShard, type RunnerView } from '../../../src/controllers/testrun/plan.ts';
 import { runnerPod } from '../../../src/controllers/testrun/pod.ts';
 import {
+  dependencyCacheUrl,
   ensureReportSecrets,
   readerSecret,
   type SecretObject,
@@ -47,7 +48,8 @@ type Pod = {
     }[];
   };
 };
-const podOf = (report?: { uploadUrl: string; secret: string }, env?: { name: string; value: string }[]) => runnerPod({
+type ReportTarget = { uploadUrl: string; cacheUrl: string; secret: string };
+const podOf = (report?: ReportTarget, env?: { name: string; value: string }[]) => runnerPod({
   run: { namespace: 'team-a', name: 'checkout', owner },
   spec: env ? { ...spec, runner: { env } } : spec,
   image: 'fleetwright:dev',
@@ -60,14 +62,19 @@ const podOf = (report?: { uploadUrl: string; secret: string }, env?: { name: str
 }) as unknown as Pod;
 
 describe('a runner pod of a run with a report store', () => {
-  const report = { uploadUrl: uploadUrl('http://store.fw.svc:8082/', 'team-a', 'checkout', 2), secret: 'checkout-report' };
+  const report = {
+    uploadUrl: uploadUrl('http://store.fw.svc:8082/', 'team-a', 'checkout', 2),
+    cacheUrl: dependencyCacheUrl('http://store.fw.svc:8082/', 'team-a', 'checkout'),
+    secret: 'checkout-report',
+  };
 
-  it('is told where to upload its shard, and mounts only the token, read-only', () => {
+  it('is told where to upload its shard and where the dependency cache is, and mounts only the token, read-only', () => {
     const pod = podOf(report);
     const container = pod.spec.containers[0]!;
     expect(container.env).toEqual(expect.arrayContaining([
       { name: 'FLEETWRIGHT_REPORT_UPLOAD_URL', value: 'http://store.fw.svc:8082/reports/team-a/checkout/shards/2' },
       { name: 'FLEETWRIGHT_REPORT_TOKEN_FILE', value: '/var/run/fleetwright/report/token' },
+      { name: 'FLEETWRIGHT_DEPENDENCY_CACHE_URL', value: 'http://store.fw.svc:8082/dependencies/team-a/checkout/' },
     ]));
     expect(container.volumeMounts).toContainEqual({ name: 'report-token', mountPath: '/var/run/fleetwright/report', readOnly: true });
     expect(pod.spec.volumes).toContainEqual({
