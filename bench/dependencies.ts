@@ -1,5 +1,5 @@
 // `node bench/dependencies.ts [--repeats=3]`: what a suite's own dependencies
-// cost a runner on the host, with test/fixtures/deps-suite (http-server and
+// cost a runner on the host, with test/fixtures/webserver-bin (http-server and
 // @playwright/test and what they need), the runner's own install code, the npm
 // mirror of hack/ on loopback, and the report store's dependency cache on a
 // temporary folder. Prints one JSON object:
@@ -79,7 +79,7 @@ const mirrorDir = join(scratch, 'mirror');
 try {
   const mirror = await startNpmMirror({ host: '127.0.0.1', port: await freePort(), dir: mirrorDir });
   const source = join(scratch, 'suite');
-  cpSync(join(repoRoot, 'test/fixtures/deps-suite'), source, { recursive: true });
+  cpSync(join(repoRoot, 'test/fixtures/webserver-bin'), source, { recursive: true });
   writeFileSync(join(source, '.npmrc'), `registry=${mirror}\n`);
 
   const cold = await emptyStore('store-cold');
@@ -102,7 +102,7 @@ try {
 
   const lockfile = JSON.parse(readFileSync(join(source, 'package-lock.json'), 'utf8')) as { packages: object };
   console.log(JSON.stringify({
-    suite: 'test/fixtures/deps-suite',
+    suite: 'test/fixtures/webserver-bin',
     packages: Object.keys(lockfile.packages).length - 1,
     node: process.version,
     entryBytes,

@@ -1,5 +1,5 @@
 // The npm mirror of hack/ on loopback, with a real `npm ci` of
-// test/fixtures/deps-suite through it, by the runner's own install, and the
+// test/fixtures/webserver-bin through it, by the runner's own install, and the
 // report store's dependency cache (a real server on a temporary folder) taking
 // the installed tree after the first install and giving it back to the next.
 // Reaches the registry this machine's npm uses, through the mirror, once.
@@ -63,7 +63,7 @@ beforeAll(async () => {
   cacheUrl = `http://127.0.0.1:${(store.server.address() as AddressInfo).port}/dependencies/ci/checkout/`;
 
   source = join(scratch, 'suite');
-  cpSync(join(root, 'test/fixtures/deps-suite'), source, { recursive: true });
+  cpSync(join(root, 'test/fixtures/webserver-bin'), source, { recursive: true });
   // The lockfile's resolved URLs name registry.npmjs.org; npm maps them onto the configured registry
   // (replace-registry-host's default, npmjs).
   writeFileSync(join(source, '.npmrc'), `registry=${mirror}\n`);

@@ -18,7 +18,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 it('ends the shard with a DependenciesFailed termination message, and exit code 1, before Playwright runs', async () => {
   const source = join(tmp, 'suite');
-  cpSync(join(root, 'test/fixtures/deps-suite'), source, { recursive: true });
+  cpSync(join(root, 'test/fixtures/webserver-bin'), source, { recursive: true });
   rmSync(join(source, 'package-lock.json'));
   const termination = join(tmp, 'termination-log');
   const run = promisify(execFile)(process.execPath, ['src/main.ts', 'runner', '--shard=1/1'], {

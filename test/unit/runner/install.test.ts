@@ -15,7 +15,7 @@ import { DEPENDENCY_CACHE_URL_ENV } from '../../../src/reports/contract.ts';
 import { DependenciesError, type InstallContext, installDependencies } from '../../../src/runner/install.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
-const fixture = join(root, 'test/fixtures/deps-suite');
+const fixture = join(root, 'test/fixtures/webserver-bin');
 const appNodeModules = join(root, 'node_modules');
 const log = pino({ level: 'silent' });
 
