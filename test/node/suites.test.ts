@@ -1,21 +1,26 @@
 // Real Playwright projects as teams bring them: a package.json, a lockfile and
-// devDependencies whose bins the suite's webServer runs. Each source must give
-// the counts a direct `npx playwright test` of the same suite gives.
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+// devDependencies whose bins the suite's webServer runs, from an image, a
+// folder (`fleetwright run`) and git repositories. Each must give the counts a
+// direct `npx playwright test` of the same suite gives. What a real cluster
+// has around it runs on this host at the bridge address: a git server, an npm
+// registry mirror and the report store (the dependency cache).
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type GitServer, startGitServer } from '../../hack/lib/gitserver.ts';
 import { ensureSuiteImage } from '../../hack/lib/images.ts';
 import { NODE_IP } from '../../hack/lib/node.ts';
-import { packFolder } from '../../src/cli/pack.ts';
+import { startNpmMirror, stopNpmMirror } from '../../hack/lib/npm-mirror.ts';
 import { repoRoot } from '../../hack/lib/paths.ts';
+import { packFolder } from '../../src/cli/pack.ts';
 import { TEST_RUN } from '../../src/controllers/types.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
-import { eventually, rest } from '../integration/runtime/support.ts';
+import { ControllerProcess, eventually, fleetwrightReportStore, rest } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
 import { apply, poolManifest, useController, waitForPool } from './pools.ts';
 
@@ -31,33 +36,121 @@ interface RunObject extends KubeObject {
 }
 
 const ns = useNamespace('suites');
-useController(() => ns.name);
 /** The suite of a team: `webServer` is `npm run start`, whose script runs its devDependency `http-server`. */
 const webserverBin = join(repoRoot, 'test', 'fixtures', 'webserver-bin');
+const gitToken = `git-token-${Date.now().toString(36)}`;
 let direct: Counts;
 let work: string;
+let git: GitServer;
+let mirrorUrl = '';
+let store: ControllerProcess;
+let storeDir = '';
+let storePort = 0;
+const storeUrl = () => `http://${NODE_IP}:${storePort}`;
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, host, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+}
 
 const finished = (r: RunObject) => ['Succeeded', 'Failed', 'Error'].includes(r.status?.phase ?? '');
+const getRun = (name: string) => rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
 const waitForRun = (name: string) => eventually(`TestRun ${name} finished`, async () => {
-  const run = await rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
+  const run = await getRun(name);
   return finished(run) && run;
 }, 240_000);
 const counts = (c?: Partial<Counts>) =>
   ({ passed: c?.passed, failed: c?.failed, flaky: c?.flaky, skipped: c?.skipped });
+const messages = (run: RunObject) => JSON.stringify(run.status?.shards?.map((s) => s.message));
+const condition = (run: RunObject, type: string) => run.status?.conditions?.find((c) => c.type === type);
+const testRun = (name: string, spec: string) => `
+apiVersion: fleetwright.dev/v1alpha1
+kind: TestRun
+metadata: { name: ${name} }
+spec:
+${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
+`;
+/** A ConfigMap of the folder, as `fleetwright run` packs it. */
+async function configMapOf(name: string, folder: string) {
+  const { data, binaryData } = packFolder(folder);
+  await rest().create(`/api/v1/namespaces/${ns.name}/configmaps`, { metadata: { name }, data, binaryData });
+}
+
+/** `fleetwright <args>` with the test cluster's kubeconfig, as a user runs it. */
+function fleetwright(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(repoRoot, 'src', 'main.ts'), ...args, `--kubeconfig=${inject('kubeconfig')}`], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+async function storeMetric(result: string): Promise<number> {
+  const text = await (await fetch(`${await store.url('metrics')}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`fleetwright_dependency_cache_requests_total{result="${result}"}`));
+  return Number(line?.split(' ').at(-1) ?? 0);
+}
 
 beforeAll(async () => {
-  apply(ns.name, poolManifest('suites', 'replicas: 2'));
+  storePort = await freePort(NODE_IP);
+  storeDir = mkdtempSync(join(tmpdir(), 'fleetwright-suites-store-'));
+  // Runner pods reach this host at the bridge address, as they would reach the store's Service.
+  store = new ControllerProcess([
+    `--bind-address=${NODE_IP}:${storePort}`, '--metrics-bind-address=127.0.0.1:0', `--public-url=${storeUrl()}`,
+    `--watch-namespace=${ns.name}`, '--backend=filesystem', `--path=${storeDir}`,
+  ], {}, fleetwrightReportStore);
+  [mirrorUrl, git] = await Promise.all([
+    startNpmMirror({ host: NODE_IP, port: await freePort(NODE_IP), log: (line) => console.log(`[npm mirror] ${line}`) }),
+    startGitServer({ host: NODE_IP, token: gitToken }),
+    store.url('reports'),
+  ]);
+}, 300_000);
+useController(() => ns.name, () => [`--report-store-url=${storeUrl()}`]);
+
+beforeAll(async () => {
+  apply(ns.name, `
+${poolManifest('suites', 'replicas: 2')}
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: mirror }
+stringData: { .npmrc: "registry=${mirrorUrl}\\n" }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: git-token }
+stringData: { token: ${gitToken} }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: wrong-token }
+stringData: { token: not-${gitToken} }
+`);
   // The direct run: the suite installed from its lockfile on this host, as a developer runs it.
   work = mkdtempSync(join(tmpdir(), 'fleetwright-suite-'));
   cpSync(webserverBin, work, { recursive: true });
-  execFileSync('npm', ['ci', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: work, stdio: 'ignore' });
+  await new Promise((resolve, reject) => spawn('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: work, stdio: 'ignore' })
+    .once('exit', (code) => (code === 0 ? resolve(code) : reject(new Error(`npm ci exited with ${code}`)))));
   [direct] = await Promise.all([
     runDirectly(work),
     waitForPool(ns.name, 'suites', 'two idle', (p) => p.status?.idle === 2),
   ]);
 }, 300_000);
 
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(async () => {
+  await Promise.all([git?.stop(), stopNpmMirror(), store?.kill('SIGTERM')]);
+  rmSync(work, { recursive: true, force: true });
+  rmSync(storeDir, { recursive: true, force: true });
+});
 
 describe('a suite whose webServer runs a devDependency\'s bin', () => {
   it('passes directly', () => {
@@ -66,151 +159,83 @@ describe('a suite whose webServer runs a devDependency\'s bin', () => {
 
   it('runs from an image with its node_modules, in 2 shards, with the direct run\'s counts', async () => {
     const image = ensureSuiteImage('webserver-bin', webserverBin, inject('image'), (line) => console.log(`[image] ${line}`));
-    apply(ns.name, `
-apiVersion: fleetwright.dev/v1alpha1
-kind: TestRun
-metadata: { name: baked }
-spec:
-  poolRef: { name: suites }
-  source: { image: { workingDir: /tests } }
-  runner: { image: ${image} }
-  shards: 2
-`);
+    apply(ns.name, testRun('baked', `
+poolRef: { name: suites }
+source: { image: { workingDir: /tests } }
+runner: { image: ${image} }
+shards: 2`));
     const run = await waitForRun('baked');
-    expect(run.status?.phase, JSON.stringify(run.status?.shards?.map((s) => s.message))).toBe('Succeeded');
+    expect(run.status?.phase, messages(run)).toBe('Succeeded');
     expect(counts(run.status?.summary)).toEqual(direct);
   }, 600_000);
-});
 
-describe('the suite npm init playwright writes, with chromium, firefox and webkit projects', () => {
-  const initPlaywright = join(repoRoot, 'test', 'fixtures', 'init-playwright');
-  const condition = (run: RunObject, type: string) => run.status?.conditions?.find((c) => c.type === type);
+  it('runs from a folder through fleetwright run, its dependencies installed from its lockfile, and caches them', async () => {
+    const result = await fleetwright(['run', webserverBin, '--pool', 'suites', '--name', 'folder', '--npmrc-secret', 'mirror',
+      '--follow', '-n', ns.name]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('TestRun');
+    const run = await getRun('folder');
+    expect(counts(run.status?.summary)).toEqual(direct);
+    expect(await storeMetric('miss')).toBe(1);
+    expect(await storeMetric('stored')).toBe(1);
+  }, 600_000);
 
-  beforeAll(async () => {
-    const { data, binaryData } = packFolder(initPlaywright);
-    await rest().create(`/api/v1/namespaces/${ns.name}/configmaps`, { metadata: { name: 'init' }, data, binaryData });
-  });
-
-  it('runs its chromium project on a Chromium pool and reports the other two as not run', async () => {
-    apply(ns.name, `
-apiVersion: fleetwright.dev/v1alpha1
-kind: TestRun
-metadata: { name: three-browsers }
-spec:
-  poolRef: { name: suites }
-  source: { configMap: { name: init } }
-`);
-    const run = await waitForRun('three-browsers');
-    expect(run.status?.phase, JSON.stringify(run.status?.shards?.map((s) => s.message))).toBe('Succeeded');
-    // Both tests of the chromium project, one of which checks that the page really is Chromium's.
-    expect(counts(run.status?.summary)).toEqual({ passed: 2, failed: 0, flaky: 0, skipped: 0 });
-    expect(run.status?.projectsNotRun).toEqual([{ name: 'firefox', browser: 'firefox' }, { name: 'webkit', browser: 'webkit' }]);
-    expect(condition(run, 'ProjectsNotRun')).toMatchObject({
-      status: 'True',
-      reason: 'BrowserNotServed',
-      message: '2 project(s) did not run, BrowserPool suites serves chromium: firefox (firefox), webkit (webkit)',
-    });
-    expect(kubectl(['events', '-n', ns.name, '--for', 'testrun/three-browsers']).stdout).toMatch(/Warning\s+BrowserNotServed/);
-  });
-
-  it('fails a run none of whose projects the pool serves, saying so', async () => {
-    apply(ns.name, `
-apiVersion: fleetwright.dev/v1alpha1
-kind: TestRun
-metadata: { name: firefox-only }
-spec:
-  poolRef: { name: suites }
-  source: { configMap: { name: init } }
-  runner: { args: [--project=firefox] }
-`);
-    const run = await waitForRun('firefox-only');
-    expect(run.status?.phase).toBe('Failed');
-    expect(condition(run, 'Failed')).toMatchObject({
-      reason: 'NoProjectForBrowser',
-      message: 'no project of the suite uses chromium, the browser of BrowserPool suites: firefox (firefox). ' +
-        'Add a project for chromium or point spec.poolRef at a pool of their browser',
-    });
-  });
-});
-
-describe('a suite in a git repository', () => {
-  /** The flat 14-test suite (test/fixtures/suite), in a folder of the repository as app repositories keep e2e tests. */
-  const suite = join(repoRoot, 'test', 'fixtures', 'suite');
-  const suiteCounts = { passed: 9, failed: 3, flaky: 1, skipped: 1 };
-  const token = `git-token-${Date.now().toString(36)}`;
-  let git: GitServer;
-  const scheduled = (run: RunObject) => run.status?.conditions?.find((c) => c.type === 'Scheduled');
-  const gitRun = (name: string, source: string, extra = '') => `
-apiVersion: fleetwright.dev/v1alpha1
-kind: TestRun
-metadata: { name: ${name} }
-spec:
-  poolRef: { name: suites }
-  source: { git: { ${source} } }
-${extra}`;
-  const waitForReason = (name: string, reason: string) => eventually(`TestRun ${name}: ${reason}`, async () => {
-    const run = await rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
-    return scheduled(run)?.reason === reason && run;
-  }, 60_000);
-
-  beforeAll(async () => {
-    // On the bridge address: the controller on this host and the runner pods both reach it there.
-    git = await startGitServer({ host: NODE_IP, token });
-    apply(ns.name, `
-apiVersion: v1
-kind: Secret
-metadata: { name: git-token }
-stringData: { token: ${token} }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: wrong-token }
-stringData: { token: not-${token} }
-`);
-  });
-
-  afterAll(() => git?.stop());
-
-  it('runs from a public repository and from a token-protected one, in 2 shards, with the direct run\'s counts', async () => {
+  it('runs from a public and from a token-protected git repository, 2 shards each, installing nothing again', async () => {
     const open = git.createRepository('public-app');
-    const openCommit = open.commitFolder(suite, 'e2e tests', { into: 'e2e' });
+    const openCommit = open.commitFolder(webserverBin, 'e2e tests', { into: 'e2e' });
     const closed = git.createRepository('private-app', { protected: true });
-    const closedCommit = closed.commitFolder(suite, 'e2e tests', { into: 'e2e' });
+    const closedCommit = closed.commitFolder(webserverBin, 'e2e tests', { into: 'e2e' });
+    const withMirror = 'shards: 2\ndependencies: { npmrcSecretRef: { name: mirror } }';
     apply(ns.name, [
-      gitRun('from-public', `url: ${open.url}, revision: main, path: e2e`, '  shards: 2'),
-      gitRun('from-private', `url: ${closed.url}, path: e2e, secretRef: { name: git-token }`, '  shards: 2'),
+      testRun('from-public', `poolRef: { name: suites }\nsource: { git: { url: ${open.url}, revision: main, path: e2e } }\n${withMirror}`),
+      testRun('from-private', 'poolRef: { name: suites }\n' +
+      `source: { git: { url: ${closed.url}, path: e2e, secretRef: { name: git-token } } }\n${withMirror}`),
     ].join('\n---\n'));
     const [publicRun, privateRun] = await Promise.all([waitForRun('from-public'), waitForRun('from-private')]);
     for (const [run, commit] of [[publicRun, openCommit], [privateRun, closedCommit]] as const) {
-      const messages = JSON.stringify(run.status?.shards?.map((s) => s.message));
-      expect(counts(run.status?.summary), messages).toEqual(suiteCounts);
+      expect(counts(run.status?.summary), messages(run)).toEqual(direct);
       expect(run.status?.source?.commit).toBe(commit);
     }
     expect(publicRun.status?.source?.revision).toBe('refs/heads/main');
+    // The lockfile is the folder run's: each of the 4 shards restored the tree that run stored.
+    expect(await storeMetric('hit')).toBe(4);
+    expect(await storeMetric('stored')).toBe(1);
   }, 600_000);
+});
+
+describe('a git source', () => {
+  /** The flat 14-test suite, whose webServer needs no package. */
+  const suite = join(repoRoot, 'test', 'fixtures', 'suite');
+  const suiteCounts = { passed: 9, failed: 3, flaky: 1, skipped: 1 };
+  const scheduled = (run: RunObject) => condition(run, 'Scheduled');
+  const waitForReason = (name: string, reason: string) => eventually(`TestRun ${name}: ${reason}`, async () => {
+    const run = await getRun(name);
+    return scheduled(run)?.reason === reason && run;
+  }, 60_000);
 
   it('runs every shard on the commit it was pinned to, although the branch moves during the run', async () => {
     const repo = git.createRepository('moving-app');
     const pinned = repo.commitFolder(suite, 'e2e tests', { into: 'e2e' });
     apply(ns.name, poolManifest('single', 'replicas: 1'));
     await waitForPool(ns.name, 'single', 'one idle', (p) => p.status?.idle === 1);
-    apply(ns.name, gitRun('moving', `url: ${repo.url}, revision: main, path: e2e`, '  shards: 2').replace('name: suites', 'name: single'));
+    apply(ns.name, testRun('moving', `poolRef: { name: single }\nsource: { git: { url: ${repo.url}, revision: main, path: e2e } }\nshards: 2`));
     // One browser: the second shard starts only after the first is done, long after the branch moved.
     await eventually('the first shard running', async () => {
-      const run = await rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name: 'moving' }));
+      const run = await getRun('moving');
       return run.status?.source?.commit === pinned && run.status.phase === 'Running' && run;
     }, 120_000);
     const broken = { 'e2e/playwright.config.ts': 'export default {};\n', 'e2e/a.spec.ts': 'throw new Error(\'moved on\');\n' };
     repo.commit(broken, 'moved on');
     const run = await waitForRun('moving');
     expect(run.status?.source?.commit).toBe(pinned);
-    expect(counts(run.status?.summary), JSON.stringify(run.status?.shards?.map((s) => s.message))).toEqual(suiteCounts);
+    expect(counts(run.status?.summary), messages(run)).toEqual(suiteCounts);
   }, 600_000);
 
   it('says what is wrong with a bad URL, an unknown revision, refused credentials or a missing Secret, and starts no pod', async () => {
     const repo = git.createRepository('guarded', { protected: true });
     repo.commitFolder(suite, 'e2e tests');
     const closedPort = `http://${NODE_IP}:9/nothing.git`;
+    const gitRun = (name: string, source: string) => testRun(name, `poolRef: { name: suites }\nsource: { git: { ${source} } }`);
     apply(ns.name, [
       gitRun('bad-url', `url: ${closedPort}`),
       gitRun('bad-revision', `url: ${repo.url}, revision: no-such-branch, secretRef: { name: git-token }`),
@@ -224,16 +249,119 @@ stringData: { token: not-${token} }
       waitForReason('no-secret', 'SourceNotFound'),
     ]);
     expect(scheduled(badUrl)?.message).toMatch(new RegExp(`^repository ${closedPort} at its HEAD: cannot reach ${NODE_IP}:9 \\(ECONNREFUSED`));
-    expect(scheduled(badRevision)?.message).toMatch(/^repository \S+guarded\.git at revision no-such-branch: no branch, tag or ref no-such-branch \(branches: main\)/);
+    expect(scheduled(badRevision)?.message)
+      .toMatch(/^repository \S+guarded\.git at revision no-such-branch: no branch, tag or ref no-such-branch \(branches: main\)/);
     expect(scheduled(badToken)?.message).toMatch(/the server refused the credentials of Secret wrong-token \(HTTP 401\)/);
     expect(scheduled(noSecret)?.message).toMatch(/Secret nowhere/);
     for (const run of [badUrl, badRevision, badToken, noSecret]) {
       expect(run.status?.phase).toBe('Pending');
-      expect(JSON.stringify(run)).not.toContain(token);
+      expect(JSON.stringify(run)).not.toContain(gitToken);
     }
     expect(kubectl(['events', '-n', ns.name, '--for', 'testrun/bad-token']).stdout).toContain('SourceUnavailable');
     const selector = 'fleetwright.dev/testrun in (bad-url,bad-revision,bad-token,no-secret)';
     expect(kubectl(['get', 'pods', '-n', ns.name, '-l', selector, '-o', 'name']).stdout).toBe('');
     kubectl(['delete', 'tr', 'bad-url', 'bad-revision', 'bad-token', 'no-secret', '-n', ns.name]);
+  });
+});
+
+describe('dependencies that cannot be installed', () => {
+  /** The fixture with `change` applied to a copy of its package.json and lockfile. */
+  type Change = (pkg: Record<string, Record<string, string>>, lock: Record<string, unknown>) => void;
+  function variant(name: string, change: Change) {
+    const dir = join(work, '..', `${name}-${Date.now().toString(36)}`);
+    cpSync(webserverBin, dir, { recursive: true });
+    const read = (file: string) => JSON.parse(readFileSync(join(webserverBin, file), 'utf8')) as Record<string, never>;
+    const pkg: Record<string, Record<string, string>> = read('package.json');
+    const lock: Record<string, unknown> = read('package-lock.json');
+    change(pkg, lock);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(lock, null, 2));
+    return dir;
+  }
+
+  it('refuses a folder with dependencies and no lockfile before anything is created', async () => {
+    const dir = variant('no-lockfile', () => undefined);
+    rmSync(join(dir, 'package-lock.json'));
+    const result = await fleetwright(['run', dir, '--pool', 'suites', '--name', 'unlocked', '-n', ns.name]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/no lockfile: commit one/);
+    expect(kubectl(['get', 'tr', 'unlocked', '-n', ns.name]).stderr).toContain('NotFound');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ends a run DependenciesFailed, saying why: a stale lockfile, an unknown package, an unreachable registry', async () => {
+    const stale = variant('stale', (pkg) => {
+      pkg.devDependencies = { ...pkg.devDependencies, 'left-pad': '1.3.0' };
+    });
+    const unknown = variant('unknown', (pkg, lock) => {
+      const name = 'fleetwright-no-such-package-4f1d';
+      pkg.devDependencies = { ...pkg.devDependencies, [name]: '1.0.0' };
+      const packages = lock.packages as Record<string, Record<string, unknown>>;
+      (packages[''] as { devDependencies: Record<string, string> }).devDependencies[name] = '1.0.0';
+      packages[`node_modules/${name}`] = {
+        version: '1.0.0', resolved: `https://registry.npmjs.org/${name}/-/${name}-1.0.0.tgz`, dev: true,
+        integrity: 'sha512-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==',
+      };
+    });
+    await Promise.all([configMapOf('stale', stale), configMapOf('unknown', unknown), configMapOf('good', webserverBin)]);
+    apply(ns.name, `
+apiVersion: v1
+kind: Secret
+metadata: { name: nowhere-registry }
+stringData: { .npmrc: "registry=http://${NODE_IP}:9/\\nfetch-retries=0\\n" }
+`);
+    const mirror = 'dependencies: { npmrcSecretRef: { name: mirror } }';
+    apply(ns.name, [
+      testRun('stale', `poolRef: { name: suites }\nsource: { configMap: { name: stale } }\n${mirror}`),
+      testRun('unknown', `poolRef: { name: suites }\nsource: { configMap: { name: unknown } }\n${mirror}`),
+      testRun('unreachable', 'poolRef: { name: suites }\nsource: { configMap: { name: good } }\n' +
+      'dependencies: { npmrcSecretRef: { name: nowhere-registry } }'),
+    ].join('\n---\n'));
+    const expected = {
+      stale: /DependenciesFailed: lockfile out of date with package\.json/,
+      unknown: /DependenciesFailed: a package of the lockfile is not in the registry/,
+      unreachable: /DependenciesFailed: the registry is unreachable from the runner pod/,
+    };
+    for (const [name, message] of Object.entries(expected)) {
+      const run = await waitForRun(name);
+      expect(run.status?.phase, messages(run)).toBe('Error');
+      expect(condition(run, 'Failed')).toMatchObject({ reason: 'DependenciesFailed', message: expect.stringMatching(message) });
+      // The installer's own last lines follow, for the details.
+      expect(run.status?.shards?.[0]?.message).toMatch(/npm (error|ERR!)/);
+    }
+    rmSync(stale, { recursive: true, force: true });
+    rmSync(unknown, { recursive: true, force: true });
+  }, 600_000);
+});
+
+describe('the suite npm init playwright writes, with chromium, firefox and webkit projects', () => {
+  const initPlaywright = join(repoRoot, 'test', 'fixtures', 'init-playwright');
+
+  beforeAll(() => configMapOf('init', initPlaywright));
+
+  it('runs its chromium project on a Chromium pool and reports the other two as not run', async () => {
+    apply(ns.name, testRun('three-browsers', 'poolRef: { name: suites }\nsource: { configMap: { name: init } }'));
+    const run = await waitForRun('three-browsers');
+    expect(run.status?.phase, messages(run)).toBe('Succeeded');
+    // Both tests of the chromium project, one of which checks that the page really is Chromium's.
+    expect(counts(run.status?.summary)).toEqual({ passed: 2, failed: 0, flaky: 0, skipped: 0 });
+    expect(run.status?.projectsNotRun).toEqual([{ name: 'firefox', browser: 'firefox' }, { name: 'webkit', browser: 'webkit' }]);
+    expect(condition(run, 'ProjectsNotRun')).toMatchObject({
+      status: 'True',
+      reason: 'BrowserNotServed',
+      message: '2 project(s) did not run, BrowserPool suites serves chromium: firefox (firefox), webkit (webkit)',
+    });
+    expect(kubectl(['events', '-n', ns.name, '--for', 'testrun/three-browsers']).stdout).toMatch(/Warning\s+BrowserNotServed/);
+  });
+
+  it('fails a run none of whose projects the pool serves, saying so', async () => {
+    apply(ns.name, testRun('firefox-only', 'poolRef: { name: suites }\nsource: { configMap: { name: init } }\nrunner: { args: [--project=firefox] }'));
+    const run = await waitForRun('firefox-only');
+    expect(run.status?.phase).toBe('Failed');
+    expect(condition(run, 'Failed')).toMatchObject({
+      reason: 'NoProjectForBrowser',
+      message: 'no project of the suite uses chromium, the browser of BrowserPool suites: firefox (firefox). ' +
+        'Add a project for chromium or point spec.poolRef at a pool of their browser',
+    });
   });
 });
