@@ -25,10 +25,11 @@ describe('the generated CRDs on a real API server', () => {
     expect(text).toContain('Idle browsers kept ready on top of busy ones and waiting lease requests.');
   });
 
-  it('accepts every sample in config/samples with a server-side dry run', () => {
+  it('accepts every sample in config/samples, the git one in its folder included, with a server-side dry run', () => {
     const result = kubectl([
       'apply',
       '--dry-run=server',
+      '--recursive',
       '-n',
       ns.name,
       '-f',
@@ -39,7 +40,9 @@ describe('the generated CRDs on a real API server', () => {
       'browserpool.fleetwright.dev/chromium created (server dry run)',
       'configmap/smoke-suite created (server dry run)',
       'secret/dev-tunnel-token created (server dry run)',
+      'secret/e2e-git created (server dry run)',
       'testrun.fleetwright.dev/smoke created (server dry run)',
+      'testrun.fleetwright.dev/smoke-from-git created (server dry run)',
       'tunnel.fleetwright.dev/dev created (server dry run)',
     ]);
   });

@@ -95,7 +95,7 @@ describe('a git source', () => {
   });
 
   it('accepts the git sample of config/samples', () => {
-    const docs = parseAllDocuments(readFileSync(new URL('../../config/samples/testrun-git.yaml', import.meta.url), 'utf8'));
+    const docs = parseAllDocuments(readFileSync(new URL('../../config/samples/git/testrun.yaml', import.meta.url), 'utf8'));
     const run = docs.map((d) => d.toJS() as { kind: string; spec: unknown }).find((d) => d.kind === 'TestRun');
     expect(TestRunSpec.safeParse(run?.spec).success).toBe(true);
   });
