@@ -26,10 +26,11 @@ export async function benchCluster(): Promise<{ image: string; namespace: string
 }
 
 /** `fleetwright controller` for one namespace, as its own process. */
-export function startController(namespace: string, image: string): ChildProcess {
+export function startController(namespace: string, image: string, extra: string[] = []): ChildProcess {
   return spawn(process.execPath, [
     join(repoRoot, 'src', 'main.ts'), 'controller', `--kubeconfig=${kubeconfigPath}`, `--image=${image}`,
     `--watch-namespace=${namespace}`, '--metrics-bind-address=0', '--health-probe-bind-address=0', '--log-level=warn',
+    ...extra,
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 

@@ -8,7 +8,7 @@
 //   restoreSeconds        the next shard: the tree from the cache, no npm
 //   racingShardsSeconds   two shards missing the same key at once: both install and both store (the second put wins)
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,20 +21,13 @@ import { FilesystemStorage } from '../src/reports/filesystem.ts';
 import { ReportMetrics } from '../src/reports/metrics.ts';
 import { ReportServer, UploadsInFlight } from '../src/reports/server.ts';
 import { installDependencies } from '../src/runner/install.ts';
+import { freePort } from '../hack/lib/ports.ts';
 
 const { values: flags } = parseArgs({ options: { repeats: { type: 'string', default: '3' } } });
 const repeats = Number(flags.repeats);
 const uid = '5d1e0c3a-7b2f-4e8d-9c6a-1f2e3d4c5b6a';
 const log = pino({ level: 'silent' });
 const scratch = mkdtempSync(join(tmpdir(), 'fw-bench-dependencies-'));
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((done) => server.once('listening', done));
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  return port;
-}
 
 /** A report store on an empty folder that takes the token `upload` for TestRun ci/bench. */
 async function emptyStore(name: string) {

@@ -4,16 +4,20 @@
 // of a real Playwright suite (its webServer serves the page it tests, on the
 // runner's loopback, which the pooled browser reaches through exposeNetwork),
 // and a Tunnel through which a Playwright client here opens a page served on
-// this machine's 127.0.0.1. It shows the run's progress and result, says how
+// this machine's 127.0.0.1. Next to the sample run, a TestRun from a git
+// repository of a suite whose webServer runs its devDependency `http-server`,
+// installed in the runner pod from its lockfile: the git server and the npm
+// mirror run on this machine at the bridge address, as a real cluster has them
+// around it. It shows the run's progress and result, says how
 // to poke at it, and runs until Ctrl-C; with --once (or without a terminal,
 // as in CI, unless --stay) it stops at once. Either way it stops everything it started: its
 // processes, its namespace, and the cluster if it started that too (a cluster
 // that was already running, as the tests' or another engineer's, stays up).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { type AddressInfo, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,13 +32,18 @@ import { TUNNEL } from '../src/api/resources.ts';
 import { down, up } from './controlplane.ts';
 import { installCrds, kubectl, kubectlCacheDir } from './lib/crds.ts';
 import { ensureProjectImage } from './lib/images.ts';
+import { type GitServer, startGitServer } from './lib/gitserver.ts';
+import { NODE_IP } from './lib/node.ts';
+import { startNpmMirror, stopNpmMirror } from './lib/npm-mirror.ts';
 import { repoRoot, stateDir } from './lib/paths.ts';
 import { processesMentioning } from './lib/processes.ts';
+import { freePort } from './lib/ports.ts';
 
 export const DEMO_NAMESPACE = 'fleetwright-demo';
 const SAMPLE_RUN = 'smoke';
 const SAMPLE_TUNNEL = 'dev';
 const SAMPLE_SECRET = 'dev-tunnel-token';
+const GIT_RUN = 'tide-tables';
 
 const once = process.argv.includes('--once') || (!process.stdin.isTTY && !process.argv.includes('--stay'));
 const started = Date.now();
@@ -54,6 +63,8 @@ class Demo {
   namespaceCreated = false;
   kubeconfig = '';
   server?: Server;
+  git?: GitServer;
+  mirrorStarted = false;
 
   get signal(): AbortSignal {
     return this.stop.signal;
@@ -117,6 +128,8 @@ class Demo {
       spawnKubectl(this.kubeconfig, ['delete', 'namespace', DEMO_NAMESPACE, '--wait=true', '--timeout=90s']);
     }
     for (const { child } of [...this.children].reverse()) await stopChild(child);
+    await this.git?.stop();
+    if (this.mirrorStarted) await stopNpmMirror();
     if (this.startedCluster) await down((line) => console.log(`[cluster] ${line}`));
     console.log(`stopped everything the demo started (${seconds(stepStart)}); logs of its processes: ${this.logDir}`);
   }
@@ -142,14 +155,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function freePort(): Promise<number> {
-  const server = createTcpServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 /** A page on this machine's loopback, for the Tunnel session to open through exposeNetwork. */
 async function servePage(demo: Demo): Promise<string> {
   demo.server = createServer((_, res) => {
@@ -161,7 +166,7 @@ async function servePage(demo: Demo): Promise<string> {
 }
 
 async function run(demo: Demo): Promise<boolean> {
-  step('1/6 the local cluster: control plane and node (hack/controlplane.ts)');
+  step('1/7 the local cluster: control plane and node (hack/controlplane.ts)');
   demo.startedCluster = processesMentioning(stateDir).length === 0;
   const cluster = await up((line) => console.log(`[cluster] ${line}`), { node: true });
   demo.kubeconfig = cluster.kubeconfig;
@@ -169,12 +174,12 @@ async function run(demo: Demo): Promise<boolean> {
   installCrds(cluster.kubeconfig);
   console.log('CRDs installed: BrowserPool, TestRun, Tunnel (kubectl get crd)');
 
-  step('2/6 the project\'s image in the node\'s containerd (built only when src/ changed)');
+  step('2/7 the project\'s image in the node\'s containerd (built only when src/ changed)');
   const image = ensureProjectImage((line) => console.log(`[image] ${line}`));
   console.log(image);
   demo.check();
 
-  step('3/6 fleetwright controller and gateway, as processes on this machine');
+  step('3/7 fleetwright controller and gateway, as processes on this machine');
   const kc = new Cluster(loadTarget({ kubeconfig: cluster.kubeconfig, namespace: DEMO_NAMESPACE }));
   // A cluster the demo started is the demo's: its processes watch every namespace, so that whatever the user
   // applies anywhere works. A cluster that was running (the tests', another engineer's) may have other
@@ -192,19 +197,24 @@ async function run(demo: Demo): Promise<boolean> {
   await demo.servedUrl('gateway', 'Tunnels');
   console.log(`controller: metrics at ${metrics}/metrics; gateway: ${gatewayUrl}; logs in ${demo.logDir}`);
 
-  step(`4/6 kubectl apply -n ${DEMO_NAMESPACE} -f config/samples: a pool, a TestRun of 2 shards, a Tunnel`);
+  step(`4/7 kubectl apply -n ${DEMO_NAMESPACE} -f config/samples: a pool, a TestRun of 2 shards, a Tunnel`);
   process.stdout.write(kubectl(cluster.kubeconfig, 'apply', '-n', DEMO_NAMESPACE, '-f', join(repoRoot, 'config', 'samples')));
   // The sample's token is public: the demo's Tunnel gets one of its own.
   const token = randomBytes(24).toString('hex');
   await kc.mergePatch(`/api/v1/namespaces/${DEMO_NAMESPACE}/secrets/${SAMPLE_SECRET}`, { stringData: { token } });
 
-  step(`5/6 TestRun ${SAMPLE_RUN}: each shard leases a browser of the pool and runs in its own runner pod`);
+  step(`5/7 TestRun ${GIT_RUN} from a private git repository, its devDependencies installed from its lockfile`);
+  await startGitRun(demo, kc, cluster.kubeconfig);
+
+  step(`6/7 TestRun ${SAMPLE_RUN}: each shard leases a browser of the pool and runs in its own runner pod`);
   const follow = { out: process.stdout, tty: process.stdout.isTTY === true, signal: demo.signal };
   const finished: RunObject = await followRun(kc, SAMPLE_RUN, follow);
   console.log(finalReport(finished).join('\n'));
+  const fromGit: RunObject = await followRun(kc, GIT_RUN, follow);
+  console.log(finalReport(fromGit).join('\n'));
   console.log(`\n$ kubectl get tr -n ${DEMO_NAMESPACE}\n${kubectl(cluster.kubeconfig, 'get', 'tr', '-n', DEMO_NAMESPACE)}`);
 
-  step(`6/6 a Playwright client on this machine, through Tunnel ${SAMPLE_TUNNEL}, opens a page served on 127.0.0.1`);
+  step(`7/7 a Playwright client on this machine, through Tunnel ${SAMPLE_TUNNEL}, opens a page served on 127.0.0.1`);
   const page = await servePage(demo);
   const tunnelPath = objectPath(TUNNEL, { namespace: DEMO_NAMESPACE, name: SAMPLE_TUNNEL });
   const tunnel = await demo.until(`Tunnel ${SAMPLE_TUNNEL} to be Ready`, async () => {
@@ -231,7 +241,39 @@ async function run(demo: Demo): Promise<boolean> {
   }
   console.log(`\nconnect('${url}') with the token, exposeNetwork '<loopback>', goto ${page}: ` +
     `title "${title}" (${seconds(sessionStart)})`);
-  return finished.status?.phase === 'Succeeded' && title === 'Served on your machine';
+  return finished.status?.phase === 'Succeeded' && fromGit.status?.phase === 'Succeeded' &&
+    title === 'Served on your machine';
+}
+
+/**
+ * A private repository of the suite test/fixtures/webserver-bin (in its e2e/
+ * folder) on a git server, and an npm mirror, both on the bridge address; a
+ * TestRun of its main branch with the repository's token and the mirror as
+ * its registry, in Secrets.
+ */
+async function startGitRun(demo: Demo, kc: Cluster, kubeconfig: string): Promise<void> {
+  const token = randomBytes(16).toString('hex');
+  demo.git = await startGitServer({ host: NODE_IP, token });
+  demo.mirrorStarted = true;
+  const mirror = await startNpmMirror({ host: NODE_IP, port: await freePort(NODE_IP), log: (line) => console.log(`[npm mirror] ${line}`) });
+  const repo = demo.git.createRepository(GIT_RUN, { protected: true });
+  const commit = repo.commitFolder(join(repoRoot, 'test', 'fixtures', 'webserver-bin'), 'e2e tests', { into: 'e2e' });
+  console.log(`git server ${demo.git.url} (repository ${repo.url} at ${commit.slice(0, 12)}), npm mirror ${mirror}`);
+  const secrets = `/api/v1/namespaces/${DEMO_NAMESPACE}/secrets`;
+  await kc.create(secrets, { metadata: { name: `${GIT_RUN}-git` }, stringData: { token } });
+  await kc.create(secrets, { metadata: { name: 'npm-mirror' }, stringData: { '.npmrc': `registry=${mirror}\n` } });
+  const manifest = `
+apiVersion: fleetwright.dev/v1alpha1
+kind: TestRun
+metadata: { name: ${GIT_RUN} }
+spec:
+  poolRef: { name: chromium }
+  source: { git: { url: ${repo.url}, revision: main, path: e2e, secretRef: { name: ${GIT_RUN}-git } } }
+  dependencies: { npmrcSecretRef: { name: npm-mirror } }
+`;
+  const file = join(demo.logDir, `${GIT_RUN}.yaml`);
+  writeFileSync(file, manifest);
+  process.stdout.write(kubectl(kubeconfig, 'apply', '-n', DEMO_NAMESPACE, '-f', file));
 }
 
 /** The demo's namespace, new: one left by a killed demo is deleted first (the controller runs its finalizers). */

@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserServer, chromium } from 'playwright-core';
@@ -21,6 +20,7 @@ import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/r
 import { type S3Server, startS3Server } from '../fixtures/report-suite/s3-server.ts';
 import { useNamespace } from './helpers.ts';
 import { ControllerProcess, eventually, fleetwrightReportStore, rest } from './runtime/support.ts';
+import { freePort } from '../../hack/lib/ports.ts';
 
 const ns = useNamespace('reports');
 const suiteDir = join(repoRoot, 'test', 'fixtures', 'report-suite');
@@ -52,16 +52,6 @@ async function blobReport(index: number, wsEndpoint: string): Promise<Buffer> {
   // Shard 2 holds the failing test: Playwright exits 1 for it.
   expect(code, stderr).toBe(index === 2 ? 1 : 0);
   return readFileSync(file);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
 }
 
 interface SendOptions { headers?: Record<string, string>; body?: Buffer | Buffer[] }

@@ -1,15 +1,15 @@
 // `fleetwright run`, `status`, `logs` and `tunnel` as a user runs them: the
 // real command, a kubeconfig, a pool on the real node, and the controller.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { TEST_RUN } from '../../src/controllers/types.ts';
 import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { useNamespace } from '../integration/helpers.ts';
 import { eventually, rest } from '../integration/runtime/support.ts';
+import { fleetwright } from './fleetwright-cli.ts';
 import { apply, poolManifest, useController, waitForPool } from './pools.ts';
 
 const ns = useNamespace('cli');
@@ -18,27 +18,6 @@ useController(() => ns.name);
 const fixtures = join(repoRoot, 'test', 'fixtures', 'cli');
 const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 let tmp: string;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `fleetwright <args>` with the test cluster's kubeconfig (unless told otherwise) and no terminal. */
-function fleetwright(args: string[], options: { kubeconfig?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
-  const kubeconfig = options.kubeconfig ?? inject('kubeconfig');
-  const child = spawn(process.execPath, [join(repoRoot, 'src', 'main.ts'), ...args, `--kubeconfig=${kubeconfig}`], {
-    cwd: repoRoot,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 const configMaps = async () =>
   (await rest().get<{ items: KubeObject[] }>(collectionPath(CONFIG_MAP, ns.name))).items

@@ -88,6 +88,9 @@ describe('npm run demo', () => {
     expect(output).toContain(`TestRun ${DEMO_NAMESPACE}/smoke Succeeded in `);
     expect(output).toMatch(/: 8 passed, 0 failed, 0 flaky, 0 skipped\n/);
     expect(output).toMatch(/\nsmoke +Succeeded +chromium +2 +8 +0 +\d+s /);
+    // The run from a private git repository, whose webServer runs the http-server of its devDependencies.
+    expect(output).toContain(`TestRun ${DEMO_NAMESPACE}/tide-tables Succeeded in `);
+    expect(output).toMatch(/tide-tables Succeeded in \S+: 3 passed, 0 failed, 0 flaky, 0 skipped\nCommit: [0-9a-f]{40} \(refs\/heads\/main\)/);
     // A Playwright client here, through the Tunnel, on a page this machine serves.
     expect(output).toMatch(/goto http:\/\/127\.0\.0\.1:\d+\/: title "Served on your machine"/);
     expect(output).toContain('the demo worked in');

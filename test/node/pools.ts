@@ -121,3 +121,12 @@ export function startGateway(namespace: string, replica: string, extra: string[]
     fleetwrightGateway,
   );
 }
+
+/** A TestRun manifest: `spec` is YAML, indented here under spec:. */
+export const testRunManifest = (name: string, spec: string) => `
+apiVersion: fleetwright.dev/v1alpha1
+kind: TestRun
+metadata: { name: ${name} }
+spec:
+${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
+`;

@@ -4,7 +4,6 @@
 // the node's bridge address), the store merges them once the run has
 // finished and publishes status.reportURL, and chromium opens it there.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -17,6 +16,7 @@ import { type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightReportStore, rest } from '../integration/runtime/support.ts';
 import { apply, poolManifest, useController, waitForPool } from './pools.ts';
+import { freePort } from '../../hack/lib/ports.ts';
 
 const ns = useNamespace('reports');
 const suiteDir = join(repoRoot, 'test', 'fixtures', 'report-suite');
@@ -34,16 +34,6 @@ type RunObject = KubeObject & {
   };
 };
 const getRun = (name: string) => rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, host, () => {
-      const { port: free } = server.address() as { port: number };
-      server.close(() => resolve(free));
-    });
-    server.once('error', reject);
-  });
-}
 
 beforeAll(async () => {
   port = await freePort(NODE_IP);

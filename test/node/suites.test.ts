@@ -6,7 +6,6 @@
 // registry mirror and the report store (the dependency cache).
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -22,7 +21,9 @@ import { type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightReportStore, rest } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
-import { apply, poolManifest, useController, waitForPool } from './pools.ts';
+import { fleetwright } from './fleetwright-cli.ts';
+import { apply, poolManifest, testRunManifest, useController, waitForPool } from './pools.ts';
+import { freePort } from '../../hack/lib/ports.ts';
 
 interface RunObject extends KubeObject {
   status?: {
@@ -48,16 +49,6 @@ let storeDir = '';
 let storePort = 0;
 const storeUrl = () => `http://${NODE_IP}:${storePort}`;
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
-
 const finished = (r: RunObject) => ['Succeeded', 'Failed', 'Error'].includes(r.status?.phase ?? '');
 const getRun = (name: string) => rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
 const waitForRun = (name: string) => eventually(`TestRun ${name} finished`, async () => {
@@ -68,30 +59,11 @@ const counts = (c?: Partial<Counts>) =>
   ({ passed: c?.passed, failed: c?.failed, flaky: c?.flaky, skipped: c?.skipped });
 const messages = (run: RunObject) => JSON.stringify(run.status?.shards?.map((s) => s.message));
 const condition = (run: RunObject, type: string) => run.status?.conditions?.find((c) => c.type === type);
-const testRun = (name: string, spec: string) => `
-apiVersion: fleetwright.dev/v1alpha1
-kind: TestRun
-metadata: { name: ${name} }
-spec:
-${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
-`;
+const testRun = testRunManifest;
 /** A ConfigMap of the folder, as `fleetwright run` packs it. */
 async function configMapOf(name: string, folder: string) {
   const { data, binaryData } = packFolder(folder);
   await rest().create(`/api/v1/namespaces/${ns.name}/configmaps`, { metadata: { name }, data, binaryData });
-}
-
-/** `fleetwright <args>` with the test cluster's kubeconfig, as a user runs it. */
-function fleetwright(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(repoRoot, 'src', 'main.ts'), ...args, `--kubeconfig=${inject('kubeconfig')}`], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 async function storeMetric(result: string): Promise<number> {

@@ -10,7 +10,7 @@ import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
 import { podProcessStates } from './pods.ts';
-import { apply, deleteFleetwrightObjects, poolManifest, poolPods, waitForPool } from './pools.ts';
+import { apply, deleteFleetwrightObjects, poolManifest, poolPods, testRunManifest, waitForPool } from './pools.ts';
 
 const ns = useNamespace('testrun');
 let controller: ControllerProcess;
@@ -38,13 +38,7 @@ const suiteDir = join(repoRoot, 'test', 'fixtures', 'suite');
 /** What `playwright test` reports for the suite run directly, on Debian's chromium on this host. */
 let direct: Counts;
 
-const testRun = (name: string, spec: string) => `
-apiVersion: fleetwright.dev/v1alpha1
-kind: TestRun
-metadata: { name: ${name} }
-spec:
-${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
-`;
+const testRun = testRunManifest;
 
 const getRun = (name: string) => rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
 const finished = (r: RunObject) => ['Succeeded', 'Failed', 'Error'].includes(r.status?.phase ?? '');

@@ -5,7 +5,6 @@
 // Reaches the registry this machine's npm uses, through the mirror, once.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,18 +16,11 @@ import { FilesystemStorage } from '../../src/reports/filesystem.ts';
 import { ReportMetrics } from '../../src/reports/metrics.ts';
 import { ReportServer, UploadsInFlight } from '../../src/reports/server.ts';
 import { installDependencies } from '../../src/runner/install.ts';
+import { freePort } from '../../hack/lib/ports.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const uid = '5d1e0c3a-7b2f-4e8d-9c6a-1f2e3d4c5b6a';
 const log = pino({ level: 'silent' });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((done) => server.once('listening', done));
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  return port;
-}
 
 let scratch: string;
 let mirrorDir: string;

@@ -17,7 +17,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
@@ -29,6 +28,7 @@ import { startGitServer } from '../../hack/lib/gitserver.ts';
 import { runFetchSource } from '../../src/runner/fetch-source.ts';
 import { LAYOUT_KEY } from '../../src/runner/layout.ts';
 import { prepareSuite, suitePath } from '../../src/runner/workdir.ts';
+import { freePort } from '../../hack/lib/ports.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const fixture = join(root, 'test/fixtures/suite');
@@ -44,14 +44,6 @@ interface Counts {
 }
 
 const counts = ({ passed, failed, flaky, skipped }: Counts): Counts => ({ passed, failed, flaky, skipped });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 interface Exit {
   code: number | null;
