@@ -15,6 +15,8 @@ packages=(
   chromium
   # bench:gateway's yardstick: a private nginx in front of a browser (the packaged service is not used)
   nginx
+  # the host's git server for git-sourced TestRuns (hack/lib/gitserver.ts runs its git http-backend)
+  git
 )
 
 missing=()
