@@ -163,6 +163,9 @@ export async function installDependencies(ctx: InstallContext): Promise<string |
     // npm's own cache beside the install, in the writable work directory rather than $HOME.
     npm_config_cache: env.npm_config_cache ?? join(workRoot, 'npm-cache'),
     npm_config_update_notifier: 'false',
+    // The shard's message quotes npm's errors: a silent npm (an outer `npm run --silent` exports
+    // npm_config_loglevel=silent) would fail with nothing to say why. Any other level shows them.
+    ...(env.npm_config_loglevel === 'silent' ? { npm_config_loglevel: 'error' } : {}),
     // The image sets NODE_ENV=production, under which npm, pnpm and yarn leave devDependencies out: where
     // suites keep @playwright/test's companions and their webServer's tools. The suite's tree is a dev tree.
     NODE_ENV: undefined,
