@@ -14,12 +14,12 @@ import { constants, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createLogger } from '../log.ts';
 import { POOL_BROWSER_ENV } from '../protocol/runner.ts';
-import { fitSummary, type ProjectNotRun, type ShardSummary } from '../reporter/summary.ts';
+import { fitSummary } from '../reporter/summary.ts';
 import { DEPENDENCIES_FAILED, runnerFailureMessage } from '../reporter/runner-failure.ts';
 import { DEPENDENCY_CACHE_URL_ENV, REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../reports/contract.ts';
 import { DependenciesError, installDependencies } from './install.ts';
 import { progressPort, serveProgress } from './progress.ts';
-import { listProjects, selectProjects, withoutProjectArgs } from './projects.ts';
+import { projectsForPool } from './projects.ts';
 import { amendSummary, blobReportEnv, reportUploadOf, terminationLogOf, uploadShardReport } from './report.ts';
 import { Deadline, STOPPING_BUDGET_MS, UPLOAD_BUDGET_MS } from './upload.ts';
 import { type AppPaths, prepareSuite, suitePath } from './workdir.ts';
@@ -102,27 +102,15 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
   };
   const terminationLog = terminationLogOf(env);
 
-  let runArgs = args;
-  let notRun: ProjectNotRun[] = [];
-  const browser = env[POOL_BROWSER_ENV];
-  if (browser) {
-    const listed = await listProjects(app.cli, app.listReporter, args, { cwd: suite, env: childEnv, file: `${suite}.projects.json` });
-    const selection = listed ? selectProjects(listed, browser) : { kind: 'all' as const };
-    if (selection.kind === 'none') {
-      const projects = selection.notRun.map((p) => `${p.name || '(unnamed)'} (${p.browser})`).join(', ');
-      const error = `no project of this suite runs in ${browser}, the browser of the pool: ${projects}. ` +
-        `Add a project for ${browser}, or run the suite on a pool of its projects' browser`;
-      log.error({ browser, projectsNotRun: selection.notRun }, error);
-      writeFileSync(terminationLog, JSON.stringify(fitSummary(noProjectSummary(error, selection.notRun))));
-      await progress?.close();
-      return 1;
-    }
-    if (selection.kind === 'some') {
-      runArgs = [...withoutProjectArgs(args), ...selection.run.map((name) => `--project=${name}`)];
-      notRun = selection.notRun;
-      log.warn({ browser, projects: selection.run, projectsNotRun: notRun }, 'leaving out the projects of other browsers');
-    }
+  const projects = await projectsForPool(env[POOL_BROWSER_ENV], args, {
+    cli: app.cli, listReporter: app.listReporter, cwd: suite, env: childEnv, file: `${suite}.projects.json`, log,
+  });
+  if (projects.kind === 'none') {
+    writeFileSync(terminationLog, JSON.stringify(fitSummary(projects.summary)));
+    await progress?.close();
+    return 1;
   }
+  const { args: runArgs, notRun } = projects;
 
   const child = spawn(process.execPath, [app.cli, 'test', '--add-reporter', reporters, ...runArgs], {
     cwd: suite,
@@ -166,12 +154,4 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
     process.off('SIGINT', stop);
     await progress?.close();
   }
-}
-
-/** The summary of a shard none of whose projects is of the pool's browser: nothing ran, and it failed. */
-function noProjectSummary(error: string, projectsNotRun: ProjectNotRun[]): ShardSummary {
-  return {
-    passed: 0, failed: 0, flaky: 0, skipped: 0, durationMs: 0,
-    status: 'failed', failures: [], truncated: 0, errors: [error], projectsNotRun,
-  };
 }

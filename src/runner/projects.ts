@@ -4,7 +4,8 @@
 // chromium, firefox and webkit, and a pool serves one of them.
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import type { ProjectNotRun } from '../reporter/summary.ts';
+import type { Logger } from 'pino';
+import type { ProjectNotRun, ShardSummary } from '../reporter/summary.ts';
 
 export interface ListedProject {
   name: string;
@@ -64,7 +65,7 @@ const withoutShardArgs = (args: readonly string[]) => args.filter((a) => !a.star
  * `listReporter`; undefined when Playwright cannot list them (a broken
  * config), in which case the real run reports the same error.
  */
-export async function listProjects(
+async function listProjects(
   cli: string,
   listReporter: string,
   args: readonly string[],
@@ -86,4 +87,49 @@ export async function listProjects(
   } catch {
     return undefined;
   }
+}
+
+export type PoolProjects =
+  | { kind: 'run'; args: string[]; notRun: ProjectNotRun[] } |
+  { kind: 'none'; summary: ShardSummary };
+
+/**
+ * The arguments of the shard's `playwright test` when its pool serves
+ * `browser`: the user's, with `--project` for each project of that browser
+ * when the suite also has others; or, when it has none of that browser, the
+ * failed summary that says so. No browser (a runner outside a pod): every
+ * project, the arguments as they are.
+ */
+export async function projectsForPool(
+  browser: string | undefined,
+  args: readonly string[],
+  options: { cli: string; listReporter: string; cwd: string; env: NodeJS.ProcessEnv; file: string; log: Logger },
+): Promise<PoolProjects> {
+  const all = { kind: 'run' as const, args: [...args], notRun: [] };
+  if (!browser) return all;
+  const listed = await listProjects(options.cli, options.listReporter, args, options);
+  const selection = listed ? selectProjects(listed, browser) : { kind: 'all' as const };
+  if (selection.kind === 'all') return all;
+  if (selection.kind === 'none') {
+    const projects = selection.notRun.map((p) => `${p.name || '(unnamed)'} (${p.browser})`).join(', ');
+    const error = `no project of this suite runs in ${browser}, the browser of the pool: ${projects}. ` +
+      `Add a project for ${browser}, or run the suite on a pool of its projects' browser`;
+    options.log.error({ browser, projectsNotRun: selection.notRun }, error);
+    return { kind: 'none', summary: noProjectSummary(error, selection.notRun) };
+  }
+  options.log.warn({ browser, projects: selection.run, projectsNotRun: selection.notRun },
+    'leaving out the projects of other browsers');
+  return {
+    kind: 'run',
+    args: [...withoutProjectArgs(args), ...selection.run.map((name) => `--project=${name}`)],
+    notRun: selection.notRun,
+  };
+}
+
+/** The summary of a shard none of whose projects is of the pool's browser: nothing ran, and it failed. */
+function noProjectSummary(error: string, projectsNotRun: ProjectNotRun[]): ShardSummary {
+  return {
+    passed: 0, failed: 0, flaky: 0, skipped: 0, durationMs: 0,
+    status: 'failed', failures: [], truncated: 0, errors: [error], projectsNotRun,
+  };
 }
