@@ -14,17 +14,22 @@ interface Spec {
   containers: { securityContext: Record<string, unknown>; env: { name: string; value?: string }[] }[];
 }
 
-const specOf = (spec: Record<string, unknown>) =>
+/** The runner pod of shard 1, attempt 1, of `spec` on a leased Chromium browser. */
+const podOf = (spec: Record<string, unknown>, pinned?: { revision: string; commit: string }) =>
   runnerPod({
     run: { namespace: 'team-a', name: 'checkout', owner },
-    spec: TestRunSpec.parse({ poolRef: { name: 'chromium' }, source: { configMap: { name: 'suite' } }, shards: 2, ...spec }),
+    spec: TestRunSpec.parse({ poolRef: { name: 'chromium' }, ...spec }),
     image: 'fleetwright:dev',
     index: 1,
     attempt: 1,
     endpoint: 'ws://10.244.0.9:3000/pw',
     browser: 'chromium',
     deadlineSeconds: 600,
-  }).spec as Spec;
+    ...(pinned ? { pinned } : {}),
+  });
+
+const specOf = (spec: Record<string, unknown>) =>
+  podOf({ source: { configMap: { name: 'suite' } }, shards: 2, ...spec }).spec as Spec;
 
 describe('runnerPod', () => {
   // The user's command and image among them: nothing in spec.runner reaches the security context.
@@ -66,17 +71,8 @@ interface GitPodSpec {
 
 describe('runnerPod of a git source', () => {
   const commit = 'a'.repeat(40);
-  const gitPod = (git: Record<string, unknown>, runner?: Record<string, unknown>) => runnerPod({
-    run: { namespace: 'team-a', name: 'checkout', owner },
-    spec: TestRunSpec.parse({ poolRef: { name: 'chromium' }, source: { git }, ...(runner ? { runner } : {}) }),
-    image: 'fleetwright:dev',
-    index: 1,
-    attempt: 1,
-    endpoint: 'ws://10.244.0.9:3000/pw',
-    browser: 'chromium',
-    deadlineSeconds: 600,
-    pinned: { revision: 'refs/heads/main', commit },
-  }).spec as GitPodSpec;
+  const gitPod = (git: Record<string, unknown>, runner?: Record<string, unknown>) =>
+    podOf({ source: { git }, ...(runner ? { runner } : {}) }, { revision: 'refs/heads/main', commit }).spec as GitPodSpec;
 
   it('fetches the pinned commit in an init container of the controller\'s image, even under a user\'s runner image', () => {
     const pod = gitPod({ url: 'https://git.example.com/e2e.git', revision: 'main', path: 'apps/e2e' }, { image: 'suite:1' });
