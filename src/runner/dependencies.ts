@@ -2,7 +2,11 @@
 // Only from a lockfile: versions are never resolved anew on the cluster, so a
 // suite runs with the packages it was written against.
 
-/** Packages the runner brings itself (see PROVIDED in workdir.ts): never installed for a suite. */
+/**
+ * Packages the runner brings itself, never the suite's: the CLI that runs the
+ * tests and the `@playwright/test` its spec files import must be one and the
+ * same module, or Playwright refuses to run.
+ */
 export const PROVIDED_PACKAGES: readonly string[] = ['@playwright/test', 'playwright', 'playwright-core'];
 
 /**

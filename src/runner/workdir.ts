@@ -3,6 +3,7 @@
 // resolve to the packages shipped with fleetwright.
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { PROVIDED_PACKAGES } from './dependencies.ts';
 import { restoreLayout } from './layout.ts';
 
 export interface AppPaths {
@@ -11,13 +12,6 @@ export interface AppPaths {
   /** The node_modules that holds fleetwright's own @playwright/test. */
   nodeModules: string;
 }
-
-/**
- * Always fleetwright's, even when the suite brings its own node_modules: the
- * CLI that runs the tests and the `@playwright/test` its spec files import
- * must be one and the same module, or Playwright refuses to run.
- */
-const PROVIDED = ['@playwright/test', 'playwright', 'playwright-core'];
 
 function isInside(parent: string, child: string): boolean {
   const rel = relative(parent, child);
@@ -86,7 +80,7 @@ function linkPackages(own: string, modules: string, app: AppPaths): void {
       links.set(name, path);
     }
   }
-  for (const name of PROVIDED) links.set(name, join(app.nodeModules, name));
+  for (const name of PROVIDED_PACKAGES) links.set(name, join(app.nodeModules, name));
   links.set('fleetwright', app.root);
   mkdirSync(modules);
   for (const [name, target] of links) {
