@@ -9,7 +9,7 @@ import { runGateway } from './gateway/index.ts';
 import { browserPoolController } from './controllers/browserpool/index.ts';
 import { testRunController } from './controllers/testrun/index.ts';
 import { tunnelController } from './controllers/tunnel/index.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from './runtime/log.ts';
 import type { Controller } from './runtime/controller.ts';
 import { loadKubeConfig } from './runtime/kubeconfig.ts';
 import { runControllerProcess } from './runtime/process.ts';

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../runtime/log.ts';
 import { launchWarmBrowser, playwrightVersion, startFreshServer } from './browsers.ts';
 import { AgentConfig } from './config.ts';
 import { answerPlain, route } from './routing.ts';

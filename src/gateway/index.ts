@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { BrowserLeaser } from '../leasing/leaser.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../runtime/log.ts';
 import { serve } from '../runtime/http.ts';
 import { loadKubeConfig } from '../runtime/kubeconfig.ts';
 import { RestClient } from '../runtime/rest.ts';

@@ -5,7 +5,7 @@
 // gateway, which scales out on the latency-sensitive path.
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../runtime/log.ts';
 import { serve } from '../runtime/http.ts';
 import { loadKubeConfig } from '../runtime/kubeconfig.ts';
 import { parseKey } from '../runtime/resource.ts';

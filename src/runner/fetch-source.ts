@@ -19,7 +19,7 @@ import { credentialsOf, GIT_PASSWORD_KEY, GIT_TOKEN_KEY, GIT_USERNAME_KEY, type 
 import { GitSourceError } from '../git/errors.ts';
 import { fetchCommit } from '../git/remote.ts';
 import { redact, withoutCredentials } from '../git/url.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../runtime/log.ts';
 import { isContainedPath } from './layout.ts';
 import { terminationLogOf } from './report.ts';
 

@@ -12,7 +12,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../runtime/log.ts';
 import { POOL_BROWSER_ENV } from '../protocol/runner.ts';
 import { fitSummary } from '../reporter/summary.ts';
 import { DEPENDENCIES_FAILED, runnerFailureMessage } from '../reporter/runner-failure.ts';
