@@ -18,9 +18,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { up } from '../hack/controlplane.ts';
 import { kubeconfigPath } from '../hack/lib/paths.ts';
+import type { ResourceType } from '../src/api/meta.ts';
 import { Manager } from '../src/runtime/manager.ts';
 import { Metrics } from '../src/runtime/metrics.ts';
-import { collectionPath, objectPath, type ResourceType } from '../src/runtime/resource.ts';
+import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { RestClient } from '../src/runtime/rest.ts';
 
 const configMaps: ResourceType = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };

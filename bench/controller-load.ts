@@ -23,8 +23,9 @@ import { up } from '../hack/controlplane.ts';
 import { installCrds, kubectl } from '../hack/lib/crds.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
 import { ensureTool } from '../hack/lib/tools.ts';
+import type { KubeObject } from '../src/api/meta.ts';
 import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
-import { collectionPath, type KubeObject } from '../src/runtime/resource.ts';
+import { collectionPath } from '../src/runtime/resource.ts';
 import { rest } from './cluster.ts';
 
 const { values: flags } = parseArgs({

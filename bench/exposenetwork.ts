@@ -26,10 +26,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { kubectl } from '../hack/lib/crds.ts';
 import { kubeconfigPath } from '../hack/lib/paths.ts';
+import type { KubeObject } from '../src/api/meta.ts';
 import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
 import { POD } from '../src/leasing/acquire.ts';
 import { parseShardSummary } from '../src/reporter/summary.ts';
-import { collectionPath, type KubeObject, objectPath } from '../src/runtime/resource.ts';
+import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 
 const { values: flags } = parseArgs({ options: { repeats: { type: 'string', default: '5' } } });

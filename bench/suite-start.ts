@@ -26,10 +26,11 @@ import { NODE_IP } from '../hack/lib/node.ts';
 import { startNpmMirror, stopNpmMirror } from '../hack/lib/npm-mirror.ts';
 import { freePort } from '../hack/lib/ports.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
+import type { KubeObject } from '../src/api/meta.ts';
 import { packFolder } from '../src/cli/pack.ts';
 import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
 import { POD } from '../src/leasing/acquire.ts';
-import { collectionPath, type KubeObject, objectPath } from '../src/runtime/resource.ts';
+import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 
 const { values: flags } = parseArgs({ options: { repeats: { type: 'string', default: '3' } } });

@@ -19,9 +19,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../hack/lib/paths.ts';
+import type { KubeObject } from '../src/api/meta.ts';
 import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
 import { POD } from '../src/leasing/acquire.ts';
-import { collectionPath, type KubeObject, objectPath } from '../src/runtime/resource.ts';
+import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 
 const { values: flags } = parseArgs({

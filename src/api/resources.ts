@@ -1,9 +1,9 @@
 import { API_VERSION } from './kind.ts';
+import type { ResourceType } from './meta.ts';
 
-// The three kinds as the runtime's informers and REST paths address them
-// (structurally a runtime ResourceType; api/ imports nothing of ours).
-export const BROWSER_POOL = { apiVersion: API_VERSION, kind: 'BrowserPool', plural: 'browserpools', namespaced: true };
-export const TEST_RUN = { apiVersion: API_VERSION, kind: 'TestRun', plural: 'testruns', namespaced: true };
-export const TUNNEL = { apiVersion: API_VERSION, kind: 'Tunnel', plural: 'tunnels', namespaced: true };
+// The three kinds as the runtime's informers and REST paths address them.
+export const BROWSER_POOL: ResourceType = { apiVersion: API_VERSION, kind: 'BrowserPool', plural: 'browserpools', namespaced: true };
+export const TEST_RUN: ResourceType = { apiVersion: API_VERSION, kind: 'TestRun', plural: 'testruns', namespaced: true };
+export const TUNNEL: ResourceType = { apiVersion: API_VERSION, kind: 'Tunnel', plural: 'tunnels', namespaced: true };
 /** Where a Tunnel's token lives; the Tunnel controller and the gateway both watch them. */
 export const SECRET = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };

@@ -2,9 +2,9 @@
 // TestRuns, the runtime's informer) and draws it until it finishes: bars
 // redrawn in place on a terminal, changed lines only anywhere else.
 import { pino } from 'pino';
+import type { KubeObject } from '../api/meta.ts';
 import { TEST_RUN } from '../api/resources.ts';
 import { Informer } from '../runtime/informer.ts';
-import type { KubeObject } from '../runtime/resource.ts';
 import type { Cluster } from './kube.ts';
 import { awaitsReport, elapsedSince, frame, isFinished, plainUpdates, type RunObject } from './render.ts';
 

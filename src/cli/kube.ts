@@ -8,7 +8,8 @@ import https from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { collectionPath, objectPath, type ResourceType } from '../runtime/resource.ts';
+import type { ResourceType } from '../api/meta.ts';
+import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { ApiError, type Query, RestClient, statusCode } from '../runtime/rest.ts';
 
 export interface KubeFlags {

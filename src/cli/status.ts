@@ -1,10 +1,11 @@
 // `fleetwright status`: the BrowserPools, TestRuns and Tunnels of a namespace
 // (or all), one table each, with what kubectl's columns leave out: a running
 // run's progress and a Tunnel's readiness.
+import type { KubeObject } from '../api/meta.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../api/resources.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../reports/contract.ts';
 import type { Condition } from '../runtime/conditions.ts';
-import { collectionPath, type KubeObject } from '../runtime/resource.ts';
+import { collectionPath } from '../runtime/resource.ts';
 import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
 import { FINAL_PHASES, type RunObject, shardProgress } from './render.ts';

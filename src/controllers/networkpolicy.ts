@@ -3,9 +3,10 @@
 // Policies add up, so a browser leased to a run admits the gateway, the controller and that run's runners only.
 // The chart cannot render these: they live in the users' namespaces and follow the leases.
 import { isDeepStrictEqual } from 'node:util';
+import type { KubeObject, OwnerReference, ResourceType } from '../api/meta.ts';
 import { AGENT_PORT, LEASED_TO_LABEL, POOL_LABEL } from '../leasing/lease.ts';
 import type { Reader } from '../runtime/store.ts';
-import { type KubeObject, keyOf, objectPath, type OwnerReference, type ResourceType } from '../runtime/resource.ts';
+import { keyOf, objectPath } from '../runtime/resource.ts';
 import type { RestClient } from '../runtime/rest.ts';
 import { fieldManager } from '../runtime/status.ts';
 import { HEALTH_PORT } from './browserpool/pod.ts';

@@ -1,13 +1,13 @@
 // What the gateway knows of the cluster: Tunnels, their Secrets, pools and
 // the other replicas' heartbeats, each through an informer cache.
 import type { Logger } from 'pino';
+import type { KubeObject } from '../api/meta.ts';
 import { BROWSER_POOL, SECRET, TUNNEL } from '../api/resources.ts';
 import { type Tunnel, TunnelResource } from '../api/v1alpha1/index.ts';
 import { parseResource } from '../api/validate.ts';
 import { GATEWAY_REPLICA_LABEL, isReplicaAlive, type ReplicaLease, reportOf } from '../leasing/gateways.ts';
 import { LEASE_OBJECT } from '../leasing/requests.ts';
 import { Informer } from '../runtime/informer.ts';
-import type { KubeObject } from '../runtime/resource.ts';
 import type { RestClient } from '../runtime/rest.ts';
 import type { GatewayState } from './server.ts';
 import { type PoolChoice, tunnelsByPath } from './routing.ts';

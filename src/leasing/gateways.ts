@@ -6,7 +6,7 @@
 // gone or expired. Browser leases of Tunnel connections name their replica
 // in the holder, so a dead replica's browsers are known.
 import { z } from 'zod';
-import type { KubeObject } from '../runtime/resource.ts';
+import type { KubeObject } from '../api/meta.ts';
 import type { ObjectRef } from './acquire.ts';
 import { LEASE_OBJECT, microTime } from './requests.ts';
 

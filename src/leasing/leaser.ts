@@ -2,8 +2,9 @@
 // benchmark): take an idle browser when nobody queues, else join the pool's
 // queue of lease requests and wait until the pool controller grants one.
 import type { Logger } from 'pino';
+import type { KubeObject } from '../api/meta.ts';
 import { Informer } from '../runtime/informer.ts';
-import { collectionPath, type KubeObject, objectPath } from '../runtime/resource.ts';
+import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { ignoreNotFound, type RestClient } from '../runtime/rest.ts';
 import { leaseFirst, type ObjectRef, POD, podRef, releaseBrowser } from './acquire.ts';
 import { type BrowserPod, endpointOf, type Lease, leaseOf, POOL_LABEL, STATE_LABEL } from './lease.ts';

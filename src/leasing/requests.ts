@@ -4,7 +4,7 @@
 // process can join it, and the pool controller both counts it (status.waiting,
 // autoscaling) and serves it in order.
 import { z } from 'zod';
-import type { KubeObject, ResourceType } from '../runtime/resource.ts';
+import type { KubeObject, ResourceType } from '../api/meta.ts';
 import { Lease, POOL_LABEL } from './lease.ts';
 
 export const LEASE_OBJECT: ResourceType = {

@@ -3,9 +3,9 @@
 // namespaces' read-token Secrets (selected by their name). Never a Secret
 // of anyone else's.
 import type { Logger } from 'pino';
+import type { KubeObject } from '../api/meta.ts';
 import { SECRET, TEST_RUN } from '../api/resources.ts';
 import { Informer } from '../runtime/informer.ts';
-import type { KubeObject } from '../runtime/resource.ts';
 import type { RestClient } from '../runtime/rest.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import type { RunView, TokenSecretView } from './auth.ts';

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { KubeObject, ResourceType } from '../api/meta.ts';
 import { EventRecorder } from './events.ts';
 import type { EventHandler, Informer } from './informer.ts';
 import type { Metrics } from './metrics.ts';
 import { ownerRequests } from './owners.ts';
-import { type KubeObject, keyOf, objectKey, parseKey, type Request, type ResourceType } from './resource.ts';
+import { keyOf, objectKey, parseKey, type Request } from './resource.ts';
 import { isConflict, isNotFound, type RestClient } from './rest.ts';
 import type { Reader } from './store.ts';
 import { WorkQueue } from './workqueue.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KubeObject } from './resource.ts';
+import type { KubeObject } from '../api/meta.ts';
 import type { RestClient } from './rest.ts';
 
 export interface EventSpec {

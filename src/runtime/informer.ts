@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { collectionPath, type KubeObject, objectKey, type ResourceType } from './resource.ts';
+import type { KubeObject, ResourceType } from '../api/meta.ts';
+import { collectionPath, objectKey } from './resource.ts';
 import { ApiError, isGone, type RestClient } from './rest.ts';
 import { Store } from './store.ts';
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { collectionPath, objectPath, type ResourceType } from './resource.ts';
+import type { ResourceType } from '../api/meta.ts';
+import { collectionPath, objectPath } from './resource.ts';
 import { isConflict, isNotFound, type RestClient } from './rest.ts';
 
 export interface LeaderElectionConfig {

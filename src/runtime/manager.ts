@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { ResourceType } from '../api/meta.ts';
 import { type Controller, ControllerRunner } from './controller.ts';
 import { Informer } from './informer.ts';
 import { type LeaderElectionConfig, LeaderElector } from './leaderelection.ts';
 import type { Metrics } from './metrics.ts';
-import type { ResourceType } from './resource.ts';
 import { RestClient } from './rest.ts';
 
 export interface ManagerOptions {

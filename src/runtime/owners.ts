@@ -1,4 +1,5 @@
-import { groupOf, type KubeObject, type OwnerReference, type Request, type ResourceType } from './resource.ts';
+import type { KubeObject, OwnerReference, ResourceType } from '../api/meta.ts';
+import { groupOf, type Request } from './resource.ts';
 
 /** The reference a child carries to the object that controls it; the garbage collector deletes it with its owner. */
 export function controllerReference(owner: KubeObject): OwnerReference {

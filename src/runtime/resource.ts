@@ -1,46 +1,4 @@
-/**
- * What the runtime knows about a kind: enough to build its REST paths. The
- * runtime is generic over kinds; controllers pass descriptors like
- * `{ apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true }`.
- */
-export interface ResourceType {
-  apiVersion: string;
-  kind: string;
-  plural: string;
-  namespaced: boolean;
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  finalizers?: string[];
-  deletionTimestamp?: string;
-  [field: string]: unknown;
-}
-
-/** Any object as the API server sends it: plain JSON, dates as strings. */
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  [field: string]: unknown;
-}
+import type { KubeObject, ResourceType } from '../api/meta.ts';
 
 /** A reconcile request: controller-runtime's `reconcile.Request`, plus its `namespace/name` key. */
 export interface Request {

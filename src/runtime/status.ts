@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { type KubeObject, objectPath, type ResourceType } from './resource.ts';
+import type { KubeObject, ResourceType } from '../api/meta.ts';
+import { objectPath } from './resource.ts';
 import type { RestClient } from './rest.ts';
 
 export const fieldManager = 'fleetwright';

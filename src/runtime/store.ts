@@ -1,4 +1,5 @@
-import { type KubeObject, objectKey } from './resource.ts';
+import type { KubeObject } from '../api/meta.ts';
+import { objectKey } from './resource.ts';
 
 /** What a controller reads: a frozen snapshot per object, never a live API call (client-go's Indexer, read side). */
 export interface Reader<T extends KubeObject = KubeObject> {

@@ -14,8 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { KubeObject } from '../../src/api/meta.ts';
 import { applyChartRbac, type Component, serviceAccount, writeKubeconfigAs } from '../chart-identities.ts';
-import { objectPath, type KubeObject } from '../../src/runtime/resource.ts';
+import { objectPath } from '../../src/runtime/resource.ts';
 import { isNotFound } from '../../src/runtime/rest.ts';
 import { kubectl, useNamespace } from './helpers.ts';
 import {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../src/api/meta.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../../src/controllers/types.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
-import { collectionPath, type KubeObject, objectPath } from '../../src/runtime/resource.ts';
+import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
 import { hostileManifests, type Kind, NORMAL, SUPPORT } from '../fixtures/hostile-manifests.ts';
 import { kubectl, useNamespace } from './helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, inParallel, listAll, rest } from './runtime/support.ts';

@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { ensureTool } from '../../hack/lib/tools.ts';
-import { type KubeObject } from '../../src/runtime/resource.ts';
+import type { KubeObject } from '../../src/api/meta.ts';
 import { isNotFound } from '../../src/runtime/rest.ts';
 import { kubectl, useNamespace } from './helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, rest } from './runtime/support.ts';

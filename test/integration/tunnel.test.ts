@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../src/api/meta.ts';
 import type { TunnelStatus } from '../../src/api/v1alpha1/index.ts';
 import { BROWSER_POOL, TUNNEL } from '../../src/controllers/types.ts';
 import { replicaLease, type TunnelCounts } from '../../src/leasing/gateways.ts';
 import { LEASE_OBJECT } from '../../src/leasing/requests.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
-import { type KubeObject, objectPath } from '../../src/runtime/resource.ts';
+import { objectPath } from '../../src/runtime/resource.ts';
 import { statusCode } from '../../src/runtime/rest.ts';
 import { kubectl, useNamespace } from './helpers.ts';
 import { ControllerProcess, eventually, rest, tunnelControllerOnly } from './runtime/support.ts';

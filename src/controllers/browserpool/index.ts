@@ -4,6 +4,7 @@
 // reads the cache and applies them.
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import type { KubeObject } from '../../api/meta.ts';
 import { type BrowserPool, BrowserPoolResource } from '../../api/v1alpha1/index.ts';
 import { leasePod, POD } from '../../leasing/acquire.ts';
 import {
@@ -29,7 +30,7 @@ import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasin
 import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
-import { type KubeObject, keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
+import { keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import { ensurePolicy, NETWORK_POLICY, type NetworkPolicyConfig, poolPolicy } from '../networkpolicy.ts';

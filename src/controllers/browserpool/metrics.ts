@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import type { KubeObject } from '../../runtime/resource.ts';
+import type { KubeObject } from '../../api/meta.ts';
 
 interface PoolView extends KubeObject {
   spec?: { replicas?: number; autoscaling?: { maxReplicas?: number } };

@@ -1,6 +1,6 @@
+import type { KubeObject } from '../../api/meta.ts';
 import type { BrowserState } from '../../leasing/lease.ts';
 import { IDLE_SINCE_ANNOTATION, PLAYWRIGHT_VERSION_ANNOTATION, sessionsOf, STATE_LABEL } from '../../leasing/lease.ts';
-import type { KubeObject } from '../../runtime/resource.ts';
 import type { BrowserPodView } from './plan.ts';
 
 interface ContainerState {

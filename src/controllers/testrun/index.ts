@@ -3,6 +3,7 @@
 // status, retries shards whose infrastructure failed, and cleans up. Every
 // decision about a shard is planShard's; this file observes and applies.
 import type { Registry } from 'prom-client';
+import type { KubeObject } from '../../api/meta.ts';
 import { SECRET } from '../../api/resources.ts';
 import { type TestRun, TestRunResource } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
@@ -13,7 +14,7 @@ import { parseShardSummary, type ProjectNotRun } from '../../reporter/summary.ts
 import { type Condition, metaTime, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
-import { collectionPath, type KubeObject, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
+import { collectionPath, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, statusCode } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import { FETCH_SOURCE_CONTAINER } from '../../git/contract.ts';

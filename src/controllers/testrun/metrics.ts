@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { KubeObject } from '../../api/meta.ts';
 import type { TestRun } from '../../api/v1alpha1/index.ts';
-import type { KubeObject } from '../../runtime/resource.ts';
 
 export interface TestCounts {
   passed?: number;

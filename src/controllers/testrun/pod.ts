@@ -1,3 +1,4 @@
+import type { KubeObject, OwnerReference } from '../../api/meta.ts';
 import type { TestRunSpec, TestRunStatus } from '../../api/v1alpha1/index.ts';
 import {
   FETCH_SOURCE_CONTAINER,
@@ -19,7 +20,6 @@ import {
   REPORT_TOKEN_KEY,
   REPORT_UPLOAD_URL_ENV,
 } from '../../reports/contract.ts';
-import type { KubeObject, OwnerReference } from '../../runtime/resource.ts';
 import { podResources } from '../quantities.ts';
 
 export const TESTRUN_LABEL = 'fleetwright.dev/testrun';

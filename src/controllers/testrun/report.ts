@@ -6,6 +6,7 @@
 // the cache lacks.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { KubeObject, OwnerReference } from '../../api/meta.ts';
 import { SECRET } from '../../api/resources.ts';
 import {
   dependencyCachePath,
@@ -16,7 +17,7 @@ import {
   shardUploadPath,
 } from '../../reports/contract.ts';
 import { isControlledBy } from '../../runtime/owners.ts';
-import { collectionPath, type KubeObject, keyOf, type OwnerReference } from '../../runtime/resource.ts';
+import { collectionPath, keyOf } from '../../runtime/resource.ts';
 import { statusCode, type RestClient } from '../../runtime/rest.ts';
 import type { Reader } from '../../runtime/store.ts';
 

@@ -2,9 +2,10 @@
 // lease requests through the watch (queueChanged), not on a timer: with
 // thousands of queued runs a timer kept every worker busy and the workqueue
 // never empty while nothing changed.
+import type { KubeObject } from '../../api/meta.ts';
 import { POOL_LABEL } from '../../leasing/lease.ts';
 import { REQUEST_LABEL } from '../../leasing/requests.ts';
-import type { KubeObject, Request } from '../../runtime/resource.ts';
+import type { Request } from '../../runtime/resource.ts';
 
 type RunRefs = KubeObject & { spec?: unknown };
 const poolOf = (run: RunRefs) => (run.spec as { poolRef?: { name?: string } } | undefined)?.poolRef?.name;

@@ -3,6 +3,7 @@
 // serves, and its connections over all gateway replicas; and deletes the
 // heartbeat Lease of a dead replica once every Tunnel has folded its counts.
 // Decisions are plan.ts's; this file reads the cache and applies them.
+import type { KubeObject } from '../../api/meta.ts';
 import { type Tunnel, TunnelResource, tunnelPath } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
 import {
@@ -16,7 +17,7 @@ import {
 import { LEASE_OBJECT } from '../../leasing/requests.ts';
 import { findCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
-import { type KubeObject, keyOf, objectKey, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
+import { keyOf, objectKey, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { isConflict, isNotFound } from '../../runtime/rest.ts';
 import { applyStatusIfChanged } from '../../runtime/status.ts';
 import { SECRET } from '../../api/resources.ts';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kill, up } from '../../../hack/controlplane.ts';
-import { collectionPath, type KubeObject, objectPath } from '../../../src/runtime/resource.ts';
+import type { KubeObject } from '../../../src/api/meta.ts';
+import { collectionPath, objectPath } from '../../../src/runtime/resource.ts';
 import { configMaps, desiredSecret, secrets, toyController } from '../../fixtures/runtime/toy.ts';
 import { useNamespace } from '../helpers.ts';
 import { eventually, inParallel, listAll, rest, startManager } from './support.ts';

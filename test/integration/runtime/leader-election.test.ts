@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collectionPath, type KubeObject, objectPath } from '../../../src/runtime/resource.ts';
+import type { KubeObject } from '../../../src/api/meta.ts';
+import { collectionPath, objectPath } from '../../../src/runtime/resource.ts';
 import { configMaps, secrets } from '../../fixtures/runtime/toy.ts';
 import { useNamespace } from '../helpers.ts';
 import { ControllerProcess, eventually, inParallel, listAll, rest } from './support.ts';

@@ -1,8 +1,9 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { KubeObject, ResourceType } from '../../../src/api/meta.ts';
 import { type Condition, setCondition } from '../../../src/runtime/conditions.ts';
 import { EventRecorder } from '../../../src/runtime/events.ts';
-import { collectionPath, type KubeObject, type ResourceType } from '../../../src/runtime/resource.ts';
+import { collectionPath } from '../../../src/runtime/resource.ts';
 import { isConflict } from '../../../src/runtime/rest.ts';
 import { addFinalizer, applyStatus, removeFinalizer } from '../../../src/runtime/status.ts';
 import { useNamespace } from '../helpers.ts';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectionPath, type KubeObject, objectPath, type Request } from '../../../src/runtime/resource.ts';
+import type { KubeObject } from '../../../src/api/meta.ts';
+import { collectionPath, objectPath, type Request } from '../../../src/runtime/resource.ts';
 import { configMaps, desiredSecret, secrets, toyController } from '../../fixtures/runtime/toy.ts';
 import { useNamespace } from '../helpers.ts';
 import { eventually, inParallel, listAll, rest, startManager } from './support.ts';

@@ -4,10 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { inject } from 'vitest';
 import { repoRoot } from '../../../hack/lib/paths.ts';
+import type { KubeObject, ResourceType } from '../../../src/api/meta.ts';
 import type { Controller } from '../../../src/runtime/controller.ts';
 import { Manager } from '../../../src/runtime/manager.ts';
 import { Metrics } from '../../../src/runtime/metrics.ts';
-import { collectionPath, type KubeObject, type ResourceType } from '../../../src/runtime/resource.ts';
+import { collectionPath } from '../../../src/runtime/resource.ts';
 import { RestClient } from '../../../src/runtime/rest.ts';
 import { kubeConfig } from '../helpers.ts';
 

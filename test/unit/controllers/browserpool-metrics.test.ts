@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import { BrowserPoolMetrics } from '../../../src/controllers/browserpool/metrics.ts';
-import type { KubeObject } from '../../../src/runtime/resource.ts';
 
 const pool = (namespace: string, name: string, spec: object, status?: object): KubeObject =>
   ({ metadata: { namespace, name }, spec, ...(status ? { status } : {}) }) as KubeObject;

@@ -5,11 +5,11 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GitRepository, type GitServer, startGitServer } from '../../../hack/lib/gitserver.ts';
+import type { KubeObject, ResourceType } from '../../../src/api/meta.ts';
 import { testRunController } from '../../../src/controllers/testrun/index.ts';
 import { LEASE_ANNOTATION, POOL_LABEL, WS_PATH_ANNOTATION } from '../../../src/leasing/lease.ts';
 import type { ReconcileContext } from '../../../src/runtime/controller.ts';
 import type { EventRecorder } from '../../../src/runtime/events.ts';
-import type { KubeObject, ResourceType } from '../../../src/runtime/resource.ts';
 import { ApiError, type RestClient } from '../../../src/runtime/rest.ts';
 import { Store } from '../../../src/runtime/store.ts';
 

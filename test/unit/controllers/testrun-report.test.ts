@@ -3,6 +3,7 @@
 // and status.reportURL kept as the store wrote it.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import type { TestRunSpec } from '../../../src/api/v1alpha1/index.ts';
 import { planShard, type RunnerView } from '../../../src/controllers/testrun/plan.ts';
 import { runnerPod } from '../../../src/controllers/testrun/pod.ts';
@@ -17,7 +18,6 @@ import {
   withReportURL,
 } from '../../../src/controllers/testrun/report.ts';
 import type { ShardSummary } from '../../../src/reporter/summary.ts';
-import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { ApiError, type RestClient } from '../../../src/runtime/rest.ts';
 import type { Reader } from '../../../src/runtime/store.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import { nextLookMs, queueChanged } from '../../../src/controllers/testrun/requeue.ts';
-import type { KubeObject } from '../../../src/runtime/resource.ts';
 
 const run = (namespace: string, name: string, pool: string, phase?: string): KubeObject & { spec: unknown } => ({
   metadata: { namespace, name },

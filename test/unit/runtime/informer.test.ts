@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { KubeObject, ResourceType } from '../../../src/api/meta.ts';
 import { Informer } from '../../../src/runtime/informer.ts';
-import type { KubeObject, ResourceType } from '../../../src/runtime/resource.ts';
 import { RestClient } from '../../../src/runtime/rest.ts';
 
 // A scripted API server: the informer's side of list, watch, bookmarks and 410 Gone,

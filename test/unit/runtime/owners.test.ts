@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { KubeObject, ResourceType } from '../../../src/api/meta.ts';
 import { controllerReference, isControlledBy, ownerRequests } from '../../../src/runtime/owners.ts';
-import type { KubeObject, ResourceType } from '../../../src/runtime/resource.ts';
 
 const pools: ResourceType = { apiVersion: 'fleetwright.dev/v1alpha1', kind: 'BrowserPool', plural: 'browserpools', namespaced: true };
 const pool: KubeObject = {

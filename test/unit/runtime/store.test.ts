@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../../src/runtime/resource.ts';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import { Store } from '../../../src/runtime/store.ts';
 
 const obj = (namespace: string, name: string, extra: Partial<KubeObject['metadata']> = {}): KubeObject => ({
