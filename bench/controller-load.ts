@@ -24,7 +24,7 @@ import { installCrds, kubectl } from '../hack/lib/crds.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
 import { ensureTool } from '../hack/lib/tools.ts';
 import type { KubeObject } from '../src/api/meta.ts';
-import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
+import { BROWSER_POOL, TEST_RUN } from '../src/api/resources.ts';
 import { collectionPath } from '../src/runtime/resource.ts';
 import { rest } from './cluster.ts';
 

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { up } from '../hack/controlplane.ts';
 import { installCrds } from '../hack/lib/crds.ts';
 import { kubeconfigPath } from '../hack/lib/paths.ts';
-import { BROWSER_POOL, TUNNEL } from '../src/controllers/types.ts';
+import { BROWSER_POOL, TUNNEL } from '../src/api/resources.ts';
 import { collectionPath } from '../src/runtime/resource.ts';
 import { fuzz } from '../test/integration/runtime/gateway-fuzz.ts';
 import { rest } from './cluster.ts';

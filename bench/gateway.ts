@@ -26,7 +26,7 @@ import { pino } from 'pino';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { kubectl } from '../hack/lib/crds.ts';
 import { kubeconfigPath } from '../hack/lib/paths.ts';
-import { BROWSER_POOL, TUNNEL } from '../src/controllers/types.ts';
+import { BROWSER_POOL, TUNNEL } from '../src/api/resources.ts';
 import { BrowserLeaser } from '../src/leasing/leaser.ts';
 import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, rest, startController } from './cluster.ts';

@@ -26,10 +26,10 @@ import { NODE_IP } from '../hack/lib/node.ts';
 import { startNpmMirror, stopNpmMirror } from '../hack/lib/npm-mirror.ts';
 import { freePort } from '../hack/lib/ports.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
+import { POD } from '../src/api/builtin.ts';
 import type { KubeObject } from '../src/api/meta.ts';
+import { BROWSER_POOL, TEST_RUN } from '../src/api/resources.ts';
 import { packFolder } from '../src/cli/pack.ts';
-import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
-import { POD } from '../src/leasing/acquire.ts';
 import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 

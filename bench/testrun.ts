@@ -19,9 +19,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../hack/lib/paths.ts';
+import { POD } from '../src/api/builtin.ts';
 import type { KubeObject } from '../src/api/meta.ts';
-import { BROWSER_POOL, TEST_RUN } from '../src/controllers/types.ts';
-import { POD } from '../src/leasing/acquire.ts';
+import { BROWSER_POOL, TEST_RUN } from '../src/api/resources.ts';
 import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 

@@ -22,9 +22,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
+import type { TestRunObject } from '../src/api/objects.ts';
 import { followRun } from '../src/cli/follow.ts';
 import { Cluster, loadTarget } from '../src/cli/kube.ts';
-import { finalReport, type RunObject } from '../src/cli/render.ts';
+import { finalReport } from '../src/cli/render.ts';
 import { tunnelSnippet } from '../src/cli/tunnel.ts';
 import { objectPath } from '../src/runtime/resource.ts';
 import { isNotFound } from '../src/runtime/rest.ts';
@@ -208,9 +209,9 @@ async function run(demo: Demo): Promise<boolean> {
 
   step(`6/7 TestRun ${SAMPLE_RUN}: each shard leases a browser of the pool and runs in its own runner pod`);
   const follow = { out: process.stdout, tty: process.stdout.isTTY === true, signal: demo.signal };
-  const finished: RunObject = await followRun(kc, SAMPLE_RUN, follow);
+  const finished: TestRunObject = await followRun(kc, SAMPLE_RUN, follow);
   console.log(finalReport(finished).join('\n'));
-  const fromGit: RunObject = await followRun(kc, GIT_RUN, follow);
+  const fromGit: TestRunObject = await followRun(kc, GIT_RUN, follow);
   console.log(finalReport(fromGit).join('\n'));
   console.log(`\n$ kubectl get tr -n ${DEMO_NAMESPACE}\n${kubectl(cluster.kubeconfig, 'get', 'tr', '-n', DEMO_NAMESPACE)}`);
 

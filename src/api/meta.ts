@@ -47,3 +47,6 @@ export interface KubeObject {
   metadata: ObjectMeta;
   [field: string]: unknown;
 }
+
+/** metav1.MicroTime, which Lease and Event times take: RFC 3339 with exactly six fractional digits. */
+export const microTime = (date: Date): string => date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');

@@ -5,5 +5,3 @@ import type { ResourceType } from './meta.ts';
 export const BROWSER_POOL: ResourceType = { apiVersion: API_VERSION, kind: 'BrowserPool', plural: 'browserpools', namespaced: true };
 export const TEST_RUN: ResourceType = { apiVersion: API_VERSION, kind: 'TestRun', plural: 'testruns', namespaced: true };
 export const TUNNEL: ResourceType = { apiVersion: API_VERSION, kind: 'Tunnel', plural: 'tunnels', namespaced: true };
-/** Where a Tunnel's token lives; the Tunnel controller and the gateway both watch them. */
-export const SECRET = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };

@@ -3,10 +3,11 @@
 // redrawn in place on a terminal, changed lines only anywhere else.
 import { pino } from 'pino';
 import type { KubeObject } from '../api/meta.ts';
+import { isFinished, type TestRunObject } from '../api/objects.ts';
 import { TEST_RUN } from '../api/resources.ts';
 import { Informer } from '../runtime/informer.ts';
 import type { Cluster } from './kube.ts';
-import { awaitsReport, elapsedSince, frame, isFinished, plainUpdates, type RunObject } from './render.ts';
+import { awaitsReport, elapsedSince, frame, plainUpdates } from './render.ts';
 
 const SYNC_TIMEOUT_MS = 20_000;
 
@@ -37,11 +38,11 @@ class Redraw {
 }
 
 /** Resolves with the finished run; rejects when it is deleted, or when the API server cannot be reached at first. */
-export async function followRun(cluster: Cluster, name: string, options: FollowOptions): Promise<RunObject> {
+export async function followRun(cluster: Cluster, name: string, options: FollowOptions): Promise<TestRunObject> {
   const informer = new Informer<KubeObject>(cluster.rest, TEST_RUN, pino({ level: 'silent' }), {
     namespace: cluster.namespace,
   });
-  let latest: RunObject | undefined;
+  let latest: TestRunObject | undefined;
   const redraw = new Redraw(options.out);
   const printed = new Map<string, string>();
   const show = () => {
@@ -50,11 +51,11 @@ export async function followRun(cluster: Cluster, name: string, options: FollowO
     else for (const line of plainUpdates(latest, printed)) options.out.write(`${line}\n`);
   };
 
-  let settle: { resolve: (run: RunObject) => void; reject: (err: Error) => void } | undefined;
-  const finished = new Promise<RunObject>((resolve, reject) => (settle = { resolve, reject }));
+  let settle: { resolve: (run: TestRunObject) => void; reject: (err: Error) => void } | undefined;
+  const finished = new Promise<TestRunObject>((resolve, reject) => (settle = { resolve, reject }));
   const seen = (obj: KubeObject) => {
     if (obj.metadata.name !== name) return;
-    latest = obj as RunObject;
+    latest = obj as TestRunObject;
     show();
     if (isFinished(latest)) settle?.resolve(latest);
   };
@@ -101,10 +102,10 @@ export const REPORT_WAIT_MS = 60_000;
  * Never waits for a run none of whose shards uploaded a report.
  */
 export async function waitForReport(
-  run: RunObject,
-  get: () => Promise<RunObject>,
+  run: TestRunObject,
+  get: () => Promise<TestRunObject>,
   options: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {},
-): Promise<RunObject> {
+): Promise<TestRunObject> {
   const { timeoutMs = REPORT_WAIT_MS, intervalMs = 1000, signal } = options;
   const deadline = Date.now() + timeoutMs;
   let latest = run;

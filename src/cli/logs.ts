@@ -1,11 +1,11 @@
 // `fleetwright logs <testrun> [--shard i]`: the logs of a run's runner pods
 // (the current attempt of each shard), read through the API server as
 // `kubectl logs` reads them.
+import type { TestRunObject } from '../api/objects.ts';
 import { TEST_RUN } from '../api/resources.ts';
 import { statusCode } from '../runtime/rest.ts';
 import { type CommandHelp, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag, UsageError } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
-import type { RunObject } from './render.ts';
 
 export const help: CommandHelp = {
   synopsis: '<testrun> [--shard i] [-f]',
@@ -21,8 +21,8 @@ export const help: CommandHelp = {
 };
 
 /** Reads a TestRun, or says which runs the namespace has. */
-export function getRun(cluster: Cluster, name: string): Promise<RunObject> {
-  return cluster.getOrList<RunObject>(TEST_RUN, name, (names) =>
+export function getRun(cluster: Cluster, name: string): Promise<TestRunObject> {
+  return cluster.getOrList<TestRunObject>(TEST_RUN, name, (names) =>
     `TestRun ${name} not found in namespace ${cluster.namespace}` + (names.length > 0
       ? `; runs there: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''} (fleetwright status lists them)`
       : ': it has no TestRuns; pass -n for the namespace of the run'));

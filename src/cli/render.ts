@@ -1,18 +1,11 @@
 // What `fleetwright run --follow` prints, from the TestRun alone: pure
 // functions of the object, so that a terminal's bars, CI's plain lines and
 // the final report are all unit-tested.
+import { isFinished, isFinishedPhase, type TestRunObject } from '../api/objects.ts';
 import type { TestRunStatus } from '../api/v1alpha1/index.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../reports/contract.ts';
-import type { Condition } from '../runtime/conditions.ts';
 
 type Shard = NonNullable<TestRunStatus['shards']>[number];
-
-/** A TestRun as the API server sends it: what the CLI reads of it. */
-export interface RunObject {
-  metadata: { name?: string; namespace?: string; creationTimestamp?: string; uid?: string };
-  spec?: { poolRef?: { name?: string }; shards?: number };
-  status?: Omit<TestRunStatus, 'conditions'> & { conditions?: Condition[] };
-}
 
 export interface Counts {
   passed: number;
@@ -21,11 +14,8 @@ export interface Counts {
   skipped: number;
 }
 
-export const FINAL_PHASES = ['Succeeded', 'Failed', 'Error'];
-export const isFinished = (run: RunObject) => FINAL_PHASES.includes(run.status?.phase ?? '');
-
 /** 0 all passed; 1 tests failed or the run timed out; 3 the run could not be carried out (Error). */
-export function exitCodeOf(run: RunObject): number {
+export function exitCodeOf(run: TestRunObject): number {
   const phase = run.status?.phase;
   if (phase === 'Succeeded') return 0;
   return phase === 'Error' ? 3 : 1;
@@ -37,7 +27,7 @@ const settled = (c: Counts) => c.passed + c.failed + c.flaky + c.skipped;
 
 /** Tests of a shard done so far and its total (unknown until its runner has loaded the suite). */
 export function shardProgress(shard: Shard | undefined): { counts: Counts; done: number; total?: number } {
-  if (shard && FINAL_PHASES.includes(shard.phase) && shard.passed !== undefined) {
+  if (shard && isFinishedPhase(shard.phase) && shard.passed !== undefined) {
     const counts = countsOf(shard);
     return { counts, done: settled(counts), total: settled(counts) };
   }
@@ -95,12 +85,12 @@ export function shardLine(shard: Shard | undefined, index: number, shards: numbe
   return `shard ${index}/${shards} ${state}${detail}`;
 }
 
-export function runName(run: RunObject): string {
+export function runName(run: TestRunObject): string {
   return `${run.metadata.namespace}/${run.metadata.name}`;
 }
 
 /** What the run is doing, in one line; with `elapsed` (a terminal's ticking clock) appended. */
-export function headline(run: RunObject, elapsed?: string): string {
+export function headline(run: TestRunObject, elapsed?: string): string {
   const status = run.status ?? {};
   const pool = run.spec?.poolRef?.name ?? '?';
   const shards = run.spec?.shards ?? 1;
@@ -115,7 +105,7 @@ export function headline(run: RunObject, elapsed?: string): string {
       what = `Queued on BrowserPool ${pool}${status.queuePosition ? ` (position ${status.queuePosition})` : ''}`;
       break;
     case 'Running': {
-      const done = (status.shards ?? []).filter((s) => FINAL_PHASES.includes(s.phase)).length;
+      const done = (status.shards ?? []).filter((s) => isFinishedPhase(s.phase)).length;
       what = `Running, ${done}/${shards} shard(s) done`;
       break;
     }
@@ -126,7 +116,7 @@ export function headline(run: RunObject, elapsed?: string): string {
 }
 
 /** The lines a terminal redraws: the headline, then one bar per shard. */
-export function frame(run: RunObject, elapsed?: string): string[] {
+export function frame(run: TestRunObject, elapsed?: string): string[] {
   const shards = run.spec?.shards ?? 1;
   const list = run.status?.shards ?? [];
   const lines = [headline(run, elapsed)];
@@ -139,7 +129,7 @@ export function frame(run: RunObject, elapsed?: string): string[] {
  * slot; `printed` holds what was printed last, and only lines that changed
  * are returned (and recorded).
  */
-export function plainUpdates(run: RunObject, printed: Map<string, string>): string[] {
+export function plainUpdates(run: TestRunObject, printed: Map<string, string>): string[] {
   const shards = run.spec?.shards ?? 1;
   const list = run.status?.shards ?? [];
   const slots: [string, string][] = [['run', headline(run)]];
@@ -157,7 +147,7 @@ export function plainUpdates(run: RunObject, printed: Map<string, string>): stri
  * The summary when the run is over: counts, the projects the pool's browser
  * left out, the failed tests each shard named, where to look next.
  */
-export function finalReport(run: RunObject): string[] {
+export function finalReport(run: TestRunObject): string[] {
   const status = run.status ?? {};
   const counts = countsOf(status.summary);
   const took = status.duration ? ` in ${status.duration}` : '';
@@ -178,7 +168,7 @@ export function finalReport(run: RunObject): string[] {
 }
 
 /** A finished run whose shards uploaded reports, before the report store has published the merged one. */
-export function awaitsReport(run: RunObject): boolean {
+export function awaitsReport(run: TestRunObject): boolean {
   return isFinished(run) && !run.status?.reportURL && (run.status?.shards ?? []).some((s) => s.report === 'Uploaded');
 }
 
@@ -196,7 +186,7 @@ function inClusterService(url: URL): { service: string; namespace: string; port:
  * port-forward when the URL is a Service's inside the cluster. After the
  * wait: why there is none. Nothing when the run had no report store.
  */
-export function reportLines(run: RunObject): string[] {
+export function reportLines(run: TestRunObject): string[] {
   const status = run.status ?? {};
   const ns = run.metadata.namespace ?? '';
   const shards = status.shards ?? [];

@@ -6,7 +6,9 @@
 // controller pins the revision's commit.
 import { randomBytes } from 'node:crypto';
 import { basename, resolve } from 'node:path';
+import { CONFIG_MAP } from '../api/builtin.ts';
 import { API_VERSION } from '../api/kind.ts';
+import type { TestRunObject } from '../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN } from '../api/resources.ts';
 import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { statusCode } from '../runtime/rest.ts';
@@ -14,9 +16,8 @@ import { type CommandHelp, type FlagValues, helpText, intFlag, kubeFlagsOf, pars
 import { followRun, REPORT_WAIT_MS, waitForReport } from './follow.ts';
 import { Cluster, loadTarget } from './kube.ts';
 import { formatBytes, packFolder, type PackedFolder } from './pack.ts';
-import { awaitsReport, exitCodeOf, finalReport, reportLines, type RunObject } from './render.ts';
+import { awaitsReport, exitCodeOf, finalReport, reportLines } from './render.ts';
 
-const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'fleetwright-cli' };
 /** The TestRun's longest name (its CRD's maxNameLength). */
 const MAX_NAME = 50;
@@ -190,7 +191,7 @@ async function checkPool(cluster: Cluster, pool: string): Promise<void> {
 }
 
 /** The TestRun of a repository: nothing to pack, the controller pins the revision. */
-async function createGitRun(cluster: Cluster, request: RunRequest, git: GitRequest): Promise<RunObject> {
+async function createGitRun(cluster: Cluster, request: RunRequest, git: GitRequest): Promise<TestRunObject> {
   const { namespace } = cluster;
   const name = request.name ?? defaultName(repositoryName(git.url));
   try {
@@ -202,7 +203,12 @@ async function createGitRun(cluster: Cluster, request: RunRequest, git: GitReque
   }
 }
 
-async function create(cluster: Cluster, request: RunRequest, dir: string, packed: PackedFolder): Promise<RunObject> {
+async function create(
+  cluster: Cluster,
+  request: RunRequest,
+  dir: string,
+  packed: PackedFolder,
+): Promise<TestRunObject> {
   const { namespace } = cluster;
   const name = request.name ?? defaultName(dir);
   const configMap = `${name}-tests`;
@@ -219,7 +225,7 @@ async function create(cluster: Cluster, request: RunRequest, dir: string, packed
   } catch (err) {
     throw statusCode(err) === 409 ? exists(`ConfigMap ${configMap}`) : err;
   }
-  let run: RunObject & { metadata: { uid?: string } };
+  let run: TestRunObject & { metadata: { uid?: string } };
   try {
     run = await cluster.create(collectionPath(TEST_RUN, namespace), testRunManifest(request, name, configMap));
   } catch (err) {
@@ -276,7 +282,7 @@ export async function runCommand(args: string[], io: RunIO): Promise<number> {
     io.out.write(`${finalReport(finished).join('\n')}\n`);
     if (awaitsReport(finished)) {
       io.out.write(`Waiting up to ${REPORT_WAIT_MS / 1000} s for the merged report…\n`);
-      const read = () => cluster.get<RunObject>(objectPath(TEST_RUN, { namespace: ns, name }));
+      const read = () => cluster.get<TestRunObject>(objectPath(TEST_RUN, { namespace: ns, name }));
       finished = await waitForReport(finished, read, { signal: stop.signal });
     }
     const report = reportLines(finished);

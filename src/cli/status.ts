@@ -2,13 +2,13 @@
 // (or all), one table each, with what kubectl's columns leave out: a running
 // run's progress and a Tunnel's readiness.
 import type { KubeObject } from '../api/meta.ts';
+import { type BrowserPoolObject, isFinishedPhase, type TestRunObject, type TunnelObject } from '../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../api/resources.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../reports/contract.ts';
-import type { Condition } from '../runtime/conditions.ts';
 import { collectionPath } from '../runtime/resource.ts';
 import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
-import { FINAL_PHASES, type RunObject, shardProgress } from './render.ts';
+import { shardProgress } from './render.ts';
 import { age, table } from './table.ts';
 
 export const help: CommandHelp = {
@@ -20,24 +20,19 @@ export const help: CommandHelp = {
   examples: ['fleetwright status', 'fleetwright status -n team-a', 'fleetwright status -A'],
 };
 
-interface Listed extends KubeObject {
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown> & { conditions?: Condition[] };
-}
-
 const str = (v: unknown) => (v === undefined || v === null ? '' : String(v));
 const num = (v: unknown) => (typeof v === 'number' ? String(v) : '0');
 
-function poolRows(pools: Listed[], now: number): string[][] {
-  return pools.map((p) => {
-    const spec = p.spec as { browser?: string; replicas?: number };
+function poolRows(pools: KubeObject[], now: number): string[][] {
+  return pools.map((listed) => {
+    const p = listed as BrowserPoolObject;
     const s = p.status ?? {};
-    return [p.metadata.name ?? '', str(spec.browser), num(spec.replicas), num(s.readyReplicas), num(s.idle),
-      num(s.busy), num(s.waiting), str(s.playwrightVersion), age(p.metadata.creationTimestamp as string, now)];
+    return [p.metadata.name ?? '', str(p.spec?.browser), num(p.spec?.replicas), num(s.readyReplicas), num(s.idle),
+      num(s.busy), num(s.waiting), str(s.playwrightVersion), age(p.metadata.creationTimestamp, now)];
   });
 }
 
-function runRows(runs: RunObject[], now: number): string[][] {
+function runRows(runs: TestRunObject[], now: number): string[][] {
   return runs.map((r) => {
     const shards = r.spec?.shards ?? 1;
     const list = r.status?.shards ?? [];
@@ -46,7 +41,7 @@ function runRows(runs: RunObject[], now: number): string[][] {
     const known = progress.every((p) => p.total !== undefined);
     const total = progress.reduce((n, p) => n + (p.total ?? 0), 0);
     const s = r.status?.summary;
-    const finishedShards = list.filter((x) => FINAL_PHASES.includes(x.phase)).length;
+    const finishedShards = list.filter((x) => isFinishedPhase(x.phase)).length;
     return [r.metadata.name ?? '', str(r.status?.phase || 'Pending'), str(r.spec?.poolRef?.name),
       `${finishedShards}/${shards}`, `${done}/${known ? total : '?'}`, num(s?.passed), num(s?.failed), num(s?.flaky),
       num(s?.skipped), str(r.status?.duration), age(r.metadata.creationTimestamp, now)];
@@ -54,10 +49,10 @@ function runRows(runs: RunObject[], now: number): string[][] {
 }
 
 /** The runs' merged reports (status.reportURL), under the TestRuns table; none when no run has one. */
-function reportRows(runs: RunObject[], allNamespaces: boolean): string[] {
+function reportRows(runs: TestRunObject[], allNamespaces: boolean): string[] {
   const reported = runs.filter((r) => r.status?.reportURL);
   if (reported.length === 0) return [];
-  const name = (r: RunObject) => (allNamespaces ? `${r.metadata.namespace}/${r.metadata.name}` : r.metadata.name ?? '');
+  const name = (r: TestRunObject) => (allNamespaces ? `${r.metadata.namespace}/${r.metadata.name}` : r.metadata.name ?? '');
   return [
     '',
     `Reports (add ?token=$(kubectl get secret ${REPORT_READER_SECRET} -o jsonpath='{.data.${REPORT_TOKEN_KEY}}' | base64 -d)):`,
@@ -65,19 +60,18 @@ function reportRows(runs: RunObject[], allNamespaces: boolean): string[] {
   ];
 }
 
-function tunnelRows(tunnels: Listed[], now: number): string[][] {
+function tunnelRows(tunnels: TunnelObject[], now: number): string[][] {
   return tunnels.map((t) => {
-    const spec = t.spec as { poolRefs?: { name: string }[] };
     const ready = t.status?.conditions?.find((c) => c.type === 'Ready');
-    return [t.metadata.name ?? '', (spec.poolRefs ?? []).map((p) => p.name).join(','),
+    return [t.metadata.name ?? '', (t.spec?.poolRefs ?? []).map((p) => p.name).join(','),
       ready ? (ready.status === 'True' ? 'True' : `False (${ready.reason})`) : 'Unknown', str(t.status?.url),
-      num(t.status?.activeConnections), age(t.metadata.creationTimestamp as string, now)];
+      num(t.status?.activeConnections), age(t.metadata.creationTimestamp, now)];
   });
 }
 
 /** The three tables; with `allNamespaces`, each row starts with its namespace. */
 export function statusTables(
-  lists: { pools: Listed[]; runs: RunObject[]; tunnels: Listed[] },
+  lists: { pools: KubeObject[]; runs: TestRunObject[]; tunnels: TunnelObject[] },
   now: number,
   where: { namespace: string; allNamespaces: boolean },
 ): string[] {
@@ -134,7 +128,7 @@ export async function statusCommand(args: string[], io: { out: NodeJS.WritableSt
   const list = <T>(type: typeof BROWSER_POOL) =>
     cluster.get<{ items: T[] }>(collectionPath(type, ns)).then((l) => l.items);
   const [pools, runs, tunnels] = await Promise.all([
-    list<Listed>(BROWSER_POOL), list<RunObject>(TEST_RUN), list<Listed>(TUNNEL),
+    list<BrowserPoolObject>(BROWSER_POOL), list<TestRunObject>(TEST_RUN), list<TunnelObject>(TUNNEL),
   ]);
   const where = { namespace: cluster.namespace, allNamespaces: all };
   const lines = statusTables({ pools, runs, tunnels }, Date.now(), where);

@@ -1,9 +1,10 @@
 // `fleetwright tunnel <name>`: a Playwright snippet, ready to paste, that
 // connects through the Tunnel. The token stays in an environment variable;
 // --print-token prints it alone, for `export FLEETWRIGHT_TOKEN=$(…)`.
+import { SECRET, type SecretObject, secretValue } from '../api/builtin.ts';
 import { type Tunnel, tunnelPath } from '../api/v1alpha1/index.ts';
 import { TUNNEL } from '../api/resources.ts';
-import type { Condition } from '../runtime/conditions.ts';
+import { objectPath } from '../runtime/resource.ts';
 import { statusCode } from '../runtime/rest.ts';
 import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
@@ -22,12 +23,8 @@ export const help: CommandHelp = {
   examples: ['fleetwright tunnel dev', `export ${TOKEN_VARIABLE}=$(fleetwright tunnel dev --print-token)`],
 };
 
-type TunnelObject = Omit<Tunnel, 'status'> & {
-  status?: Tunnel['status'] & { conditions?: Condition[] };
-};
-
 /** The snippet (stdout) and the warnings (stderr) for a Tunnel. */
-export function tunnelSnippet(tunnel: TunnelObject, namespaceFlag: string): { snippet: string[]; warnings: string[] } {
+export function tunnelSnippet(tunnel: Tunnel, namespaceFlag: string): { snippet: string[]; warnings: string[] } {
   const { name, namespace } = tunnel.metadata;
   const warnings: string[] = [];
   const ready = tunnel.status?.conditions?.find((c) => c.type === 'Ready');
@@ -66,26 +63,26 @@ export function tunnelSnippet(tunnel: TunnelObject, namespaceFlag: string): { sn
   return { snippet, warnings };
 }
 
-function getTunnel(cluster: Cluster, name: string): Promise<TunnelObject> {
-  return cluster.getOrList<TunnelObject>(TUNNEL, name, (names) =>
+function getTunnel(cluster: Cluster, name: string): Promise<Tunnel> {
+  return cluster.getOrList<Tunnel>(TUNNEL, name, (names) =>
     `Tunnel ${name} not found in namespace ${cluster.namespace}` + (names.length > 0
       ? `; Tunnels there: ${names.join(', ')}`
       : ': it has no Tunnels; pass -n for the namespace of the Tunnel, or create one (config/samples/tunnel.yaml)'));
 }
 
-async function readToken(cluster: Cluster, tunnel: TunnelObject): Promise<string> {
+async function readToken(cluster: Cluster, tunnel: Tunnel): Promise<string> {
   const { name, key } = tunnel.spec.auth.secretRef;
   const where = `Secret ${name} (namespace ${cluster.namespace})`;
-  let secret: { data?: Record<string, string> };
+  let secret: SecretObject;
   try {
-    secret = await cluster.get(`/api/v1/namespaces/${encodeURIComponent(cluster.namespace)}/secrets/${name}`);
+    secret = await cluster.get(objectPath(SECRET, { namespace: cluster.namespace, name }));
   } catch (err) {
     if (statusCode(err) === 404) throw new Error(`${where}, which the Tunnel names, does not exist: create it`, { cause: err });
     throw err;
   }
-  const value = secret.data?.[key];
+  const value = secretValue(secret, key);
   if (value === undefined) throw new Error(`${where} has no key ${key}, which the Tunnel names in spec.auth.secretRef.key`);
-  return Buffer.from(value, 'base64').toString('utf8');
+  return value;
 }
 
 export async function tunnelCommand(

@@ -3,7 +3,8 @@
 // Policies add up, so a browser leased to a run admits the gateway, the controller and that run's runners only.
 // The chart cannot render these: they live in the users' namespaces and follow the leases.
 import { isDeepStrictEqual } from 'node:util';
-import type { KubeObject, OwnerReference, ResourceType } from '../api/meta.ts';
+import { NETWORK_POLICY } from '../api/builtin.ts';
+import type { KubeObject, OwnerReference } from '../api/meta.ts';
 import { AGENT_PORT, LEASED_TO_LABEL, POOL_LABEL } from '../leasing/lease.ts';
 import type { Reader } from '../runtime/store.ts';
 import { keyOf, objectPath } from '../runtime/resource.ts';
@@ -11,13 +12,6 @@ import type { RestClient } from '../runtime/rest.ts';
 import { fieldManager } from '../runtime/status.ts';
 import { HEALTH_PORT } from './browserpool/pod.ts';
 import { TESTRUN_LABEL } from './testrun/pod.ts';
-
-export const NETWORK_POLICY: ResourceType = {
-  apiVersion: 'networking.k8s.io/v1',
-  kind: 'NetworkPolicy',
-  plural: 'networkpolicies',
-  namespaced: true,
-};
 
 /** Where the gateway and the controller run (--network-policy-namespace and the pod label flags). */
 export interface NetworkPolicyConfig {

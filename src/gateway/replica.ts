@@ -4,9 +4,9 @@
 // pools it holds browsers of (the pool controller takes them back when the
 // heartbeat stops).
 import type { Logger } from 'pino';
+import { LEASE } from '../api/builtin.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
 import { type GatewayReport, REPORT_INTERVAL_MS, replicaLease, type TunnelCounts } from '../leasing/gateways.ts';
-import { LEASE_OBJECT } from '../leasing/requests.ts';
 import { objectPath } from '../runtime/resource.ts';
 import type { RestClient } from '../runtime/rest.ts';
 
@@ -72,7 +72,7 @@ export class ReplicaHeartbeat {
 
   private async write(durationSeconds?: number): Promise<void> {
     const body = replicaLease(this.ref, this.identity, this.report(), new Date(), durationSeconds);
-    await this.rest.apply(objectPath(LEASE_OBJECT, this.ref), body, 'fleetwright-gateway');
+    await this.rest.apply(objectPath(LEASE, this.ref), body, 'fleetwright-gateway');
   }
 }
 

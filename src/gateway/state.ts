@@ -1,19 +1,17 @@
 // What the gateway knows of the cluster: Tunnels, their Secrets, pools and
 // the other replicas' heartbeats, each through an informer cache.
 import type { Logger } from 'pino';
+import { LEASE, SECRET, type SecretObject, secretValue } from '../api/builtin.ts';
 import type { KubeObject } from '../api/meta.ts';
-import { BROWSER_POOL, SECRET, TUNNEL } from '../api/resources.ts';
+import type { BrowserPoolObject } from '../api/objects.ts';
+import { BROWSER_POOL, TUNNEL } from '../api/resources.ts';
 import { type Tunnel, TunnelResource } from '../api/v1alpha1/index.ts';
 import { parseResource } from '../api/validate.ts';
 import { GATEWAY_REPLICA_LABEL, isReplicaAlive, type ReplicaLease, reportOf } from '../leasing/gateways.ts';
-import { LEASE_OBJECT } from '../leasing/requests.ts';
 import { Informer } from '../runtime/informer.ts';
 import type { RestClient } from '../runtime/rest.ts';
 import type { GatewayState } from './server.ts';
 import { type PoolChoice, tunnelsByPath } from './routing.ts';
-
-type PoolObject = KubeObject & { spec?: { browser?: string }; status?: { playwrightVersion?: string } };
-type SecretObject = KubeObject & { data?: Record<string, string> };
 
 export const tunnelKey = (tunnel: { metadata: { namespace?: string; name?: string } }) =>
   `${tunnel.metadata.namespace}/${tunnel.metadata.name}`;
@@ -21,7 +19,7 @@ export const tunnelKey = (tunnel: { metadata: { namespace?: string; name?: strin
 export class ClusterState implements GatewayState {
   readonly tunnels: Informer;
   private readonly secrets: Informer<SecretObject>;
-  private readonly poolObjects: Informer<PoolObject>;
+  private readonly poolObjects: Informer<BrowserPoolObject>;
   private readonly replicas: Informer<ReplicaLease>;
   private readonly identity: string;
   private readonly log: Logger;
@@ -35,8 +33,8 @@ export class ClusterState implements GatewayState {
     this.identity = options.identity;
     this.tunnels = new Informer(rest, TUNNEL, log, scope);
     this.secrets = new Informer<SecretObject>(rest, SECRET, log, scope);
-    this.poolObjects = new Informer<PoolObject>(rest, BROWSER_POOL, log, scope);
-    this.replicas = new Informer<ReplicaLease>(rest, LEASE_OBJECT, log, { labelSelector: GATEWAY_REPLICA_LABEL });
+    this.poolObjects = new Informer<BrowserPoolObject>(rest, BROWSER_POOL, log, scope);
+    this.replicas = new Informer<ReplicaLease>(rest, LEASE, log, { labelSelector: GATEWAY_REPLICA_LABEL });
     const invalidate = () => (this.byPath = undefined);
     this.tunnels.addHandler({ onAdd: invalidate, onUpdate: invalidate, onDelete: invalidate });
   }
@@ -67,8 +65,7 @@ export class ClusterState implements GatewayState {
 
   token(tunnel: Tunnel): string | undefined {
     const { name, key } = tunnel.spec.auth.secretRef;
-    const value = this.secrets.store.get(`${tunnel.metadata.namespace}/${name}`)?.data?.[key];
-    return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+    return secretValue(this.secrets.store.get(`${tunnel.metadata.namespace}/${name}`), key);
   }
 
   pools(tunnel: Tunnel): PoolChoice[] {

@@ -1,7 +1,7 @@
+import { POD, type PodObject } from '../api/builtin.ts';
 import { objectPath } from '../runtime/resource.ts';
 import { isConflict, isNotFound, type RestClient } from '../runtime/rest.ts';
 import {
-  type BrowserPod,
   IDLE_SINCE_ANNOTATION,
   isLeasable,
   LEASE_ANNOTATION,
@@ -13,8 +13,6 @@ import {
   sessionsOf,
   STATE_LABEL,
 } from './lease.ts';
-
-export const POD = { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true } as const;
 
 /** namespace/name of a pool or a pod. */
 export interface ObjectRef {
@@ -28,7 +26,7 @@ export interface ObjectRef {
  * (controller, gateway replicas) exactly one wins a given pod. Returns the
  * leased pod, or undefined when the pod changed or vanished meanwhile.
  */
-export async function leasePod(rest: RestClient, pod: BrowserPod, lease: Lease): Promise<BrowserPod | undefined> {
+export async function leasePod(rest: RestClient, pod: PodObject, lease: Lease): Promise<PodObject | undefined> {
   const patch = {
     metadata: {
       resourceVersion: pod.metadata?.resourceVersion,
@@ -37,7 +35,7 @@ export async function leasePod(rest: RestClient, pod: BrowserPod, lease: Lease):
     },
   };
   try {
-    return await rest.mergePatch<BrowserPod>(objectPath(POD, podRef(pod)), patch);
+    return await rest.mergePatch<PodObject>(objectPath(POD, podRef(pod)), patch);
   } catch (error) {
     if (isConflict(error) || isNotFound(error)) return undefined;
     throw error;
@@ -45,7 +43,7 @@ export async function leasePod(rest: RestClient, pod: BrowserPod, lease: Lease):
 }
 
 /** Tries the leasable pods of `candidates` in random order (racing takers spread out) until one is won. */
-export async function leaseFirst(rest: RestClient, candidates: readonly BrowserPod[], lease: Lease) {
+export async function leaseFirst(rest: RestClient, candidates: readonly PodObject[], lease: Lease) {
   const shuffled = candidates.filter(isLeasable).sort(() => Math.random() - 0.5);
   for (const pod of shuffled) {
     const leased = await leasePod(rest, pod, lease);
@@ -61,9 +59,9 @@ export async function leaseFirst(rest: RestClient, candidates: readonly BrowserP
  */
 export async function releaseBrowser(rest: RestClient, pod: ObjectRef, holder: string): Promise<boolean> {
   for (;;) {
-    let current: BrowserPod;
+    let current: PodObject;
     try {
-      current = await rest.get<BrowserPod>(objectPath(POD, pod));
+      current = await rest.get<PodObject>(objectPath(POD, pod));
     } catch (error) {
       if (isNotFound(error)) return false;
       throw error;
@@ -88,7 +86,7 @@ export async function releaseBrowser(rest: RestClient, pod: ObjectRef, holder: s
   }
 }
 
-export const podRef = (pod: BrowserPod): ObjectRef => ({
+export const podRef = (pod: PodObject): ObjectRef => ({
   namespace: pod.metadata?.namespace ?? '',
   name: pod.metadata?.name ?? '',
 });

@@ -6,9 +6,9 @@
 // gone or expired. Browser leases of Tunnel connections name their replica
 // in the holder, so a dead replica's browsers are known.
 import { z } from 'zod';
-import type { KubeObject } from '../api/meta.ts';
+import { LEASE, type LeaseObject } from '../api/builtin.ts';
+import { type KubeObject, microTime } from '../api/meta.ts';
 import type { ObjectRef } from './acquire.ts';
-import { LEASE_OBJECT, microTime } from './requests.ts';
 
 /** Marks a Lease object as a gateway replica's heartbeat. */
 export const GATEWAY_REPLICA_LABEL = 'fleetwright.dev/gateway-replica';
@@ -34,9 +34,8 @@ export const GatewayReport = z.object({
 });
 export type GatewayReport = z.infer<typeof GatewayReport>;
 
-export interface ReplicaLease extends KubeObject {
-  spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
-}
+/** A gateway replica's heartbeat: a Lease object labelled GATEWAY_REPLICA_LABEL. */
+export type ReplicaLease = LeaseObject;
 
 /**
  * The heartbeat Lease of replica `ref`, run by process `identity`, carrying
@@ -51,8 +50,8 @@ export function replicaLease(
   durationSeconds = REPLICA_LEASE_SECONDS,
 ): ReplicaLease {
   return {
-    apiVersion: LEASE_OBJECT.apiVersion,
-    kind: LEASE_OBJECT.kind,
+    apiVersion: LEASE.apiVersion,
+    kind: LEASE.kind,
     metadata: {
       name: ref.name,
       namespace: ref.namespace,

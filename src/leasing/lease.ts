@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PodObject } from '../api/builtin.ts';
 import { parseKey } from '../runtime/resource.ts';
 
 export const POOL_LABEL = 'fleetwright.dev/pool';
@@ -41,27 +42,16 @@ export function leasedToOf(lease: Pick<Lease, 'kind' | 'ref'>): string | null {
   return lease.kind === 'TestRun' ? parseKey(lease.ref).name : null;
 }
 
-/** The part of a pod (as the API server sends it) that leasing reads. */
-export interface BrowserPod {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: string;
-  };
-  status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
-}
+// Each reader takes any part of a pod: what it lacks reads as absent.
 
 /** How many leases the pod has served, from its annotation. */
-export function sessionsOf(pod: BrowserPod): number {
+export function sessionsOf(pod: Partial<PodObject>): number {
   const n = Number(pod.metadata?.annotations?.[SESSIONS_ANNOTATION] ?? 0);
   return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
 /** The lease a pod carries; undefined when it has none or an unreadable one. */
-export function leaseOf(pod: BrowserPod): Lease | undefined {
+export function leaseOf(pod: Partial<PodObject>): Lease | undefined {
   const text = pod.metadata?.annotations?.[LEASE_ANNOTATION];
   if (!text) return undefined;
   try {
@@ -72,14 +62,14 @@ export function leaseOf(pod: BrowserPod): Lease | undefined {
 }
 
 /** Ready, idle, not being deleted: a browser a taker may try to lease. */
-export function isLeasable(pod: BrowserPod): boolean {
+export function isLeasable(pod: Partial<PodObject>): boolean {
   const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   return ready && !pod.metadata?.deletionTimestamp && pod.status?.phase === 'Running' &&
     pod.metadata?.labels?.[STATE_LABEL] === 'idle';
 }
 
 /** Where a lease holder connects: ws://<pod IP>:3000/<secret path>. */
-export function endpointOf(pod: BrowserPod): string | undefined {
+export function endpointOf(pod: Partial<PodObject>): string | undefined {
   const path = pod.metadata?.annotations?.[WS_PATH_ANNOTATION];
   const ip = pod.status?.podIP;
   return path && ip ? `ws://${ip}:${AGENT_PORT}${path}` : undefined;

@@ -2,20 +2,14 @@
 // benchmark): take an idle browser when nobody queues, else join the pool's
 // queue of lease requests and wait until the pool controller grants one.
 import type { Logger } from 'pino';
-import type { KubeObject } from '../api/meta.ts';
+import { LEASE, POD, type PodObject } from '../api/builtin.ts';
+import { microTime } from '../api/meta.ts';
 import { Informer } from '../runtime/informer.ts';
 import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { ignoreNotFound, type RestClient } from '../runtime/rest.ts';
-import { leaseFirst, type ObjectRef, POD, podRef, releaseBrowser } from './acquire.ts';
-import { type BrowserPod, endpointOf, type Lease, leaseOf, POOL_LABEL, STATE_LABEL } from './lease.ts';
-import {
-  LEASE_OBJECT,
-  type LeaseRequest,
-  leaseRequest,
-  microTime,
-  REQUEST_LABEL,
-  type RequestedLease,
-} from './requests.ts';
+import { leaseFirst, type ObjectRef, podRef, releaseBrowser } from './acquire.ts';
+import { endpointOf, type Lease, leaseOf, POOL_LABEL, STATE_LABEL } from './lease.ts';
+import { type LeaseRequest, leaseRequest, REQUEST_LABEL, type RequestedLease } from './requests.ts';
 
 /** A waiting taker renews its request this often; the pool controller drops one not renewed for 3 times as long. */
 const RENEW_MS = 10_000;
@@ -40,8 +34,6 @@ export class LeaseTimeoutError extends Error {
   }
 }
 
-type PodObject = BrowserPod & KubeObject;
-
 export class BrowserLeaser {
   private readonly rest: RestClient;
   private readonly pods: Informer<PodObject>;
@@ -50,7 +42,7 @@ export class BrowserLeaser {
   constructor(rest: RestClient, log: Logger, options: { namespace?: string } = {}) {
     this.rest = rest;
     this.pods = new Informer<PodObject>(rest, POD, log, { ...options, labelSelector: POOL_LABEL });
-    this.requests = new Informer<LeaseRequest>(rest, LEASE_OBJECT, log, { ...options, labelSelector: REQUEST_LABEL });
+    this.requests = new Informer<LeaseRequest>(rest, LEASE, log, { ...options, labelSelector: REQUEST_LABEL });
   }
 
   async start(): Promise<void> {
@@ -80,8 +72,8 @@ export class BrowserLeaser {
     }
     const ttlSeconds = (3 * RENEW_MS) / 1000;
     const body = leaseRequest({ pool, lease: want, priority: options.priority ?? 0, ttlSeconds, now: new Date() });
-    const request = await this.rest.create<LeaseRequest>(collectionPath(LEASE_OBJECT, pool.namespace), body);
-    const requestPath = objectPath(LEASE_OBJECT, { namespace: pool.namespace, name: request.metadata.name ?? '' });
+    const request = await this.rest.create<LeaseRequest>(collectionPath(LEASE, pool.namespace), body);
+    const requestPath = objectPath(LEASE, { namespace: pool.namespace, name: request.metadata.name ?? '' });
     const heartbeat = setInterval(() => {
       this.rest.mergePatch(requestPath, { spec: { renewTime: microTime(new Date()) } }).catch(() => undefined);
     }, RENEW_MS);
@@ -132,7 +124,7 @@ export class BrowserLeaser {
     }
   }
 
-  private leased(pod: BrowserPod, source: LeasedBrowser['source']): LeasedBrowser {
+  private leased(pod: PodObject, source: LeasedBrowser['source']): LeasedBrowser {
     const lease = leaseOf(pod);
     const endpoint = endpointOf(pod);
     if (!lease || !endpoint) throw new Error(`browser pod ${pod.metadata?.name} was leased without a lease or an endpoint`);

@@ -4,15 +4,9 @@
 // process can join it, and the pool controller both counts it (status.waiting,
 // autoscaling) and serves it in order.
 import { z } from 'zod';
-import type { KubeObject, ResourceType } from '../api/meta.ts';
+import { LEASE, type LeaseObject } from '../api/builtin.ts';
+import { type KubeObject, microTime } from '../api/meta.ts';
 import { Lease, POOL_LABEL } from './lease.ts';
-
-export const LEASE_OBJECT: ResourceType = {
-  apiVersion: 'coordination.k8s.io/v1',
-  kind: 'Lease',
-  plural: 'leases',
-  namespaced: true,
-};
 
 /** Marks a Lease object as a browser lease request (leader election Leases have no such label). */
 export const REQUEST_LABEL = 'fleetwright.dev/lease-request';
@@ -23,17 +17,8 @@ export const PRIORITY_ANNOTATION = 'fleetwright.dev/priority';
 export const RequestedLease = Lease.omit({ since: true });
 export type RequestedLease = z.infer<typeof RequestedLease>;
 
-export interface LeaseRequest extends KubeObject {
-  spec?: {
-    holderIdentity?: string;
-    acquireTime?: string;
-    renewTime?: string;
-    leaseDurationSeconds?: number;
-  };
-}
-
-/** Lease objects take MicroTime: RFC 3339 with exactly six fractional digits. */
-export const microTime = (date: Date) => date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+/** A waiting taker's request: a Lease object labelled REQUEST_LABEL. */
+export type LeaseRequest = LeaseObject;
 
 export interface NewRequest {
   pool: { namespace: string; name: string };
@@ -49,8 +34,8 @@ export interface NewRequest {
 
 export function leaseRequest(r: NewRequest): LeaseRequest {
   return {
-    apiVersion: LEASE_OBJECT.apiVersion,
-    kind: LEASE_OBJECT.kind,
+    apiVersion: LEASE.apiVersion,
+    kind: LEASE.kind,
     metadata: {
       ...(r.name ? { name: r.name } : { generateName: `${r.pool.name}-waiting-` }),
       namespace: r.pool.namespace,

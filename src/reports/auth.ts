@@ -1,6 +1,7 @@
 // Pure: who may upload a shard's blob report, and who may read a report.
 // The server gathers what the informer caches hold and asks these functions;
 // they decide from plain values, so the unit tests state every rule.
+import { isFinishedPhase } from '../api/objects.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, reportTokenSecret } from './contract.ts';
 import type { UploadFailure } from './metrics.ts';
@@ -34,9 +35,6 @@ export interface Refusal {
   message: string;
   headers?: Record<string, string>;
 }
-
-export const FINISHED_PHASES: ReadonlySet<string> = new Set(['Succeeded', 'Failed', 'Error']);
-export const isFinished = (run: Pick<RunView, 'phase'>) => FINISHED_PHASES.has(run.phase ?? '');
 
 const challenge = { 'www-authenticate': 'Bearer realm="fleetwright-reports"' };
 
@@ -92,7 +90,7 @@ export function authorizeUpload(input: UploadInput): UploadDecision {
     }
     return { ok: false, status: 401, failure: 'unauthorized', message: `wrong upload token for ${ref}`, headers: challenge };
   }
-  if (isFinished(run)) {
+  if (isFinishedPhase(run.phase)) {
     return {
       ok: false,
       status: 409,

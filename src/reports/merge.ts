@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { isFinished, type RunView } from './auth.ts';
+import { isFinishedPhase } from '../api/objects.ts';
+import type { RunView } from './auth.ts';
 import { blobsPrefix, htmlKey, isFileSegment } from './paths.ts';
 import type { ReportStorage, StoredObject } from './storage.ts';
 
@@ -22,7 +23,7 @@ export type MergeAction =
 
 /** What to do for `run`, given what is stored under its prefix and the URL its report is served at. */
 export function mergeAction(run: RunView, stored: readonly StoredObject[], reportURL: string): MergeAction {
-  if (!isFinished(run)) return { kind: 'none', why: 'the run has not finished' };
+  if (!isFinishedPhase(run.phase)) return { kind: 'none', why: 'the run has not finished' };
   if (stored.some((o) => o.key === htmlKey(run, 'index.html'))) {
     return run.reportURL === reportURL ? { kind: 'none', why: 'merged and published' } : { kind: 'publish' };
   }

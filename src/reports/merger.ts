@@ -4,11 +4,12 @@
 // the informer hands every cached run over at start, so a restarted store
 // finds the finished but unmerged runs by itself.
 import type { Logger } from 'pino';
+import { isFinishedPhase } from '../api/objects.ts';
 import { TEST_RUN } from '../api/resources.ts';
 import { objectPath, parseKey } from '../runtime/resource.ts';
 import { isNotFound, type RestClient, statusCode } from '../runtime/rest.ts';
 import { ExponentialBackoff, WorkQueue } from '../runtime/workqueue.ts';
-import { isFinished, type RunView } from './auth.ts';
+import type { RunView } from './auth.ts';
 import { reportPath } from './contract.ts';
 import { mergeAction, mergeRun } from './merge.ts';
 import type { ReportMetrics } from './metrics.ts';
@@ -45,7 +46,7 @@ export class Merger {
 
   /** Queues `run` when it has finished and its status does not point at its report yet. */
   consider(run: RunView | undefined): void {
-    if (run && isFinished(run) && run.reportURL !== reportURL(this.deps.publicUrl, run)) {
+    if (run && isFinishedPhase(run.phase) && run.reportURL !== reportURL(this.deps.publicUrl, run)) {
       this.queue.add(`${run.namespace}/${run.name}`);
     }
   }
@@ -77,7 +78,7 @@ export class Merger {
     const { namespace, name } = parseKey(key);
     const { storage, uploads, metrics, publicUrl } = this.deps;
     const run = this.deps.run(namespace, name);
-    if (!run || !isFinished(run)) return;
+    if (!run || !isFinishedPhase(run.phase)) return;
     // A shard's upload that began before the run finished is still part of it.
     if (uploads.active(key)) return this.queue.addAfter(key, 1000);
     const log = this.deps.log.child({ namespace, name, uid: run.uid });

@@ -3,28 +3,21 @@
 // namespaces' read-token Secrets (selected by their name). Never a Secret
 // of anyone else's.
 import type { Logger } from 'pino';
+import { SECRET, type SecretObject, secretValue } from '../api/builtin.ts';
 import type { KubeObject } from '../api/meta.ts';
-import { SECRET, TEST_RUN } from '../api/resources.ts';
+import type { TestRunObject } from '../api/objects.ts';
+import { TEST_RUN } from '../api/resources.ts';
 import { Informer } from '../runtime/informer.ts';
 import type { RestClient } from '../runtime/rest.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import type { RunView, TokenSecretView } from './auth.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, REPORT_TOKEN_LABEL, reportTokenSecret } from './contract.ts';
 
-type SecretObject = KubeObject & { data?: Record<string, string> };
-type RunObject = KubeObject & {
-  spec?: { shards?: number };
-  status?: { phase?: string; reportURL?: string; completionTime?: string };
-};
-
-const tokenOf = (secret: SecretObject | undefined) => {
-  const value = secret?.data?.[REPORT_TOKEN_KEY];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-};
+const tokenOf = (secret: SecretObject | undefined) => secretValue(secret, REPORT_TOKEN_KEY);
 
 /** A TestRun as the store needs it; undefined for an object without a uid (never from the API server). */
 export function runView(obj: KubeObject): RunView | undefined {
-  const run = obj as RunObject;
+  const run = obj as TestRunObject;
   const { namespace, name, uid } = run.metadata;
   if (!namespace || !name || !uid) return undefined;
   return {

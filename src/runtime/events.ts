@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KubeObject } from '../api/meta.ts';
+import { type KubeObject, microTime } from '../api/meta.ts';
 import type { RestClient } from './rest.ts';
 
 export interface EventSpec {
@@ -12,9 +12,6 @@ export interface EventSpec {
   /** For humans; the API server refuses more than 1 kB. */
   note: string;
 }
-
-/** metav1.MicroTime: RFC 3339 with microseconds. */
-const microTime = (d: Date) => d.toISOString().replace(/Z$/, '000Z');
 
 /**
  * Records events.k8s.io/v1 Events about objects (what `kubectl events` and

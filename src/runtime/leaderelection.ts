@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { ResourceType } from '../api/meta.ts';
+import { LEASE, type LeaseObject } from '../api/builtin.ts';
+import { microTime } from '../api/meta.ts';
 import { collectionPath, objectPath } from './resource.ts';
 import { isConflict, isNotFound, type RestClient } from './rest.ts';
 
@@ -21,28 +22,7 @@ export interface LeaderElectionConfig {
 /** controller-runtime's (and client-go's) defaults. */
 export const leaderElectionDefaults = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 
-const leaseType: ResourceType = {
-  apiVersion: 'coordination.k8s.io/v1',
-  kind: 'Lease',
-  plural: 'leases',
-  namespaced: true,
-};
-
-interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
-
-interface Lease {
-  metadata: { name: string; namespace: string; resourceVersion?: string };
-  spec?: LeaseSpec;
-}
-
-/** metav1.MicroTime. */
-const microTime = (d: Date) => d.toISOString().replace(/Z$/, '000Z');
+type LeaseSpec = NonNullable<LeaseObject['spec']>;
 
 /**
  * The record a candidate writes when it may (client-go's tryAcquireOrRenew,
@@ -88,7 +68,7 @@ export class LeaderElector {
   private observedAt = 0;
   private lastRenew = 0;
   private leading = false;
-  private lease?: Lease;
+  private lease?: LeaseObject;
 
   constructor(rest: RestClient, config: LeaderElectionConfig, log: Logger) {
     this.rest = rest;
@@ -145,10 +125,10 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     const { namespace, name, identity } = this.config;
-    const path = objectPath(leaseType, { namespace, name });
+    const path = objectPath(LEASE, { namespace, name });
     try {
       // Read again: a renewal cut short by stop() may still have been written.
-      const lease = await this.rest.get<Lease>(path);
+      const lease = await this.rest.get<LeaseObject>(path);
       if (lease.spec?.holderIdentity !== identity) return;
       const now = microTime(new Date());
       const spec: LeaseSpec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now };
@@ -165,13 +145,13 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity, leaseDurationMs } = this.config;
-    const path = objectPath(leaseType, { namespace, name });
+    const path = objectPath(LEASE, { namespace, name });
     // No attempt may outlast a retry period: a hung request must not keep a lost leader believing it leads.
     const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.config.retryPeriodMs)]);
     try {
-      let current: Lease | undefined;
+      let current: LeaseObject | undefined;
       try {
-        current = await this.rest.request<Lease>('GET', path, { signal });
+        current = await this.rest.request<LeaseObject>('GET', path, { signal });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -187,9 +167,9 @@ export class LeaderElector {
       const spec = nextLeaseSpec(current?.spec, identity, this.observedAt, now, leaseDurationMs);
       if (!spec) return false;
       const written = current
-        ? await this.rest.request<Lease>('PUT', path, { body: { ...current, spec }, signal })
-        : await this.rest.request<Lease>('POST', collectionPath(leaseType, namespace), {
-            body: { apiVersion: leaseType.apiVersion, kind: leaseType.kind, metadata: { name, namespace }, spec },
+        ? await this.rest.request<LeaseObject>('PUT', path, { body: { ...current, spec }, signal })
+        : await this.rest.request<LeaseObject>('POST', collectionPath(LEASE, namespace), {
+            body: { apiVersion: LEASE.apiVersion, kind: LEASE.kind, metadata: { name, namespace }, spec },
             signal,
           });
       this.lease = written;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/api/meta.ts';
-import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../../src/controllers/types.ts';
+import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../../src/api/resources.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
 import { hostileManifests, type Kind, NORMAL, SUPPORT } from '../fixtures/hostile-manifests.ts';

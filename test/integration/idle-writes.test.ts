@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeObject } from '../../src/api/meta.ts';
-import { BROWSER_POOL, TEST_RUN } from '../../src/controllers/types.ts';
+import { BROWSER_POOL, TEST_RUN } from '../../src/api/resources.ts';
 import { collectionPath } from '../../src/runtime/resource.ts';
 import { useNamespace } from './helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, listAll, rest } from './runtime/support.ts';

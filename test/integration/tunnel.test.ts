@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LEASE } from '../../src/api/builtin.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
+import { BROWSER_POOL, TUNNEL } from '../../src/api/resources.ts';
 import type { TunnelStatus } from '../../src/api/v1alpha1/index.ts';
-import { BROWSER_POOL, TUNNEL } from '../../src/controllers/types.ts';
 import { replicaLease, type TunnelCounts } from '../../src/leasing/gateways.ts';
-import { LEASE_OBJECT } from '../../src/leasing/requests.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { objectPath } from '../../src/runtime/resource.ts';
 import { statusCode } from '../../src/runtime/rest.ts';
@@ -77,7 +77,7 @@ async function heartbeat(lease: string, identity: string, tunnels: Record<string
   const ref = { namespace: ns.name, name: lease };
   const report = { tunnels: Object.fromEntries(Object.entries(tunnels).map(([t, c]) => [`${ns.name}/${t}`, c])), pools: [] };
   const body = replicaLease(ref, identity, report, new Date(Date.now() - secondsAgo * 1000));
-  await rest().apply(objectPath(LEASE_OBJECT, ref), body, 'test-gateway');
+  await rest().apply(objectPath(LEASE, ref), body, 'test-gateway');
 }
 
 const setPlaywrightVersion = (pool: string, playwrightVersion: string) =>
@@ -144,10 +144,10 @@ describe('the Tunnel controller', () => {
     expect(afterB.status?.gateways).toEqual([{ identity: 'gateway-a-1', active: 3, accepted: 7 }]);
     expect(ready(afterB)?.message).toMatch(/through 1 gateway replica\(s\)$/);
     await eventually('the dead replica\'s Lease to be deleted', async () => {
-      const got = await rest().get(objectPath(LEASE_OBJECT, { namespace: ns.name, name: 'gateway-b' })).catch((e: unknown) => e);
+      const got = await rest().get(objectPath(LEASE, { namespace: ns.name, name: 'gateway-b' })).catch((e: unknown) => e);
       return statusCode(got) === 404;
     });
-    await rest().get(objectPath(LEASE_OBJECT, { namespace: ns.name, name: 'gateway-a' }));
+    await rest().get(objectPath(LEASE, { namespace: ns.name, name: 'gateway-a' }));
 
     // One more connection on gateway-a adds exactly one: gateway-b is not counted again.
     await heartbeat('gateway-a', 'gateway-a-1', { counted: { active: 3, accepted: 8 } });

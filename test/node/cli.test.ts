@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
-import { TEST_RUN } from '../../src/controllers/types.ts';
+import { TEST_RUN } from '../../src/api/resources.ts';
 import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
 import { useNamespace } from '../integration/helpers.ts';
 import { eventually, rest } from '../integration/runtime/support.ts';

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kill, up } from '../../hack/controlplane.ts';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
-import { TEST_RUN } from '../../src/controllers/types.ts';
+import { TEST_RUN } from '../../src/api/resources.ts';
 import { leaseOf } from '../../src/leasing/lease.ts';
 import { collectionPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Browser, chromium, firefox, webkit } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { TUNNEL } from '../../src/controllers/types.ts';
+import { TUNNEL } from '../../src/api/resources.ts';
 import { leaseOf } from '../../src/leasing/lease.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { objectPath } from '../../src/runtime/resource.ts';

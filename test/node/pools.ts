@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
+import type { PodObject } from '../../src/api/builtin.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
-import { BROWSER_POOL } from '../../src/controllers/types.ts';
+import { BROWSER_POOL } from '../../src/api/resources.ts';
 import { BrowserLeaser } from '../../src/leasing/leaser.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, fleetwrightGateway, rest } from '../integration/runtime/support.ts';
-import type { PodObject } from '../../src/controllers/browserpool/view.ts';
 
 export interface PoolObject extends KubeObject {
   status?: {

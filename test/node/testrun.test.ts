@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
-import { TEST_RUN } from '../../src/controllers/types.ts';
+import { TEST_RUN } from '../../src/api/resources.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isExpired, leaseRequest, microTime, queueOrder, requestedLease } from '../../src/leasing/requests.ts';
+import { microTime } from '../../src/api/meta.ts';
+import { isExpired, leaseRequest, queueOrder, requestedLease } from '../../src/leasing/requests.ts';
 
 const t0 = new Date('2026-11-23T12:00:00.000Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);

@@ -4,9 +4,12 @@
 // reads the cache and applies them.
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import { LEASE, NETWORK_POLICY, POD, type PodObject } from '../../api/builtin.ts';
 import type { KubeObject } from '../../api/meta.ts';
+import type { BrowserPoolObject, TestRunObject, TunnelObject } from '../../api/objects.ts';
+import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../../api/resources.ts';
 import { type BrowserPool, BrowserPoolResource } from '../../api/v1alpha1/index.ts';
-import { leasePod, POD } from '../../leasing/acquire.ts';
+import { leasePod } from '../../leasing/acquire.ts';
 import {
   IDLE_SINCE_ANNOTATION,
   isLeasable,
@@ -17,30 +20,22 @@ import {
   reclaimReason,
   STATE_LABEL,
 } from '../../leasing/lease.ts';
-import {
-  isExpired,
-  LEASE_OBJECT,
-  type LeaseRequest,
-  queueOrder,
-  REQUEST_LABEL,
-  requestedLease,
-} from '../../leasing/requests.ts';
+import { isExpired, type LeaseRequest, queueOrder, REQUEST_LABEL, requestedLease } from '../../leasing/requests.ts';
 import { parseResource } from '../../api/validate.ts';
 import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasing/gateways.ts';
-import { type Condition, setCondition } from '../../runtime/conditions.ts';
+import { setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
-import { ensurePolicy, NETWORK_POLICY, type NetworkPolicyConfig, poolPolicy } from '../networkpolicy.ts';
-import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../types.ts';
+import { ensurePolicy, type NetworkPolicyConfig, poolPolicy } from '../networkpolicy.ts';
 import { readPlaywrightVersion } from './agent.ts';
 import { BrowserPoolMetrics } from './metrics.ts';
 import { planPool } from './plan.ts';
 import { browserPod } from './pod.ts';
 import { needsVersionProbe, poolPlaywrightVersion } from './version.ts';
-import { browserPodView, type PodObject } from './view.ts';
+import { browserPodView } from './view.ts';
 
 const POD_REJECTED_RETRY_MS = 30_000;
 
@@ -49,8 +44,6 @@ export const DRAIN_FINALIZER = 'fleetwright.dev/drain';
 const DRAIN_LIMIT_SECONDS = 600;
 /** How soon to ask again an agent that did not say its Playwright version. */
 const VERSION_RETRY_MS = 3_000;
-
-type PoolObject = KubeObject & { spec?: unknown; status?: { conditions?: Condition[] } & Record<string, unknown> };
 
 export interface BrowserPoolOptions {
   /** The image of browser pods whose pool names none. */
@@ -64,15 +57,16 @@ export interface BrowserPoolOptions {
 
 /** The pools a TestRun (poolRef) or Tunnel (poolRefs) leases from. */
 const poolsOfUser = (obj: KubeObject): Request[] => {
-  const spec = obj.spec as { poolRef?: { name?: string }; poolRefs?: { name?: string }[] } | undefined;
-  const names = [spec?.poolRef?.name, ...(spec?.poolRefs ?? []).map((p) => p.name)].filter((n) => n !== undefined);
+  const run = (obj as TestRunObject).spec;
+  const tunnel = (obj as TunnelObject).spec;
+  const names = [run?.poolRef?.name, ...(tunnel?.poolRefs ?? []).map((p) => p.name)].filter((n) => n !== undefined);
   return names.map((name) => ({ namespace: obj.metadata.namespace ?? '', name }));
 };
 
 export function browserPoolController(options: BrowserPoolOptions): Controller {
   const now = options.now ?? (() => new Date());
   // The gauges read the pool cache at scrape time; the runtime hands it to reconcile.
-  let pools: () => KubeObject[] = () => [];
+  let pools: () => BrowserPoolObject[] = () => [];
   new BrowserPoolMetrics(options.registry, () => pools());
   return {
     name: 'browserpool',
@@ -81,7 +75,7 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
     owns: options.networkPolicy ? [POD, NETWORK_POLICY] : [POD],
     watches: [
       {
-        type: LEASE_OBJECT,
+        type: LEASE,
         // Lease requests wake their pool; a gateway replica's heartbeat wakes the pools it holds browsers of.
         map: (obj) => {
           const pool = obj.metadata.labels?.[POOL_LABEL];
@@ -95,7 +89,7 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
     ],
     maxConcurrentReconciles: 4,
     reconcile: (request, ctx) => {
-      pools = () => ctx.cache(BROWSER_POOL).list();
+      pools = () => ctx.cache<BrowserPoolObject>(BROWSER_POOL).list();
       return new PoolPass(request, ctx, options.image, now(), options.networkPolicy).run();
     },
   };
@@ -124,12 +118,12 @@ class PoolPass {
 
   private async reconcile(): Promise<ReconcileResult | void> {
     const { ctx, request } = this;
-    const cached = ctx.cache<PoolObject>(BROWSER_POOL).get(keyOf(request));
+    const cached = ctx.cache<BrowserPoolObject>(BROWSER_POOL).get(keyOf(request));
     if (!cached) return;
     for (const pod of ctx.cache<PodObject>(POD).ownedBy(cached.metadata.uid ?? '')) {
       if (isControlledBy(pod, cached)) this.pods.set(pod.metadata.name ?? '', pod);
     }
-    const requests = ctx.cache<LeaseRequest>(LEASE_OBJECT).list({
+    const requests = ctx.cache<LeaseRequest>(LEASE).list({
       namespace: request.namespace,
       labels: { [POOL_LABEL]: request.name, [REQUEST_LABEL]: 'true' },
     });
@@ -184,7 +178,7 @@ class PoolPass {
   }
 
   /** A stored pool that fails the schema (admission should have refused it): said in a condition, no pods touched. */
-  private async refuse(pool: PoolObject, message: string): Promise<void> {
+  private async refuse(pool: BrowserPoolObject, message: string): Promise<void> {
     const conditions = setCondition(
       pool.status?.conditions,
       { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: pool.metadata.generation },
@@ -202,14 +196,14 @@ class PoolPass {
    * maxSessionSeconds: the pool replaces them. Returns when the first live
    * gateway replica holding a browser here expires, had it crashed.
    */
-  private async reclaimLeases(pool: PoolObject, value: BrowserPool): Promise<number | undefined> {
+  private async reclaimLeases(pool: BrowserPoolObject, value: BrowserPool): Promise<number | undefined> {
     let recheckAt: number | undefined;
     const holderGone = (lease: Lease) => {
       const type = lease.kind === 'TestRun' ? TEST_RUN : TUNNEL;
       if (this.ctx.cache(type).get(lease.ref) === undefined) return `holder ${lease.kind} ${lease.ref} no longer exists`;
       const gateway = gatewayHolderLiveness(
         lease.holder,
-        (replica) => this.ctx.cache<ReplicaLease>(LEASE_OBJECT).get(keyOf(replica)),
+        (replica) => this.ctx.cache<ReplicaLease>(LEASE).get(keyOf(replica)),
         this.now,
       );
       if (!gateway) return undefined;
@@ -267,7 +261,7 @@ class PoolPass {
 
   private async deleteRequest(r: LeaseRequest): Promise<void> {
     const ref = { namespace: r.metadata.namespace, name: r.metadata.name ?? '' };
-    await ignoreNotFound(this.ctx.rest.delete(objectPath(LEASE_OBJECT, ref)));
+    await ignoreNotFound(this.ctx.rest.delete(objectPath(LEASE, ref)));
   }
 
   private async markIdle(name: string): Promise<void> {
@@ -307,7 +301,7 @@ class PoolPass {
    * (403, e.g. a PriorityClass that does not exist), returns the Degraded condition that says so: retrying
    * at once cannot help, and without it the pool would fail silently on every pass.
    */
-  private async createPods(pool: PoolObject, value: BrowserPool, count: number, desired: number) {
+  private async createPods(pool: BrowserPoolObject, value: BrowserPool, count: number, desired: number) {
     const identity = { namespace: this.request.namespace, name: this.request.name, uid: pool.metadata.uid ?? '' };
     for (let i = 0; i < count; i++) {
       const body = browserPod(identity, value.spec, this.image, `/pw-${randomBytes(16).toString('hex')}`);
@@ -352,7 +346,7 @@ class PoolPass {
   }
 
   /** A pod whose agent exited is labelled failed and reported once, with why it stopped. */
-  private async reportFailures(pool: PoolObject): Promise<void> {
+  private async reportFailures(pool: BrowserPoolObject): Promise<void> {
     for (const pod of this.pods.values()) {
       const view = browserPodView(pod);
       if (!view.finishedAt || view.state === 'failed' || view.terminating) continue;
@@ -375,7 +369,7 @@ class PoolPass {
    * passes; then the finalizer goes and the garbage collector does the rest.
    */
   private async drain(
-    pool: PoolObject,
+    pool: BrowserPoolObject,
     requests: LeaseRequest[],
     value?: BrowserPool,
   ): Promise<ReconcileResult | void> {
@@ -406,7 +400,7 @@ class PoolPass {
   }
 
   /** Returns whether the status changed (and was written). */
-  private async writeStatus(pool: PoolObject, status: Record<string, unknown>): Promise<boolean> {
+  private async writeStatus(pool: BrowserPoolObject, status: Record<string, unknown>): Promise<boolean> {
     return (await applyStatusIfChanged(this.ctx.rest, BROWSER_POOL, pool, status)) !== undefined;
   }
 }

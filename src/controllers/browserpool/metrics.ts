@@ -1,10 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import type { KubeObject } from '../../api/meta.ts';
-
-interface PoolView extends KubeObject {
-  spec?: { replicas?: number; autoscaling?: { maxReplicas?: number } };
-  status?: { idle?: number; busy?: number; starting?: number; waiting?: number };
-}
+import type { BrowserPoolObject } from '../../api/objects.ts';
 
 const STATES = ['idle', 'busy', 'starting'] as const;
 
@@ -15,10 +10,10 @@ const STATES = ['idle', 'busy', 'starting'] as const;
  * `kubectl get bp` never disagree). A pool that is deleted leaves no series.
  */
 export class BrowserPoolMetrics {
-  constructor(registry: Registry, pools: () => KubeObject[]) {
+  constructor(registry: Registry, pools: () => BrowserPoolObject[]) {
     const registers = [registry];
-    const each = (visit: (labels: { namespace: string; pool: string }, pool: PoolView) => void) => {
-      for (const pool of pools() as PoolView[]) {
+    const each = (visit: (labels: { namespace: string; pool: string }, pool: BrowserPoolObject) => void) => {
+      for (const pool of pools()) {
         visit({ namespace: pool.metadata.namespace ?? '', pool: pool.metadata.name ?? '' }, pool);
       }
     };

@@ -1,22 +1,7 @@
-import type { KubeObject } from '../../api/meta.ts';
+import type { ContainerState, PodObject } from '../../api/builtin.ts';
 import type { BrowserState } from '../../leasing/lease.ts';
 import { IDLE_SINCE_ANNOTATION, PLAYWRIGHT_VERSION_ANNOTATION, sessionsOf, STATE_LABEL } from '../../leasing/lease.ts';
 import type { BrowserPodView } from './plan.ts';
-
-interface ContainerState {
-  waiting?: { reason?: string; message?: string };
-  terminated?: { exitCode?: number; reason?: string; message?: string; finishedAt?: string };
-}
-
-/** A pod as the API server sends it (dates are strings), the fields the pool reads. */
-export interface PodObject extends KubeObject {
-  status?: {
-    phase?: string;
-    podIP?: string;
-    conditions?: { type: string; status: string; lastTransitionTime?: string }[];
-    containerStatuses?: { name: string; state?: ContainerState }[];
-  };
-}
 
 /** Waiting reasons after which a container will not start without a change to the pod or the node. */
 const STUCK_REASONS = new Set([

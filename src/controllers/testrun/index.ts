@@ -3,15 +3,17 @@
 // status, retries shards whose infrastructure failed, and cleans up. Every
 // decision about a shard is planShard's; this file observes and applies.
 import type { Registry } from 'prom-client';
+import { CONFIG_MAP, LEASE, NETWORK_POLICY, POD, type PodObject, SECRET, type SecretObject } from '../../api/builtin.ts';
 import type { KubeObject } from '../../api/meta.ts';
-import { SECRET } from '../../api/resources.ts';
+import { type BrowserPoolObject, isFinished, type TestRunObject } from '../../api/objects.ts';
+import { BROWSER_POOL, TEST_RUN } from '../../api/resources.ts';
 import { type TestRun, TestRunResource } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
-import { POD, releaseBrowser } from '../../leasing/acquire.ts';
+import { releaseBrowser } from '../../leasing/acquire.ts';
 import { endpointOf, leaseOf, POOL_LABEL } from '../../leasing/lease.ts';
-import { LEASE_OBJECT, type LeaseRequest, leaseRequest, queueOrder, REQUEST_LABEL } from '../../leasing/requests.ts';
+import { type LeaseRequest, leaseRequest, queueOrder, REQUEST_LABEL } from '../../leasing/requests.ts';
 import { parseShardSummary, type ProjectNotRun } from '../../reporter/summary.ts';
-import { type Condition, metaTime, setCondition } from '../../runtime/conditions.ts';
+import { metaTime, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { collectionPath, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
@@ -19,10 +21,8 @@ import { ignoreNotFound, statusCode } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import { FETCH_SOURCE_CONTAINER } from '../../git/contract.ts';
 import { resolveRevision } from '../../git/remote.ts';
-import type { PodObject } from '../browserpool/view.ts';
-import { ensurePolicy, NETWORK_POLICY, type NetworkPolicyConfig, runPolicy } from '../networkpolicy.ts';
-import { BROWSER_POOL, TEST_RUN } from '../types.ts';
-import { type TestCounts, TestRunMetrics } from './metrics.ts';
+import { ensurePolicy, type NetworkPolicyConfig, runPolicy } from '../networkpolicy.ts';
+import { TestRunMetrics } from './metrics.ts';
 import {
   type BrowserView,
   finishReason,
@@ -45,32 +45,14 @@ import {
   dependencyCacheUrl,
   ensureReportSecrets,
   type ReportSetup,
-  type SecretObject,
   uploadUrl,
   withReportURL,
 } from './report.ts';
 import { type PinnedSource, planSource, sourceRetryAfterMs } from './source.ts';
 
 export const CLEANUP_FINALIZER = 'fleetwright.dev/testrun-cleanup';
-const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } as const;
 /** How long a reconcile waits for a git remote to list its refs. */
 const RESOLVE_TIMEOUT_MS = 15_000;
-
-type RunObject = KubeObject & { spec?: unknown; status?: Record<string, unknown> & { conditions?: Condition[] } };
-
-interface ContainerStatus {
-  name: string;
-  state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
-}
-
-interface RunnerPodObject extends PodObject {
-  spec?: unknown;
-  status?: PodObject['status'] & {
-    reason?: string;
-    initContainerStatuses?: ContainerStatus[];
-    containerStatuses?: ContainerStatus[];
-  };
-}
 
 export interface TestRunOptions {
   /** The default runner image. */
@@ -86,14 +68,11 @@ export interface TestRunOptions {
 /** A git source's commit (none for other sources), or `wait`: the run cannot start yet. */
 type SourceOutcome = { pinned?: PinnedSource } | { wait: ReconcileResult };
 
-const FINAL_PHASES = new Set(['Succeeded', 'Failed', 'Error']);
 /** The lease holder of one attempt of one shard: unique per attempt, so a lease names exactly what holds it. */
 const holderOf = (uid: string, index: number, attempt: number) => `${uid}/${index}/${attempt}`;
 
-const isFinished = (run: KubeObject) => FINAL_PHASES.has((run.status as { phase?: string } | undefined)?.phase ?? '');
-
 /** The unfinished runs a pool or ConfigMap event concerns (a finished run no longer looks at either). */
-function runsUsing(field: (run: KubeObject) => string | undefined, runs: () => KubeObject[]) {
+function runsUsing(field: (run: TestRunObject) => string | undefined, runs: () => TestRunObject[]) {
   return (obj: KubeObject): Request[] =>
     runs()
       .filter((run) => run.metadata.namespace === obj.metadata.namespace && field(run) === obj.metadata.name)
@@ -104,15 +83,10 @@ function runsUsing(field: (run: KubeObject) => string | undefined, runs: () => K
 export function testRunController(options: TestRunOptions): Controller {
   const now = options.now ?? (() => new Date());
   // The map functions and the phase gauge need the TestRun cache; the runtime hands it to reconcile.
-  let runs: () => KubeObject[] = () => [];
+  let runs: () => TestRunObject[] = () => [];
   const metrics = new TestRunMetrics(options.registry, () => runs());
   const writes = new StatusWrites();
   const progress = new RunnerProgress();
-  type Refs = {
-    poolRef?: { name?: string };
-    source?: { configMap?: { name?: string }; git?: { secretRef?: { name?: string } } };
-  };
-  const specOf = (run: KubeObject) => run.spec as Refs;
   return {
     name: 'testrun',
     for: TEST_RUN,
@@ -120,12 +94,12 @@ export function testRunController(options: TestRunOptions): Controller {
     // A run's NetworkPolicy edited or deleted by hand is written again.
     owns: options.networkPolicy ? [POD, SECRET, NETWORK_POLICY] : [POD, SECRET],
     watches: [
-      { type: BROWSER_POOL, map: runsUsing((run) => specOf(run).poolRef?.name, () => runs()) },
-      { type: CONFIG_MAP, map: runsUsing((run) => specOf(run).source?.configMap?.name, () => runs()) },
+      { type: BROWSER_POOL, map: runsUsing((run) => run.spec?.poolRef?.name, () => runs()) },
+      { type: CONFIG_MAP, map: runsUsing((run) => run.spec?.source?.configMap?.name, () => runs()) },
       // A git source's credentials created or fixed: a run waiting for them pins its commit at once.
-      { type: SECRET, map: runsUsing((run) => specOf(run).source?.git?.secretRef?.name, () => runs()) },
+      { type: SECRET, map: runsUsing((run) => run.spec?.source?.git?.secretRef?.name, () => runs()) },
       // A queued run's queuePosition moves when a request of its pool joins or leaves the queue.
-      { type: LEASE_OBJECT, map: (request) => queueChanged(request, runs()) },
+      { type: LEASE, map: (request) => queueChanged(request, runs()) },
       {
         // Browser pods leased to a run: a lost browser must be noticed at once.
         type: POD,
@@ -139,7 +113,7 @@ export function testRunController(options: TestRunOptions): Controller {
     ],
     maxConcurrentReconciles: 4,
     reconcile: (request, ctx) => {
-      runs = () => ctx.cache(TEST_RUN).list();
+      runs = () => ctx.cache<TestRunObject>(TEST_RUN).list();
       const deps = {
         image: options.image, reportStoreUrl: options.reportStoreUrl, metrics, writes, progress,
         networkPolicy: options.networkPolicy !== undefined,
@@ -200,7 +174,7 @@ class RunPass {
 
   private async reconcile(): Promise<ReconcileResult | void> {
     const { ctx, request } = this;
-    const fromCache = ctx.cache<RunObject>(TEST_RUN).get(keyOf(request));
+    const fromCache = ctx.cache<TestRunObject>(TEST_RUN).get(keyOf(request));
     if (!fromCache) return;
     let cached = this.writes.latest(fromCache);
     this.staleVersions.add(cached.metadata.resourceVersion ?? '');
@@ -210,7 +184,8 @@ class RunPass {
     const run = parsed.value;
     if (isFinished(cached)) return this.finished(cached, run);
 
-    const pool = ctx.cache(BROWSER_POOL).get(keyOf({ namespace: request.namespace, name: run.spec.poolRef.name }));
+    const poolKey = keyOf({ namespace: request.namespace, name: run.spec.poolRef.name });
+    const pool = ctx.cache<BrowserPoolObject>(BROWSER_POOL).get(poolKey);
     if (!pool) {
       return this.notScheduled(cached, 'PoolNotFound',
         `BrowserPool ${run.spec.poolRef.name} does not exist in namespace ${request.namespace}: create it or fix spec.poolRef`);
@@ -227,7 +202,7 @@ class RunPass {
     // Else the runner pods would wait in ContainerCreating for a volume that cannot be mounted.
     if (npmrcProblem) return this.notScheduled(cached, 'NpmrcSecretNotFound', npmrcProblem);
     // The API server defaults spec.browser.
-    this.poolBrowser = (pool.spec as { browser?: string } | undefined)?.browser ?? 'chromium';
+    this.poolBrowser = pool.spec?.browser ?? 'chromium';
     const source = await this.pinSource(cached, run);
     if ('wait' in source) return source.wait;
     if (source.pinned) {
@@ -258,7 +233,7 @@ class RunPass {
     const poolPods = ctx.cache<PodObject>(POD).list({ namespace: request.namespace, labels: inPool });
     const byHolder = new Map(poolPods.map((p) => [leaseOf(p)?.holder, p]));
     const uid = stored.metadata.uid ?? '';
-    const previous = (stored.status?.shards ?? []) as ShardStatus[];
+    const previous = stored.status?.shards ?? [];
     const shards: ShardStatus[] = [];
     const durations: number[] = [];
     const releases: { index: number; action: ShardAction }[] = [];
@@ -291,11 +266,11 @@ class RunPass {
     return result;
   }
 
-  private runnerPods(run: RunObject): RunnerPodObject[] {
-    return this.ctx.cache<RunnerPodObject>(POD).ownedBy(run.metadata.uid ?? '').filter((p) => isControlledBy(p, run));
+  private runnerPods(run: TestRunObject): PodObject[] {
+    return this.ctx.cache<PodObject>(POD).ownedBy(run.metadata.uid ?? '').filter((p) => isControlledBy(p, run));
   }
 
-  private async act(run: RunObject, spec: TestRun, index: number, action: ShardAction, deadline: number) {
+  private async act(run: TestRunObject, spec: TestRun, index: number, action: ShardAction, deadline: number) {
     const { ctx, request } = this;
     const uid = run.metadata.uid ?? '';
     switch (action.type) {
@@ -340,7 +315,7 @@ class RunPass {
   }
 
   /** Where shard `index` uploads its report; undefined without a report store or when its Secret cannot be had. */
-  private async reportTarget(run: RunObject, index: number) {
+  private async reportTarget(run: TestRunObject, index: number) {
     const store = this.reportStoreUrl;
     if (!store) return undefined;
     this.reportSetup ??= this.setUpReports(run);
@@ -351,7 +326,7 @@ class RunPass {
     return { uploadUrl: uploadUrl(store, namespace, name, index), cacheUrl, secret: setup.secret };
   }
 
-  private async setUpReports(run: RunObject): Promise<ReportSetup> {
+  private async setUpReports(run: TestRunObject): Promise<ReportSetup> {
     const { ctx } = this;
     const setup = await ensureReportSecrets(
       { rest: ctx.rest, secrets: ctx.cache<SecretObject>(SECRET), log: ctx.log },
@@ -369,9 +344,9 @@ class RunPass {
   }
 
   /** Joins the pool's queue for one attempt of a shard; the pool controller grants a browser in order. */
-  private async requestBrowser(run: RunObject, spec: TestRun, index: number, attempt: number): Promise<void> {
+  private async requestBrowser(run: TestRunObject, spec: TestRun, index: number, attempt: number): Promise<void> {
     const name = `testrun-${this.request.name}-${index}-${attempt}`;
-    if (this.ctx.cache(LEASE_OBJECT).get(keyOf({ namespace: this.request.namespace, name }))) return;
+    if (this.ctx.cache(LEASE).get(keyOf({ namespace: this.request.namespace, name }))) return;
     const body = leaseRequest({
       pool: { namespace: this.request.namespace, name: spec.spec.poolRef.name },
       lease: { holder: holderOf(run.metadata.uid ?? '', index, attempt), kind: 'TestRun', ref: keyOf(this.request) },
@@ -381,7 +356,7 @@ class RunPass {
       now: this.now,
     });
     try {
-      await this.ctx.rest.create(collectionPath(LEASE_OBJECT, this.request.namespace), body);
+      await this.ctx.rest.create(collectionPath(LEASE, this.request.namespace), body);
     } catch (err) {
       if (statusCode(err) !== 409) throw err;
     }
@@ -392,16 +367,16 @@ class RunPass {
   }
 
   /** Deletes the run's waiting lease requests. */
-  private async withdrawRequests(run: RunObject): Promise<void> {
-    const requests = this.ctx.cache<LeaseRequest>(LEASE_OBJECT).ownedBy(run.metadata.uid ?? '');
+  private async withdrawRequests(run: TestRunObject): Promise<void> {
+    const requests = this.ctx.cache<LeaseRequest>(LEASE).ownedBy(run.metadata.uid ?? '');
     for (const r of requests) {
       const ref = { namespace: this.request.namespace, name: r.metadata.name ?? '' };
-      await ignoreNotFound(this.ctx.rest.delete(objectPath(LEASE_OBJECT, ref)));
+      await ignoreNotFound(this.ctx.rest.delete(objectPath(LEASE, ref)));
     }
   }
 
   /** Stops the run's runners and hands back every browser it holds. */
-  private async stopEverything(run: RunObject): Promise<void> {
+  private async stopEverything(run: TestRunObject): Promise<void> {
     await this.withdrawRequests(run);
     for (const pod of this.runnerPods(run)) {
       // A runner that has finished keeps its pod (and its log) even while the pod's phase still says Running.
@@ -417,7 +392,7 @@ class RunPass {
     }
   }
 
-  private async cleanUp(run: RunObject): Promise<void> {
+  private async cleanUp(run: TestRunObject): Promise<void> {
     if (!(run.metadata.finalizers ?? []).includes(CLEANUP_FINALIZER)) return;
     await this.stopEverything(run);
     this.ctx.log.info('TestRun deleted: runners stopped, browsers released');
@@ -428,13 +403,13 @@ class RunPass {
    * A git source's commit: the one pinned, or else the one its revision names now, written into
    * status.source before any shard starts. `wait`: the run cannot start yet (Scheduled=False says why).
    */
-  private async pinSource(run: RunObject, spec: TestRun): Promise<SourceOutcome> {
+  private async pinSource(run: TestRunObject, spec: TestRun): Promise<SourceOutcome> {
     const { ctx, request } = this;
     const secretName = spec.spec.source.git?.secretRef?.name;
     const secret = secretName
       ? ctx.cache<SecretObject>(SECRET).get(keyOf({ namespace: request.namespace, name: secretName }))
       : undefined;
-    const plan = planSource(request.namespace, spec.spec, run.status?.source as PinnedSource | undefined, secret);
+    const plan = planSource(request.namespace, spec.spec, run.status?.source, secret);
     switch (plan.type) {
       case 'none':
         return {};
@@ -463,7 +438,7 @@ class RunPass {
   }
 
   /** Secrets are watched: a missing one is waited for. An unavailable remote is asked again with backoff. */
-  private sourceRetryMs(run: RunObject, reason: string): number {
+  private sourceRetryMs(run: TestRunObject, reason: string): number {
     if (reason !== 'SourceUnavailable') return 30_000;
     const scheduled = run.status?.conditions?.find((c) => c.type === 'Scheduled');
     const failingSince = scheduled?.status === 'False' && scheduled.reason === reason ? scheduled.lastTransitionTime : undefined;
@@ -472,7 +447,7 @@ class RunPass {
 
   /** A run that cannot be scheduled: Pending with a condition and an Event saying what to fix. */
   private async notScheduled(
-    run: RunObject,
+    run: TestRunObject,
     reason: string,
     message: string,
     requeueAfter = 30_000,
@@ -488,24 +463,24 @@ class RunPass {
     return { requeueAfter };
   }
 
-  private async timeOut(run: RunObject, spec: TestRun): Promise<void> {
+  private async timeOut(run: TestRunObject, spec: TestRun): Promise<void> {
     await this.stopEverything(run);
     const message = `the run did not finish within timeoutSeconds (${spec.spec.timeoutSeconds} s); its runners were stopped`;
-    const shards = ((run.status?.shards ?? []) as ShardStatus[]).map((s) =>
+    const shards = (run.status?.shards ?? []).map((s) =>
       isFinalShard(s) ? s : { ...s, phase: 'Failed' as const, message: 'stopped: the run timed out' });
     await this.ctx.events.emit(run, { type: 'Warning', reason: 'Timeout', action: 'Reconcile', note: message });
     await this.finish(run, spec, 'Failed', 'Timeout', message, shards);
   }
 
   private async finish(
-    run: RunObject,
+    run: TestRunObject,
     spec: TestRun,
     phase: string,
     reason: string,
     message: string,
     shards: ShardStatus[],
   ): Promise<void> {
-    const started = run.status?.startTime as string | undefined;
+    const started = run.status?.startTime;
     const completionTime = metaTime(this.now);
     const conditions = conditionsOf(run, this.now);
     conditions.set('Running', 'False', 'Finished', `the run finished: ${phase}`);
@@ -521,17 +496,17 @@ class RunPass {
       conditions: conditions.list,
     };
     if (await this.writeStatus(run, status)) {
-      const summary = (run.status?.summary ?? {}) as TestCounts;
+      const summary = run.status?.summary ?? {};
       this.metrics.finished(spec, phase, started ? this.now.getTime() - Date.parse(started) : 0, summary);
       await this.ctx.events.emit(run, { type: phase === 'Succeeded' ? 'Normal' : 'Warning', reason: 'Finished', action: 'Reconcile', note: `${phase}: ${message}` });
     }
   }
 
   /** A finished run: leftovers released, and deleted after ttlSecondsAfterFinished when its policy says so. */
-  private async finished(run: RunObject, spec: TestRun): Promise<ReconcileResult | void> {
+  private async finished(run: TestRunObject, spec: TestRun): Promise<ReconcileResult | void> {
     await this.stopEverything(run);
     const ttl = spec.spec.ttlSecondsAfterFinished;
-    const completed = Date.parse((run.status?.completionTime as string | undefined) ?? '');
+    const completed = Date.parse(run.status?.completionTime ?? '');
     if (ttl === undefined || Number.isNaN(completed)) return;
     if (spec.spec.cleanupPolicy === 'OnSuccess' && run.status?.phase !== 'Succeeded') return;
     const dueInMs = completed + ttl * 1000 - this.now.getTime();
@@ -541,7 +516,7 @@ class RunPass {
   }
 
   private async report(
-    run: RunObject,
+    run: TestRunObject,
     spec: TestRun,
     observed: { shards: ShardStatus[]; durations: number[]; projectsNotRun: ProjectNotRun[] },
     capacity: number,
@@ -596,7 +571,7 @@ class RunPass {
       set('ReportUpload', 'True', 'TokenSecretReady', `shards started from now on upload their reports (Secret ${reports.secret})`);
     }
     const position = phase === 'Queued' ? this.queuePosition(run, pool) : undefined;
-    const startTime = (run.status?.startTime as string | undefined) ?? (phase === 'Running' ? metaTime(this.now) : undefined);
+    const startTime = run.status?.startTime ?? (phase === 'Running' ? metaTime(this.now) : undefined);
     const status = withReportURL({
       phase,
       shards,
@@ -620,8 +595,8 @@ class RunPass {
   }
 
   /** 1-based place of the run's first waiting request in its pool's queue. */
-  private queuePosition(run: RunObject, pool: string): number | undefined {
-    const queue = queueOrder(this.ctx.cache<LeaseRequest>(LEASE_OBJECT).list({
+  private queuePosition(run: TestRunObject, pool: string): number | undefined {
+    const queue = queueOrder(this.ctx.cache<LeaseRequest>(LEASE).list({
       namespace: this.request.namespace,
       labels: { [POOL_LABEL]: pool, [REQUEST_LABEL]: 'true' },
     }));
@@ -630,7 +605,7 @@ class RunPass {
   }
 
   /** Applies the status unless the stored one equals it. Returns whether it wrote. */
-  private async writeStatus(run: RunObject, status: Record<string, unknown>): Promise<boolean> {
+  private async writeStatus(run: TestRunObject, status: Record<string, unknown>): Promise<boolean> {
     const written = await applyStatusIfChanged(this.ctx.rest, TEST_RUN, run, status);
     if (!written) return false;
     this.writes.record(run.metadata.uid ?? '', this.staleVersions, written);
@@ -652,7 +627,7 @@ class StatusWrites {
   }
 
   /** The run with the status last written, while the cache still holds a version from before that write. */
-  latest(run: RunObject): RunObject {
+  latest(run: TestRunObject): TestRunObject {
     const uid = run.metadata.uid ?? '';
     const write = this.written.get(uid);
     if (!write) return run;
@@ -663,7 +638,7 @@ class StatusWrites {
 }
 
 /** The run's conditions, set on a copy, each stamped with the run's generation. */
-function conditionsOf(run: RunObject, now: Date) {
+function conditionsOf(run: TestRunObject, now: Date) {
   let list = run.status?.conditions;
   return {
     set: (type: string, status: 'True' | 'False', reason: string, message: string) => {
@@ -676,9 +651,8 @@ function conditionsOf(run: RunObject, now: Date) {
 }
 
 /** How many browsers the pool can ever run at once. */
-function poolCapacity(pool: KubeObject): number {
-  const spec = pool.spec as { replicas?: number; autoscaling?: { maxReplicas?: number } } | undefined;
-  return spec?.autoscaling?.maxReplicas ?? spec?.replicas ?? 0;
+function poolCapacity(pool: BrowserPoolObject): number {
+  return pool.spec?.autoscaling?.maxReplicas ?? pool.spec?.replicas ?? 0;
 }
 
 function browserView(pod: PodObject | undefined): BrowserView | undefined {
@@ -688,7 +662,7 @@ function browserView(pod: PodObject | undefined): BrowserView | undefined {
   return { name: pod.metadata.name ?? '', lost, ...(endpoint ? { endpoint } : {}) };
 }
 
-function runnerView(pod: RunnerPodObject): RunnerView {
+function runnerView(pod: PodObject): RunnerView {
   const fetch = pod.status?.initContainerStatuses?.find((c) => c.name === FETCH_SOURCE_CONTAINER)?.state?.terminated;
   if (fetch && fetch.exitCode !== 0) {
     // The runner never started: the shard ends on fetch-source's message, not on a missing summary.

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { KubeObject } from '../../api/meta.ts';
-import type { TestRun } from '../../api/v1alpha1/index.ts';
+import type { TestRunObject } from '../../api/objects.ts';
+import { type TestRun, TestRunPhase } from '../../api/v1alpha1/index.ts';
 
 export interface TestCounts {
   passed?: number;
@@ -20,7 +20,7 @@ export class TestRunMetrics {
   private readonly retries: Counter<'reason'>;
   private readonly finishedRuns: Counter<'namespace' | 'result'>;
 
-  constructor(registry: Registry, runs: () => KubeObject[]) {
+  constructor(registry: Registry, runs: () => TestRunObject[]) {
     const registers = [registry];
     new Gauge({
       name: 'fleetwright_testruns',
@@ -29,9 +29,9 @@ export class TestRunMetrics {
       registers,
       collect() {
         this.reset();
-        for (const phase of ['Pending', 'Queued', 'Running', 'Succeeded', 'Failed', 'Error']) this.set({ phase }, 0);
+        for (const phase of TestRunPhase.options) this.set({ phase }, 0);
         for (const run of runs()) {
-          this.inc({ phase: ((run.status as { phase?: string } | undefined)?.phase) ?? 'Pending' });
+          this.inc({ phase: run.status?.phase ?? 'Pending' });
         }
       },
     });

@@ -2,6 +2,7 @@
 // computed from its status and the pods observed: pure, so every path
 // (retry, adoption after a restart, timeout) is a unit test away.
 import { isDeepStrictEqual } from 'node:util';
+import { isFinishedPhase } from '../../api/objects.ts';
 import type { TestRunStatus } from '../../api/v1alpha1/index.ts';
 import { runnerFailureReason } from '../../reporter/runner-failure.ts';
 import { clip, type ProjectNotRun, type ShardSummary } from '../../reporter/summary.ts';
@@ -59,8 +60,7 @@ export interface ShardPlan {
   actions: ShardAction[];
 }
 
-const FINAL = new Set(['Succeeded', 'Failed', 'Error']);
-export const isFinalShard = (s?: ShardStatus) => s !== undefined && FINAL.has(s.phase);
+export const isFinalShard = (s?: ShardStatus) => s !== undefined && isFinishedPhase(s.phase);
 
 function countsOf(summary: ShardSummary) {
   return { passed: summary.passed, failed: summary.failed, flaky: summary.flaky, skipped: summary.skipped };

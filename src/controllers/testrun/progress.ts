@@ -5,6 +5,7 @@
 // starts the next ask, and the pass after it writes what came back. A runner
 // that does not answer (another image, a network policy) only has no progress.
 import type { Logger } from 'pino';
+import type { PodObject } from '../../api/builtin.ts';
 import { Progress, PROGRESS_PATH, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
 import type { ShardProgress } from './plan.ts';
 
@@ -14,18 +15,10 @@ const PROGRESS_TIMEOUT_MS = 1_500;
 /** A runner not read for this long has finished or moved on: its entry goes. */
 const FORGET_AFTER_MS = 60_000;
 
-/** The fields of a runner pod this reads. */
-export interface ProgressPod {
-  metadata: { uid?: string };
-  spec?: unknown;
-  status?: { phase?: string; podIP?: string };
-}
-
 /** Where a running runner pod serves its progress; undefined when it does not run or declares no progress port. */
-export function progressUrl(pod: ProgressPod): string | undefined {
+export function progressUrl(pod: PodObject): string | undefined {
   if (pod.status?.phase !== 'Running' || !pod.status.podIP) return undefined;
-  type Spec = { containers?: { ports?: { name?: string; containerPort?: number }[] }[] };
-  const containers = (pod.spec as Spec | undefined)?.containers ?? [];
+  const containers = pod.spec?.containers ?? [];
   const port = containers.flatMap((c) => c.ports ?? []).find((p) => p.name === PROGRESS_PORT_NAME)?.containerPort;
   if (!port) return undefined;
   const host = pod.status.podIP.includes(':') ? `[${pod.status.podIP}]` : pod.status.podIP;
@@ -68,7 +61,7 @@ export class RunnerProgress {
    * What the runner last reported (undefined before its first answer); asks
    * again when the last ask is due, logging a failed ask at debug on `log`.
    */
-  read(pod: ProgressPod, log: Logger): ShardProgress | undefined {
+  read(pod: PodObject, log: Logger): ShardProgress | undefined {
     const now = this.now();
     this.forgetOld(now);
     const uid = pod.metadata.uid;

@@ -6,8 +6,8 @@
 // the cache lacks.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { SECRET, secretData, type SecretObject } from '../../api/builtin.ts';
 import type { KubeObject, OwnerReference } from '../../api/meta.ts';
-import { SECRET } from '../../api/resources.ts';
 import {
   dependencyCachePath,
   REPORT_READER_SECRET,
@@ -20,8 +20,6 @@ import { isControlledBy } from '../../runtime/owners.ts';
 import { collectionPath, keyOf } from '../../runtime/resource.ts';
 import { statusCode, type RestClient } from '../../runtime/rest.ts';
 import type { Reader } from '../../runtime/store.ts';
-
-export type SecretObject = KubeObject & { data?: Record<string, string> };
 
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'fleetwright' };
 
@@ -48,7 +46,7 @@ export function tokenSecret(run: { namespace: string; name: string; owner: Owner
       ownerReferences: [run.owner],
     },
     type: 'Opaque',
-    data: { [REPORT_TOKEN_KEY]: Buffer.from(token).toString('base64') },
+    data: secretData({ [REPORT_TOKEN_KEY]: token }),
   };
 }
 
@@ -59,7 +57,7 @@ export function readerSecret(namespace: string, token = newToken()) {
     kind: 'Secret',
     metadata: { name: REPORT_READER_SECRET, namespace, labels: MANAGED_BY },
     type: 'Opaque',
-    data: { [REPORT_TOKEN_KEY]: Buffer.from(token).toString('base64') },
+    data: secretData({ [REPORT_TOKEN_KEY]: token }),
   };
 }
 

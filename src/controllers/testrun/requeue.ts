@@ -3,19 +3,19 @@
 // thousands of queued runs a timer kept every worker busy and the workqueue
 // never empty while nothing changed.
 import type { KubeObject } from '../../api/meta.ts';
+import type { TestRunObject } from '../../api/objects.ts';
 import { POOL_LABEL } from '../../leasing/lease.ts';
 import { REQUEST_LABEL } from '../../leasing/requests.ts';
 import type { Request } from '../../runtime/resource.ts';
 
-type RunRefs = KubeObject & { spec?: unknown };
-const poolOf = (run: RunRefs) => (run.spec as { poolRef?: { name?: string } } | undefined)?.poolRef?.name;
-const phaseOf = (run: KubeObject) => (run.status as { phase?: string } | undefined)?.phase;
+const poolOf = (run: KubeObject) => (run as TestRunObject).spec?.poolRef?.name;
+const phaseOf = (run: KubeObject) => (run as TestRunObject).status?.phase;
 
 /**
  * The queued runs whose queuePosition a lease request's add, change or removal may move: those on the
  * request's pool in its namespace. A run not yet reconciled is left to its own event.
  */
-export function queueChanged(request: KubeObject, runs: readonly RunRefs[]): Request[] {
+export function queueChanged(request: KubeObject, runs: readonly KubeObject[]): Request[] {
   const labels = request.metadata.labels ?? {};
   const pool = labels[POOL_LABEL];
   if (labels[REQUEST_LABEL] !== 'true' || pool === undefined) return [];

@@ -3,11 +3,11 @@
 // commit even when the branch moves during the run. What to do is decided
 // here, purely; the reconcile asks the remote when told to and writes the
 // outcome into status.source or a Scheduled=False condition.
+import { type SecretObject, secretValues } from '../../api/builtin.ts';
 import type { TestRunSpec, TestRunStatus } from '../../api/v1alpha1/index.ts';
 import { credentialsOf } from '../../git/credentials.ts';
 import type { GitRemote } from '../../git/remote.ts';
 import { withoutCredentials } from '../../git/url.ts';
-import type { SecretObject } from './report.ts';
 
 export type PinnedSource = NonNullable<TestRunStatus['source']>;
 
@@ -47,8 +47,7 @@ export function planSource(
         `${namespace}: create it (key token, or username and password) or fix spec.source.git.secretRef`,
     };
   }
-  const keys = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-  const found = credentialsOf(keys);
+  const found = credentialsOf(secretValues(secret));
   if (!found.ok) {
     return {
       type: 'unavailable',

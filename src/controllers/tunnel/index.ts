@@ -3,7 +3,9 @@
 // serves, and its connections over all gateway replicas; and deletes the
 // heartbeat Lease of a dead replica once every Tunnel has folded its counts.
 // Decisions are plan.ts's; this file reads the cache and applies them.
+import { LEASE, SECRET, type SecretObject } from '../../api/builtin.ts';
 import type { KubeObject } from '../../api/meta.ts';
+import type { BrowserPoolObject, TunnelObject } from '../../api/objects.ts';
 import { type Tunnel, TunnelResource, tunnelPath } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
 import {
@@ -14,33 +16,27 @@ import {
   reportOf,
   type TunnelCounts,
 } from '../../leasing/gateways.ts';
-import { LEASE_OBJECT } from '../../leasing/requests.ts';
 import { findCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { keyOf, objectKey, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { isConflict, isNotFound } from '../../runtime/rest.ts';
 import { applyStatusIfChanged } from '../../runtime/status.ts';
-import { SECRET } from '../../api/resources.ts';
-import { BROWSER_POOL, TUNNEL } from '../types.ts';
+import { BROWSER_POOL, TUNNEL } from '../../api/resources.ts';
 import {
   foldedEverywhere,
   type PathClaim,
   pathHolder,
   type PoolView,
   tunnelStatus,
-  type TunnelStatusView,
   tunnelUrl,
 } from './plan.ts';
 
 /** Looks at a replica just after its Lease would expire: timers and clocks are not exact to the millisecond. */
 const EXPIRY_MARGIN_MS = 100;
 
-type TunnelObject = KubeObject & { spec?: unknown; status?: TunnelStatusView };
-type SecretObject = KubeObject & { data?: Record<string, string> };
-type PoolObject = KubeObject & { status?: PoolView };
 /** What the map functions read of a stored Tunnel, which they do not validate. */
-type StoredSpec = { poolRefs?: { name?: string }[]; auth?: { secretRef?: { name?: string } }; path?: string };
-const storedSpec = (obj: KubeObject) => (obj.spec ?? {}) as StoredSpec;
+type StoredSpec = NonNullable<TunnelObject['spec']>;
+const storedSpec = (obj: KubeObject): StoredSpec => (obj as TunnelObject).spec ?? {};
 
 export interface TunnelOptions {
   /** The gateway's external URL (scheme and host); status.url is it plus the Tunnel's path. */
@@ -88,7 +84,7 @@ export function tunnelController(options: TunnelOptions): Controller {
           .filter((t) => claimedPath(t) === claimedPath(tunnel) && objectKey(t) !== objectKey(tunnel))
           .map(requestOf),
       },
-      { type: LEASE_OBJECT, map: (lease) => Object.keys(reportOf(lease)?.tunnels ?? {}).map(parseKey) },
+      { type: LEASE, map: (lease) => Object.keys(reportOf(lease)?.tunnels ?? {}).map(parseKey) },
     ],
     reconcile: (request, ctx) => {
       tunnels = () => ctx.cache(TUNNEL).list();
@@ -145,7 +141,7 @@ class TunnelPass {
   /** The replica Leases that report this Tunnel. */
   private replicas(): Replica[] {
     const key = keyOf(this.request);
-    const leases = this.ctx.cache<ReplicaLease>(LEASE_OBJECT).list({ labels: { [GATEWAY_REPLICA_LABEL]: 'true' } });
+    const leases = this.ctx.cache<ReplicaLease>(LEASE).list({ labels: { [GATEWAY_REPLICA_LABEL]: 'true' } });
     return leases.flatMap((lease) => {
       const report = reportOf(lease);
       const counts = report && Object.hasOwn(report.tunnels, key) ? report.tunnels[key] : undefined;
@@ -166,7 +162,7 @@ class TunnelPass {
     const { namespace } = this.request;
     const pools = new Map<string, PoolView>();
     for (const ref of tunnel.spec.poolRefs) {
-      const pool = this.ctx.cache<PoolObject>(BROWSER_POOL).get(keyOf({ namespace, name: ref.name }));
+      const pool = this.ctx.cache<BrowserPoolObject>(BROWSER_POOL).get(keyOf({ namespace, name: ref.name }));
       if (pool) pools.set(ref.name, { playwrightVersion: pool.status?.playwrightVersion });
     }
     const secretRef = { namespace, name: tunnel.spec.auth.secretRef.name };
@@ -207,7 +203,7 @@ class TunnelPass {
     const { lease } = replica;
     const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: lease.metadata.resourceVersion } };
     try {
-      await this.ctx.rest.request('DELETE', objectPath(LEASE_OBJECT, requestOf(lease)), { body });
+      await this.ctx.rest.request('DELETE', objectPath(LEASE, requestOf(lease)), { body });
     } catch (err) {
       if (isNotFound(err) || isConflict(err)) return;
       throw err;

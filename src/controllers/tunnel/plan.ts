@@ -1,9 +1,10 @@
 // What a Tunnel's status should say, from what the controller observes: its
 // pools, its Secret, the other Tunnels, and what each gateway replica reports.
 // Pure: the controller (index.ts) observes and applies.
-import { type Tunnel, tunnelPath } from '../../api/v1alpha1/index.ts';
+import type { SecretObject } from '../../api/builtin.ts';
+import { type BrowserPoolStatus, type Tunnel, tunnelPath, type TunnelStatus } from '../../api/v1alpha1/index.ts';
 import type { TunnelCounts } from '../../leasing/gateways.ts';
-import { type Condition, type ConditionUpdate, setCondition } from '../../runtime/conditions.ts';
+import { type ConditionUpdate, setCondition } from '../../runtime/conditions.ts';
 
 /** One replica's counts for one Tunnel, as status.gateways records them. */
 export interface GatewayCount {
@@ -81,9 +82,7 @@ export const tunnelUrl = (gatewayUrl: string | undefined, path: string): string 
   `${(gatewayUrl ?? '').replace(/\/+$/, '')}${path}`;
 
 /** A BrowserPool as a Tunnel sees it. */
-export interface PoolView {
-  playwrightVersion?: string;
-}
+export type PoolView = Pick<BrowserPoolStatus, 'playwrightVersion'>;
 
 /** The major.minor of each listed pool's Playwright version, in poolRefs order, each once. */
 export function servedVersions(tunnel: Tunnel, pools: ReadonlyMap<string, PoolView>): string[] {
@@ -100,7 +99,7 @@ export interface TunnelObservation {
   /** The pools of the Tunnel's namespace that exist, by name. */
   pools: ReadonlyMap<string, PoolView>;
   /** The Secret spec.auth.secretRef names; undefined when it does not exist. */
-  secret?: { data?: Record<string, string> };
+  secret?: Pick<SecretObject, 'data'>;
   /** namespace/name of the older Tunnel that serves the same path. */
   pathHolder?: string;
   liveReplicas: number;
@@ -141,11 +140,8 @@ export function tunnelReadiness(o: TunnelObservation): Readiness {
   return { status: 'True', reason: 'Serving', message: `serving at ${o.url} through ${o.liveReplicas} gateway replica(s)` };
 }
 
-export interface TunnelStatusView {
-  gateways?: GatewayCount[];
-  totalConnections?: number;
-  conditions?: Condition[];
-}
+/** What the next status is computed from of the stored one. */
+export type TunnelStatusView = Pick<TunnelStatus, 'gateways' | 'totalConnections' | 'conditions'>;
 
 /**
  * The whole next status. A Tunnel whose stored spec fails the schema

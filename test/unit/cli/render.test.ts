@@ -1,5 +1,6 @@
 // What `fleetwright run --follow` and `fleetwright status` print, from TestRuns as the API server sends them.
 import { describe, expect, it } from 'vitest';
+import type { TestRunObject as RunObject } from '../../../src/api/objects.ts';
 import {
   exitCodeOf,
   finalReport,
@@ -7,7 +8,6 @@ import {
   headline,
   plainUpdates,
   progressBar,
-  type RunObject,
   shardLine,
 } from '../../../src/cli/render.ts';
 import { statusTables } from '../../../src/cli/status.ts';

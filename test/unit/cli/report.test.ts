@@ -2,7 +2,8 @@
 // `fleetwright status` lists: from TestRuns as the API server sends them.
 import { describe, expect, it } from 'vitest';
 import { waitForReport } from '../../../src/cli/follow.ts';
-import { awaitsReport, reportLines, type RunObject } from '../../../src/cli/render.ts';
+import type { TestRunObject as RunObject } from '../../../src/api/objects.ts';
+import { awaitsReport, reportLines } from '../../../src/cli/render.ts';
 import { statusTables } from '../../../src/cli/status.ts';
 
 const URL_IN_CLUSTER = 'http://fleetwright-report-store.fleetwright-system.svc:8082/reports/team-a/checkout/';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { browserPodView, type PodObject } from '../../../src/controllers/browserpool/view.ts';
+import type { PodObject } from '../../../src/api/builtin.ts';
+import { browserPodView } from '../../../src/controllers/browserpool/view.ts';
 
 type PodParts = Partial<PodObject> & { labels?: Record<string, string>; annotations?: Record<string, string> };
 const pod = (extra: PodParts): PodObject => ({

@@ -3,6 +3,7 @@
 // and status.reportURL kept as the store wrote it.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { SecretObject } from '../../../src/api/builtin.ts';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import type { TestRunSpec } from '../../../src/api/v1alpha1/index.ts';
 import { planShard, type RunnerView } from '../../../src/controllers/testrun/plan.ts';
@@ -11,7 +12,6 @@ import {
   dependencyCacheUrl,
   ensureReportSecrets,
   readerSecret,
-  type SecretObject,
   tokenSecret,
   tokenSecretState,
   uploadUrl,

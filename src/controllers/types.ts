@@ -1,1 +1,0 @@
-export { BROWSER_POOL, TEST_RUN, TUNNEL } from '../api/resources.ts';
