@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { startNpmMirror, stopNpmMirror } from '../hack/lib/npm-mirror.ts';
 import { repoRoot } from '../hack/lib/paths.ts';
 import { cachePrefix } from '../src/reports/cache-paths.ts';
-import { DEPENDENCY_CACHE_URL_ENV } from '../src/reports/contract.ts';
+import { DEPENDENCY_CACHE_URL_ENV } from '../src/contracts/report-store.ts';
 import { FilesystemStorage } from '../src/reports/filesystem.ts';
 import { ReportMetrics } from '../src/reports/metrics.ts';
 import { ReportServer, UploadsInFlight } from '../src/reports/server.ts';

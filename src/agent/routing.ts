@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { requestedBrowser } from '../protocol/playwright.ts';
+import { requestedBrowser } from '../contracts/playwright-client.ts';
 import type { AgentConfig } from './config.ts';
 
 export type Mode = 'warm' | 'fresh';

@@ -3,7 +3,7 @@
 // the final report are all unit-tested.
 import { isFinished, isFinishedPhase, type TestRunObject } from '../api/objects.ts';
 import type { TestRunStatus } from '../api/v1alpha1/index.ts';
-import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../reports/contract.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../contracts/report-store.ts';
 
 type Shard = NonNullable<TestRunStatus['shards']>[number];
 

@@ -4,7 +4,7 @@
 import type { KubeObject } from '../api/meta.ts';
 import { type BrowserPoolObject, isFinishedPhase, type TestRunObject, type TunnelObject } from '../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../api/resources.ts';
-import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../reports/contract.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../contracts/report-store.ts';
 import { collectionPath } from '../runtime/resource.ts';
 import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';

@@ -11,7 +11,7 @@ import type { Tunnel } from '../api/v1alpha1/index.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
 import { connectionHolder } from '../leasing/gateways.ts';
 import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../leasing/leaser.ts';
-import { requestedBrowser } from '../protocol/playwright.ts';
+import { requestedBrowser } from '../contracts/playwright-client.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import type { ConnectionResult, GatewayMetrics } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';

@@ -3,7 +3,7 @@
 // they decide from plain values, so the unit tests state every rule.
 import { isFinishedPhase } from '../api/objects.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
-import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, reportTokenSecret } from './contract.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, reportTokenSecret } from '../contracts/report-store.ts';
 import type { UploadFailure } from './metrics.ts';
 
 /** A TestRun as the store needs it. */

@@ -10,7 +10,7 @@ import { objectPath, parseKey } from '../runtime/resource.ts';
 import { isNotFound, type RestClient, statusCode } from '../runtime/rest.ts';
 import { ExponentialBackoff, WorkQueue } from '../runtime/workqueue.ts';
 import type { RunView } from './auth.ts';
-import { reportPath } from './contract.ts';
+import { reportPath } from '../contracts/report-store.ts';
 import { mergeAction, mergeRun } from './merge.ts';
 import type { ReportMetrics } from './metrics.ts';
 import { runPrefix } from './paths.ts';

@@ -7,7 +7,7 @@ import { pipeline, Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import { authorizeRead, authorizeUpload, type Refusal, type RunView, type TokenSecretView } from './auth.ts';
 import { cacheObjectKey, parseCacheRequest } from './cache-paths.ts';
-import { DEPENDENCY_CACHE_TYPE } from './contract.ts';
+import { DEPENDENCY_CACHE_TYPE } from '../contracts/report-store.ts';
 import { BASE_HEADERS, bearerToken, cookieToken, fileHeaders, readCookie } from './headers.ts';
 import type { ReportMetrics, UploadFailure } from './metrics.ts';
 import { blobKey, htmlKey, parseReportRequest, type RunRef } from './paths.ts';

@@ -11,7 +11,7 @@ import { Informer } from '../runtime/informer.ts';
 import type { RestClient } from '../runtime/rest.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import type { RunView, TokenSecretView } from './auth.ts';
-import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, REPORT_TOKEN_LABEL, reportTokenSecret } from './contract.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, REPORT_TOKEN_LABEL, reportTokenSecret } from '../contracts/report-store.ts';
 
 const tokenOf = (secret: SecretObject | undefined) => secretValue(secret, REPORT_TOKEN_KEY);
 

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
 import { create as createTar, extract as extractTar } from 'tar';
-import { DEPENDENCY_CACHE_TYPE } from '../reports/contract.ts';
+import { DEPENDENCY_CACHE_TYPE } from '../contracts/report-store.ts';
 import { PROVIDED_PACKAGES } from './dependencies.ts';
 import { Deadline, UPLOAD_BUDGET_MS, uploadReport } from './upload.ts';
 

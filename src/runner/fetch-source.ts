@@ -14,7 +14,7 @@ import {
   GIT_SECRET_ENV,
   GIT_TREE_DIR,
   GIT_URL_ENV,
-} from '../git/contract.ts';
+} from '../contracts/git-source.ts';
 import { credentialsOf, GIT_PASSWORD_KEY, GIT_TOKEN_KEY, GIT_USERNAME_KEY, type GitCredentials } from '../git/credentials.ts';
 import { GitSourceError } from '../git/errors.ts';
 import { fetchCommit } from '../git/remote.ts';

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { DEPENDENCY_CACHE_URL_ENV } from '../reports/contract.ts';
+import { DEPENDENCY_CACHE_URL_ENV } from '../contracts/report-store.ts';
 import { dependencyCacheKey } from './cache-key.ts';
 import { type CacheEntry, restoreDependencies, storeDependencies } from './dependency-cache.ts';
 import { type DependencyPlan, PackageJsonError, planDependencies, PROVIDED_PACKAGES } from './dependencies.ts';

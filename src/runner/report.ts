@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULT_TERMINATION_LOG } from '../reporter/index.ts';
 import { fitSummary, parseShardSummary, type ShardSummary } from '../reporter/summary.ts';
-import { REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_KEY, REPORT_UPLOAD_URL_ENV, REPORT_TOKEN_DIR } from '../reports/contract.ts';
+import { REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_KEY, REPORT_UPLOAD_URL_ENV, REPORT_TOKEN_DIR } from '../contracts/report-store.ts';
 import { type Deadline, uploadReport, type UploadOutcome } from './upload.ts';
 
 /** The zip's name in the blob report's folder. */

@@ -9,7 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
-import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../../src/reports/contract.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../../src/contracts/report-store.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getJson, hasCondition, helm, type KubeObject, kubectl, listJson, type Pod, tryKubectl, waitFor } from './kube.ts';
 import {

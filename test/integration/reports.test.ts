@@ -16,7 +16,7 @@ import { repoRoot } from '../../hack/lib/paths.ts';
 import { SECRET } from '../../src/api/builtin.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { TEST_RUN } from '../../src/api/resources.ts';
-import { REPORT_READER_SECRET, REPORT_TOKEN_LABEL, reportTokenSecret, shardUploadPath } from '../../src/reports/contract.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_LABEL, reportTokenSecret, shardUploadPath } from '../../src/contracts/report-store.ts';
 import { S3Storage } from '../../src/reports/s3.ts';
 import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
 import { type S3Server, startS3Server } from '../fixtures/report-suite/s3-server.ts';

@@ -13,7 +13,7 @@ import { repoRoot } from '../../hack/lib/paths.ts';
 import { SECRET } from '../../src/api/builtin.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { TEST_RUN } from '../../src/api/resources.ts';
-import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, reportTokenSecret } from '../../src/reports/contract.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, reportTokenSecret } from '../../src/contracts/report-store.ts';
 import { objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightReportStore, rest } from '../integration/runtime/support.ts';

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNpmMirror, stopNpmMirror } from '../../hack/lib/npm-mirror.ts';
-import { DEPENDENCY_CACHE_URL_ENV } from '../../src/reports/contract.ts';
+import { DEPENDENCY_CACHE_URL_ENV } from '../../src/contracts/report-store.ts';
 import { FilesystemStorage } from '../../src/reports/filesystem.ts';
 import { ReportMetrics } from '../../src/reports/metrics.ts';
 import { ReportServer, UploadsInFlight } from '../../src/reports/server.ts';

@@ -19,7 +19,7 @@ import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { collectionPath, keyOf, objectPath, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, statusCode } from '../../runtime/rest.ts';
 import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
-import { FETCH_SOURCE_CONTAINER } from '../../git/contract.ts';
+import { FETCH_SOURCE_CONTAINER } from '../../contracts/git-source.ts';
 import { resolveRevision } from '../../git/remote.ts';
 import { ensurePolicy, type NetworkPolicyConfig, runPolicy } from '../networkpolicy.ts';
 import { TestRunMetrics } from './metrics.ts';

@@ -10,8 +10,8 @@ import {
   GIT_SOURCE_ROOT,
   GIT_TREE_DIR,
   GIT_URL_ENV,
-} from '../../git/contract.ts';
-import { POOL_BROWSER_ENV } from '../../protocol/runner.ts';
+} from '../../contracts/git-source.ts';
+import { POOL_BROWSER_ENV } from '../../contracts/runner.ts';
 import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
 import {
   DEPENDENCY_CACHE_URL_ENV,
@@ -19,7 +19,7 @@ import {
   REPORT_TOKEN_FILE_ENV,
   REPORT_TOKEN_KEY,
   REPORT_UPLOAD_URL_ENV,
-} from '../../reports/contract.ts';
+} from '../../contracts/report-store.ts';
 import { podResources } from '../quantities.ts';
 
 export const TESTRUN_LABEL = 'fleetwright.dev/testrun';

@@ -1,4 +1,4 @@
-// The TestRun controller's side of the report store (src/reports/contract.ts):
+// The TestRun controller's side of the report store (src/contracts/report-store.ts):
 // before a run's runners start, the run's upload-token Secret (owned by the
 // run, so it goes with it) and the namespace's reader Secret exist; each
 // runner pod learns where to upload and mounts the token. The builders and
@@ -15,7 +15,7 @@ import {
   REPORT_TOKEN_LABEL,
   reportTokenSecret,
   shardUploadPath,
-} from '../../reports/contract.ts';
+} from '../../contracts/report-store.ts';
 import { isControlledBy } from '../../runtime/owners.ts';
 import { collectionPath, keyOf } from '../../runtime/resource.ts';
 import { statusCode, type RestClient } from '../../runtime/rest.ts';

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../../src/reports/auth.ts';
 import { cacheObjectKey, expiredCacheEntries, parseCacheRequest } from '../../../src/reports/cache-paths.ts';
-import { dependencyCachePath } from '../../../src/reports/contract.ts';
+import { dependencyCachePath } from '../../../src/contracts/report-store.ts';
 import { FilesystemStorage } from '../../../src/reports/filesystem.ts';
 import { ReportMetrics } from '../../../src/reports/metrics.ts';
 import { Retention } from '../../../src/reports/retention.ts';

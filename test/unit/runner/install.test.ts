@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { create as createTar } from 'tar';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runnerFailureMessage, runnerFailureReason } from '../../../src/reporter/runner-failure.ts';
-import { DEPENDENCY_CACHE_URL_ENV } from '../../../src/reports/contract.ts';
+import { DEPENDENCY_CACHE_URL_ENV } from '../../../src/contracts/report-store.ts';
 import { DependenciesError, type InstallContext, installDependencies } from '../../../src/runner/install.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
