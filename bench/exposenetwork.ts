@@ -29,7 +29,7 @@ import { kubeconfigPath } from '../hack/lib/paths.ts';
 import { POD } from '../src/api/builtin.ts';
 import type { KubeObject } from '../src/api/meta.ts';
 import { BROWSER_POOL, TEST_RUN } from '../src/api/resources.ts';
-import { parseShardSummary } from '../src/reporter/summary.ts';
+import { parseShardSummary } from '../src/contracts/shard-summary.ts';
 import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
 

@@ -8,12 +8,12 @@ import { writeFileSync } from 'node:fs';
 import { stripVTControlCharacters } from 'node:util';
 import type { FullResult, Reporter, Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
 import { ProgressCounter, writeProgressFile } from './progress.ts';
-import { fitSummary, type ShardSummary } from './summary.ts';
+import { fitSummary, type ShardSummary } from '../contracts/shard-summary.ts';
+import { TERMINATION_LOG_ENV, terminationLogOf } from '../contracts/termination.ts';
 
-export { fitSummary, parseShardSummary, ShardSummary } from './summary.ts';
+export { fitSummary, parseShardSummary, ShardSummary } from '../contracts/shard-summary.ts';
 
-/** Kubernetes' default terminationMessagePath. */
-export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
+export { DEFAULT_TERMINATION_LOG } from '../contracts/termination.ts';
 
 /** First non-empty line of an error, without the colours Playwright's expect messages carry. */
 export function firstLine(error: TestError | undefined): string {
@@ -87,13 +87,13 @@ export default class FleetwrightReporter implements Reporter {
     this.progress.end();
     this.writeProgress();
     const summary = fitSummary(summarize(this.suite?.allTests() ?? [], result, this.errors));
-    const path = process.env.FLEETWRIGHT_TERMINATION_LOG || DEFAULT_TERMINATION_LOG;
+    const path = terminationLogOf(process.env);
     try {
       writeFileSync(path, JSON.stringify(summary));
     } catch (err) {
       // The run's result stands without the summary; the controller then falls back to the exit code.
       console.error(`fleetwright reporter: cannot write the test summary to ${path} ` +
-        `(${err instanceof Error ? err.message : String(err)}): set FLEETWRIGHT_TERMINATION_LOG to a writable file`);
+        `(${err instanceof Error ? err.message : String(err)}): set ${TERMINATION_LOG_ENV} to a writable file`);
     }
   }
 

@@ -1,32 +1,8 @@
-// A shard's running counts while Playwright runs: the fleetwright reporter
-// keeps them in a file, `fleetwright runner` serves that file on its progress
-// port, and the TestRun controller polls it into status.shards[].progress.
-// The shard's summary (summary.ts) stays the one result; these are only a
-// view of the way there.
+// The reporter's side of a shard's running counts (contracts/progress.ts):
+// it counts each test once its outcome is settled and keeps the counts in the
+// file the runner serves.
 import { renameSync, writeFileSync } from 'node:fs';
-import { z } from 'zod';
-
-/** The runner's progress port (`GET /progress`); named `progress` in the runner pod's container ports. */
-export const PROGRESS_PORT = 7357;
-export const PROGRESS_PORT_NAME = 'progress';
-export const PROGRESS_PATH = '/progress';
-
-const count = z.int().min(0);
-
-export const Progress = z.object({
-  /** Tests whose outcome is settled (no retry left to change it), by outcome, as test.outcome() names them. */
-  passed: count,
-  failed: count,
-  flaky: count,
-  skipped: count,
-  /** Tests of this shard; 0 until Playwright has loaded the suite. */
-  total: count,
-  /** Playwright has finished (onEnd). */
-  done: z.boolean(),
-});
-export type Progress = z.infer<typeof Progress>;
-
-export const emptyProgress = (): Progress => ({ passed: 0, failed: 0, flaky: 0, skipped: 0, total: 0, done: false });
+import { emptyProgress, type Progress } from '../contracts/progress.ts';
 
 /** What the counter needs of a Playwright TestCase and TestResult. */
 export interface TestLike {

@@ -14,13 +14,14 @@ import { constants, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createLogger } from '../runtime/log.ts';
 import { POOL_BROWSER_ENV } from '../contracts/runner.ts';
-import { fitSummary } from '../reporter/summary.ts';
-import { DEPENDENCIES_FAILED, runnerFailureMessage } from '../reporter/runner-failure.ts';
+import { fitSummary } from '../contracts/shard-summary.ts';
+import { DEPENDENCIES_FAILED, runnerFailureMessage } from '../contracts/runner-failure.ts';
 import { DEPENDENCY_CACHE_URL_ENV, REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../contracts/report-store.ts';
+import { terminationLogOf } from '../contracts/termination.ts';
 import { DependenciesError, installDependencies } from './install.ts';
 import { progressPort, serveProgress } from './progress.ts';
 import { projectsForPool } from './projects.ts';
-import { amendSummary, blobReportEnv, reportUploadOf, terminationLogOf, uploadShardReport } from './report.ts';
+import { amendSummary, blobReportEnv, reportUploadOf, uploadShardReport } from './report.ts';
 import { Deadline, STOPPING_BUDGET_MS, UPLOAD_BUDGET_MS } from './upload.ts';
 import { type AppPaths, prepareSuite, suitePath } from './workdir.ts';
 

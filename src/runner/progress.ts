@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { emptyProgress, PROGRESS_PATH } from '../reporter/progress.ts';
+import { emptyProgress, PROGRESS_PATH } from '../contracts/progress.ts';
 
 export interface ProgressServer {
   url: string;

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { ProjectNotRun, ShardSummary } from '../reporter/summary.ts';
+import type { ProjectNotRun, ShardSummary } from '../contracts/shard-summary.ts';
 
 export interface ListedProject {
   name: string;

@@ -4,8 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { DEFAULT_TERMINATION_LOG } from '../reporter/index.ts';
-import { fitSummary, parseShardSummary, type ShardSummary } from '../reporter/summary.ts';
+import { fitSummary, parseShardSummary, type ShardSummary } from '../contracts/shard-summary.ts';
 import { REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_KEY, REPORT_UPLOAD_URL_ENV, REPORT_TOKEN_DIR } from '../contracts/report-store.ts';
 import { type Deadline, uploadReport, type UploadOutcome } from './upload.ts';
 
@@ -36,8 +35,6 @@ export const blobReportEnv = (dir: string) => ({
   PLAYWRIGHT_BLOB_OUTPUT_DIR: dir,
   PLAYWRIGHT_BLOB_OUTPUT_NAME: BLOB_REPORT_NAME,
 });
-
-export const terminationLogOf = (env: NodeJS.ProcessEnv) => env.FLEETWRIGHT_TERMINATION_LOG || DEFAULT_TERMINATION_LOG;
 
 /**
  * Rewrites the summary at `path` with `change`, still within the termination

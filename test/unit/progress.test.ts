@@ -2,9 +2,10 @@
 // controller's background asks, and how progress enters a TestRun's status.
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import type { Progress } from '../../src/contracts/progress.ts';
 import { onlyDurationDiffers, summarize, type ShardStatus, withProgress } from '../../src/controllers/testrun/plan.ts';
 import { progressUrl, RunnerProgress } from '../../src/controllers/testrun/progress.ts';
-import { type Progress, ProgressCounter, type TestLike } from '../../src/reporter/progress.ts';
+import { ProgressCounter, type TestLike } from '../../src/reporter/progress.ts';
 
 type Outcome = ReturnType<TestLike['outcome']>;
 

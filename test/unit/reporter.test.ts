@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { firstLine } from '../../src/reporter/index.ts';
-import { clip, fitSummary, parseShardSummary, type ShardSummary } from '../../src/reporter/summary.ts';
+import { clip, fitSummary, parseShardSummary, type ShardSummary } from '../../src/contracts/shard-summary.ts';
 
 const counts = { passed: 120, failed: 500, flaky: 7, skipped: 3, durationMs: 754_321, status: 'failed' as const };
 

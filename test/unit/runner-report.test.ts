@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseShardSummary, type ShardSummary } from '../../src/reporter/summary.ts';
+import { parseShardSummary, type ShardSummary } from '../../src/contracts/shard-summary.ts';
 import { amendSummary, BLOB_REPORT_NAME, uploadShardReport, withUploadOutcome } from '../../src/runner/report.ts';
 import { backoffMs, Deadline, isTransientStatus, uploadReport } from '../../src/runner/upload.ts';
 

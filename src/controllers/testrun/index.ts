@@ -12,7 +12,7 @@ import { parseResource } from '../../api/validate.ts';
 import { releaseBrowser } from '../../leasing/acquire.ts';
 import { endpointOf, leaseOf, POOL_LABEL } from '../../leasing/lease.ts';
 import { type LeaseRequest, leaseRequest, queueOrder, REQUEST_LABEL } from '../../leasing/requests.ts';
-import { parseShardSummary, type ProjectNotRun } from '../../reporter/summary.ts';
+import { parseShardSummary, type ProjectNotRun } from '../../contracts/shard-summary.ts';
 import { metaTime, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';

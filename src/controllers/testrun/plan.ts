@@ -4,8 +4,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isFinishedPhase } from '../../api/objects.ts';
 import type { TestRunStatus } from '../../api/v1alpha1/index.ts';
-import { runnerFailureReason } from '../../reporter/runner-failure.ts';
-import { clip, type ProjectNotRun, type ShardSummary } from '../../reporter/summary.ts';
+import { runnerFailureReason } from '../../contracts/runner-failure.ts';
+import { clip, type ProjectNotRun, type ShardSummary } from '../../contracts/shard-summary.ts';
 
 export type ShardStatus = NonNullable<TestRunStatus['shards']>[number];
 export type ShardProgress = NonNullable<ShardStatus['progress']>;

@@ -11,8 +11,8 @@ import {
   GIT_TREE_DIR,
   GIT_URL_ENV,
 } from '../../contracts/git-source.ts';
+import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../contracts/progress.ts';
 import { POOL_BROWSER_ENV } from '../../contracts/runner.ts';
-import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
 import {
   DEPENDENCY_CACHE_URL_ENV,
   REPORT_TOKEN_DIR,

@@ -6,7 +6,7 @@
 // that does not answer (another image, a network policy) only has no progress.
 import type { Logger } from 'pino';
 import type { PodObject } from '../../api/builtin.ts';
-import { Progress, PROGRESS_PATH, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
+import { Progress, PROGRESS_PATH, PROGRESS_PORT_NAME } from '../../contracts/progress.ts';
 import type { ShardProgress } from './plan.ts';
 
 /** How often one runner is asked at most; a running run is reconciled this often. */

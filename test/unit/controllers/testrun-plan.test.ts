@@ -10,7 +10,7 @@ import {
   type ShardObservation,
   summarize,
 } from '../../../src/controllers/testrun/plan.ts';
-import type { ShardSummary } from '../../../src/reporter/summary.ts';
+import type { ShardSummary } from '../../../src/contracts/shard-summary.ts';
 
 const browser: BrowserView = { name: 'chromium-a', endpoint: 'ws://10.244.0.9:3000/pw-x', lost: false };
 const summary = (failed: number): ShardSummary => ({

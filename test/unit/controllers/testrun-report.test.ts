@@ -17,7 +17,7 @@ import {
   uploadUrl,
   withReportURL,
 } from '../../../src/controllers/testrun/report.ts';
-import type { ShardSummary } from '../../../src/reporter/summary.ts';
+import type { ShardSummary } from '../../../src/contracts/shard-summary.ts';
 import { ApiError, type RestClient } from '../../../src/runtime/rest.ts';
 import type { Reader } from '../../../src/runtime/store.ts';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runnerFailureReason } from '../../../src/reporter/runner-failure.ts';
+import { runnerFailureReason } from '../../../src/contracts/runner-failure.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 let tmp: string;

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { create as createTar } from 'tar';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runnerFailureMessage, runnerFailureReason } from '../../../src/reporter/runner-failure.ts';
+import { runnerFailureMessage, runnerFailureReason } from '../../../src/contracts/runner-failure.ts';
 import { DEPENDENCY_CACHE_URL_ENV } from '../../../src/contracts/report-store.ts';
 import { DependenciesError, type InstallContext, installDependencies } from '../../../src/runner/install.ts';
 

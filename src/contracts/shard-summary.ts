@@ -2,9 +2,7 @@
 // container's termination message and the TestRun controller reads back from
 // status.containerStatuses[].state.terminated.message.
 import { z } from 'zod';
-
-/** The kubelet keeps at most 4096 bytes of a container's termination message (and cuts the rest). */
-export const TERMINATION_MESSAGE_MAX_BYTES = 4096;
+import { TERMINATION_MESSAGE_MAX_BYTES } from './termination.ts';
 
 const count = z.int().min(0);
 

@@ -3,7 +3,7 @@
 // the fix>`. The TestRun controller reads the reason back: such a failure is
 // the suite's, not the infrastructure's, so the shard is not retried, and the
 // run's Failed condition carries the reason.
-import { TERMINATION_MESSAGE_MAX_BYTES } from './summary.ts';
+import { TERMINATION_MESSAGE_MAX_BYTES } from './termination.ts';
 
 /** The suite's own dependencies could not be installed (lockfile, registry, credentials). */
 export const DEPENDENCIES_FAILED = 'DependenciesFailed';
