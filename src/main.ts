@@ -2,7 +2,7 @@
 // fleetwright <command> [flags]: one binary, one subcommand per process kind.
 import type { Registry } from 'prom-client';
 import { type ControllerConfig, parseControllerArgs, usage } from './config.ts';
-import { runAgent } from './agent/index.ts';
+import { runAgent, usage as agentUsage } from './agent/index.ts';
 import { cliCommands } from './cli/index.ts';
 import { gatewayUsage, parseGatewayArgs } from './gateway/config.ts';
 import { runGateway } from './gateway/index.ts';
@@ -69,10 +69,7 @@ const commands: Record<string, Command> = {
   },
   'agent': {
     summary: 'serve one browser of a BrowserPool (the main process of a browser pod; set up by the pool controller)',
-    usage: () =>
-      'Configured through the environment the pool controller writes into the pod: POD_IP, FLEETWRIGHT_BROWSER,\n' +
-      'FLEETWRIGHT_WS_PATH, FLEETWRIGHT_AGENT_PORT (3000), FLEETWRIGHT_HEALTH_PORT (3001), FLEETWRIGHT_SESSIONS,\n' +
-      'FLEETWRIGHT_LAUNCH_ARGS (a JSON array), FLEETWRIGHT_CHROMIUM_PATH, FLEETWRIGHT_DRAIN_SECONDS (25).',
+    usage: agentUsage,
     run: () => runAgent(),
   },
   'report-store': {

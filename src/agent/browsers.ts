@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type BrowserServer, chromium, firefox, webkit } from 'playwright-core';
-import type { AgentConfig } from './config.ts';
+import type { AgentConfig } from '../contracts/agent.ts';
 import { launchOptions } from './routing.ts';
 
 const browserTypes = { chromium, firefox, webkit };

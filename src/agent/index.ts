@@ -6,14 +6,29 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
+import {
+  AGENT_ENV,
+  AGENT_HEALTH_PATH,
+  AGENT_METRICS_PATH,
+  AGENT_STATUS_PATH,
+  AgentConfig,
+  DEFAULT_DRAIN_SECONDS,
+} from '../contracts/agent.ts';
+import { AGENT_HEALTH_PORT, AGENT_PORT } from '../contracts/ports.ts';
 import { createLogger } from '../runtime/log.ts';
 import { launchWarmBrowser, playwrightVersion, startFreshServer } from './browsers.ts';
-import { AgentConfig } from './config.ts';
 import { answerPlain, route } from './routing.ts';
 import { Sessions } from './sessions.ts';
 
 /** How long a client over the session limit waits for a slot before it is refused. */
 const SLOT_WAIT_MS = 5_000;
+
+export function usage(): string {
+  const { podIP, browser, wsPath, port, healthPort, sessions, launchArgs, chromiumPath, drainSeconds } = AGENT_ENV;
+  return `Configured through the environment the pool controller writes into the pod: ${podIP}, ${browser},\n` +
+    `${wsPath}, ${port} (${AGENT_PORT}), ${healthPort} (${AGENT_HEALTH_PORT}), ${sessions},\n` +
+    `${launchArgs} (a JSON array), ${chromiumPath}, ${drainSeconds} (${DEFAULT_DRAIN_SECONDS}).`;
+}
 
 export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const parsed = AgentConfig.safeParse(env);
@@ -79,13 +94,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   });
 
   const health = createServer(async (req, res) => {
-    if (req.url === '/healthz') {
+    if (req.url === AGENT_HEALTH_PATH) {
       const ok = !draining && warm.server.process().exitCode === null;
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'draining or browser gone\n');
-    } else if (req.url === '/status') {
+    } else if (req.url === AGENT_STATUS_PATH) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ...about, draining, ...sessions.snapshot() }));
-    } else if (req.url === '/metrics') {
+    } else if (req.url === AGENT_METRICS_PATH) {
       res.writeHead(200, { 'content-type': sessions.registry.contentType }).end(await sessions.registry.metrics());
     } else {
       res.writeHead(404).end();

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { requestedBrowser } from '../contracts/playwright-client.ts';
-import type { AgentConfig } from './config.ts';
+import type { AgentConfig } from '../contracts/agent.ts';
 
 export type Mode = 'warm' | 'fresh';
 

@@ -10,8 +10,7 @@ import { z } from 'zod';
 export const PROGRESS_PORT_ENV = 'FLEETWRIGHT_PROGRESS_PORT';
 /** The reporter's environment, set by the runner: keep the running counts in this file. */
 export const PROGRESS_FILE_ENV = 'FLEETWRIGHT_PROGRESS_FILE';
-/** The runner's progress port (`GET /progress`); named `progress` in the runner pod's container ports. */
-export const PROGRESS_PORT = 7357;
+/** The name of PROGRESS_PORT (ports.ts) in the runner pod's container ports. */
 export const PROGRESS_PORT_NAME = 'progress';
 export const PROGRESS_PATH = '/progress';
 

@@ -5,12 +5,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import { NETWORK_POLICY } from '../api/builtin.ts';
 import type { KubeObject, OwnerReference } from '../api/meta.ts';
-import { AGENT_PORT, LEASED_TO_LABEL, POOL_LABEL } from '../leasing/lease.ts';
+import { AGENT_HEALTH_PORT, AGENT_PORT } from '../contracts/ports.ts';
+import { LEASED_TO_LABEL, POOL_LABEL } from '../leasing/lease.ts';
 import type { Reader } from '../runtime/store.ts';
 import { keyOf, objectPath } from '../runtime/resource.ts';
 import type { RestClient } from '../runtime/rest.ts';
 import { fieldManager } from '../runtime/status.ts';
-import { HEALTH_PORT } from './browserpool/pod.ts';
 import { TESTRUN_LABEL } from './testrun/pod.ts';
 
 /** Where the gateway and the controller run (--network-policy-namespace and the pod label flags). */
@@ -60,7 +60,7 @@ export function poolPolicy(pool: PolicyOwner, config: NetworkPolicyConfig): Kube
     podSelector: { matchLabels: { [POOL_LABEL]: pool.name } },
     ingress: [
       { from: from(config.gatewayPodLabels), ports: tcp(AGENT_PORT) },
-      { from: from(config.controllerPodLabels), ports: tcp(HEALTH_PORT) },
+      { from: from(config.controllerPodLabels), ports: tcp(AGENT_HEALTH_PORT) },
     ],
   });
 }

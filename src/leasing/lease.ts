@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { PodObject } from '../api/builtin.ts';
+import { AGENT_PORT } from '../contracts/ports.ts';
 import { parseKey } from '../runtime/resource.ts';
 
 export const POOL_LABEL = 'fleetwright.dev/pool';
@@ -18,7 +19,6 @@ export const IDLE_SINCE_ANNOTATION = 'fleetwright.dev/idle-since';
 export const WS_PATH_ANNOTATION = 'fleetwright.dev/ws-path';
 /** The Playwright version (x.y.z) the pod's agent serves, as it reported it; the gateway routes clients by it. */
 export const PLAYWRIGHT_VERSION_ANNOTATION = 'fleetwright.dev/playwright-version';
-export const AGENT_PORT = 3000;
 
 export type BrowserState = 'starting' | 'idle' | 'leased' | 'draining' | 'failed';
 

@@ -1,13 +1,8 @@
 // What the controller asks a browser pod's agent, on its health port.
-import { z } from 'zod';
-import { HEALTH_PORT } from './pod.ts';
+import { AGENT_STATUS_PATH, AgentStatus } from '../../contracts/agent.ts';
+import { AGENT_HEALTH_PORT } from '../../contracts/ports.ts';
 
 const PROBE_TIMEOUT_MS = 2_000;
-
-/** The part of the agent's /status the controller reads; the length fits status.playwrightVersion. */
-const AgentStatus = z.object({
-  playwright: z.string().regex(/^\d+\.\d+\.\d+[0-9A-Za-z.-]*$/).max(32),
-});
 
 /**
  * The Playwright version a browser pod's agent serves, from its /status.
@@ -15,7 +10,7 @@ const AgentStatus = z.object({
  * (an agent image older than this controller).
  */
 export async function readPlaywrightVersion(podIP: string): Promise<string> {
-  const url = `http://${podIP}:${HEALTH_PORT}/status`;
+  const url = `http://${podIP}:${AGENT_HEALTH_PORT}${AGENT_STATUS_PATH}`;
   const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
   if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
   const parsed = AgentStatus.safeParse(await response.json());

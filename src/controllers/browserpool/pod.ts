@@ -1,10 +1,10 @@
 import type { V1Affinity, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { API_VERSION } from '../../api/kind.ts';
 import type { BrowserPoolSpec } from '../../api/v1alpha1/index.ts';
+import { AGENT_ENV, AGENT_HEALTH_PATH } from '../../contracts/agent.ts';
+import { AGENT_HEALTH_PORT, AGENT_PORT } from '../../contracts/ports.ts';
 import { podResources } from '../quantities.ts';
-import { AGENT_PORT, POOL_LABEL, STATE_LABEL, WS_PATH_ANNOTATION } from '../../leasing/lease.ts';
-
-export const HEALTH_PORT = 3001;
+import { POOL_LABEL, STATE_LABEL, WS_PATH_ANNOTATION } from '../../leasing/lease.ts';
 
 export interface PoolIdentity {
   namespace: string;
@@ -56,21 +56,25 @@ export function browserPod(pool: PoolIdentity, spec: BrowserPoolSpec, image: str
           imagePullPolicy: 'IfNotPresent',
           args: ['agent'],
           env: [
-            { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-            { name: 'FLEETWRIGHT_BROWSER', value: spec.browser },
-            { name: 'FLEETWRIGHT_WS_PATH', value: wsPath },
-            { name: 'FLEETWRIGHT_AGENT_PORT', value: String(AGENT_PORT) },
-            { name: 'FLEETWRIGHT_HEALTH_PORT', value: String(HEALTH_PORT) },
-            { name: 'FLEETWRIGHT_SESSIONS', value: String(spec.sessionsPerBrowser) },
-            { name: 'FLEETWRIGHT_LAUNCH_ARGS', value: JSON.stringify(spec.launch?.args ?? []) },
+            { name: AGENT_ENV.podIP, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+            { name: AGENT_ENV.browser, value: spec.browser },
+            { name: AGENT_ENV.wsPath, value: wsPath },
+            { name: AGENT_ENV.port, value: String(AGENT_PORT) },
+            { name: AGENT_ENV.healthPort, value: String(AGENT_HEALTH_PORT) },
+            { name: AGENT_ENV.sessions, value: String(spec.sessionsPerBrowser) },
+            { name: AGENT_ENV.launchArgs, value: JSON.stringify(spec.launch?.args ?? []) },
             ...(spec.launch?.env ?? []),
           ],
           ports: [
             { name: 'playwright', containerPort: AGENT_PORT },
-            { name: 'health', containerPort: HEALTH_PORT },
+            { name: 'health', containerPort: AGENT_HEALTH_PORT },
           ],
           terminationMessagePolicy: 'FallbackToLogsOnError',
-          readinessProbe: { httpGet: { path: '/healthz', port: HEALTH_PORT }, periodSeconds: 2, failureThreshold: 1 },
+          readinessProbe: {
+            httpGet: { path: AGENT_HEALTH_PATH, port: AGENT_HEALTH_PORT },
+            periodSeconds: 2,
+            failureThreshold: 1,
+          },
           ...(template.resources ? { resources: podResources(template.resources) } : {}),
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: false, capabilities: { drop: ['ALL'] } },
         },

@@ -11,7 +11,8 @@ import {
   GIT_TREE_DIR,
   GIT_URL_ENV,
 } from '../../contracts/git-source.ts';
-import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../contracts/progress.ts';
+import { PROGRESS_PORT } from '../../contracts/ports.ts';
+import { PROGRESS_PORT_NAME } from '../../contracts/progress.ts';
 import { POOL_BROWSER_ENV } from '../../contracts/runner.ts';
 import {
   DEPENDENCY_CACHE_URL_ENV,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AgentConfig } from '../../../src/agent/config.ts';
+import { AgentConfig } from '../../../src/contracts/agent.ts';
 import { answerPlain, launchOptions, route } from '../../../src/agent/routing.ts';
 
 const config = AgentConfig.parse({
