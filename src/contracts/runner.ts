@@ -1,5 +1,15 @@
 // What the TestRun controller tells a runner pod beyond Playwright's own
-// variables, declared once for both sides.
+// variables, declared once for both sides. The report store's variables are
+// in report-store.ts, the progress port's in progress.ts, a git source's in
+// git-source.ts, the termination message's in termination.ts.
 
+/** The suite's folder. */
+export const SOURCE_DIR_ENV = 'FLEETWRIGHT_SOURCE_DIR';
+/** Where the controller mounts a ConfigMap source, and where the runner looks when SOURCE_DIR_ENV is unset. */
+export const DEFAULT_SOURCE_DIR = '/source';
+/** A writable folder for the runner's copy of the suite; unset: the OS temp dir. */
+export const WORK_DIR_ENV = 'FLEETWRIGHT_WORK_DIR';
 /** The browser engine of the pool the shard's browser comes from: chromium, firefox or webkit. */
 export const POOL_BROWSER_ENV = 'FLEETWRIGHT_POOL_BROWSER';
+/** Set by the runner for its project-listing reporter: where to write the projects a run would run. */
+export const PROJECT_LIST_FILE_ENV = 'FLEETWRIGHT_PROJECT_LIST_FILE';

@@ -7,9 +7,10 @@
 import { writeFileSync } from 'node:fs';
 import { stripVTControlCharacters } from 'node:util';
 import type { FullResult, Reporter, Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
-import { ProgressCounter, writeProgressFile } from './progress.ts';
+import { PROGRESS_FILE_ENV } from '../contracts/progress.ts';
 import { fitSummary, type ShardSummary } from '../contracts/shard-summary.ts';
 import { TERMINATION_LOG_ENV, terminationLogOf } from '../contracts/termination.ts';
+import { ProgressCounter, writeProgressFile } from './progress.ts';
 
 export { fitSummary, parseShardSummary, ShardSummary } from '../contracts/shard-summary.ts';
 
@@ -62,7 +63,7 @@ export default class FleetwrightReporter implements Reporter {
   private suite: Suite | undefined;
   private readonly errors: TestError[] = [];
   private readonly progress = new ProgressCounter();
-  private progressFile = process.env.FLEETWRIGHT_PROGRESS_FILE || undefined;
+  private progressFile = process.env[PROGRESS_FILE_ENV] || undefined;
 
   // Playwright adds a line reporter of its own when no reporter prints.
   printsToStdio(): boolean {

@@ -13,11 +13,12 @@ import { createRequire } from 'node:module';
 import { constants, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createLogger } from '../runtime/log.ts';
-import { POOL_BROWSER_ENV } from '../contracts/runner.ts';
+import { PROGRESS_FILE_ENV, PROGRESS_PATH, PROGRESS_PORT_ENV } from '../contracts/progress.ts';
+import { DEFAULT_SOURCE_DIR, POOL_BROWSER_ENV, SOURCE_DIR_ENV, WORK_DIR_ENV } from '../contracts/runner.ts';
 import { fitSummary } from '../contracts/shard-summary.ts';
 import { DEPENDENCIES_FAILED, runnerFailureMessage } from '../contracts/runner-failure.ts';
 import { DEPENDENCY_CACHE_URL_ENV, REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../contracts/report-store.ts';
-import { terminationLogOf } from '../contracts/termination.ts';
+import { DEFAULT_TERMINATION_LOG, TERMINATION_LOG_ENV, terminationLogOf } from '../contracts/termination.ts';
 import { DependenciesError, installDependencies } from './install.ts';
 import { progressPort, serveProgress } from './progress.ts';
 import { projectsForPool } from './projects.ts';
@@ -25,16 +26,13 @@ import { amendSummary, blobReportEnv, reportUploadOf, uploadShardReport } from '
 import { Deadline, STOPPING_BUDGET_MS, UPLOAD_BUDGET_MS } from './upload.ts';
 import { type AppPaths, prepareSuite, suitePath } from './workdir.ts';
 
-/** Where the TestRun controller mounts a ConfigMap source. */
-export const DEFAULT_SOURCE_DIR = '/source';
-
 export const usage = () =>
   'Runs `playwright test [args]` on a copy of the suite; args are passed through (--shard=2/4, --grep, …).\n' +
   'Environment:\n' +
-  `  FLEETWRIGHT_SOURCE_DIR       the suite (${DEFAULT_SOURCE_DIR} if it exists, else the working directory)\n` +
-  '  FLEETWRIGHT_WORK_DIR         writable directory for the copy (the OS temp dir, /tmp)\n' +
-  '  FLEETWRIGHT_TERMINATION_LOG  where the summary goes (/dev/termination-log)\n' +
-  '  FLEETWRIGHT_PROGRESS_PORT    serve the running counts at GET /progress on this port (unset: not served)\n' +
+  `  ${SOURCE_DIR_ENV}       the suite (${DEFAULT_SOURCE_DIR} if it exists, else the working directory)\n` +
+  `  ${WORK_DIR_ENV}         writable directory for the copy (the OS temp dir, /tmp)\n` +
+  `  ${TERMINATION_LOG_ENV}  where the summary goes (${DEFAULT_TERMINATION_LOG})\n` +
+  `  ${PROGRESS_PORT_ENV}    serve the running counts at GET ${PROGRESS_PATH} on this port (unset: not served)\n` +
   `  ${REPORT_UPLOAD_URL_ENV}  PUT the shard's Playwright blob report there when the tests are done (unset: no upload)\n` +
   `  ${REPORT_TOKEN_FILE_ENV}   the file with the upload's bearer token\n` +
   `  ${POOL_BROWSER_ENV}     run only the projects of this browser (unset: every project)\n` +
@@ -67,9 +65,10 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
   // --add-reporter keeps whatever reporters the suite's config or a --reporter argument
   // chooses (Playwright's default list reporter when neither does) and adds ours.
   if (app.reporter.includes(',')) throw new Error(`fleetwright is installed under a path with a comma (${app.reporter})`);
-  const source = env.FLEETWRIGHT_SOURCE_DIR || (existsSync(DEFAULT_SOURCE_DIR) ? DEFAULT_SOURCE_DIR : process.cwd());
-  const port = env.FLEETWRIGHT_PROGRESS_PORT ? progressPort(env.FLEETWRIGHT_PROGRESS_PORT) : undefined;
-  const workRoot = env.FLEETWRIGHT_WORK_DIR || tmpdir();
+  const source = env[SOURCE_DIR_ENV] || (existsSync(DEFAULT_SOURCE_DIR) ? DEFAULT_SOURCE_DIR : process.cwd());
+  const portValue = env[PROGRESS_PORT_ENV];
+  const port = portValue ? progressPort(portValue) : undefined;
+  const workRoot = env[WORK_DIR_ENV] || tmpdir();
   let dependencies: string | undefined;
   try {
     const tokenFile = env[REPORT_TOKEN_FILE_ENV] || undefined;
@@ -117,7 +116,7 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
     cwd: suite,
     env: {
       ...childEnv,
-      ...(progress ? { FLEETWRIGHT_PROGRESS_FILE: progressFile } : {}),
+      ...(progress ? { [PROGRESS_FILE_ENV]: progressFile } : {}),
       ...(upload ? blobReportEnv(blobDir) : {}),
     },
     stdio: 'inherit',

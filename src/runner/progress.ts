@@ -6,18 +6,18 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { emptyProgress, PROGRESS_PATH } from '../contracts/progress.ts';
+import { emptyProgress, PROGRESS_PATH, PROGRESS_PORT_ENV } from '../contracts/progress.ts';
 
 export interface ProgressServer {
   url: string;
   close(): Promise<void>;
 }
 
-/** FLEETWRIGHT_PROGRESS_PORT as a port number; throws naming the variable when it is not one. */
+/** PROGRESS_PORT_ENV's value as a port number; throws naming the variable when it is not one. */
 export function progressPort(value: string): number {
   const port = Number(value);
   if (!/^\d{1,5}$/.test(value) || port > 65535) {
-    throw new Error(`FLEETWRIGHT_PROGRESS_PORT=${value}: expected a port number (0 picks a free one)`);
+    throw new Error(`${PROGRESS_PORT_ENV}=${value}: expected a port number (0 picks a free one)`);
   }
   return port;
 }

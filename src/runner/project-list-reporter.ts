@@ -3,7 +3,8 @@
 // Runs in Playwright's process, loaded by path.
 import { writeFileSync } from 'node:fs';
 import type { Reporter, Suite } from '@playwright/test/reporter';
-import { type ListedProject, PROJECT_LIST_FILE_ENV, projectBrowser } from './projects.ts';
+import { PROJECT_LIST_FILE_ENV } from '../contracts/runner.ts';
+import { type ListedProject, projectBrowser } from './projects.ts';
 
 export default class ProjectListReporter implements Reporter {
   printsToStdio(): boolean {

@@ -5,15 +5,13 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { PROJECT_LIST_FILE_ENV } from '../contracts/runner.ts';
 import type { ProjectNotRun, ShardSummary } from '../contracts/shard-summary.ts';
 
 export interface ListedProject {
   name: string;
   browser: string;
 }
-
-/** What the listing reporter writes: each project the run would run, in order. */
-export const PROJECT_LIST_FILE_ENV = 'FLEETWRIGHT_PROJECT_LIST_FILE';
 
 /**
  * The engine a project's `page` runs in, as Playwright's `browserName` fixture

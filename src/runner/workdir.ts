@@ -3,6 +3,7 @@
 // resolve to the packages shipped with fleetwright.
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { SOURCE_DIR_ENV, WORK_DIR_ENV } from '../contracts/runner.ts';
 import { PROVIDED_PACKAGES } from './dependencies.ts';
 import { restoreLayout } from './layout.ts';
 
@@ -41,10 +42,10 @@ export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths,
   const source = resolve(sourceDir);
   const work = resolve(workRoot);
   if (!existsSync(source) || !statSync(source).isDirectory()) {
-    throw new Error(`test source ${source} is not a directory: mount the suite there or set FLEETWRIGHT_SOURCE_DIR`);
+    throw new Error(`test source ${source} is not a directory: mount the suite there or set ${SOURCE_DIR_ENV}`);
   }
   if (isInside(source, work)) {
-    throw new Error(`work directory ${work} is inside the test source ${source}: set FLEETWRIGHT_WORK_DIR outside it`);
+    throw new Error(`work directory ${work} is inside the test source ${source}: set ${WORK_DIR_ENV} outside it`);
   }
   let suite: string;
   try {
@@ -53,7 +54,7 @@ export function prepareSuite(sourceDir: string, workRoot: string, app: AppPaths,
     mkdirSync(suite, { recursive: true });
   } catch (err) {
     throw new Error(`cannot write to the work directory ${work} (${err instanceof Error ? err.message : err}): ` +
-      'mount an emptyDir there or set FLEETWRIGHT_WORK_DIR to a writable directory', { cause: err });
+      `mount an emptyDir there or set ${WORK_DIR_ENV} to a writable directory`, { cause: err });
   }
   cpSync(source, suite, { recursive: true, dereference: true, filter: copied(source) });
   restoreLayout(suite);

@@ -12,8 +12,8 @@ import {
   GIT_URL_ENV,
 } from '../../contracts/git-source.ts';
 import { PROGRESS_PORT } from '../../contracts/ports.ts';
-import { PROGRESS_PORT_NAME } from '../../contracts/progress.ts';
-import { POOL_BROWSER_ENV } from '../../contracts/runner.ts';
+import { PROGRESS_PORT_ENV, PROGRESS_PORT_NAME } from '../../contracts/progress.ts';
+import { DEFAULT_SOURCE_DIR, POOL_BROWSER_ENV, SOURCE_DIR_ENV } from '../../contracts/runner.ts';
 import {
   DEPENDENCY_CACHE_URL_ENV,
   REPORT_TOKEN_DIR,
@@ -26,8 +26,6 @@ import { podResources } from '../quantities.ts';
 export const TESTRUN_LABEL = 'fleetwright.dev/testrun';
 export const SHARD_LABEL = 'fleetwright.dev/shard';
 export const ATTEMPT_LABEL = 'fleetwright.dev/attempt';
-/** Where a ConfigMap source is mounted; the runner's default FLEETWRIGHT_SOURCE_DIR. */
-export const SOURCE_DIR = '/source';
 
 /** Where spec.dependencies.npmrcSecretRef is mounted; its file is npm's user config. */
 export const NPMRC_DIR = '/var/run/fleetwright/npmrc';
@@ -76,7 +74,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
   const shardArg = `--shard=${index}/${spec.shards}`;
   // The default image's entrypoint is `fleetwright`; a user's command takes the shard argument last.
   const args = runner.command ? [...(runner.args ?? []), shardArg] : ['runner', shardArg, ...(runner.args ?? [])];
-  const sourceDir = spec.source.image?.workingDir ?? git?.sourceDir ?? SOURCE_DIR;
+  const sourceDir = spec.source.image?.workingDir ?? git?.sourceDir ?? DEFAULT_SOURCE_DIR;
   const { report } = input;
   const npmrc = spec.dependencies?.npmrcSecretRef;
   const volumes = [
@@ -101,7 +99,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
       : []),
   ];
   const mounts = [
-    ...(configMap ? [{ name: 'source', mountPath: SOURCE_DIR, readOnly: true }] : []),
+    ...(configMap ? [{ name: 'source', mountPath: DEFAULT_SOURCE_DIR, readOnly: true }] : []),
     ...(git ? [{ name: 'source', mountPath: GIT_SOURCE_ROOT, readOnly: true }] : []),
     ...(report ? [{ name: 'report-token', mountPath: REPORT_TOKEN_DIR, readOnly: true }] : []),
     ...(npmrc ? [{ name: 'npmrc', mountPath: NPMRC_DIR, readOnly: true }] : []),
@@ -142,11 +140,11 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
           env: [
             { name: 'PW_TEST_CONNECT_WS_ENDPOINT', value: input.endpoint },
             ...(spec.exposeNetwork ? [{ name: 'PW_TEST_CONNECT_EXPOSE_NETWORK', value: spec.exposeNetwork }] : []),
-            { name: 'FLEETWRIGHT_SOURCE_DIR', value: sourceDir },
+            { name: SOURCE_DIR_ENV, value: sourceDir },
             { name: POOL_BROWSER_ENV, value: input.browser },
             { name: 'CI', value: 'true' },
             // The runner serves the shard's running counts there; the controller polls them into status.
-            { name: 'FLEETWRIGHT_PROGRESS_PORT', value: String(PROGRESS_PORT) },
+            { name: PROGRESS_PORT_ENV, value: String(PROGRESS_PORT) },
             ...(report
               ? [
                   { name: REPORT_UPLOAD_URL_ENV, value: report.uploadUrl },
