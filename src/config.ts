@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { GATEWAY_URL_ENV, IMAGE_ENV, REPORT_STORE_URL_ENV } from './contracts/controller.ts';
+import { DEFAULT_IMAGE } from './contracts/image.ts';
 import type { NetworkPolicyConfig } from './controllers/networkpolicy.ts';
 import { leaderElectionDefaults } from './runtime/leaderelection.ts';
 
@@ -12,9 +14,6 @@ export function parseDuration(value: string, flag: string): number {
   if (!match) throw new Error(`${flag}=${value}: expected a duration such as 500ms, 15s or 1m`);
   return Number(match[1]) * (units[match[2] as string] as number);
 }
-
-/** The image `hack/` builds and imports into the local node; what browser and runner pods run by default. */
-export const DEFAULT_IMAGE = 'localhost/fleetwright/fleetwright:dev';
 
 export interface ControllerConfig {
   kubeconfig?: string;
@@ -60,17 +59,17 @@ export const controllerFlags = {
   'kubeconfig': { type: 'string', help: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
   'image': {
     type: 'string',
-    help: `image of browser and runner pods (default: $FLEETWRIGHT_IMAGE, else ${DEFAULT_IMAGE})`,
+    help: `image of browser and runner pods (default: $${IMAGE_ENV}, else ${DEFAULT_IMAGE})`,
   },
   'gateway-url': {
     type: 'string',
     help: 'external URL of the gateway, e.g. wss://browsers.example.com, for Tunnel status.url ' +
-      '(default: $FLEETWRIGHT_GATEWAY_URL, else status.url is the path alone)',
+      `(default: $${GATEWAY_URL_ENV}, else status.url is the path alone)`,
   },
   'report-store-url': {
     type: 'string',
     help: 'URL runner pods reach the report store at, e.g. http://fleetwright-report-store.fleetwright-system.svc:8082; ' +
-      'each shard uploads its Playwright report there (default: $FLEETWRIGHT_REPORT_STORE_URL, else no reports)',
+      `each shard uploads its Playwright report there (default: $${REPORT_STORE_URL_ENV}, else no reports)`,
   },
   'metrics-bind-address': { type: 'string', default: ':8080', help: 'address of /metrics; 0 disables it' },
   'health-probe-bind-address': { type: 'string', default: ':8081', help: 'address of /healthz and /readyz; 0 disables' },
@@ -173,9 +172,9 @@ export function parseControllerArgs(args: string[]): ControllerConfig {
   }
   return {
     kubeconfig: v.kubeconfig,
-    image: v.image ?? process.env.FLEETWRIGHT_IMAGE ?? DEFAULT_IMAGE,
-    gatewayUrl: parseGatewayUrl(v['gateway-url'] ?? process.env.FLEETWRIGHT_GATEWAY_URL),
-    reportStoreUrl: parseReportStoreUrl(v['report-store-url'] ?? process.env.FLEETWRIGHT_REPORT_STORE_URL),
+    image: v.image ?? process.env[IMAGE_ENV] ?? DEFAULT_IMAGE,
+    gatewayUrl: parseGatewayUrl(v['gateway-url'] ?? process.env[GATEWAY_URL_ENV]),
+    reportStoreUrl: parseReportStoreUrl(v['report-store-url'] ?? process.env[REPORT_STORE_URL_ENV]),
     metricsBindAddress: str('metrics-bind-address'),
     healthProbeBindAddress: str('health-probe-bind-address'),
     leaderElect: v['leader-elect'],

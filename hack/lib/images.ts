@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { DEFAULT_IMAGE } from '../../src/config.ts';
+import { DEFAULT_IMAGE } from '../../src/contracts/image.ts';
 import { ctr, importImage } from './node.ts';
 import { podman, podmanHas, podmanWithInput } from './podman.ts';
 import { cacheDir, repoRoot } from './paths.ts';
