@@ -3,6 +3,7 @@
 // the final report are all unit-tested.
 import { isFinished, isFinishedPhase, type TestRunObject } from '../api/objects.ts';
 import type { TestRunStatus } from '../api/v1alpha1/index.ts';
+import { REPORT_STORE_PORT } from '../contracts/ports.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../contracts/report-store.ts';
 
 type Shard = NonNullable<TestRunStatus['shards']>[number];
@@ -218,8 +219,8 @@ export function reportLines(run: TestRunObject): string[] {
   if (url && service) {
     lines.push(
       '  From outside the cluster:',
-      `    kubectl port-forward -n ${service.namespace} service/${service.service} 8082:${service.port}`,
-      `    then http://localhost:8082${url.pathname}?token=<token>`,
+      `    kubectl port-forward -n ${service.namespace} service/${service.service} ${REPORT_STORE_PORT}:${service.port}`,
+      `    then http://localhost:${REPORT_STORE_PORT}${url.pathname}?token=<token>`,
     );
   }
   return lines;

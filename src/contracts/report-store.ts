@@ -18,12 +18,14 @@ export const reportTokenSecret = (run: string) => `${run}-report`;
 /** The Secret with a namespace's read token for the reports of all its TestRuns (key REPORT_TOKEN_KEY). */
 export const REPORT_READER_SECRET = 'fleetwright-reports';
 
+/** Reports are uploaded and served below this path: `<namespace>/<testrun>/`, then a file or `shards/<index>`. */
+export const REPORTS_PREFIX = '/reports/';
 /** Where a runner PUTs the blob report (a zip) of shard `index` (1-based, as in --shard=i/n). */
 export const shardUploadPath = (namespace: string, run: string, index: number) =>
-  `/reports/${encodeURIComponent(namespace)}/${encodeURIComponent(run)}/shards/${index}`;
+  `${reportPath(namespace, run)}shards/${index}`;
 /** Where the merged HTML report of a TestRun is served (index.html and what it loads, below it). */
 export const reportPath = (namespace: string, run: string) =>
-  `/reports/${encodeURIComponent(namespace)}/${encodeURIComponent(run)}/`;
+  `${REPORTS_PREFIX}${encodeURIComponent(namespace)}/${encodeURIComponent(run)}/`;
 
 /** Runner environment: the URL to PUT this shard's blob report to. Unset: no report is uploaded. */
 export const REPORT_UPLOAD_URL_ENV = 'FLEETWRIGHT_REPORT_UPLOAD_URL';
@@ -37,9 +39,13 @@ export const REPORT_TOKEN_DIR = '/var/run/fleetwright/report';
 // (src/runner/cache-key.ts). A runner GETs it before installing and PUTs it
 // after a miss, with its run's upload token, while the run has not finished.
 
+/** The dependency cache is below this path: `<namespace>/<testrun>/<key>`. */
+export const DEPENDENCIES_PREFIX = '/dependencies/';
 /** Where a runner of TestRun `run` GETs or PUTs the cache entry `key` of its namespace. */
 export const dependencyCachePath = (namespace: string, run: string, key: string) =>
-  `/dependencies/${encodeURIComponent(namespace)}/${encodeURIComponent(run)}/${encodeURIComponent(key)}`;
+  `${DEPENDENCIES_PREFIX}${encodeURIComponent(namespace)}/${encodeURIComponent(run)}/${encodeURIComponent(key)}`;
+/** The keys a runner computes (src/runner/cache-key.ts) and the store accepts: `npm-node24-linux-x64-<sha256>`. */
+export const DEPENDENCY_CACHE_KEY = /^[a-z]+-node[0-9]+-[a-z0-9]+-[a-z0-9]+-[0-9a-f]{64}$/;
 /** Runner environment: the cache entry's URL without the key (ends in `/`). Unset: no cache, install every time. */
 export const DEPENDENCY_CACHE_URL_ENV = 'FLEETWRIGHT_DEPENDENCY_CACHE_URL';
 /** The cache entry's media type: `tar -cz` of the installed `node_modules`. */

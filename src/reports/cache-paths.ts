@@ -3,13 +3,12 @@
 // namespace with the same key shares one. They live under `_dependencies/`,
 // a prefix no namespace can have (a DNS label has no `_`), so the reports'
 // retention never mistakes them for a run's files.
+import { DEPENDENCIES_PREFIX, DEPENDENCY_CACHE_KEY } from '../contracts/report-store.ts';
 import { isFileSegment, isNamespace, isRunName, type RunRef } from './paths.ts';
 import type { StoredObject } from './storage.ts';
 
 const ROOT = '_dependencies/';
 const ENTRY = 'node_modules.tgz';
-/** The runner's keys: `npm-node24-linux-x64-<sha256>` (src/runner/cache-key.ts). */
-const KEY = /^[a-z]+-node[0-9]+-[a-z0-9]+-[a-z0-9]+-[0-9a-f]{64}$/;
 
 export type CacheRequest =
   | { kind: 'entry'; run: RunRef; key: string } |
@@ -27,15 +26,15 @@ const decode = (raw: string) => {
 /** What `rawUrl` asks for under `/dependencies/<namespace>/<testrun>/<key>`. */
 export function parseCacheRequest(rawUrl: string): CacheRequest {
   const rawPath = rawUrl.split('?', 1)[0] ?? '';
-  if (!rawPath.startsWith('/dependencies/')) return { kind: 'unknown' };
-  const segments = rawPath.slice('/dependencies/'.length).split('/').map(decode);
+  if (!rawPath.startsWith(DEPENDENCIES_PREFIX)) return { kind: 'unknown' };
+  const segments = rawPath.slice(DEPENDENCIES_PREFIX.length).split('/').map(decode);
   const [namespace, name, key] = segments;
   if (segments.length !== 3 || namespace === undefined || name === undefined || key === undefined) {
     return { kind: 'invalid', reason: 'dependency cache entries are at /dependencies/<namespace>/<testrun>/<key>' };
   }
   if (!isNamespace(namespace)) return { kind: 'invalid', reason: 'the namespace in the path is not a valid namespace name' };
   if (!isRunName(name)) return { kind: 'invalid', reason: 'the TestRun name in the path is not a valid object name' };
-  if (!KEY.test(key) || !isFileSegment(key)) {
+  if (!DEPENDENCY_CACHE_KEY.test(key) || !isFileSegment(key)) {
     return { kind: 'invalid', reason: 'the key is not a dependency cache key (<installer>-node<major>-<platform>-<arch>-<sha256>)' };
   }
   return { kind: 'entry', run: { namespace, name }, key };

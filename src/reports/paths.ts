@@ -4,6 +4,7 @@
 // segment is percent-decoded on its own, and every decoded segment must be a
 // plain name. An encoded slash, a dot segment or a NUL is refused, never
 // interpreted.
+import { REPORTS_PREFIX } from '../contracts/report-store.ts';
 
 /** A namespace: a DNS label, as the API server validates it. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -69,8 +70,8 @@ export function filePath(rawSegments: readonly string[]): string | undefined {
  */
 export function parseReportRequest(method: string, rawUrl: string): ReportRequest {
   const rawPath = rawUrl.split('?', 1)[0] ?? '';
-  if (!rawPath.startsWith('/reports/')) return { kind: 'unknown' };
-  const segments = rawPath.slice('/reports/'.length).split('/');
+  if (!rawPath.startsWith(REPORTS_PREFIX)) return { kind: 'unknown' };
+  const segments = rawPath.slice(REPORTS_PREFIX.length).split('/');
   const [rawNs = '', rawRun = '', ...rest] = segments;
   const namespace = decodeSegment(rawNs);
   const name = decodeSegment(rawRun);

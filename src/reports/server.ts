@@ -7,7 +7,7 @@ import { pipeline, Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import { authorizeRead, authorizeUpload, type Refusal, type RunView, type TokenSecretView } from './auth.ts';
 import { cacheObjectKey, parseCacheRequest } from './cache-paths.ts';
-import { DEPENDENCY_CACHE_TYPE } from '../contracts/report-store.ts';
+import { DEPENDENCIES_PREFIX, DEPENDENCY_CACHE_TYPE } from '../contracts/report-store.ts';
 import { BASE_HEADERS, bearerToken, cookieToken, fileHeaders, readCookie } from './headers.ts';
 import type { ReportMetrics, UploadFailure } from './metrics.ts';
 import { blobKey, htmlKey, parseReportRequest, type RunRef } from './paths.ts';
@@ -101,7 +101,7 @@ export class ReportServer {
     if (!['GET', 'HEAD', 'PUT'].includes(method)) {
       return this.text(res, 405, 'reports take GET, HEAD and PUT', { allow: 'GET, HEAD, PUT' });
     }
-    if (path?.startsWith('/dependencies/')) return this.dependencyCache(req, res, rawUrl);
+    if (path?.startsWith(DEPENDENCIES_PREFIX)) return this.dependencyCache(req, res, rawUrl);
     const request = parseReportRequest(method, rawUrl);
     switch (request.kind) {
       case 'unknown':
