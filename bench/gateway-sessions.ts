@@ -17,7 +17,7 @@ import { chromium } from 'playwright-core';
 import { POD } from '../src/api/builtin.ts';
 import type { KubeObject } from '../src/api/meta.ts';
 import { BROWSER_POOL, TUNNEL } from '../src/api/resources.ts';
-import { POOL_LABEL } from '../src/leasing/lease.ts';
+import { POOL_LABEL } from '../src/contracts/browser-lease.ts';
 import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { kubectl } from '../hack/lib/crds.ts';
 import { kubeconfigPath } from '../hack/lib/paths.ts';

@@ -5,8 +5,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { NETWORK_POLICY } from '../api/builtin.ts';
 import type { KubeObject, OwnerReference } from '../api/meta.ts';
+import { LEASED_TO_LABEL, POOL_LABEL } from '../contracts/browser-lease.ts';
 import { AGENT_HEALTH_PORT, AGENT_PORT } from '../contracts/ports.ts';
-import { LEASED_TO_LABEL, POOL_LABEL } from '../leasing/lease.ts';
 import type { Reader } from '../runtime/store.ts';
 import { keyOf, objectPath } from '../runtime/resource.ts';
 import type { RestClient } from '../runtime/rest.ts';

@@ -5,8 +5,9 @@
 // heartbeat stops).
 import type { Logger } from 'pino';
 import { LEASE } from '../api/builtin.ts';
+import { type GatewayReport, REPORT_INTERVAL_MS, type TunnelCounts } from '../contracts/gateway-heartbeat.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
-import { type GatewayReport, REPORT_INTERVAL_MS, replicaLease, type TunnelCounts } from '../leasing/gateways.ts';
+import { replicaLease } from '../leasing/gateways.ts';
 import { objectPath } from '../runtime/resource.ts';
 import type { RestClient } from '../runtime/rest.ts';
 

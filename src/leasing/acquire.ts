@@ -1,18 +1,15 @@
 import { POD, type PodObject } from '../api/builtin.ts';
-import { objectPath } from '../runtime/resource.ts';
-import { isConflict, isNotFound, type RestClient } from '../runtime/rest.ts';
 import {
   IDLE_SINCE_ANNOTATION,
-  isLeasable,
-  LEASE_ANNOTATION,
   type Lease,
+  LEASE_ANNOTATION,
   LEASED_TO_LABEL,
-  leasedToOf,
-  leaseOf,
   SESSIONS_ANNOTATION,
-  sessionsOf,
   STATE_LABEL,
-} from './lease.ts';
+} from '../contracts/browser-lease.ts';
+import { objectPath } from '../runtime/resource.ts';
+import { isConflict, isNotFound, type RestClient } from '../runtime/rest.ts';
+import { isLeasable, leasedToOf, leaseOf, sessionsOf } from './lease.ts';
 
 /** namespace/name of a pool or a pod. */
 export interface ObjectRef {

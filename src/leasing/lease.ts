@@ -1,37 +1,7 @@
-import { z } from 'zod';
 import type { PodObject } from '../api/builtin.ts';
+import { Lease, LEASE_ANNOTATION, SESSIONS_ANNOTATION, STATE_LABEL, WS_PATH_ANNOTATION } from '../contracts/browser-lease.ts';
 import { AGENT_PORT } from '../contracts/ports.ts';
 import { parseKey } from '../runtime/resource.ts';
-
-export const POOL_LABEL = 'fleetwright.dev/pool';
-export const STATE_LABEL = 'fleetwright.dev/state';
-export const LEASE_ANNOTATION = 'fleetwright.dev/lease';
-/**
- * The TestRun a leased browser serves, by name, as a label: the run's NetworkPolicy selects its browsers by it
- * (a selector cannot match the lease annotation). Written and removed in the same patch as the annotation.
- */
-export const LEASED_TO_LABEL = 'fleetwright.dev/leased-to';
-/** Leases a browser pod has served; each acquire adds one (recycleAfterSessions reads it). */
-export const SESSIONS_ANNOTATION = 'fleetwright.dev/sessions';
-/** When the pod last became idle (scaleDownDelaySeconds counts from it). */
-export const IDLE_SINCE_ANNOTATION = 'fleetwright.dev/idle-since';
-/** The agent's unguessable WebSocket path; handed only to the lease holder. */
-export const WS_PATH_ANNOTATION = 'fleetwright.dev/ws-path';
-/** The Playwright version (x.y.z) the pod's agent serves, as it reported it; the gateway routes clients by it. */
-export const PLAYWRIGHT_VERSION_ANNOTATION = 'fleetwright.dev/playwright-version';
-
-export type BrowserState = 'starting' | 'idle' | 'leased' | 'draining' | 'failed';
-
-/** Who holds a browser, as written in the pod's fleetwright.dev/lease annotation. */
-export const Lease = z.object({
-  /** A unique id of the taker: a TestRun shard attempt or a gateway connection. */
-  holder: z.string().min(1),
-  kind: z.enum(['TestRun', 'Tunnel']),
-  /** namespace/name of the TestRun or Tunnel. */
-  ref: z.string().min(1),
-  since: z.iso.datetime(),
-});
-export type Lease = z.infer<typeof Lease>;
 
 /**
  * The leased-to label value a lease writes: the TestRun's name, or null (remove) for a Tunnel, whose browsers

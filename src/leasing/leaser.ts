@@ -4,12 +4,13 @@
 import type { Logger } from 'pino';
 import { LEASE, POD, type PodObject } from '../api/builtin.ts';
 import { microTime } from '../api/meta.ts';
+import { type Lease, POOL_LABEL, REQUEST_LABEL, type RequestedLease, STATE_LABEL } from '../contracts/browser-lease.ts';
 import { Informer } from '../runtime/informer.ts';
 import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { ignoreNotFound, type RestClient } from '../runtime/rest.ts';
 import { leaseFirst, type ObjectRef, podRef, releaseBrowser } from './acquire.ts';
-import { endpointOf, type Lease, leaseOf, POOL_LABEL, STATE_LABEL } from './lease.ts';
-import { type LeaseRequest, leaseRequest, REQUEST_LABEL, type RequestedLease } from './requests.ts';
+import { endpointOf, leaseOf } from './lease.ts';
+import { type LeaseRequest, leaseRequest } from './requests.ts';
 
 /** A waiting taker renews its request this often; the pool controller drops one not renewed for 3 times as long. */
 const RENEW_MS = 10_000;

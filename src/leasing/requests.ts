@@ -3,19 +3,15 @@
 // lives in the API server (a restarted controller or gateway finds it), any
 // process can join it, and the pool controller both counts it (status.waiting,
 // autoscaling) and serves it in order.
-import { z } from 'zod';
 import { LEASE, type LeaseObject } from '../api/builtin.ts';
 import { type KubeObject, microTime } from '../api/meta.ts';
-import { Lease, POOL_LABEL } from './lease.ts';
-
-/** Marks a Lease object as a browser lease request (leader election Leases have no such label). */
-export const REQUEST_LABEL = 'fleetwright.dev/lease-request';
-/** The lease to write on the browser pod once granted: its holder, kind and ref. */
-export const REQUEST_ANNOTATION = 'fleetwright.dev/request';
-export const PRIORITY_ANNOTATION = 'fleetwright.dev/priority';
-
-export const RequestedLease = Lease.omit({ since: true });
-export type RequestedLease = z.infer<typeof RequestedLease>;
+import {
+  POOL_LABEL,
+  PRIORITY_ANNOTATION,
+  REQUEST_ANNOTATION,
+  REQUEST_LABEL,
+  RequestedLease,
+} from '../contracts/browser-lease.ts';
 
 /** A waiting taker's request: a Lease object labelled REQUEST_LABEL. */
 export type LeaseRequest = LeaseObject;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type PodObject as BrowserPod, POD } from '../../src/api/builtin.ts';
+import type { Lease } from '../../src/contracts/browser-lease.ts';
 import { type ObjectRef, leaseFirst, releaseBrowser } from '../../src/leasing/acquire.ts';
-import { type Lease, leaseOf } from '../../src/leasing/lease.ts';
+import { leaseOf } from '../../src/leasing/lease.ts';
 import { collectionPath } from '../../src/runtime/resource.ts';
 import type { RestClient } from '../../src/runtime/rest.ts';
 import { rest } from '../integration/runtime/support.ts';

@@ -3,7 +3,7 @@ import { chromium } from 'playwright-core';
 import { chromium as chromium164 } from 'playwright-core-1-64';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensurePlaywrightVariantImage } from '../../hack/lib/images.ts';
-import { PLAYWRIGHT_VERSION_ANNOTATION } from '../../src/leasing/lease.ts';
+import { PLAYWRIGHT_VERSION_ANNOTATION } from '../../src/contracts/browser-lease.ts';
 import { useNamespace } from '../integration/helpers.ts';
 import { apply, poolManifest, poolPods, startGateway, useController, useLeaser, waitForPool } from './pools.ts';
 

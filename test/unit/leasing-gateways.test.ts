@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { connectionHolder, gatewayHolderLiveness, gatewayOfHolder, type ReplicaLease } from '../../src/leasing/gateways.ts';
+import { connectionHolder, gatewayOfHolder } from '../../src/contracts/gateway-heartbeat.ts';
+import { gatewayHolderLiveness, type ReplicaLease } from '../../src/leasing/gateways.ts';
 
 const replica = { namespace: 'fleetwright-system', name: 'gateway-7d9f-abcde' };
 const now = new Date('2026-12-05T10:00:00Z');

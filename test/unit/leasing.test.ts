@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { Lease } from '../../src/contracts/browser-lease.ts';
 import { leasePod, releaseBrowser } from '../../src/leasing/acquire.ts';
-import { endpointOf, isLeasable, type Lease, leasedToOf, leaseOf, reclaimReason } from '../../src/leasing/lease.ts';
+import { endpointOf, isLeasable, leasedToOf, leaseOf, reclaimReason } from '../../src/leasing/lease.ts';
 import type { RestClient } from '../../src/runtime/rest.ts';
 
 const lease: Lease = { holder: 'run-1/shard-2/attempt-1', kind: 'TestRun', ref: 'ci/checkout', since: '2026-11-23T10:00:00Z' };

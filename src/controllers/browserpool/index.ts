@@ -9,18 +9,17 @@ import type { KubeObject } from '../../api/meta.ts';
 import type { BrowserPoolObject, TestRunObject, TunnelObject } from '../../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../../api/resources.ts';
 import { type BrowserPool, BrowserPoolResource } from '../../api/v1alpha1/index.ts';
-import { leasePod } from '../../leasing/acquire.ts';
 import {
   IDLE_SINCE_ANNOTATION,
-  isLeasable,
   type Lease,
-  leaseOf,
   PLAYWRIGHT_VERSION_ANNOTATION,
   POOL_LABEL,
-  reclaimReason,
+  REQUEST_LABEL,
   STATE_LABEL,
-} from '../../leasing/lease.ts';
-import { isExpired, type LeaseRequest, queueOrder, REQUEST_LABEL, requestedLease } from '../../leasing/requests.ts';
+} from '../../contracts/browser-lease.ts';
+import { leasePod } from '../../leasing/acquire.ts';
+import { isLeasable, leaseOf, reclaimReason } from '../../leasing/lease.ts';
+import { isExpired, type LeaseRequest, queueOrder, requestedLease } from '../../leasing/requests.ts';
 import { parseResource } from '../../api/validate.ts';
 import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasing/gateways.ts';
 import { setCondition } from '../../runtime/conditions.ts';

@@ -1,7 +1,7 @@
 // What a BrowserPool should look like, computed from what is observed: a pure
 // function, so every scaling rule is a unit test away.
 import type { BrowserPoolSpec } from '../../api/v1alpha1/index.ts';
-import type { BrowserState } from '../../leasing/lease.ts';
+import type { BrowserState } from '../../contracts/browser-lease.ts';
 
 /** What the controller needs to know about one browser pod. */
 export interface BrowserPodView {

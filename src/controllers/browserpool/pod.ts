@@ -2,9 +2,9 @@ import type { V1Affinity, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { API_VERSION } from '../../api/kind.ts';
 import type { BrowserPoolSpec } from '../../api/v1alpha1/index.ts';
 import { AGENT_ENV, AGENT_HEALTH_PATH } from '../../contracts/agent.ts';
+import { POOL_LABEL, STATE_LABEL, WS_PATH_ANNOTATION } from '../../contracts/browser-lease.ts';
 import { AGENT_HEALTH_PORT, AGENT_PORT } from '../../contracts/ports.ts';
 import { podResources } from '../quantities.ts';
-import { POOL_LABEL, STATE_LABEL, WS_PATH_ANNOTATION } from '../../leasing/lease.ts';
 
 export interface PoolIdentity {
   namespace: string;

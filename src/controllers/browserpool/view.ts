@@ -1,6 +1,11 @@
 import type { ContainerState, PodObject } from '../../api/builtin.ts';
-import type { BrowserState } from '../../leasing/lease.ts';
-import { IDLE_SINCE_ANNOTATION, PLAYWRIGHT_VERSION_ANNOTATION, sessionsOf, STATE_LABEL } from '../../leasing/lease.ts';
+import {
+  type BrowserState,
+  IDLE_SINCE_ANNOTATION,
+  PLAYWRIGHT_VERSION_ANNOTATION,
+  STATE_LABEL,
+} from '../../contracts/browser-lease.ts';
+import { sessionsOf } from '../../leasing/lease.ts';
 import type { BrowserPodView } from './plan.ts';
 
 /** Waiting reasons after which a container will not start without a change to the pod or the node. */

@@ -9,9 +9,10 @@ import { type BrowserPoolObject, isFinished, type TestRunObject } from '../../ap
 import { BROWSER_POOL, TEST_RUN } from '../../api/resources.ts';
 import { type TestRun, TestRunResource } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
+import { POOL_LABEL, REQUEST_LABEL } from '../../contracts/browser-lease.ts';
 import { releaseBrowser } from '../../leasing/acquire.ts';
-import { endpointOf, leaseOf, POOL_LABEL } from '../../leasing/lease.ts';
-import { type LeaseRequest, leaseRequest, queueOrder, REQUEST_LABEL } from '../../leasing/requests.ts';
+import { endpointOf, leaseOf } from '../../leasing/lease.ts';
+import { type LeaseRequest, leaseRequest, queueOrder } from '../../leasing/requests.ts';
 import { parseShardSummary, type ProjectNotRun } from '../../contracts/shard-summary.ts';
 import { metaTime, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';

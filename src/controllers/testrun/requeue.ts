@@ -4,8 +4,7 @@
 // never empty while nothing changed.
 import type { KubeObject } from '../../api/meta.ts';
 import type { TestRunObject } from '../../api/objects.ts';
-import { POOL_LABEL } from '../../leasing/lease.ts';
-import { REQUEST_LABEL } from '../../leasing/requests.ts';
+import { POOL_LABEL, REQUEST_LABEL } from '../../contracts/browser-lease.ts';
 import type { Request } from '../../runtime/resource.ts';
 
 const poolOf = (run: KubeObject) => (run as TestRunObject).spec?.poolRef?.name;

@@ -8,14 +8,8 @@ import type { KubeObject } from '../../api/meta.ts';
 import type { BrowserPoolObject, TunnelObject } from '../../api/objects.ts';
 import { type Tunnel, TunnelResource, tunnelPath } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
-import {
-  GATEWAY_REPLICA_LABEL,
-  isReplicaAlive,
-  type ReplicaLease,
-  replicaExpiry,
-  reportOf,
-  type TunnelCounts,
-} from '../../leasing/gateways.ts';
+import { GATEWAY_REPLICA_LABEL, type TunnelCounts } from '../../contracts/gateway-heartbeat.ts';
+import { isReplicaAlive, type ReplicaLease, replicaExpiry, reportOf } from '../../leasing/gateways.ts';
 import { findCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { keyOf, objectKey, objectPath, parseKey, type Request } from '../../runtime/resource.ts';

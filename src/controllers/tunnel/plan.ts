@@ -3,7 +3,7 @@
 // Pure: the controller (index.ts) observes and applies.
 import type { SecretObject } from '../../api/builtin.ts';
 import { type BrowserPoolStatus, type Tunnel, tunnelPath, type TunnelStatus } from '../../api/v1alpha1/index.ts';
-import type { TunnelCounts } from '../../leasing/gateways.ts';
+import type { TunnelCounts } from '../../contracts/gateway-heartbeat.ts';
 import { type ConditionUpdate, setCondition } from '../../runtime/conditions.ts';
 
 /** One replica's counts for one Tunnel, as status.gateways records them. */
