@@ -1,7 +1,7 @@
 // A local Playwright project as the data of one ConfigMap, the way the
 // runner reads it back: one key per file, flat names as they are, files in
 // folders under a flat key with fleetwright-layout.json saying where each
-// goes (src/runner/layout.ts). Text goes to `data`, anything else to
+// goes (src/contracts/suite-layout.ts). Text goes to `data`, anything else to
 // `binaryData`. The API server refuses a ConfigMap over 1 MiB; this refuses
 // first, and says what to do instead. package.json, its lockfile and an
 // .npmrc go along, so the runner installs what the suite needs; an .npmrc
@@ -10,9 +10,9 @@
 // versions anew).
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { lockfileOf, ownDependencies, PackageJsonError } from '../runner/dependencies.ts';
-import { isConfigMapKey, LAYOUT_KEY, type Layout } from '../runner/layout.ts';
-import { credentialKeys } from '../runner/npmrc.ts';
+import { isConfigMapKey, type Layout, LAYOUT_KEY } from '../contracts/suite-layout.ts';
+import { lockfileOf, ownDependencies, PackageJsonError } from '../suite/dependencies.ts';
+import { credentialKeys } from '../suite/npmrc.ts';
 
 /** The API server's limit on a ConfigMap's data plus binaryData (core.MaxSecretSize, 1 MiB). */
 export const CONFIGMAP_MAX_BYTES = 1024 * 1024;

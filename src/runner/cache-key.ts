@@ -4,8 +4,8 @@
 // modules and lifecycle scripts build for those). Credentials are not part
 // of it: another token for the same registry installs the same files.
 import { createHash } from 'node:crypto';
-import type { Installer } from './dependencies.ts';
-import { registriesOf } from './npmrc.ts';
+import type { Installer } from '../suite/dependencies.ts';
+import { registriesOf } from '../suite/npmrc.ts';
 
 export interface CacheKeyInput {
   installer: Installer;

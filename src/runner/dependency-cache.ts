@@ -10,7 +10,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
 import { create as createTar, extract as extractTar } from 'tar';
 import { DEPENDENCY_CACHE_TYPE } from '../contracts/report-store.ts';
-import { PROVIDED_PACKAGES } from './dependencies.ts';
+import { PROVIDED_PACKAGES } from '../suite/dependencies.ts';
 import { Deadline, UPLOAD_BUDGET_MS, uploadReport } from './upload.ts';
 
 /** Longest a restore may take before the runner installs instead. */

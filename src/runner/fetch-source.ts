@@ -15,13 +15,13 @@ import {
   GIT_TREE_DIR,
   GIT_URL_ENV,
 } from '../contracts/git-source.ts';
+import { isContainedPath } from '../contracts/suite-layout.ts';
 import { terminationLogOf } from '../contracts/termination.ts';
 import { credentialsOf, GIT_PASSWORD_KEY, GIT_TOKEN_KEY, GIT_USERNAME_KEY, type GitCredentials } from '../git/credentials.ts';
 import { GitSourceError } from '../git/errors.ts';
 import { fetchCommit } from '../git/remote.ts';
 import { redact, withoutCredentials } from '../git/url.ts';
 import { createLogger } from '../runtime/log.ts';
-import { isContainedPath } from './layout.ts';
 
 /** A fetch that outlasts this has hung; the pod's activeDeadlineSeconds bounds it further. */
 const FETCH_TIMEOUT_MS = 5 * 60_000;

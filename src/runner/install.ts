@@ -10,9 +10,9 @@ import type { Logger } from 'pino';
 import { DEPENDENCY_CACHE_URL_ENV } from '../contracts/report-store.ts';
 import { dependencyCacheKey } from './cache-key.ts';
 import { type CacheEntry, restoreDependencies, storeDependencies } from './dependency-cache.ts';
-import { type DependencyPlan, PackageJsonError, planDependencies, PROVIDED_PACKAGES } from './dependencies.ts';
+import { type DependencyPlan, PackageJsonError, planDependencies, PROVIDED_PACKAGES } from '../suite/dependencies.ts';
 import { installFailureCause, lastLines } from './install-failure.ts';
-import { credentialValues, maskSecrets } from './npmrc.ts';
+import { credentialValues, maskSecrets } from '../suite/npmrc.ts';
 
 /** Files an installer reads beside package.json and the lockfile. */
 const INSTALLER_FILES = ['.npmrc', '.yarnrc', '.yarnrc.yml', 'pnpm-workspace.yaml'];

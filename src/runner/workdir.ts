@@ -4,7 +4,7 @@
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { SOURCE_DIR_ENV, WORK_DIR_ENV } from '../contracts/runner.ts';
-import { PROVIDED_PACKAGES } from './dependencies.ts';
+import { PROVIDED_PACKAGES } from '../suite/dependencies.ts';
 import { restoreLayout } from './layout.ts';
 
 export interface AppPaths {

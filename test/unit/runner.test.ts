@@ -25,8 +25,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Progress } from '../../src/contracts/progress.ts';
 import { parseShardSummary } from '../../src/contracts/shard-summary.ts';
 import { startGitServer } from '../../hack/lib/gitserver.ts';
+import { LAYOUT_KEY } from '../../src/contracts/suite-layout.ts';
 import { runFetchSource } from '../../src/runner/fetch-source.ts';
-import { LAYOUT_KEY } from '../../src/runner/layout.ts';
 import { prepareSuite, suitePath } from '../../src/runner/workdir.ts';
 import { freePort } from '../../hack/lib/ports.ts';
 

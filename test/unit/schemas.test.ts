@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { BrowserPoolSpec, TestRunSpec, TunnelSpec } from '../../src/api/v1alpha1/index.ts';
-import { isContainedPath } from '../../src/runner/layout.ts';
+import { isContainedPath } from '../../src/contracts/suite-layout.ts';
 
 describe('schema defaults', () => {
   it('gives a BrowserPool one chromium browser serving one session at a time', () => {

@@ -32,7 +32,7 @@ const ImageSource = z
   })
   .describe('Tests baked into runner.image.');
 
-// The same test as src/runner/layout.ts's isContainedPath, which the API may not import: a relative
+// The same test as src/contracts/suite-layout.ts's isContainedPath, which the API may not import: a relative
 // path of non-empty segments, none of them `.` or `..`.
 const CONTAINED_PATH = '^[^/\\\\\\x00]+(/[^/\\\\\\x00]+)*$';
 const DOT_SEGMENT = '(^|/)[.][.]?(/|$)';

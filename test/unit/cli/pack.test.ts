@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIGMAP_MAX_BYTES, keyFor, packFolder, PackError } from '../../../src/cli/pack.ts';
-import { LAYOUT_KEY } from '../../../src/runner/layout.ts';
+import { LAYOUT_KEY } from '../../../src/contracts/suite-layout.ts';
 import { prepareSuite } from '../../../src/runner/workdir.ts';
 
 const root = resolve(import.meta.dirname, '../../..');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { dependencyCacheKey } from '../../../src/runner/cache-key.ts';
-import { lockfileOf, ownDependencies, PackageJsonError, planDependencies, type SuiteFiles } from '../../../src/runner/dependencies.ts';
+import { lockfileOf, ownDependencies, PackageJsonError, planDependencies, type SuiteFiles } from '../../../src/suite/dependencies.ts';
 import { installFailureCause, lastLines } from '../../../src/runner/install-failure.ts';
-import { credentialKeys, credentialValues, maskSecrets, registriesOf } from '../../../src/runner/npmrc.ts';
+import { credentialKeys, credentialValues, maskSecrets, registriesOf } from '../../../src/suite/npmrc.ts';
 
 const manifest = (deps: Record<string, string>, dev: Record<string, string> = {}) =>
   JSON.stringify({ name: 'suite', dependencies: deps, devDependencies: dev });
