@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // fleetwright <command> [flags]: one binary, one subcommand per process kind.
 import type { Registry } from 'prom-client';
-import { type ControllerConfig, parseControllerArgs, usage } from './config.ts';
+import { type ControllerConfig, parseControllerArgs, usage } from './controllers/config.ts';
 import { runAgent, usage as agentUsage } from './agent/index.ts';
 import { cliCommands } from './cli/index.ts';
 import { gatewayUsage, parseGatewayArgs } from './gateway/config.ts';

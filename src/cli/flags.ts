@@ -1,9 +1,6 @@
 // Flags every CLI command shares, and the shape of a command's help.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { flagLines, type FlagTable, parseFlags as parseFlagTable } from '../runtime/flags.ts';
 import type { KubeFlags } from './kube.ts';
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-export type FlagSpec = Options[string] & { help: string; value?: string };
 
 /** kubectl's: where the cluster is and which namespace. */
 export const kubeFlags = {
@@ -11,22 +8,18 @@ export const kubeFlags = {
   context: { type: 'string', value: 'name', help: 'kubeconfig context (default: its current-context)' },
   namespace: { type: 'string', short: 'n', value: 'name', help: 'namespace (default: the context\'s, else default)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
-} as const satisfies Record<string, FlagSpec>;
+} as const satisfies FlagTable;
 
 export interface CommandHelp {
   synopsis: string;
   description: string;
-  flags: Record<string, FlagSpec>;
+  flags: FlagTable;
   examples?: string[];
 }
 
 /** The text `--help` prints after `usage: fleetwright <command> <synopsis>`. */
 export function helpText(help: CommandHelp): string {
-  const list = (flags: Record<string, FlagSpec>) => Object.entries(flags).map(([name, f]) => {
-    const short = 'short' in f && f.short ? `-${f.short}, ` : '    ';
-    const value = f.value ? ` <${f.value}>` : '';
-    return `  ${short}--${`${name}${value}`.padEnd(22)} ${f.help}`;
-  });
+  const list = (flags: FlagTable) => flagLines(flags, { shorts: true });
   const own = Object.keys(help.flags).length > 0 ? ['', 'flags:', ...list(help.flags)] : [];
   const examples = help.examples?.length ? ['', 'examples:', ...help.examples.map((e) => `  ${e}`)] : [];
   return [help.description, ...own, '', 'cluster flags (as kubectl\'s):', ...list(kubeFlags), ...examples].join('\n');
@@ -42,14 +35,9 @@ export class UsageError extends Error {
 export type FlagValues = Record<string, string | boolean | undefined>;
 
 /** parseArgs with the kube flags added, and errors that name the command's --help. */
-export function parseFlags(command: string, args: string[], flags: Record<string, FlagSpec>) {
-  // parseArgs knows nothing of `help` and `value`; they only feed the help text.
-  const config: Options = {};
-  for (const [name, f] of Object.entries({ ...kubeFlags, ...flags })) {
-    config[name] = { type: f.type, ...('short' in f && f.short ? { short: f.short } : {}) };
-  }
+export function parseFlags(command: string, args: string[], flags: FlagTable) {
   try {
-    const parsed = parseArgs({ args, options: config, strict: true, allowPositionals: true });
+    const parsed = parseFlagTable(args, { ...kubeFlags, ...flags } as FlagTable, true);
     return { values: parsed.values as FlagValues, positionals: parsed.positionals };
   } catch (err) {
     throw new UsageError(`${err instanceof Error ? err.message : String(err)} (see fleetwright ${command} --help)`);

@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { ownNamespace, parseDuration } from '../config.ts';
+import { GATEWAY_METRICS_PORT, GATEWAY_PORT } from '../contracts/ports.ts';
+import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } from '../runtime/flags.ts';
 import { parseBindAddress } from '../runtime/http.ts';
+import { ownNamespace } from '../runtime/kubeconfig.ts';
 
 export const gatewayFlags = {
-  'kubeconfig': { type: 'string', help: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
-  'bind-address': { type: 'string', default: ':8080', help: 'address Tunnels, /healthz and /readyz are served at' },
-  'metrics-bind-address': { type: 'string', default: ':9090', help: 'address of /metrics; 0 disables it' },
+  'kubeconfig': serverFlags.kubeconfig,
+  'bind-address': { type: 'string', default: `:${GATEWAY_PORT}`, help: 'address Tunnels, /healthz and /readyz are served at' },
+  'metrics-bind-address': { type: 'string', default: `:${GATEWAY_METRICS_PORT}`, help: 'address of /metrics; 0 disables it' },
   'watch-namespace': { type: 'string', help: 'serve only the Tunnels of this namespace (default: all)' },
   'replica-namespace': {
     type: 'string',
@@ -30,8 +31,8 @@ export const gatewayFlags = {
     default: '30s',
     help: 'on SIGTERM, how long open sessions may go on before they are closed with 1001',
   },
-  'log-level': { type: 'string', default: 'info', help: 'debug, info, warn or error' },
-} as const;
+  'log-level': serverFlags.logLevel,
+} as const satisfies FlagTable;
 
 export interface GatewayConfig {
   kubeconfig?: string;
@@ -50,11 +51,7 @@ export interface GatewayConfig {
   logLevel: string;
 }
 
-export function gatewayUsage(): string {
-  return Object.entries(gatewayFlags)
-    .map(([name, f]) => `  --${name.padEnd(22)} ${f.help}${'default' in f ? ` (default ${String(f.default)})` : ''}`)
-    .join('\n');
-}
+export const gatewayUsage = () => flagLines(gatewayFlags).join('\n');
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
@@ -68,7 +65,7 @@ const leaseName = (replica: string) =>
 
 /** Parses `fleetwright gateway` arguments; throws with the offending flag named. */
 export function parseGatewayArgs(args: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const { values: v } = parseArgs({ args, options: gatewayFlags, strict: true, allowPositionals: false });
+  const { values: v } = parseFlags(args, gatewayFlags);
   const bind = parseBindAddress(v['bind-address'], '--bind-address');
   if (!bind) throw new Error('--bind-address=0: the gateway must listen somewhere');
   return {

@@ -1,14 +1,14 @@
-import { parseArgs } from 'node:util';
-import { parseDuration } from '../config.ts';
+import { REPORT_STORE_METRICS_PORT, REPORT_STORE_PORT } from '../contracts/ports.ts';
+import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } from '../runtime/flags.ts';
 import { parseBindAddress } from '../runtime/http.ts';
 import type { S3Options } from './s3.ts';
 
 export const reportStoreFlags = {
-  'kubeconfig': { type: 'string', help: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
-  'log-level': { type: 'string', default: 'info', help: 'debug, info, warn or error' },
+  'kubeconfig': serverFlags.kubeconfig,
+  'log-level': serverFlags.logLevel,
   'watch-namespace': { type: 'string', help: 'store and serve only the reports of this namespace (default: all)' },
-  'bind-address': { type: 'string', default: ':8082', help: 'address of uploads, reports, /healthz and /readyz' },
-  'metrics-bind-address': { type: 'string', default: ':9091', help: 'address of /metrics; 0 disables it' },
+  'bind-address': { type: 'string', default: `:${REPORT_STORE_PORT}`, help: 'address of uploads, reports, /healthz and /readyz' },
+  'metrics-bind-address': { type: 'string', default: `:${REPORT_STORE_METRICS_PORT}`, help: 'address of /metrics; 0 disables it' },
   'public-url': {
     type: 'string',
     help: 'URL readers reach the store at, e.g. https://reports.example.com: status.reportURL starts with it (required)',
@@ -30,7 +30,7 @@ export const reportStoreFlags = {
     default: '10m',
     help: 'how often to delete expired reports and those of TestRuns deleted while the store was down',
   },
-} as const;
+} as const satisfies FlagTable;
 
 export type Backend = { kind: 'filesystem'; path: string } | ({ kind: 's3' } & S3Options);
 
@@ -49,10 +49,8 @@ export interface ReportStoreConfig {
 }
 
 export function reportStoreUsage(): string {
-  const flags = Object.entries(reportStoreFlags)
-    .map(([name, f]) => `  --${name.padEnd(22)} ${f.help}${'default' in f ? ` (default ${String(f.default)})` : ''}`);
   return [
-    ...flags,
+    ...flagLines(reportStoreFlags),
     '',
     'The s3 backend reads its credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the AWS SDK\'s other',
     'sources: a web identity token, an instance profile).',
@@ -118,7 +116,7 @@ function backend(v: Record<string, string | undefined>): Backend {
 
 /** Parses `fleetwright report-store` arguments; throws with the offending flag and the fix named. */
 export function parseReportStoreArgs(args: string[]): ReportStoreConfig {
-  const { values: v } = parseArgs({ args, options: reportStoreFlags, strict: true, allowPositionals: false });
+  const { values: v } = parseFlags(args, reportStoreFlags);
   const bind = parseBindAddress(v['bind-address'], '--bind-address');
   if (!bind) throw new Error('--bind-address=0: the report store must listen somewhere');
   return {

@@ -11,7 +11,7 @@ import { kubectlCacheDir } from '../../hack/lib/crds.ts';
 import { repoRoot } from '../../hack/lib/paths.ts';
 import { ensureTool } from '../../hack/lib/tools.ts';
 import { BrowserPoolSpec, TestRunSpec } from '../../src/api/v1alpha1/index.ts';
-import { parseControllerArgs } from '../../src/config.ts';
+import { parseControllerArgs } from '../../src/controllers/config.ts';
 import { browserPod } from '../../src/controllers/browserpool/pod.ts';
 import { poolPolicy, runPolicy } from '../../src/controllers/networkpolicy.ts';
 import { runnerPod } from '../../src/controllers/testrun/pod.ts';

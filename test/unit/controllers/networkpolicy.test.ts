@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
-import { parseControllerArgs } from '../../../src/config.ts';
+import { parseControllerArgs } from '../../../src/controllers/config.ts';
 import { ensurePolicy, policyMatches, poolPolicy, runPolicy } from '../../../src/controllers/networkpolicy.ts';
 import type { RestClient } from '../../../src/runtime/rest.ts';
 import type { Reader } from '../../../src/runtime/store.ts';

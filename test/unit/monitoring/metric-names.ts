@@ -2,7 +2,7 @@
 // controller, gateway and report store processes export: what the alerts and
 // the dashboard may mention.
 import type { Registry } from 'prom-client';
-import { parseControllerArgs } from '../../../src/config.ts';
+import { parseControllerArgs } from '../../../src/controllers/config.ts';
 import { GatewayMetrics } from '../../../src/gateway/metrics.ts';
 import { controllers } from '../../../src/main.ts';
 import { ReportMetrics } from '../../../src/reports/metrics.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseControllerArgs, parseDuration } from '../../../src/config.ts';
+import { parseControllerArgs } from '../../../src/controllers/config.ts';
+import { parseDuration } from '../../../src/runtime/flags.ts';
 import { parseBindAddress } from '../../../src/runtime/http.ts';
 import { nextLeaseSpec } from '../../../src/runtime/leaderelection.ts';
 

@@ -1,19 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+// `fleetwright controller`'s flags and what they configure.
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
-import { GATEWAY_URL_ENV, IMAGE_ENV, REPORT_STORE_URL_ENV } from './contracts/controller.ts';
-import { DEFAULT_IMAGE } from './contracts/image.ts';
-import type { NetworkPolicyConfig } from './controllers/networkpolicy.ts';
-import { leaderElectionDefaults } from './runtime/leaderelection.ts';
-
-/** `15s`, `500ms`, `1m`, `1.5s` (Go's time.ParseDuration for the units flags use) to milliseconds. */
-export function parseDuration(value: string, flag: string): number {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
-  if (!match) throw new Error(`${flag}=${value}: expected a duration such as 500ms, 15s or 1m`);
-  return Number(match[1]) * (units[match[2] as string] as number);
-}
+import { hostname } from 'node:os';
+import { GATEWAY_URL_ENV, IMAGE_ENV, REPORT_STORE_URL_ENV } from '../contracts/controller.ts';
+import { DEFAULT_IMAGE } from '../contracts/image.ts';
+import { CONTROLLER_METRICS_PORT, CONTROLLER_PROBE_PORT, REPORT_STORE_PORT } from '../contracts/ports.ts';
+import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } from '../runtime/flags.ts';
+import { ownNamespace } from '../runtime/kubeconfig.ts';
+import { leaderElectionDefaults } from '../runtime/leaderelection.ts';
+import type { NetworkPolicyConfig } from './networkpolicy.ts';
 
 export interface ControllerConfig {
   kubeconfig?: string;
@@ -41,22 +35,12 @@ export interface ControllerConfig {
   logLevel: string;
 }
 
-const inClusterNamespaceFile = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-/** The namespace the pod runs in, as controller-runtime finds it for the Lease; `default` outside a cluster. */
-export function ownNamespace(): string {
-  try {
-    return readFileSync(inClusterNamespaceFile, 'utf8').trim();
-  } catch {
-    return 'default';
-  }
-}
-
 const ms = (n: number) => `${n / 1000}s`;
+const REPORT_STORE_EXAMPLE = `http://fleetwright-report-store.fleetwright-system.svc:${REPORT_STORE_PORT}`;
 
 /** Flags of `fleetwright controller`, with controller-runtime's (and component-base's) names and defaults. */
 export const controllerFlags = {
-  'kubeconfig': { type: 'string', help: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
+  'kubeconfig': serverFlags.kubeconfig,
   'image': {
     type: 'string',
     help: `image of browser and runner pods (default: $${IMAGE_ENV}, else ${DEFAULT_IMAGE})`,
@@ -68,11 +52,15 @@ export const controllerFlags = {
   },
   'report-store-url': {
     type: 'string',
-    help: 'URL runner pods reach the report store at, e.g. http://fleetwright-report-store.fleetwright-system.svc:8082; ' +
+    help: `URL runner pods reach the report store at, e.g. ${REPORT_STORE_EXAMPLE}; ` +
       `each shard uploads its Playwright report there (default: $${REPORT_STORE_URL_ENV}, else no reports)`,
   },
-  'metrics-bind-address': { type: 'string', default: ':8080', help: 'address of /metrics; 0 disables it' },
-  'health-probe-bind-address': { type: 'string', default: ':8081', help: 'address of /healthz and /readyz; 0 disables' },
+  'metrics-bind-address': { type: 'string', default: `:${CONTROLLER_METRICS_PORT}`, help: 'address of /metrics; 0 disables it' },
+  'health-probe-bind-address': {
+    type: 'string',
+    default: `:${CONTROLLER_PROBE_PORT}`,
+    help: 'address of /healthz and /readyz; 0 disables',
+  },
   'leader-elect': { type: 'boolean', default: false, help: 'reconcile only while holding the leader election Lease' },
   'leader-election-id': { type: 'string', default: 'fleetwright-controller', help: 'name of the Lease' },
   'leader-election-namespace': { type: 'string', help: 'namespace of the Lease (default: the pod\'s own)' },
@@ -103,14 +91,10 @@ export const controllerFlags = {
     help: 'labels of the controller pods, k=v,k=v (with --network-policy-namespace)',
   },
   'graceful-shutdown-timeout': { type: 'string', default: '30s', help: 'how long reconciles in flight may finish' },
-  'log-level': { type: 'string', default: 'info', help: 'debug, info, warn or error' },
-} as const;
+  'log-level': serverFlags.logLevel,
+} as const satisfies FlagTable;
 
-export function usage(): string {
-  return Object.entries(controllerFlags)
-    .map(([name, f]) => `  --${name.padEnd(28)} ${f.help}${'default' in f ? ` (default ${String(f.default)})` : ''}`)
-    .join('\n');
-}
+export const usage = () => flagLines(controllerFlags).join('\n');
 
 function parseGatewayUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
@@ -130,7 +114,7 @@ function parseReportStoreUrl(value: string | undefined): string | undefined {
   }
   if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
     throw new Error(`--report-store-url=${value}: expected an http(s) URL without query or fragment, such as ` +
-      'http://fleetwright-report-store.fleetwright-system.svc:8082');
+      REPORT_STORE_EXAMPLE);
   }
   return value.replace(/\/+$/, '');
 }
@@ -161,8 +145,7 @@ function parseNetworkPolicy(v: Record<string, unknown>): ControllerConfig['netwo
 
 /** Parses `fleetwright controller` arguments; throws with the offending flag named. */
 export function parseControllerArgs(args: string[]): ControllerConfig {
-  // parseArgs ignores the `help` of each flag.
-  const { values: v } = parseArgs({ args, options: controllerFlags, strict: true, allowPositionals: false });
+  const { values: v } = parseFlags(args, controllerFlags);
   const str = (name: keyof typeof v) => v[name] as string;
   const leaseDurationMs = parseDuration(str('leader-elect-lease-duration'), '--leader-elect-lease-duration');
   const renewDeadlineMs = parseDuration(str('leader-elect-renew-deadline'), '--leader-elect-renew-deadline');
