@@ -1,56 +1,22 @@
 #!/usr/bin/env node
 // fleetwright <command> [flags]: one binary, one subcommand per process kind.
-import type { Registry } from 'prom-client';
-import { type ControllerConfig, parseControllerArgs, usage } from './controllers/config.ts';
 import { runAgent, usage as agentUsage } from './agent/index.ts';
 import { cliCommands } from './cli/index.ts';
+import { parseControllerArgs, usage } from './controllers/config.ts';
+import { controllers, runControllerCommand } from './controllers/process.ts';
 import { gatewayUsage, parseGatewayArgs } from './gateway/config.ts';
 import { runGateway } from './gateway/index.ts';
-import { browserPoolController } from './controllers/browserpool/index.ts';
-import { testRunController } from './controllers/testrun/index.ts';
-import { tunnelController } from './controllers/tunnel/index.ts';
-import { createLogger } from './runtime/log.ts';
-import type { Controller } from './runtime/controller.ts';
-import { loadKubeConfig } from './runtime/kubeconfig.ts';
-import { runControllerProcess } from './runtime/process.ts';
 import { parseReportStoreArgs, reportStoreUsage } from './reports/config.ts';
 import { runReportStore } from './reports/index.ts';
 import { runFetchSource, usage as fetchSourceUsage } from './runner/fetch-source.ts';
 import { runRunner, usage as runnerUsage } from './runner/index.ts';
-
-/** The controllers `fleetwright controller` runs. */
-export const controllers = (config: ControllerConfig) => (registry: Registry): Controller[] => [
-  browserPoolController({ image: config.image, registry, networkPolicy: config.networkPolicy }),
-  testRunController({
-    image: config.image, reportStoreUrl: config.reportStoreUrl, registry, networkPolicy: config.networkPolicy,
-  }),
-  tunnelController({ gatewayUrl: config.gatewayUrl }),
-];
-
-/** `fleetwright controller`: also what test fixtures call with their own controllers. */
-export async function runControllerCommand(
-  config: ControllerConfig,
-  list: Controller[] | ((registry: Registry) => Controller[]),
-): Promise<void> {
-  const log = createLogger(config.logLevel);
-  await runControllerProcess({
-    kubeConfig: loadKubeConfig(config.kubeconfig),
-    log,
-    controllers: list,
-    metricsBindAddress: config.metricsBindAddress,
-    healthProbeBindAddress: config.healthProbeBindAddress,
-    leaderElection: config.leaderElect ? config.leaderElection : undefined,
-    namespace: config.watchNamespace,
-    gracefulShutdownMs: config.gracefulShutdownMs,
-  });
-}
 
 interface Command {
   summary: string;
   /** What follows the command's name in its usage line; `[flags]` when unset. */
   synopsis?: string;
   usage: () => string;
-  run: (args: string[]) => Promise<void>;
+  run: (args: string[]) => Promise<unknown>;
 }
 
 const commands: Record<string, Command> = {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { GATEWAY_METRICS_PORT, GATEWAY_PORT } from '../contracts/ports.ts';
 import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } from '../runtime/flags.ts';
-import { parseBindAddress } from '../runtime/http.ts';
+import { type Bind, parseBindAddress } from '../runtime/http.ts';
 import { ownNamespace } from '../runtime/kubeconfig.ts';
 
 export const gatewayFlags = {
@@ -36,8 +36,8 @@ export const gatewayFlags = {
 
 export interface GatewayConfig {
   kubeconfig?: string;
-  bind: { host?: string; port: number };
-  metricsBind?: { host?: string; port: number };
+  bind: Bind;
+  metricsBind?: Bind;
   watchNamespace?: string;
   replica: { namespace: string; name: string };
   limits: {

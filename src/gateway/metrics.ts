@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { ProcessMetrics } from '../runtime/metrics.ts';
 
 /** How a client connection or request ended up; the `result` label of fleetwright_tunnel_connections_total. */
 export type ConnectionResult =
@@ -12,9 +13,8 @@ export type ConnectionResult =
   'upstream_error' |
   'unavailable';
 
-export class GatewayMetrics {
-  readonly registry = new Registry();
-
+/** The gateway's metrics, beside every process's. */
+export class GatewayMetrics extends ProcessMetrics {
   readonly active = new Gauge({
     name: 'fleetwright_tunnel_connections_active',
     help: 'Client connections open on this gateway replica, waiting for a browser included, by Tunnel.',
@@ -45,8 +45,4 @@ export class GatewayMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [this.registry],
   });
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
-  }
 }

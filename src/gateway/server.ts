@@ -12,6 +12,7 @@ import { connectionHolder } from '../contracts/gateway-heartbeat.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
 import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../leasing/leaser.ts';
 import { requestedBrowser } from '../contracts/playwright-client.ts';
+import { answerRoute, servingProbes } from '../runtime/http.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import type { ConnectionResult, GatewayMetrics } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';
@@ -89,6 +90,8 @@ export class Gateway {
   private readonly relays = new Set<OpenSession>();
   private readonly waiting = new Set<AbortController>();
   private draining = false;
+  /** /healthz and /readyz, beside the Tunnels: 503 while the caches sync and once draining. */
+  private readonly probes = servingProbes(() => this.deps.state.ready, () => this.draining);
 
   constructor(deps: GatewayDeps) {
     this.deps = deps;
@@ -144,12 +147,7 @@ export class Gateway {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = requestUrl(req.url);
     if (!url) return this.refuseRequest(res, NOT_A_PATH);
-    if (url.pathname === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    if (url.pathname === '/readyz') {
-      const ready = this.deps.state.ready && !this.draining;
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
-      return void res.end(ready ? 'ok\n' : this.draining ? 'shutting down\n' : 'informer caches have not synced yet\n');
-    }
+    if (answerRoute(this.probes, url.pathname, res, { logger: this.deps.log, what: 'health probes' })) return;
     const match = matchTunnel(url.pathname, this.deps.state.tunnelsByPath());
     // Playwright's connect('http://…') asks <path>/json for the WebSocket path, without the client's headers.
     if (match && req.method === 'GET' && match.rest === '/json') {

@@ -1,6 +1,6 @@
 import { REPORT_STORE_METRICS_PORT, REPORT_STORE_PORT } from '../contracts/ports.ts';
 import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } from '../runtime/flags.ts';
-import { parseBindAddress } from '../runtime/http.ts';
+import { type Bind, parseBindAddress } from '../runtime/http.ts';
 import type { S3Options } from './s3.ts';
 
 export const reportStoreFlags = {
@@ -38,8 +38,8 @@ export interface ReportStoreConfig {
   kubeconfig?: string;
   logLevel: string;
   watchNamespace?: string;
-  bind: { host?: string; port: number };
-  metricsBind?: { host?: string; port: number };
+  bind: Bind;
+  metricsBind?: Bind;
   /** Without a trailing slash. */
   publicUrl: string;
   backend: Backend;

@@ -5,11 +5,8 @@
 // gateway, which scales out on the latency-sensitive path.
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../runtime/log.ts';
-import { serve } from '../runtime/http.ts';
-import { loadKubeConfig } from '../runtime/kubeconfig.ts';
+import { runProcess, type RunningProcess } from '../runtime/process.ts';
 import { parseKey } from '../runtime/resource.ts';
-import { RestClient } from '../runtime/rest.ts';
 import type { ReportStoreConfig } from './config.ts';
 import { FilesystemStorage } from './filesystem.ts';
 import { playwrightCli } from './merge.ts';
@@ -32,88 +29,85 @@ async function openStorage(config: ReportStoreConfig): Promise<ReportStorage> {
   return storage;
 }
 
-export async function runReportStore(config: ReportStoreConfig): Promise<void> {
-  const log = createLogger(config.logLevel).child({ component: 'report-store' });
-  const rest = new RestClient(loadKubeConfig(config.kubeconfig));
-  const cli = playwrightCli();
-  const storage = await openStorage(config);
-  log.info({ storage: storage.description, maxUploadBytes: config.maxUploadBytes, maxAgeMs: config.maxAgeMs }, 'storage ready');
+export function runReportStore(config: ReportStoreConfig): Promise<RunningProcess> {
+  return runProcess({
+    logLevel: config.logLevel,
+    logFields: { component: 'report-store' },
+    kubeconfig: config.kubeconfig,
+    metrics: new ReportMetrics(),
+    metricsBind: config.metricsBind,
+    // /healthz and /readyz are the ReportServer's own, on --bind-address.
+    setup: async ({ log, rest, metrics }) => {
+      const cli = playwrightCli();
+      const storage = await openStorage(config);
+      log.info({ storage: storage.description, maxUploadBytes: config.maxUploadBytes, maxAgeMs: config.maxAgeMs }, 'storage ready');
 
-  const metrics = new ReportMetrics();
-  const state = new ReportState(rest, log, { namespace: config.watchNamespace });
-  // A run that finished while a shard was uploading is merged once that upload is in.
-  const uploads = new UploadsInFlight((key) => {
-    const { namespace, name } = parseKey(key);
-    merger.consider(state.run(namespace, name));
-  });
-  const merger = new Merger({
-    run: (ns, name) => state.run(ns, name),
-    storage,
-    rest,
-    metrics,
-    uploads,
-    publicUrl: config.publicUrl,
-    cli,
-    log,
-  });
-  const retention = new Retention({
-    storage,
-    runs: () => state.allRuns(),
-    namespace: config.watchNamespace,
-    maxAgeMs: config.maxAgeMs,
-    intervalMs: config.sweepIntervalMs,
-    log,
-  });
-  state.runs.addHandler({
-    onAdd: (obj) => merger.consider(runView(obj)),
-    onUpdate: (_old, obj) => merger.consider(runView(obj)),
-    onDelete: (obj) => {
-      const run = runView(obj);
-      if (run) retention.deleted(run);
+      const state = new ReportState(rest, log, { namespace: config.watchNamespace });
+      // A run that finished while a shard was uploading is merged once that upload is in.
+      const uploads = new UploadsInFlight((key) => {
+        const { namespace, name } = parseKey(key);
+        merger.consider(state.run(namespace, name));
+      });
+      const merger = new Merger({
+        run: (ns, name) => state.run(ns, name),
+        storage,
+        rest,
+        metrics,
+        uploads,
+        publicUrl: config.publicUrl,
+        cli,
+        log,
+      });
+      const retention = new Retention({
+        storage,
+        runs: () => state.allRuns(),
+        namespace: config.watchNamespace,
+        maxAgeMs: config.maxAgeMs,
+        intervalMs: config.sweepIntervalMs,
+        log,
+      });
+      state.runs.addHandler({
+        onAdd: (obj) => merger.consider(runView(obj)),
+        onUpdate: (_old, obj) => merger.consider(runView(obj)),
+        onDelete: (obj) => {
+          const run = runView(obj);
+          if (run) retention.deleted(run);
+        },
+      });
+
+      const reports = new ReportServer({
+        state,
+        storage,
+        metrics,
+        uploads,
+        publicUrl: config.publicUrl,
+        maxUploadBytes: config.maxUploadBytes,
+        log,
+      });
+      // Listening before the caches sync: /healthz answers at once, /readyz once they have.
+      await new Promise<void>((resolve, reject) => {
+        reports.server.once('error', reject);
+        reports.server.listen(config.bind.port, config.bind.host, resolve);
+      });
+      const address = reports.server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      log.info({ url: `http://${host}:${address.port}`, publicUrl: config.publicUrl }, 'serving reports');
+
+      return {
+        async start() {
+          await state.start();
+          merger.start();
+          retention.start();
+          log.info('caches synced; merging and sweeping');
+        },
+        async stop(signal) {
+          log.info({ signal, uploads: uploads.total }, 'shutting down');
+          await reports.drain(20_000);
+          // A merge in progress is not waited for: the next start merges that run again.
+          await Promise.all([Promise.race([merger.stop(), sleep(5_000)]), retention.stop(), state.stop()]);
+          if (storage instanceof S3Storage) storage.destroy();
+        },
+      };
     },
   });
-
-  const reports = new ReportServer({
-    state,
-    storage,
-    metrics,
-    uploads,
-    publicUrl: config.publicUrl,
-    maxUploadBytes: config.maxUploadBytes,
-    log,
-  });
-  // Listening before the caches sync: /healthz answers at once, /readyz once they have.
-  await new Promise<void>((resolve, reject) => {
-    reports.server.once('error', reject);
-    reports.server.listen(config.bind.port, config.bind.host, resolve);
-  });
-  const address = reports.server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  log.info({ url: `http://${host}:${address.port}`, publicUrl: config.publicUrl }, 'serving reports');
-  const metricsServer = config.metricsBind
-    ? (await serve(config.metricsBind, {
-        '/metrics': async () => ({ status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-      }, log, 'metrics')).server
-    : undefined;
-
-  await state.start();
-  merger.start();
-  retention.start();
-  log.info('caches synced; merging and sweeping');
-
-  let stopping = false;
-  const shutdown = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, uploads: uploads.total }, 'shutting down');
-    await reports.drain(20_000);
-    // A merge in progress is not waited for: the next start merges that run again.
-    await Promise.all([Promise.race([merger.stop(), sleep(5_000)]), retention.stop(), state.stop()]);
-    metricsServer?.close();
-    if (storage instanceof S3Storage) storage.destroy();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.once('SIGTERM', (s) => void shutdown(s));
-  process.once('SIGINT', (s) => void shutdown(s));
 }

@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
+import { ProcessMetrics } from '../runtime/metrics.ts';
 
 /** Why an upload was refused or lost; the `reason` label of fleetwright_report_upload_failures_total. */
 export type UploadFailure =
@@ -14,9 +15,8 @@ export type UploadFailure =
 export const CACHE_RESULTS = ['hit', 'miss', 'stored', 'refused'] as const;
 export type CacheResult = (typeof CACHE_RESULTS)[number];
 
-export class ReportMetrics {
-  readonly registry = new Registry();
-
+/** The report store's metrics, beside every process's. */
+export class ReportMetrics extends ProcessMetrics {
   readonly bytes = new Counter({
     name: 'fleetwright_report_bytes_total',
     help: 'Report bytes moved: blob reports received from runners (upload) and report files sent to readers (serve).',
@@ -49,7 +49,7 @@ export class ReportMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
+    super();
     // Every direction and reason from the start, so rate() and alerts see a 0 rather than no series.
     for (const direction of ['upload', 'serve']) this.bytes.inc({ direction }, 0);
     for (const result of CACHE_RESULTS) this.dependencyCacheRequests.inc({ result }, 0);

@@ -5,9 +5,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { pipeline, Transform } from 'node:stream';
 import type { Logger } from 'pino';
+import { DEPENDENCIES_PREFIX, DEPENDENCY_CACHE_TYPE } from '../contracts/report-store.ts';
+import { answerRoute, servingProbes } from '../runtime/http.ts';
 import { authorizeRead, authorizeUpload, type Refusal, type RunView, type TokenSecretView } from './auth.ts';
 import { cacheObjectKey, parseCacheRequest } from './cache-paths.ts';
-import { DEPENDENCIES_PREFIX, DEPENDENCY_CACHE_TYPE } from '../contracts/report-store.ts';
 import { BASE_HEADERS, bearerToken, cookieToken, fileHeaders, readCookie } from './headers.ts';
 import type { ReportMetrics, UploadFailure } from './metrics.ts';
 import { blobKey, htmlKey, parseReportRequest, type RunRef } from './paths.ts';
@@ -68,6 +69,8 @@ export class ReportServer {
   readonly server: Server;
   private readonly deps: ReportServerDeps;
   private draining = false;
+  /** /healthz and /readyz, beside the reports: 503 while the caches sync and once draining. */
+  private readonly probes = servingProbes(() => this.deps.state.ready, () => this.draining);
 
   constructor(deps: ReportServerDeps) {
     this.deps = deps;
@@ -91,12 +94,7 @@ export class ReportServer {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawUrl = req.url ?? '/';
     const path = rawUrl.split('?', 1)[0];
-    if (path === '/healthz') return this.text(res, 200, 'ok');
-    if (path === '/readyz') {
-      const ready = this.deps.state.ready && !this.draining;
-      return this.text(res, ready ? 200 : 503,
-        ready ? 'ok' : this.draining ? 'shutting down' : 'informer caches have not synced yet');
-    }
+    if (answerRoute(this.probes, path ?? '', res, { logger: this.deps.log, what: 'health probes' }, BASE_HEADERS)) return;
     const method = req.method ?? 'GET';
     if (!['GET', 'HEAD', 'PUT'].includes(method)) {
       return this.text(res, 405, 'reports take GET, HEAD and PUT', { allow: 'GET, HEAD, PUT' });

@@ -12,6 +12,8 @@ export interface ManagerOptions {
   kubeConfig: KubeConfig;
   log: Logger;
   metrics: Metrics;
+  /** The API client; unset: one made from kubeConfig whose requests `metrics` counts. */
+  rest?: RestClient;
   controllers: Controller[];
   /** Watch only this namespace; every namespace when unset. */
   namespace?: string;
@@ -38,7 +40,8 @@ export class Manager {
   constructor(options: ManagerOptions) {
     this.options = options;
     this.log = options.log;
-    this.rest = new RestClient(options.kubeConfig, (method, code) => options.metrics.restRequest(method, code));
+    const observe = (method: string, code: number) => options.metrics.restRequest(method, code);
+    this.rest = options.rest ?? new RestClient(options.kubeConfig, observe);
     for (const c of options.controllers) {
       for (const type of [c.for, ...(c.owns ?? []), ...(c.watches ?? []).map((w) => w.type)]) this.informer(type);
     }

@@ -10,12 +10,41 @@ const reconcileBuckets = [
 const queueBuckets = Array.from({ length: 12 }, (_, i) => 10e-9 * 10 ** i);
 
 /**
- * The metrics of one process, under controller-runtime's names and labels so
- * that its dashboards and alerts work unchanged, plus prom-client's process
- * metrics and `fleetwright_leader`.
+ * What every server process exports (runProcess, process.ts): prom-client's
+ * process and Node.js metrics, and client-go's rest_client_requests_total for
+ * the process's requests to the API server. Each process adds its own to the
+ * registry.
  */
-export class Metrics {
+export class ProcessMetrics {
   readonly registry = new Registry();
+
+  private readonly restRequests = new Counter({
+    name: 'rest_client_requests_total',
+    help: 'Number of HTTP requests to the API server, partitioned by status code and method (watches excluded)',
+    labelNames: ['code', 'method'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    // Gauges that prom-client names *_total, which promtool (and OpenMetrics) reserve for counters.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
+  }
+
+  /** The RestClient's observer; client-go's label for a request that got no response. */
+  restRequest(method: string, code: number): void {
+    this.restRequests.inc({ method, code: code === 0 ? '<error>' : String(code) });
+  }
+}
+
+/**
+ * The metrics of the controller process, under controller-runtime's names and
+ * labels so that its dashboards and alerts work unchanged, plus
+ * `fleetwright_leader`.
+ */
+export class Metrics extends ProcessMetrics {
   readonly reconcileTotal = new Counter({
     name: 'controller_runtime_reconcile_total',
     help: 'Total number of reconciliations per controller',
@@ -51,18 +80,6 @@ export class Metrics {
     labelNames: ['controller'] as const,
     registers: [this.registry],
   });
-
-  private readonly restRequests = new Counter({
-    name: 'rest_client_requests_total',
-    help: 'Number of HTTP requests to the API server, partitioned by status code and method (watches excluded)',
-    labelNames: ['code', 'method'] as const,
-    registers: [this.registry],
-  });
-
-  /** client-go's label for a request that got no response. */
-  restRequest(method: string, code: number): void {
-    this.restRequests.inc({ method, code: code === 0 ? '<error>' : String(code) });
-  }
 
   readonly leader = new Gauge({
     name: 'fleetwright_leader',
@@ -128,11 +145,7 @@ export class Metrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
-    // Gauges that prom-client names *_total, which promtool (and OpenMetrics) reserve for counters.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-      this.registry.removeSingleMetric(name);
-    }
+    super();
     this.leader.set(0);
   }
 

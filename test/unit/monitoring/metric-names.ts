@@ -4,7 +4,7 @@
 import type { Registry } from 'prom-client';
 import { parseControllerArgs } from '../../../src/controllers/config.ts';
 import { GatewayMetrics } from '../../../src/gateway/metrics.ts';
-import { controllers } from '../../../src/main.ts';
+import { controllers } from '../../../src/controllers/process.ts';
 import { ReportMetrics } from '../../../src/reports/metrics.ts';
 import { Metrics } from '../../../src/runtime/metrics.ts';
 
