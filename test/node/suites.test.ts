@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type GitServer, startGitServer } from '../../hack/lib/gitserver.ts';
+import { type GitServer, type SshAccess, startGitServer } from '../../hack/lib/gitserver.ts';
 import { ensureSuiteImage } from '../../hack/lib/images.ts';
 import { NODE_IP } from '../../hack/lib/node.ts';
 import { startNpmMirror, stopNpmMirror } from '../../hack/lib/npm-mirror.ts';
@@ -82,7 +82,7 @@ beforeAll(async () => {
   ], {}, fleetwrightReportStore);
   [mirrorUrl, git] = await Promise.all([
     startNpmMirror({ host: NODE_IP, port: await freePort(NODE_IP), log: (line) => console.log(`[npm mirror] ${line}`) }),
-    startGitServer({ host: NODE_IP, token: gitToken }),
+    startGitServer({ host: NODE_IP, token: gitToken, ssh: true }),
     store.url('reports'),
   ]);
 }, 300_000);
@@ -234,6 +234,32 @@ describe('a git source', () => {
     expect(kubectl(['get', 'pods', '-n', ns.name, '-l', selector, '-o', 'name']).stdout).toBe('');
     kubectl(['delete', 'tr', 'bad-url', 'bad-revision', 'bad-token', 'no-secret', '-n', ns.name]);
   });
+
+  it('runs a repository over ssh with a deploy key, and refuses a server whose host key known_hosts does not hold', async () => {
+    const access = git.ssh as SshAccess;
+    const repo = git.createRepository('over-ssh');
+    const commit = repo.commitFolder(suite, 'e2e tests', { into: 'e2e' });
+    const otherHost = access.knownHosts.replace(/ \S+\n$/, ` ${'A'.repeat(68)}\n`);
+    const deployKey = (name: string, knownHosts: string) =>
+      `apiVersion: v1\nkind: Secret\nmetadata: { name: ${name} }\n` +
+      `stringData: { identity: ${JSON.stringify(access.identity)}, known_hosts: ${JSON.stringify(knownHosts)} }`;
+    const sshRun = (name: string, secret: string) => testRun(name, 'poolRef: { name: suites }\n' +
+      `source: { git: { url: ${repo.sshUrl}, path: e2e, secretRef: { name: ${secret} } } }\nshards: 2`);
+    apply(ns.name, [deployKey('deploy-key', access.knownHosts), deployKey('other-host', otherHost),
+      sshRun('over-ssh', 'deploy-key'), sshRun('wrong-host', 'other-host')].join('\n---\n'));
+    const [run, refused] = await Promise.all([waitForRun('over-ssh'), waitForReason('wrong-host', 'SourceUnavailable')]);
+    expect(run.status?.source?.commit).toBe(commit);
+    expect(counts(run.status?.summary), messages(run)).toEqual(suiteCounts);
+    expect(scheduled(refused)?.message).toContain(`the host key of [${NODE_IP}]:${access.port} is not the one ` +
+      'known_hosts holds in key known_hosts of Secret other-host');
+    expect(JSON.stringify(refused)).not.toContain(access.identity.split('\n')[1]);
+    // Without a Secret an ssh URL cannot work: the API server refuses it (CEL) before anything is created.
+    const unkeyed = kubectl(['apply', '-n', ns.name, '-f', '-'],
+      testRun('no-key', `poolRef: { name: suites }\nsource: { git: { url: ${repo.sshUrl} } }`));
+    expect(unkeyed.status).not.toBe(0);
+    expect(unkeyed.stderr).toContain('an ssh url needs secretRef: a Secret with keys identity (the private key) and known_hosts');
+    kubectl(['delete', 'tr', 'wrong-host', '-n', ns.name]);
+  }, 600_000);
 });
 
 describe('dependencies that cannot be installed', () => {
