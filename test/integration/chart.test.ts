@@ -234,7 +234,7 @@ describe('config/ on a real API server', () => {
     expect(dryRun(manifest)).toHaveLength(objectsOf(manifest).length);
   });
 
-  it('takes the README\'s overlay: your image for the pods and for --image alike', () => {
+  it('takes the overlay of docs/operations.md: your image for the pods and for --image alike', () => {
     const overlay = objectsOf(kustomize(join('..', 'test', 'fixtures', 'chart', 'overlay'))) as (Meta & {
       spec?: { template?: { spec: { containers: { image: string; args?: string[] }[] } } };
     })[];

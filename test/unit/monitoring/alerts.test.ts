@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { repoRoot } from '../../../hack/lib/paths.ts';
+import { anchors } from '../docs/markdown.ts';
 import { metricNames, namesByJob, PROMETHEUS_NAMES, selectors } from './metric-names.ts';
 
 const rulesFile = join(repoRoot, 'charts', 'fleetwright', 'files', 'alerts.yaml');
+/** Where every alert's runbook_url leads: a section of docs/runbooks.md as the repository's web view shows it. */
+const RUNBOOKS_URL = 'https://github.com/fleetwright/fleetwright/blob/main/docs/runbooks.md';
 
 interface Rule { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }
 const rules = (parse(readFileSync(rulesFile, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
@@ -215,6 +218,15 @@ describe('the alert rules (charts/fleetwright/files/alerts.yaml)', () => {
       expect(['warning', 'critical'], r.alert).toContain(r.labels.severity);
       expect(r.annotations.summary, r.alert).toBeTruthy();
       expect(r.annotations.description, r.alert).toBeTruthy();
+    }
+  });
+
+  it('link every alert to its own section of docs/runbooks.md (runbook_url)', () => {
+    const sections = anchors(join(repoRoot, 'docs', 'runbooks.md'));
+    for (const r of rules) {
+      const url = r.annotations.runbook_url ?? '';
+      expect(url, r.alert).toBe(`${RUNBOOKS_URL}#${r.alert.toLowerCase()}`);
+      expect(sections.has(r.alert.toLowerCase()), `docs/runbooks.md has no section ${r.alert}`).toBe(true);
     }
   });
 
