@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { constants, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createLogger } from '../log.ts';
-import { POOL_BROWSER_ENV } from '../protocol/runner.ts';
+import { POOL_BROWSER_ENV, POOL_SESSIONS_ENV } from '../protocol/runner.ts';
 import { fitSummary } from '../reporter/summary.ts';
 import { DEPENDENCIES_FAILED, runnerFailureMessage } from '../reporter/runner-failure.ts';
 import { DEPENDENCY_CACHE_URL_ENV, REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../reports/contract.ts';
@@ -37,6 +37,7 @@ export const usage = () =>
   `  ${REPORT_UPLOAD_URL_ENV}  PUT the shard's Playwright blob report there when the tests are done (unset: no upload)\n` +
   `  ${REPORT_TOKEN_FILE_ENV}   the file with the upload's bearer token\n` +
   `  ${POOL_BROWSER_ENV}     run only the projects of this browser (unset: every project)\n` +
+  `  ${POOL_SESSIONS_ENV}    run at most this many Playwright workers (unset: the suite's own)\n` +
   `  ${DEPENDENCY_CACHE_URL_ENV} restore and store the suite's installed dependencies there (unset: install every time)\n` +
   '  NPM_CONFIG_USERCONFIG        an .npmrc with the registry and its token (a TestRun\'s spec.dependencies.npmrcSecretRef)\n' +
   '  PW_TEST_CONNECT_WS_ENDPOINT, PW_TEST_CONNECT_EXPOSE_NETWORK: the browser, read by Playwright';
@@ -102,7 +103,9 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
   };
   const terminationLog = terminationLogOf(env);
 
-  const projects = await projectsForPool(env[POOL_BROWSER_ENV], args, {
+  const sessions = Number.parseInt(env[POOL_SESSIONS_ENV] ?? '', 10);
+  const pool = { browser: env[POOL_BROWSER_ENV], sessions: Number.isNaN(sessions) ? undefined : sessions };
+  const projects = await projectsForPool(pool, args, {
     cli: app.cli, listReporter: app.listReporter, cwd: suite, env: childEnv, file: `${suite}.projects.json`, log,
   });
   if (projects.kind === 'none') {

@@ -175,6 +175,7 @@ describe('a runner pod that uploads its report', () => {
       attempt: 1,
       endpoint: 'ws://10.244.0.9:3000/pw',
       browser: 'chromium',
+      sessions: 1,
       deadlineSeconds: 600,
       report: {
         uploadUrl: 'http://fleetwright-report-store.fleetwright-system.svc:8082/reports/x/checkout/shards/1',

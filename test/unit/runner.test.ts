@@ -253,6 +253,15 @@ describe('fleetwright runner', () => {
     expect(chosen.summary.projectsNotRun).toEqual([{ name: 'firefox', browser: 'firefox' }]);
   });
 
+  it('runs no more workers than the pool\'s browser serves sessions', { timeout: 90_000 },
+    async () => {
+      // The suite asks for 2 workers; a browser serving 1 session would refuse the second.
+      const one = await runner('one-session', [], fixture, undefined, { FLEETWRIGHT_POOL_SESSIONS: '1' });
+      expect(one.stdout).toContain('running 1 Playwright worker(s), not 2: each browser of the pool serves 1 session(s)');
+      expect(one.stdout).toMatch(/Running 14 tests using 1 worker\b/);
+      expect(counts(one.summary)).toEqual(whole);
+    });
+
   it('runs nothing and fails, naming the projects, when none is of the pool\'s browser', { timeout: 60_000 }, async () => {
     const { code, summary } = await runner('init-none', ['--project=firefox'], initFixture, undefined,
       { FLEETWRIGHT_POOL_BROWSER: 'chromium', CI: 'true' });

@@ -166,6 +166,8 @@ class RunPass {
   private reportOutcome: ReportSetup | undefined;
   /** The engine of the run's pool: runners run only the suite's projects of it. */
   private poolBrowser = 'chromium';
+  /** Clients each browser of the pool serves at once: the most workers a runner may start. */
+  private poolSessions = 1;
   /** The commit a git source runs, once pinned. */
   private pinned: PinnedSource | undefined;
 
@@ -226,7 +228,9 @@ class RunPass {
     // Else the runner pods would wait in ContainerCreating for a volume that cannot be mounted.
     if (npmrcProblem) return this.notScheduled(cached, 'NpmrcSecretNotFound', npmrcProblem);
     // The API server defaults spec.browser.
-    this.poolBrowser = (pool.spec as { browser?: string } | undefined)?.browser ?? 'chromium';
+    const poolSpec = pool.spec as { browser?: string; sessionsPerBrowser?: number } | undefined;
+    this.poolBrowser = poolSpec?.browser ?? 'chromium';
+    this.poolSessions = poolSpec?.sessionsPerBrowser ?? 1;
     const source = await this.pinSource(cached, run);
     if ('wait' in source) return source.wait;
     if (source.pinned) {
@@ -309,6 +313,7 @@ class RunPass {
           attempt: action.attempt,
           endpoint: action.browser.endpoint ?? '',
           browser: this.poolBrowser,
+          sessions: this.poolSessions,
           deadlineSeconds: (deadline - this.now.getTime()) / 1000,
           report: await this.reportTarget(run, index),
           ...(this.pinned ? { pinned: this.pinned } : {}),

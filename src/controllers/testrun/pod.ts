@@ -10,7 +10,7 @@ import {
   GIT_TREE_DIR,
   GIT_URL_ENV,
 } from '../../git/contract.ts';
-import { POOL_BROWSER_ENV } from '../../protocol/runner.ts';
+import { POOL_BROWSER_ENV, POOL_SESSIONS_ENV } from '../../protocol/runner.ts';
 import { PROGRESS_PORT, PROGRESS_PORT_NAME } from '../../reporter/progress.ts';
 import {
   DEPENDENCY_CACHE_URL_ENV,
@@ -48,6 +48,8 @@ export interface RunnerPodInput {
   endpoint: string;
   /** The engine of the pool the browser comes from: the runner runs only the suite's projects of it. */
   browser: string;
+  /** Clients that browser serves at once: the runner runs no more workers than this. */
+  sessions: number;
   /** Seconds left until the run's deadline: the pod's activeDeadlineSeconds, so nothing outlives the run. */
   deadlineSeconds: number;
   /**
@@ -143,6 +145,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
             ...(spec.exposeNetwork ? [{ name: 'PW_TEST_CONNECT_EXPOSE_NETWORK', value: spec.exposeNetwork }] : []),
             { name: 'FLEETWRIGHT_SOURCE_DIR', value: sourceDir },
             { name: POOL_BROWSER_ENV, value: input.browser },
+            { name: POOL_SESSIONS_ENV, value: String(input.sessions) },
             { name: 'CI', value: 'true' },
             // The runner serves the shard's running counts there; the controller polls them into status.
             { name: 'FLEETWRIGHT_PROGRESS_PORT', value: String(PROGRESS_PORT) },
