@@ -19,6 +19,23 @@ describe('TestRunMetrics', () => {
     expect(text).toContain('fleetwright_testruns_finished_total{namespace="team-a",result="Succeeded"} 1');
     expect(text).toContain('fleetwright_testruns_finished_total{namespace="team-a",result="Failed"} 2');
     expect(text).toContain('fleetwright_testruns_finished_total{namespace="team-b",result="Error"} 1');
-    expect(text).toContain('fleetwright_tests_total{pool="chromium",result="failed"} 2');
+    expect(text).toContain('fleetwright_tests_total{namespace="team-a",pool="chromium",result="failed"} 2');
+  });
+
+  it('keeps same-named pools of two namespaces apart in every per-pool series', async () => {
+    const registry = new Registry();
+    const metrics = new TestRunMetrics(registry, () => []);
+    const created = '2026-01-01T00:00:00Z';
+    metrics.started(run('team-a', 'chromium'), created, new Date('2026-01-01T00:00:02Z'));
+    metrics.started(run('team-b', 'chromium'), created, new Date('2026-01-01T00:00:30Z'));
+    metrics.finished(run('team-a', 'chromium'), 'Succeeded', 60_000, { passed: 3 });
+    metrics.finished(run('team-b', 'chromium'), 'Failed', 90_000, { passed: 1, failed: 4 });
+    const text = await registry.metrics();
+    expect(text).toContain('fleetwright_testrun_queue_seconds_sum{namespace="team-a",pool="chromium"} 2');
+    expect(text).toContain('fleetwright_testrun_queue_seconds_sum{namespace="team-b",pool="chromium"} 30');
+    expect(text).toContain('fleetwright_testrun_duration_seconds_count{namespace="team-a",pool="chromium",result="Succeeded"} 1');
+    expect(text).toContain('fleetwright_testrun_duration_seconds_count{namespace="team-b",pool="chromium",result="Failed"} 1');
+    expect(text).toContain('fleetwright_tests_total{namespace="team-a",pool="chromium",result="passed"} 3');
+    expect(text).toContain('fleetwright_tests_total{namespace="team-b",pool="chromium",result="failed"} 4');
   });
 });
