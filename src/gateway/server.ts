@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import httpProxy from 'http-proxy';
+import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Tunnel } from '../api/v1alpha1/index.ts';
@@ -85,7 +85,7 @@ export class Gateway {
   readonly server: Server;
   private readonly deps: GatewayDeps;
   private readonly wss: WebSocketServer;
-  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true });
+  private readonly proxy = createProxyServer({ xfwd: false, changeOrigin: true });
   private readonly relays = new Set<OpenSession>();
   private readonly waiting = new Set<AbortController>();
   private draining = false;
