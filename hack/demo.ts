@@ -306,7 +306,7 @@ Poke at it from another terminal:
   fleetwright run test/fixtures/suite --pool chromium --shards 2 --follow ${ns}
   fleetwright logs ${SAMPLE_RUN} ${ns}                    # Playwright's output of each shard
   fleetwright tunnel ${SAMPLE_TUNNEL} ${ns}                     # a connect() snippet for your own scripts
-  kubectl scale bp/chromium --replicas=3 ${ns}
+  kubectl patch bp/chromium --type=merge -p '{"spec":{"autoscaling":{"minReplicas":3}}}' ${ns}
 `;
 }
 

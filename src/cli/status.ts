@@ -32,7 +32,9 @@ function poolRows(pools: Listed[], now: number): string[][] {
   return pools.map((p) => {
     const spec = p.spec as { browser?: string; replicas?: number };
     const s = p.status ?? {};
-    return [p.metadata.name ?? '', str(spec.browser), num(spec.replicas), num(s.readyReplicas), num(s.idle),
+    // What the pool aims for, as kubectl's Desired column: an autoscaled pool ignores spec.replicas.
+    const desired = s.desiredReplicas ?? spec.replicas;
+    return [p.metadata.name ?? '', str(spec.browser), num(desired), num(s.readyReplicas), num(s.idle),
       num(s.busy), num(s.waiting), str(s.playwrightVersion), age(p.metadata.creationTimestamp as string, now)];
   });
 }
