@@ -2,7 +2,7 @@
 // any cluster; a command that ran and failed exits 1. The real binary is run,
 // as a shell or CI job runs it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,19 +11,14 @@ import { parseControllerArgs } from '../../../src/config.ts';
 import { parseGatewayArgs } from '../../../src/gateway/config.ts';
 import { parseReportStoreArgs } from '../../../src/reports/config.ts';
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from '../../../src/runtime/usage.ts';
+import { writeUnreachableKubeconfig } from '../../fixtures/unreachable-kubeconfig.ts';
 
 let tmp: string;
 /** A kubeconfig whose API server refuses connections at once: any command that got past its flags fails with 1. */
 let closed: string;
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'fleetwright-exit-'));
-  closed = join(tmp, 'closed.kubeconfig');
-  writeFileSync(closed, JSON.stringify({
-    'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'gone',
-    'clusters': [{ name: 'gone', cluster: { server: 'https://127.0.0.1:1' } }],
-    'users': [{ name: 'gone', user: { token: 'x' } }],
-    'contexts': [{ name: 'gone', context: { cluster: 'gone', user: 'gone' } }],
-  }));
+  closed = writeUnreachableKubeconfig(join(tmp, 'closed.kubeconfig'));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

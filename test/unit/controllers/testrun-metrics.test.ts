@@ -30,12 +30,16 @@ describe('TestRunMetrics', () => {
     metrics.started(run('team-b', 'chromium'), created, new Date('2026-01-01T00:00:30Z'));
     metrics.finished(run('team-a', 'chromium'), 'Succeeded', 60_000, { passed: 3 });
     metrics.finished(run('team-b', 'chromium'), 'Failed', 90_000, { passed: 1, failed: 4 });
-    const text = await registry.metrics();
-    expect(text).toContain('fleetwright_testrun_queue_seconds_sum{namespace="team-a",pool="chromium"} 2');
-    expect(text).toContain('fleetwright_testrun_queue_seconds_sum{namespace="team-b",pool="chromium"} 30');
-    expect(text).toContain('fleetwright_testrun_duration_seconds_count{namespace="team-a",pool="chromium",result="Succeeded"} 1');
-    expect(text).toContain('fleetwright_testrun_duration_seconds_count{namespace="team-b",pool="chromium",result="Failed"} 1');
-    expect(text).toContain('fleetwright_tests_total{namespace="team-a",pool="chromium",result="passed"} 3');
-    expect(text).toContain('fleetwright_tests_total{namespace="team-b",pool="chromium",result="failed"} 4');
+    const lines = (await registry.metrics()).split('\n');
+    const a = 'namespace="team-a",pool="chromium"';
+    const b = 'namespace="team-b",pool="chromium"';
+    expect(lines).toEqual(expect.arrayContaining([
+      `fleetwright_testrun_queue_seconds_sum{${a}} 2`,
+      `fleetwright_testrun_queue_seconds_sum{${b}} 30`,
+      `fleetwright_testrun_duration_seconds_count{${a},result="Succeeded"} 1`,
+      `fleetwright_testrun_duration_seconds_count{${b},result="Failed"} 1`,
+      `fleetwright_tests_total{${a},result="passed"} 3`,
+      `fleetwright_tests_total{${b},result="failed"} 4`,
+    ]));
   });
 });
