@@ -61,7 +61,8 @@ interface Command {
   run: (args: string[]) => Promise<void>;
 }
 
-const commands: Record<string, Command> = {
+/** Every `fleetwright <command>`, by name (exported for the tests of their usage errors). */
+export const commands: Record<string, Command> = {
   'controller': {
     summary: 'run the controllers (informers, workqueues, leader election, /metrics, /healthz, /readyz)',
     usage,
