@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import type { NetworkPolicyConfig } from './controllers/networkpolicy.ts';
+import { parseBindAddress } from './runtime/http.ts';
 import { leaderElectionDefaults } from './runtime/leaderelection.ts';
+import { parseCommandLine, UsageError } from './runtime/usage.ts';
 
 /** `15s`, `500ms`, `1m`, `1.5s` (Go's time.ParseDuration for the units flags use) to milliseconds. */
 export function parseDuration(value: string, flag: string): number {
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
-  if (!match) throw new Error(`${flag}=${value}: expected a duration such as 500ms, 15s or 1m`);
+  if (!match) throw new UsageError(`${flag}=${value}: expected a duration such as 500ms, 15s or 1m`);
   return Number(match[1]) * (units[match[2] as string] as number);
 }
 
@@ -116,7 +117,7 @@ export function usage(): string {
 function parseGatewayUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!URL.canParse(value)) {
-    throw new Error(`--gateway-url=${value}: expected an absolute URL such as wss://browsers.example.com`);
+    throw new UsageError(`--gateway-url=${value}: expected an absolute URL such as wss://browsers.example.com`);
   }
   return value;
 }
@@ -130,7 +131,7 @@ function parseReportStoreUrl(value: string | undefined): string | undefined {
     url = undefined;
   }
   if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
-    throw new Error(`--report-store-url=${value}: expected an http(s) URL without query or fragment, such as ` +
+    throw new UsageError(`--report-store-url=${value}: expected an http(s) URL without query or fragment, such as ` +
       'http://fleetwright-report-store.fleetwright-system.svc:8082');
   }
   return value.replace(/\/+$/, '');
@@ -140,7 +141,7 @@ function parseReportStoreUrl(value: string | undefined): string | undefined {
 export function parsePodLabels(value: string | undefined, flag: string): Record<string, string> {
   const pairs = (value ?? '').split(',').filter((p) => p !== '').map((p) => p.split('='));
   if (pairs.length === 0 || pairs.some((p) => p.length !== 2 || !p[0])) {
-    throw new Error(`--${flag}=${value ?? ''}: expected labels such as app.kubernetes.io/component=gateway,a=b`);
+    throw new UsageError(`--${flag}=${value ?? ''}: expected labels such as app.kubernetes.io/component=gateway,a=b`);
   }
   return Object.fromEntries(pairs);
 }
@@ -149,7 +150,7 @@ function parseNetworkPolicy(v: Record<string, unknown>): ControllerConfig['netwo
   const namespace = v['network-policy-namespace'] as string | undefined;
   if (!namespace) {
     if (v['gateway-pod-labels'] || v['controller-pod-labels']) {
-      throw new Error('--gateway-pod-labels and --controller-pod-labels need --network-policy-namespace');
+      throw new UsageError('--gateway-pod-labels and --controller-pod-labels need --network-policy-namespace');
     }
     return undefined;
   }
@@ -160,24 +161,30 @@ function parseNetworkPolicy(v: Record<string, unknown>): ControllerConfig['netwo
   };
 }
 
-/** Parses `fleetwright controller` arguments; throws with the offending flag named. */
+/** A bind address checked now, so that a bad one is a usage error rather than a failure once the manager runs. */
+function bindAddress(value: string, flag: string): string {
+  parseBindAddress(value, flag);
+  return value;
+}
+
+/** Parses `fleetwright controller` arguments; throws a UsageError with the offending flag named. */
 export function parseControllerArgs(args: string[]): ControllerConfig {
   // parseArgs ignores the `help` of each flag.
-  const { values: v } = parseArgs({ args, options: controllerFlags, strict: true, allowPositionals: false });
+  const { values: v } = parseCommandLine('controller', { args, options: controllerFlags, strict: true, allowPositionals: false });
   const str = (name: keyof typeof v) => v[name] as string;
   const leaseDurationMs = parseDuration(str('leader-elect-lease-duration'), '--leader-elect-lease-duration');
   const renewDeadlineMs = parseDuration(str('leader-elect-renew-deadline'), '--leader-elect-renew-deadline');
   const retryPeriodMs = parseDuration(str('leader-elect-retry-period'), '--leader-elect-retry-period');
   if (leaseDurationMs <= renewDeadlineMs || renewDeadlineMs <= retryPeriodMs) {
-    throw new Error('leader election: need lease duration > renew deadline > retry period (defaults 15s > 10s > 2s)');
+    throw new UsageError('leader election: need lease duration > renew deadline > retry period (defaults 15s > 10s > 2s)');
   }
   return {
     kubeconfig: v.kubeconfig,
     image: v.image ?? process.env.FLEETWRIGHT_IMAGE ?? DEFAULT_IMAGE,
     gatewayUrl: parseGatewayUrl(v['gateway-url'] ?? process.env.FLEETWRIGHT_GATEWAY_URL),
     reportStoreUrl: parseReportStoreUrl(v['report-store-url'] ?? process.env.FLEETWRIGHT_REPORT_STORE_URL),
-    metricsBindAddress: str('metrics-bind-address'),
-    healthProbeBindAddress: str('health-probe-bind-address'),
+    metricsBindAddress: bindAddress(str('metrics-bind-address'), '--metrics-bind-address'),
+    healthProbeBindAddress: bindAddress(str('health-probe-bind-address'), '--health-probe-bind-address'),
     leaderElect: v['leader-elect'],
     leaderElection: {
       namespace: v['leader-election-namespace'] ?? ownNamespace(),

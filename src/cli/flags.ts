@@ -1,5 +1,6 @@
 // Flags every CLI command shares, and the shape of a command's help.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { parseCommandLine, UsageError } from '../runtime/usage.ts';
 import type { KubeFlags } from './kube.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -32,13 +33,6 @@ export function helpText(help: CommandHelp): string {
   return [help.description, ...own, '', 'cluster flags (as kubectl\'s):', ...list(kubeFlags), ...examples].join('\n');
 }
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
 export type FlagValues = Record<string, string | boolean | undefined>;
 
 /** parseArgs with the kube flags added, and errors that name the command's --help. */
@@ -48,12 +42,8 @@ export function parseFlags(command: string, args: string[], flags: Record<string
   for (const [name, f] of Object.entries({ ...kubeFlags, ...flags })) {
     config[name] = { type: f.type, ...('short' in f && f.short ? { short: f.short } : {}) };
   }
-  try {
-    const parsed = parseArgs({ args, options: config, strict: true, allowPositionals: true });
-    return { values: parsed.values as FlagValues, positionals: parsed.positionals };
-  } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)} (see fleetwright ${command} --help)`);
-  }
+  const parsed = parseCommandLine(command, { args, options: config, strict: true, allowPositionals: true });
+  return { values: parsed.values as FlagValues, positionals: parsed.positionals };
 }
 
 /** A string flag's value. */

@@ -3,7 +3,8 @@
 // `kubectl logs` reads them.
 import { TEST_RUN } from '../api/resources.ts';
 import { statusCode } from '../runtime/rest.ts';
-import { type CommandHelp, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag, UsageError } from './flags.ts';
+import { UsageError } from '../runtime/usage.ts';
+import { type CommandHelp, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
 import type { RunObject } from './render.ts';
 

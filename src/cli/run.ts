@@ -11,7 +11,8 @@ import { BROWSER_POOL, TEST_RUN } from '../api/resources.ts';
 import { carriesCredentials, isGitUrl, isSshGitUrl } from '../api/v1alpha1/testrun.ts';
 import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { statusCode } from '../runtime/rest.ts';
-import { type CommandHelp, type FlagValues, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag, UsageError } from './flags.ts';
+import { UsageError } from '../runtime/usage.ts';
+import { type CommandHelp, type FlagValues, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag } from './flags.ts';
 import { followRun, REPORT_WAIT_MS, waitForReport } from './follow.ts';
 import { Cluster, loadTarget } from './kube.ts';
 import { formatBytes, packFolder, type PackedFolder } from './pack.ts';
@@ -36,8 +37,9 @@ export const help: CommandHelp = {
     '--revision (default: the remote\'s HEAD) to one commit that every shard fetches; --secret names a Secret of the',
     'namespace with its credentials (key token, or username and password; for ssh, identity and known_hosts).',
     'With --follow: exit 0 when every test passed, 1 when tests failed or the run timed out, 3 when the run could',
-    'not be carried out; Ctrl-C stops following (the run goes on). When the cluster has a report store, it then waits',
-    '(up to 60 s) for the merged Playwright HTML report of all shards and prints its URL and how to open it.',
+    'not be carried out; Ctrl-C stops following (the run goes on). A wrong command line exits 2 and creates nothing.',
+    'When the cluster has a report store, it then waits (up to 60 s) for the merged Playwright HTML report of all',
+    'shards and prints its URL and how to open it.',
   ].join('\n'),
   flags: {
     'pool': { type: 'string', value: 'name', help: 'BrowserPool whose browsers run the tests (required)' },

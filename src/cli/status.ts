@@ -5,7 +5,8 @@ import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../api/resources.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../reports/contract.ts';
 import type { Condition } from '../runtime/conditions.ts';
 import { collectionPath, type KubeObject } from '../runtime/resource.ts';
-import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
+import { UsageError } from '../runtime/usage.ts';
+import { type CommandHelp, helpText, kubeFlagsOf, parseFlags } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
 import { FINAL_PHASES, type RunObject, shardProgress } from './render.ts';
 import { age, table } from './table.ts';
@@ -31,7 +32,9 @@ function poolRows(pools: Listed[], now: number): string[][] {
   return pools.map((p) => {
     const spec = p.spec as { browser?: string; replicas?: number };
     const s = p.status ?? {};
-    return [p.metadata.name ?? '', str(spec.browser), num(spec.replicas), num(s.readyReplicas), num(s.idle),
+    // What the pool aims for, as kubectl's Desired column: an autoscaled pool ignores spec.replicas.
+    const desired = s.desiredReplicas ?? spec.replicas;
+    return [p.metadata.name ?? '', str(spec.browser), num(desired), num(s.readyReplicas), num(s.idle),
       num(s.busy), num(s.waiting), str(s.playwrightVersion), age(p.metadata.creationTimestamp as string, now)];
   });
 }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { ownNamespace, parseDuration } from '../config.ts';
 import { parseBindAddress } from '../runtime/http.ts';
+import { parseCommandLine, UsageError } from '../runtime/usage.ts';
 
 export const gatewayFlags = {
   'kubeconfig': { type: 'string', help: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
@@ -58,7 +58,7 @@ export function gatewayUsage(): string {
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${flag}=${value}: expected a positive whole number of bytes`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`--${flag}=${value}: expected a positive whole number of bytes`);
   return n;
 }
 
@@ -66,11 +66,11 @@ function positiveInt(value: string, flag: string): number {
 const leaseName = (replica: string) =>
   `fleetwright-gateway-${replica.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 253).replace(/-+$/, '');
 
-/** Parses `fleetwright gateway` arguments; throws with the offending flag named. */
+/** Parses `fleetwright gateway` arguments; throws a UsageError with the offending flag named. */
 export function parseGatewayArgs(args: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const { values: v } = parseArgs({ args, options: gatewayFlags, strict: true, allowPositionals: false });
+  const { values: v } = parseCommandLine('gateway', { args, options: gatewayFlags, strict: true, allowPositionals: false });
   const bind = parseBindAddress(v['bind-address'], '--bind-address');
-  if (!bind) throw new Error('--bind-address=0: the gateway must listen somewhere');
+  if (!bind) throw new UsageError('--bind-address=0: the gateway must listen somewhere');
   return {
     kubeconfig: v.kubeconfig,
     bind,

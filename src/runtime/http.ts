@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { UsageError } from './usage.ts';
 
 /**
  * controller-runtime's bind address syntax: `:8080` (every interface),
@@ -11,7 +12,7 @@ export function parseBindAddress(value: string, flag: string): { host?: string; 
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
   if (!match || port > 65535) {
-    throw new Error(`${flag}=${value}: expected [host]:port such as :8080 or 127.0.0.1:8080, or 0 to disable`);
+    throw new UsageError(`${flag}=${value}: expected [host]:port such as :8080 or 127.0.0.1:8080, or 0 to disable`);
   }
   const host = match[1] ?? match[2];
   return { host: host || undefined, port };

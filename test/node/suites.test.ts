@@ -19,11 +19,10 @@ import { TEST_RUN } from '../../src/controllers/types.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { type KubeObject, objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
-import { ControllerProcess, eventually, fleetwrightReportStore, rest } from '../integration/runtime/support.ts';
+import { type ControllerProcess, eventually, rest, startReportStore } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
 import { fleetwright } from './fleetwright-cli.ts';
 import { apply, poolManifest, testRunManifest, useController, waitForPool } from './pools.ts';
-import { freePort } from '../../hack/lib/ports.ts';
 
 interface RunObject extends KubeObject {
   status?: {
@@ -46,8 +45,8 @@ let git: GitServer;
 let mirrorUrl = '';
 let store: ControllerProcess;
 let storeDir = '';
-let storePort = 0;
-const storeUrl = () => `http://${NODE_IP}:${storePort}`;
+let storeAddress = '';
+const storeUrl = () => storeAddress;
 
 const finished = (r: RunObject) => ['Succeeded', 'Failed', 'Error'].includes(r.status?.phase ?? '');
 const getRun = (name: string) => rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
@@ -73,18 +72,17 @@ async function storeMetric(result: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  storePort = await freePort(NODE_IP);
   storeDir = mkdtempSync(join(tmpdir(), 'fleetwright-suites-store-'));
   // Runner pods reach this host at the bridge address, as they would reach the store's Service.
-  store = new ControllerProcess([
-    `--bind-address=${NODE_IP}:${storePort}`, '--metrics-bind-address=127.0.0.1:0', `--public-url=${storeUrl()}`,
-    `--watch-namespace=${ns.name}`, '--backend=filesystem', `--path=${storeDir}`,
-  ], {}, fleetwrightReportStore);
-  [mirrorUrl, git] = await Promise.all([
-    startNpmMirror({ host: NODE_IP, port: await freePort(NODE_IP), log: (line) => console.log(`[npm mirror] ${line}`) }),
+  let started: Awaited<ReturnType<typeof startReportStore>>;
+  [mirrorUrl, git, started] = await Promise.all([
+    startNpmMirror({ host: NODE_IP, log: (line) => console.log(`[npm mirror] ${line}`) }),
     startGitServer({ host: NODE_IP, token: gitToken, ssh: true }),
-    store.url('reports'),
+    startReportStore(NODE_IP, [
+      '--metrics-bind-address=127.0.0.1:0', `--watch-namespace=${ns.name}`, '--backend=filesystem', `--path=${storeDir}`,
+    ]),
   ]);
+  ({ store, url: storeAddress } = started);
 }, 300_000);
 useController(() => ns.name, () => [`--report-store-url=${storeUrl()}`]);
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../../src/cli/flags.ts';
+import { UsageError } from '../../../src/runtime/usage.ts';
 import { explain, loadTarget } from '../../../src/cli/kube.ts';
 import { defaultName, parseRunArgs, repositoryName, testRunManifest } from '../../../src/cli/run.ts';
 import { tunnelSnippet } from '../../../src/cli/tunnel.ts';
