@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './ports.ts';
+import { onFreePort } from './ports.ts';
 
 const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
 
@@ -183,9 +183,8 @@ async function startSshd(root: string, host: string): Promise<Sshd> {
   // sshd's privilege separation needs this empty folder, which only its packaged service creates.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
-  // The port is picked, then bound by sshd, which cannot report a port of its own choosing: retry if taken meanwhile.
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort(host);
+  // sshd cannot listen on port 0 and say which it got: it is told a free port, and another if that was taken meanwhile.
+  return onFreePort(host, async (port) => {
     writeFileSync(join(dir, 'sshd_config'), [
       `ListenAddress ${host}:${port}`, `HostKey ${join(dir, 'host_key')}`, `PidFile ${join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, `AllowUsers ${user}`, 'PermitRootLogin prohibit-password',
@@ -198,21 +197,21 @@ async function startSshd(root: string, host: string): Promise<Sshd> {
     });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    if (await listening(host, port, child)) {
-      const hostKey = readFileSync(join(dir, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
-      return {
-        process: child,
-        user,
-        access: {
-          port,
-          identity: readFileSync(join(dir, 'client_key'), 'utf8'),
-          knownHosts: `[${host}]:${port} ${hostKey}\n`,
-        },
-      };
+    if (!(await listening(host, port, child))) {
+      child.kill();
+      throw new Error(`sshd did not start on ${host}:${port}: ${stderr.trim()}`);
     }
-    child.kill();
-    if (attempt === 3) throw new Error(`sshd did not start on ${host}:${port}: ${stderr.trim()}`);
-  }
+    const hostKey = readFileSync(join(dir, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+    return {
+      process: child,
+      user,
+      access: {
+        port,
+        identity: readFileSync(join(dir, 'client_key'), 'utf8'),
+        knownHosts: `[${host}]:${port} ${hostKey}\n`,
+      },
+    };
+  });
 }
 
 /** Whether `child` accepts connections on the port within 5 s (false once it exits). */

@@ -41,7 +41,7 @@ describe('docs/reference.md', () => {
 
   it('gives each field its type, default, description and bounds', () => {
     expect(rows.get('spec.replicas')).toBe('`integer` | `1` | Number of browser pods to keep when autoscaling is not ' +
-      'set. Target of the scale subresource. | 0–1000');
+      'set. Target of the scale subresource; ignored while autoscaling is set (the ScaleIgnored condition says so). | 0–1000');
     expect(rows.get('spec.auth.secretRef.key')).toMatch(/^`string` \| `"token"` \| .* \| 1–253 characters; pattern /);
     expect(rows.get('spec.poolRefs')).toMatch(/\| required; at least 1 item; at most 8 items; a list keyed by `name`$/);
   });
