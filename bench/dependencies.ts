@@ -21,7 +21,6 @@ import { FilesystemStorage } from '../src/reports/filesystem.ts';
 import { ReportMetrics } from '../src/reports/metrics.ts';
 import { ReportServer, UploadsInFlight } from '../src/reports/server.ts';
 import { installDependencies } from '../src/runner/install.ts';
-import { freePort } from '../hack/lib/ports.ts';
 
 const { values: flags } = parseArgs({ options: { repeats: { type: 'string', default: '3' } } });
 const repeats = Number(flags.repeats);
@@ -70,7 +69,7 @@ async function shard(source: string, cacheUrl: string): Promise<number> {
 
 const mirrorDir = join(scratch, 'mirror');
 try {
-  const mirror = await startNpmMirror({ host: '127.0.0.1', port: await freePort(), dir: mirrorDir });
+  const mirror = await startNpmMirror({ host: '127.0.0.1', dir: mirrorDir });
   const source = join(scratch, 'suite');
   cpSync(join(repoRoot, 'test/fixtures/webserver-bin'), source, { recursive: true });
   writeFileSync(join(source, '.npmrc'), `registry=${mirror}\n`);

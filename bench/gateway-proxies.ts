@@ -2,12 +2,12 @@
 // child process on 127.0.0.1: `fleetwright gateway` (as the node tests start
 // it) and a private nginx (its own prefix, config, pid file and logs).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
+import { onFreePort } from '../hack/lib/ports.ts';
 
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
@@ -19,15 +19,6 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-/** A free port on 127.0.0.1, for nginx (which cannot report the port it was given by the kernel). */
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** `fleetwright gateway` for the bench namespace, on loopback, as the node tests start it. */
@@ -94,12 +85,28 @@ export class GatewayProcess {
 
 /** A private nginx (own prefix, config, pid file, logs) that proxies /<pod IP>/<path> to ws://<pod IP>:3000/<path>. */
 export class NginxProcess {
+  /**
+   * nginx on a free port of 127.0.0.1, once it listens. It cannot listen on 0 and say the port, so it is told
+   * one: another when that was taken before nginx bound it (onFreePort; its error log says so).
+   */
+  static start(): Promise<NginxProcess> {
+    return onFreePort('127.0.0.1', async (port) => {
+      const nginx = new NginxProcess(port);
+      // nginx writes its pid file once it has bound its listening sockets.
+      const state = await until('nginx to listen', async () => existsSync(join(nginx.dir, 'nginx.pid'))
+        ? 'listening'
+        : nginx.child.exitCode !== null ? 'exited' : undefined, 10_000);
+      if (state === 'exited') throw new Error(`nginx: ${readFileSync(join(nginx.dir, 'error.log'), 'utf8')}`);
+      return nginx;
+    });
+  }
+
   readonly port: number;
   private readonly dir: string;
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
 
-  constructor(port: number) {
+  private constructor(port: number) {
     this.port = port;
     this.dir = mkdtempSync(join(tmpdir(), 'fleetwright-bench-nginx-'));
     const config = join(this.dir, 'nginx.conf');

@@ -30,7 +30,7 @@ import { BROWSER_POOL, TUNNEL } from '../src/api/resources.ts';
 import { BrowserLeaser } from '../src/leasing/leaser.ts';
 import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, rest, startController } from './cluster.ts';
-import { freePort, GatewayProcess, NginxProcess, until } from './gateway-proxies.ts';
+import { GatewayProcess, NginxProcess, until } from './gateway-proxies.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const controller = startController(namespace, image);
   const leaser = new BrowserLeaser(rest(), pino({ level: 'warn' }), { namespace });
   const gateway = new GatewayProcess(namespace);
-  const nginx = new NginxProcess(await freePort());
+  const nginx = await NginxProcess.start();
   try {
     await leaser.start();
     const poolPath = objectPath(BROWSER_POOL, { namespace, name: POOL });

@@ -19,12 +19,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { kubectl } from '../hack/lib/crds.ts';
 import { ensureSuiteImage } from '../hack/lib/images.ts';
 import { NODE_IP } from '../hack/lib/node.ts';
 import { startNpmMirror, stopNpmMirror } from '../hack/lib/npm-mirror.ts';
-import { freePort } from '../hack/lib/ports.ts';
+import { onFreePort } from '../hack/lib/ports.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
 import { POD } from '../src/api/builtin.ts';
 import type { KubeObject } from '../src/api/meta.ts';
@@ -80,19 +80,39 @@ async function shardStart(namespace: string, name: string, spec: Record<string, 
   return { start: Math.round(seconds * 10) / 10, dependencies: dependencySeconds(namespace, `${name}-1-1`) };
 }
 
+/**
+ * The report store on the bridge address, resolved once it listens. Its --public-url names its port, so it is
+ * told one (onFreePort: another when that was taken before it listened) rather than listening on 0.
+ */
+function startStore(namespace: string, dir: string): Promise<{ store: ChildProcess; storeUrl: string }> {
+  return onFreePort(NODE_IP, (port) => new Promise((resolve, reject) => {
+    const storeUrl = `http://${NODE_IP}:${port}`;
+    const store = spawn(process.execPath, [
+      join(repoRoot, 'src', 'main.ts'), 'report-store', `--kubeconfig=${kubeconfigPath}`, `--bind-address=${NODE_IP}:${port}`,
+      '--metrics-bind-address=0', `--public-url=${storeUrl}`, `--watch-namespace=${namespace}`, '--backend=filesystem',
+      `--path=${dir}`, '--log-level=info',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    store.stdout.on('data', (chunk: Buffer) => {
+      stdout = (stdout + chunk.toString('utf8')).slice(-4096);
+      if (stdout.includes('"msg":"serving reports"')) resolve({ store, storeUrl });
+    });
+    store.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      process.stderr.write(chunk);
+    });
+    store.once('exit', (code) => reject(new Error(`fleetwright report-store exited ${code}: ${stderr}`)));
+  }));
+}
+
 async function main(): Promise<void> {
   const { image, namespace } = await benchCluster();
   const storeDir = mkdtempSync(join(tmpdir(), 'fleetwright-bench-store-'));
-  const storePort = await freePort(NODE_IP);
-  const storeUrl = `http://${NODE_IP}:${storePort}`;
-  const store = spawn(process.execPath, [
-    join(repoRoot, 'src', 'main.ts'), 'report-store', `--kubeconfig=${kubeconfigPath}`, `--bind-address=${NODE_IP}:${storePort}`,
-    '--metrics-bind-address=0', `--public-url=${storeUrl}`, `--watch-namespace=${namespace}`, '--backend=filesystem',
-    `--path=${storeDir}`, '--log-level=warn',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const { store, storeUrl } = await startStore(namespace, storeDir);
   const controller = startController(namespace, image, [`--report-store-url=${storeUrl}`]);
   try {
-    const mirror = await startNpmMirror({ host: NODE_IP, port: await freePort(NODE_IP) });
+    const mirror = await startNpmMirror({ host: NODE_IP });
     const baked = ensureSuiteImage('webserver-bin', suite, image, () => undefined);
     const { data, binaryData } = packFolder(suite);
     await rest().create(`/api/v1/namespaces/${namespace}/configmaps`, { metadata: { name: 'suite' }, data, binaryData });

@@ -38,7 +38,6 @@ import { NODE_IP } from './lib/node.ts';
 import { startNpmMirror, stopNpmMirror } from './lib/npm-mirror.ts';
 import { repoRoot, stateDir } from './lib/paths.ts';
 import { processesMentioning } from './lib/processes.ts';
-import { freePort } from './lib/ports.ts';
 
 export const DEMO_NAMESPACE = 'fleetwright-demo';
 const SAMPLE_RUN = 'smoke';
@@ -97,7 +96,8 @@ class Demo {
     });
     this.children.push({ name, child });
     child.once('exit', (code, signal) => {
-      if (this.signal.aborted || this.stopping) return;
+      // Stopped on purpose (stopChild), or the whole demo is stopping: nothing to report.
+      if (this.signal.aborted || this.stopping || child.killed) return;
       console.error(`fleetwright ${name} exited (${signal ?? code}); see ${this.logDir}/${name}.log`);
     });
     return child;
@@ -186,16 +186,18 @@ async function run(demo: Demo): Promise<boolean> {
   // applies anywhere works. A cluster that was running (the tests', another engineer's) may have other
   // controllers: then only the demo's namespace.
   const scope = demo.startedCluster ? [] : [`--watch-namespace=${DEMO_NAMESPACE}`];
-  const gatewayPort = await freePort();
-  const gatewayUrl = `ws://127.0.0.1:${gatewayPort}`;
-  demo.spawnFleetwright('controller', ['controller', `--kubeconfig=${cluster.kubeconfig}`, `--image=${image}`,
-    `--gateway-url=${gatewayUrl}`, '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=0', ...scope]);
-  const metrics = await demo.servedUrl('controller', 'metrics');
-  await resetNamespace(demo, kc);
+  const controller = ['controller', `--kubeconfig=${cluster.kubeconfig}`, `--image=${image}`,
+    '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=0', ...scope];
+  // The gateway's heartbeat Lease lives in the demo's namespace, so that comes first. The gateway listens on a port
+  // of the kernel's choice and logs it (a port picked free beforehand could be taken before it listens); the
+  // controller, which writes the gateway's URL into each Tunnel's status.url, starts once that is known.
+  await resetNamespace(demo, kc, controller);
   demo.spawnFleetwright('gateway', ['gateway', `--kubeconfig=${cluster.kubeconfig}`,
-    `--bind-address=127.0.0.1:${gatewayPort}`, '--metrics-bind-address=0', `--replica-namespace=${DEMO_NAMESPACE}`,
+    '--bind-address=127.0.0.1:0', '--metrics-bind-address=0', `--replica-namespace=${DEMO_NAMESPACE}`,
     '--replica-name=demo', ...scope]);
-  await demo.servedUrl('gateway', 'Tunnels');
+  const gatewayUrl = (await demo.servedUrl('gateway', 'Tunnels')).replace(/^http:/, 'ws:');
+  demo.spawnFleetwright('controller', [...controller, `--gateway-url=${gatewayUrl}`]);
+  const metrics = await demo.servedUrl('controller', 'metrics');
   console.log(`controller: metrics at ${metrics}/metrics; gateway: ${gatewayUrl}; logs in ${demo.logDir}`);
 
   step(`4/7 kubectl apply -n ${DEMO_NAMESPACE} -f config/samples: a pool, a TestRun of 2 shards, a Tunnel`);
@@ -256,7 +258,7 @@ async function startGitRun(demo: Demo, kc: Cluster, kubeconfig: string): Promise
   const token = randomBytes(16).toString('hex');
   demo.git = await startGitServer({ host: NODE_IP, token });
   demo.mirrorStarted = true;
-  const mirror = await startNpmMirror({ host: NODE_IP, port: await freePort(NODE_IP), log: (line) => console.log(`[npm mirror] ${line}`) });
+  const mirror = await startNpmMirror({ host: NODE_IP, log: (line) => console.log(`[npm mirror] ${line}`) });
   const repo = demo.git.createRepository(GIT_RUN, { protected: true });
   const commit = repo.commitFolder(join(repoRoot, 'test', 'fixtures', 'webserver-bin'), 'e2e tests', { into: 'e2e' });
   console.log(`git server ${demo.git.url} (repository ${repo.url} at ${commit.slice(0, 12)}), npm mirror ${mirror}`);
@@ -277,8 +279,11 @@ spec:
   process.stdout.write(kubectl(kubeconfig, 'apply', '-n', DEMO_NAMESPACE, '-f', file));
 }
 
-/** The demo's namespace, new: one left by a killed demo is deleted first (the controller runs its finalizers). */
-async function resetNamespace(demo: Demo, kc: Cluster): Promise<void> {
+/**
+ * The demo's namespace, new. One left by a killed demo is deleted first, by a controller started for the while
+ * (`controller`, its command line): the objects' finalizers need one, and the demo's own starts after the gateway.
+ */
+async function resetNamespace(demo: Demo, kc: Cluster, controller: string[]): Promise<void> {
   const path = `/api/v1/namespaces/${DEMO_NAMESPACE}`;
   const exists = async () => kc.get(path).then(() => true, (err: unknown) => {
     if (isNotFound(err)) return false;
@@ -286,10 +291,15 @@ async function resetNamespace(demo: Demo, kc: Cluster): Promise<void> {
   });
   if (await exists()) {
     console.log(`namespace ${DEMO_NAMESPACE} is left from an earlier demo: deleting it first`);
-    kubectl(demo.kubeconfig, 'delete', 'testruns,tunnels,browserpools', '--all', '-n', DEMO_NAMESPACE,
-      '--wait=true', '--timeout=60s');
-    kubectl(demo.kubeconfig, 'delete', 'namespace', DEMO_NAMESPACE, '--wait=false');
-    await demo.until(`namespace ${DEMO_NAMESPACE} to be gone`, async () => ((await exists()) ? undefined : true), 120_000);
+    const cleaner = demo.spawnFleetwright('controller-cleanup', controller);
+    try {
+      kubectl(demo.kubeconfig, 'delete', 'testruns,tunnels,browserpools', '--all', '-n', DEMO_NAMESPACE,
+        '--wait=true', '--timeout=60s');
+      kubectl(demo.kubeconfig, 'delete', 'namespace', DEMO_NAMESPACE, '--wait=false');
+      await demo.until(`namespace ${DEMO_NAMESPACE} to be gone`, async () => ((await exists()) ? undefined : true), 120_000);
+    } finally {
+      await stopChild(cleaner);
+    }
   }
   await kc.create('/api/v1/namespaces', { metadata: { name: DEMO_NAMESPACE } });
   demo.namespaceCreated = true;
@@ -307,7 +317,7 @@ Poke at it from another terminal:
   fleetwright run test/fixtures/suite --pool chromium --shards 2 --follow ${ns}
   fleetwright logs ${SAMPLE_RUN} ${ns}                    # Playwright's output of each shard
   fleetwright tunnel ${SAMPLE_TUNNEL} ${ns}                     # a connect() snippet for your own scripts
-  kubectl scale bp/chromium --replicas=3 ${ns}
+  kubectl patch bp/chromium --type=merge -p '{"spec":{"autoscaling":{"minReplicas":3}}}' ${ns}
 `;
 }
 

@@ -4,7 +4,7 @@
 // when any differs. config/crd/kustomization.yaml is hack/generate-config.ts's.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderCrdFiles } from '../src/api/crd.ts';
+import { renderCrdFiles } from './lib/crd-files.ts';
 import { kinds } from '../src/api/v1alpha1/index.ts';
 
 const root = join(import.meta.dirname, '..');

@@ -9,7 +9,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "system packages"; bash hack/setup.sh
 step "lint";            npm run --silent lint
 step "types";           npm run --silent typecheck
-step "generated CRDs and config/"; npm run --silent check:generated
+step "generated CRDs, config/ and docs/reference.md"; npm run --silent check:generated
 step "unit tests";      npm run --silent test:unit
 step "integration tests (real kube-apiserver + etcd)"; npm run --silent test:integration
 step "node tests (real kubelet, containerd, the project's image)"; npm run --silent test:node

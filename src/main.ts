@@ -10,6 +10,14 @@ import { parseReportStoreArgs, reportStoreUsage } from './reports/config.ts';
 import { runReportStore } from './reports/index.ts';
 import { runFetchSource, usage as fetchSourceUsage } from './runner/fetch-source.ts';
 import { runRunner, usage as runnerUsage } from './runner/index.ts';
+import { EXIT_FAILED, EXIT_USAGE, UsageError } from './runtime/usage.ts';
+
+/** For the commands configured through their environment alone: an argument is a usage error, not ignored. */
+function noArguments(name: string, args: string[]): void {
+  if (args.length > 0) {
+    throw new UsageError(`unexpected argument ${args[0]}: fleetwright ${name} takes none (see fleetwright ${name} --help)`);
+  }
+}
 
 interface Command {
   summary: string;
@@ -19,7 +27,8 @@ interface Command {
   run: (args: string[]) => Promise<unknown>;
 }
 
-const commands: Record<string, Command> = {
+/** Every `fleetwright <command>`, by name (exported for the tests of their usage errors). */
+export const commands: Record<string, Command> = {
   'controller': {
     summary: 'run the controllers (informers, workqueues, leader election, /metrics, /healthz, /readyz)',
     usage,
@@ -36,7 +45,10 @@ const commands: Record<string, Command> = {
   'agent': {
     summary: 'serve one browser of a BrowserPool (the main process of a browser pod; set up by the pool controller)',
     usage: agentUsage,
-    run: () => runAgent(),
+    run: async (args) => {
+      noArguments('agent', args);
+      await runAgent();
+    },
   },
   'report-store': {
     summary: 'take shards\' Playwright reports, merge each finished TestRun\'s into one HTML report and serve it',
@@ -52,14 +64,25 @@ const commands: Record<string, Command> = {
     summary: 'fetch the commit a git-sourced TestRun is pinned to (the init container of its runner pods)',
     synopsis: '(no arguments: configured through the environment)',
     usage: fetchSourceUsage,
-    run: async () => process.exit(await runFetchSource()),
+    run: async (args) => {
+      noArguments('fetch-source', args);
+      process.exit(await runFetchSource());
+    },
   },
   ...cliCommands,
 };
 
+const EXIT_CODES = [
+  'exit codes:',
+  '  0  done (run --follow: every test passed)',
+  `  ${EXIT_FAILED}  the command failed (run --follow: tests failed or the run timed out)`,
+  `  ${EXIT_USAGE}  the command line is wrong: an unknown command or flag, a missing argument, a bad value`,
+  '  3  run --follow: the run could not be carried out (phase Error)',
+];
+
 function help(): string {
   const list = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
-  return ['usage: fleetwright <command> [flags]', '', 'commands:', ...list].join('\n');
+  return ['usage: fleetwright <command> [flags]', '', 'commands:', ...list, '', ...EXIT_CODES].join('\n');
 }
 
 if (import.meta.main) {
@@ -67,12 +90,12 @@ if (import.meta.main) {
   const command = name ? commands[name] : undefined;
   if (!command || args.includes('--help')) {
     console.error(command ? `usage: fleetwright ${name} ${command.synopsis ?? '[flags]'}\n\n${command.usage()}` : help());
-    process.exit(command || name === undefined || name === '--help' ? 0 : 2);
+    process.exit(command || name === undefined || name === '--help' ? 0 : EXIT_USAGE);
   }
   try {
     await command.run(args);
   } catch (err) {
     console.error(`fleetwright ${name}: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
+    process.exit(err instanceof UsageError ? EXIT_USAGE : EXIT_FAILED);
   }
 }

@@ -1,15 +1,20 @@
 // A git server on the host for tests and the demo: smart HTTP through Debian's
 // `git http-backend`, over a folder of bare repositories, some of them behind
-// a token. Pods reach it on the bridge address (10.244.0.1), tests on
-// 127.0.0.1. The CGI plumbing is written here: the one npm package for it
-// (`cgi`) has had no release since 2016, and git http-backend needs only the
-// request line and headers in its environment and the body on stdin.
-import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// a token, and optionally ssh through Debian's OpenSSH sshd restricted to
+// git-shell, logging in with a key of its own. Pods reach it on the bridge
+// address (10.244.0.1), tests on 127.0.0.1. The CGI plumbing is written here:
+// the one npm package for it (`cgi`) has had no release since 2016, and git
+// http-backend needs only the request line and headers in its environment and
+// the body on stdin.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { onFreePort } from './ports.ts';
 
 const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
 
@@ -33,6 +38,17 @@ export interface GitServerOptions {
   port?: number;
   /** The token protected repositories take, as a bearer token or as the password of basic auth. */
   token: string;
+  /** Serve the repositories over ssh too (needs root: sshd logs in as the user running it). */
+  ssh?: boolean;
+}
+
+/** The ssh side: what a client needs to fetch over it. */
+export interface SshAccess {
+  port: number;
+  /** The private key sshd takes (OpenSSH form). */
+  identity: string;
+  /** The server's host key line, as ssh-keyscan prints it. */
+  knownHosts: string;
 }
 
 /** One bare repository served by the server, with a work tree beside it to commit from. */
@@ -40,12 +56,15 @@ export class GitRepository {
   readonly name: string;
   /** What a client clones. */
   readonly url: string;
+  /** ssh://user@host:port/<absolute path>, when the server serves ssh. */
+  readonly sshUrl: string | undefined;
   private readonly bare: string;
   private readonly work: string;
 
-  constructor(name: string, url: string, bare: string, work: string) {
+  constructor(name: string, url: string, sshUrl: string | undefined, bare: string, work: string) {
     this.name = name;
     this.url = url;
+    this.sshUrl = sshUrl;
     this.bare = bare;
     this.work = work;
   }
@@ -92,6 +111,8 @@ export interface GitServer {
   /** http://host:port */
   url: string;
   token: string;
+  /** Set when started with `ssh`. */
+  ssh: SshAccess | undefined;
   /** A new empty repository `<name>.git`; protected ones answer 401 without the token. */
   createRepository(name: string, options?: { protected?: boolean }): GitRepository;
   stop(): Promise<void>;
@@ -114,9 +135,11 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
   await listen(server, options.host, options.port ?? 0);
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host}:${port}`;
+  const sshd = options.ssh ? await startSshd(root, options.host) : undefined;
   return {
     url,
     token: options.token,
+    ssh: sshd?.access,
     createRepository(name, { protected: isProtected = false } = {}) {
       const dir = `${name}.git`;
       const bare = join(projects, dir);
@@ -126,14 +149,83 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
       git(work, 'init', '-q', '-b', 'main');
       git(work, 'remote', 'add', 'origin', bare);
       if (isProtected) protectedRepos.add(dir);
-      return new GitRepository(name, `${url}/${dir}`, bare, work);
+      const sshUrl = sshd && `ssh://${sshd.user}@${options.host}:${sshd.access.port}${bare}`;
+      return new GitRepository(name, `${url}/${dir}`, sshUrl, bare, work);
     },
     async stop() {
+      sshd?.process.kill();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Debian's sshd on `host`, with host and client keys of its own, accepting
+ * that one key and running nothing but git-shell (so git-upload-pack and
+ * git-receive-pack) for the user running it. No PAM, no passwords.
+ */
+interface Sshd {
+  process: ChildProcess;
+  access: SshAccess;
+  user: string;
+}
+
+async function startSshd(root: string, host: string): Promise<Sshd> {
+  const dir = join(root, 'ssh');
+  mkdirSync(dir);
+  const keygen = (name: string) =>
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, name)]);
+  keygen('host_key');
+  keygen('client_key');
+  cpSync(join(dir, 'client_key.pub'), join(dir, 'authorized_keys'));
+  // sshd's privilege separation needs this empty folder, which only its packaged service creates.
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
+  // sshd cannot listen on port 0 and say which it got: it is told a free port, and another if that was taken meanwhile.
+  return onFreePort(host, async (port) => {
+    writeFileSync(join(dir, 'sshd_config'), [
+      `ListenAddress ${host}:${port}`, `HostKey ${join(dir, 'host_key')}`, `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, `AllowUsers ${user}`, 'PermitRootLogin prohibit-password',
+      'StrictModes no', 'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
+      'AllowTcpForwarding no', 'X11Forwarding no', 'PermitTTY no', 'LogLevel ERROR',
+      'ForceCommand git-shell -c "$SSH_ORIGINAL_COMMAND"', '',
+    ].join('\n'));
+    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    if (!(await listening(host, port, child))) {
+      child.kill();
+      throw new Error(`sshd did not start on ${host}:${port}: ${stderr.trim()}`);
+    }
+    const hostKey = readFileSync(join(dir, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+    return {
+      process: child,
+      user,
+      access: {
+        port,
+        identity: readFileSync(join(dir, 'client_key'), 'utf8'),
+        knownHosts: `[${host}]:${port} ${hostKey}\n`,
+      },
+    };
+  });
+}
+
+/** Whether `child` accepts connections on the port within 5 s (false once it exits). */
+async function listening(host: string, port: number, child: ChildProcess): Promise<boolean> {
+  for (let i = 0; i < 100 && child.exitCode === null; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, host, () => resolve(true)).once('error', () => resolve(false));
+      socket.unref();
+      socket.once('connect', () => socket.destroy());
+    });
+    if (up) return true;
+    await sleep(50);
+  }
+  return false;
 }
 
 /** `Authorization: Bearer <token>`, or basic auth with the token as the password (any user name). */

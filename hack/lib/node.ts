@@ -392,8 +392,17 @@ export async function upNode(options: NodeOptions): Promise<void> {
   const since = new Date(Math.floor(Date.now() / 1000) * 1000);
   startDetached(kubelet, binary, args);
   const deadline = Date.now() + 90_000;
+  let restarts = 0;
   while (!((await kubeletHealthy()) && (await options.nodeReady(since)))) {
-    if (runningPid(kubelet) === undefined) throw new Error(`the kubelet exited; see ${join(runDir, 'kubelet.log')}`);
+    if (runningPid(kubelet) === undefined) {
+      // containerd answers ctr before its CRI service has initialized, and a kubelet started in between exits.
+      if (restarts++ < 5 && readFileSync(join(runDir, 'kubelet.log'), 'utf8').includes('server is not initialized yet')) {
+        await sleep(1000);
+        startDetached(kubelet, binary, args);
+        continue;
+      }
+      throw new Error(`the kubelet exited; see ${join(runDir, 'kubelet.log')}`);
+    }
     if (Date.now() > deadline) throw new Error(`node ${NODE_NAME} did not become Ready; see ${join(runDir, 'kubelet.log')}`);
     await sleep(250);
   }

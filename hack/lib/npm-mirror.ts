@@ -12,13 +12,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir, stateDir } from './paths.ts';
+import { onFreePort } from './ports.ts';
 import { logFile, type Managed, runningPid, sleep, startDetached, stopManaged } from './processes.ts';
 
 export const VERDACCIO_VERSION = '6.8.0';
 
 export interface NpmMirrorOptions {
   host: string;
-  port: number;
+  /** Unset: a free one, and another when it is taken before verdaccio listens (it cannot listen on 0 and say). */
+  port?: number;
   /** Where it keeps its config, storage and pid file (default <state>/npm-mirror). */
   dir?: string;
   log?: (line: string) => void;
@@ -106,17 +108,30 @@ const dirOf = (options: { dir?: string }) => options.dir ?? join(stateDir, 'npm-
 export async function startNpmMirror(options: NpmMirrorOptions, upstream: Upstream = upstreamOfNpm()): Promise<string> {
   const dir = dirOf(options);
   const managed = managedOf(dir);
-  const url = `http://${options.host}:${options.port}/`;
-  if (runningPid(managed) === undefined) {
-    const bin = ensureVerdaccio(options.log);
-    const storage = join(dir, 'storage');
-    mkdirSync(storage, { recursive: true });
-    const config = join(dir, 'config.yaml');
-    writeFileSync(config, verdaccioConfig(upstream, storage));
-    // Node's TLS reads NODE_EXTRA_CA_CERTS once at start, for every agent verdaccio makes.
-    const env = upstream.caFile ? { NODE_EXTRA_CA_CERTS: upstream.caFile } : {};
-    startDetached(managed, process.execPath, [bin, '--config', config, '--listen', `${options.host}:${options.port}`], env);
+  // One left running (hack/npm-mirror.ts up, or a run that was killed) serves where it was started.
+  const urlFile = join(dir, 'url');
+  if (runningPid(managed) !== undefined) {
+    if (existsSync(urlFile)) return answering(readFileSync(urlFile, 'utf8').trim(), managed);
+    await stopManaged(managed, 5_000);
   }
+  const bin = ensureVerdaccio(options.log);
+  const storage = join(dir, 'storage');
+  mkdirSync(storage, { recursive: true });
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, verdaccioConfig(upstream, storage));
+  // Node's TLS reads NODE_EXTRA_CA_CERTS once at start, for every agent verdaccio makes.
+  const env = upstream.caFile ? { NODE_EXTRA_CA_CERTS: upstream.caFile } : {};
+  const start = async (port: number) => {
+    const url = `http://${options.host}:${port}/`;
+    startDetached(managed, process.execPath, [bin, '--config', config, '--listen', `${options.host}:${port}`], env);
+    writeFileSync(urlFile, url);
+    return answering(url, managed);
+  };
+  return options.port === undefined ? onFreePort(options.host, start) : start(options.port);
+}
+
+/** `url` once the mirror answers /-/ping; fails with its log's last lines (EADDRINUSE among them) when it stopped. */
+async function answering(url: string, managed: Managed): Promise<string> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const ok = await fetch(`${url}-/ping`).then((r) => r.ok, () => false);
@@ -130,4 +145,5 @@ export async function startNpmMirror(options: NpmMirrorOptions, upstream: Upstre
 
 export async function stopNpmMirror(options: { dir?: string } = {}): Promise<void> {
   await stopManaged(managedOf(dirOf(options)), 5_000);
+  rmSync(join(dirOf(options), 'url'), { force: true });
 }

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import httpProxy from 'http-proxy';
+import { createProxyServer } from 'http-proxy-3';
 import {
   AGENT_ENV,
   AGENT_HEALTH_PATH,
@@ -61,7 +61,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   fresh.child.on('exit', exitOnLoss('playwright run-server'));
 
   // changeOrigin: Playwright's servers accept only a Host header naming the loopback address they listen on.
-  const proxy = httpProxy.createProxyServer({ ws: true, changeOrigin: true });
+  const proxy = createProxyServer({ ws: true, changeOrigin: true });
   proxy.on('error', (error, _req, socket) => {
     log.warn({ err: error.message }, 'session ended by an upstream error');
     (socket as Duplex).destroy();

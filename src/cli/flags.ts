@@ -1,5 +1,6 @@
 // Flags every CLI command shares, and the shape of a command's help.
 import { flagLines, type FlagTable, parseFlags as parseFlagTable } from '../runtime/flags.ts';
+import { UsageError } from '../runtime/usage.ts';
 import type { KubeFlags } from './kube.ts';
 
 /** kubectl's: where the cluster is and which namespace. */
@@ -25,23 +26,12 @@ export function helpText(help: CommandHelp): string {
   return [help.description, ...own, '', 'cluster flags (as kubectl\'s):', ...list(kubeFlags), ...examples].join('\n');
 }
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
 export type FlagValues = Record<string, string | boolean | undefined>;
 
 /** parseArgs with the kube flags added, and errors that name the command's --help. */
 export function parseFlags(command: string, args: string[], flags: FlagTable) {
-  try {
-    const parsed = parseFlagTable(args, { ...kubeFlags, ...flags } as FlagTable, true);
-    return { values: parsed.values as FlagValues, positionals: parsed.positionals };
-  } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)} (see fleetwright ${command} --help)`);
-  }
+  const parsed = parseFlagTable(command, args, { ...kubeFlags, ...flags } as FlagTable, true);
+  return { values: parsed.values as FlagValues, positionals: parsed.positionals };
 }
 
 /** A string flag's value. */

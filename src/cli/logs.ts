@@ -4,7 +4,8 @@
 import type { TestRunObject } from '../api/objects.ts';
 import { TEST_RUN } from '../api/resources.ts';
 import { statusCode } from '../runtime/rest.ts';
-import { type CommandHelp, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag, UsageError } from './flags.ts';
+import { UsageError } from '../runtime/usage.ts';
+import { type CommandHelp, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
 
 export const help: CommandHelp = {

@@ -10,9 +10,11 @@ import { CONFIG_MAP } from '../api/builtin.ts';
 import { API_VERSION } from '../api/kind.ts';
 import type { TestRunObject } from '../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN } from '../api/resources.ts';
+import { carriesCredentials, isGitUrl, isSshGitUrl } from '../api/v1alpha1/testrun.ts';
 import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { statusCode } from '../runtime/rest.ts';
-import { type CommandHelp, type FlagValues, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag, UsageError } from './flags.ts';
+import { UsageError } from '../runtime/usage.ts';
+import { type CommandHelp, type FlagValues, helpText, intFlag, kubeFlagsOf, parseFlags, stringFlag } from './flags.ts';
 import { followRun, REPORT_WAIT_MS, waitForReport } from './follow.ts';
 import { Cluster, loadTarget } from './kube.ts';
 import { formatBytes, packFolder, type PackedFolder } from './pack.ts';
@@ -32,12 +34,13 @@ export const help: CommandHelp = {
     'runner brings @playwright/test itself and installs other packages from the lockfile (package-lock.json), which',
     'must be there. A registry token goes in a Secret (--npmrc-secret), never in the folder\'s .npmrc. A project over',
     '1 MiB belongs in an image: spec.source.image with spec.runner.image.',
-    'With --git instead of a folder, the TestRun runs a repository (spec.source.git, http or https only): the controller',
-    'pins --revision (default: the remote\'s HEAD) to one commit that every shard fetches; --secret names a Secret of',
-    'the namespace with its credentials (key token, or username and password).',
+    'With --git instead of a folder, the TestRun runs a repository (spec.source.git, https or ssh): the controller pins',
+    '--revision (default: the remote\'s HEAD) to one commit that every shard fetches; --secret names a Secret of the',
+    'namespace with its credentials (key token, or username and password; for ssh, identity and known_hosts).',
     'With --follow: exit 0 when every test passed, 1 when tests failed or the run timed out, 3 when the run could',
-    'not be carried out; Ctrl-C stops following (the run goes on). When the cluster has a report store, it then waits',
-    '(up to 60 s) for the merged Playwright HTML report of all shards and prints its URL and how to open it.',
+    'not be carried out; Ctrl-C stops following (the run goes on). A wrong command line exits 2 and creates nothing.',
+    'When the cluster has a report store, it then waits (up to 60 s) for the merged Playwright HTML report of all',
+    'shards and prints its URL and how to open it.',
   ].join('\n'),
   flags: {
     'pool': { type: 'string', value: 'name', help: 'BrowserPool whose browsers run the tests (required)' },
@@ -51,7 +54,7 @@ export const help: CommandHelp = {
       value: 'name',
       help: 'a Secret whose .npmrc key has the registry and its token for installing the suite\'s packages',
     },
-    'git': { type: 'string', value: 'url', help: 'run the tests of this repository (http or https) instead of a folder' },
+    'git': { type: 'string', value: 'url', help: 'run the tests of this repository (https or ssh) instead of a folder' },
     'revision': { type: 'string', value: 'rev', help: 'with --git: branch, tag or commit SHA (default: the remote\'s HEAD)' },
     'path': { type: 'string', value: 'dir', help: 'with --git: the Playwright project\'s folder in the repository' },
     'secret': { type: 'string', value: 'name', help: 'with --git: the Secret with the repository\'s credentials' },
@@ -131,11 +134,15 @@ function gitRequestOf(values: FlagValues, positionals: string[]): GitRequest | u
   if (positionals.length > 0) {
     throw new UsageError(`--git runs a repository, not a folder: drop ${positionals.join(' ')}, or drop --git`);
   }
-  if (!/^https?:\/\/[^/?#]+/.test(url)) {
-    throw new UsageError(`--git=${url}: only http:// and https:// repository URLs are supported (no ssh)`);
+  if (!isGitUrl(url)) {
+    throw new UsageError(`--git=${url}: expected an https://, http:// or ssh:// repository URL, or [user@]host:path`);
   }
-  if (/^[a-zA-Z]+:\/\/[^/?#]*@/.test(url)) {
+  if (carriesCredentials(url)) {
     throw new UsageError('--git: the URL must not carry credentials: put them in a Secret and pass --secret');
+  }
+  if (isSshGitUrl(url) && options.secret === undefined) {
+    throw new UsageError(`--git=${url}: an ssh URL needs --secret, a Secret with keys identity (the private key) and ` +
+      'known_hosts (ssh-keyscan\'s output)');
   }
   const set = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
   return { url, ...set };

@@ -6,7 +6,8 @@ import { type BrowserPoolObject, isFinishedPhase, type TestRunObject, type Tunne
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../api/resources.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../contracts/report-store.ts';
 import { collectionPath } from '../runtime/resource.ts';
-import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
+import { UsageError } from '../runtime/usage.ts';
+import { type CommandHelp, helpText, kubeFlagsOf, parseFlags } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
 import { shardProgress } from './render.ts';
 import { age, table } from './table.ts';
@@ -27,7 +28,9 @@ function poolRows(pools: KubeObject[], now: number): string[][] {
   return pools.map((listed) => {
     const p = listed as BrowserPoolObject;
     const s = p.status ?? {};
-    return [p.metadata.name ?? '', str(p.spec?.browser), num(p.spec?.replicas), num(s.readyReplicas), num(s.idle),
+    // What the pool aims for, as kubectl's Desired column: an autoscaled pool ignores spec.replicas.
+    const desired = s.desiredReplicas ?? p.spec?.replicas;
+    return [p.metadata.name ?? '', str(p.spec?.browser), num(desired), num(s.readyReplicas), num(s.idle),
       num(s.busy), num(s.waiting), str(s.playwrightVersion), age(p.metadata.creationTimestamp, now)];
   });
 }

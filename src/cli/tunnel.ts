@@ -6,7 +6,8 @@ import { type Tunnel, tunnelPath } from '../api/v1alpha1/index.ts';
 import { TUNNEL } from '../api/resources.ts';
 import { objectPath } from '../runtime/resource.ts';
 import { statusCode } from '../runtime/rest.ts';
-import { type CommandHelp, helpText, kubeFlagsOf, parseFlags, UsageError } from './flags.ts';
+import { UsageError } from '../runtime/usage.ts';
+import { type CommandHelp, helpText, kubeFlagsOf, parseFlags } from './flags.ts';
 import { Cluster, loadTarget } from './kube.ts';
 
 export const TOKEN_VARIABLE = 'FLEETWRIGHT_TOKEN';

@@ -11,5 +11,7 @@ export const DEFAULT_SOURCE_DIR = '/source';
 export const WORK_DIR_ENV = 'FLEETWRIGHT_WORK_DIR';
 /** The browser engine of the pool the shard's browser comes from: chromium, firefox or webkit. */
 export const POOL_BROWSER_ENV = 'FLEETWRIGHT_POOL_BROWSER';
-/** Set by the runner for its project-listing reporter: where to write the projects a run would run. */
+/** Clients the shard's browser serves at once (the pool's sessionsPerBrowser): the most Playwright workers it takes. */
+export const POOL_SESSIONS_ENV = 'FLEETWRIGHT_POOL_SESSIONS';
+/** Set by the runner for its project-listing reporter: where to write what `playwright test --list` resolved. */
 export const PROJECT_LIST_FILE_ENV = 'FLEETWRIGHT_PROJECT_LIST_FILE';

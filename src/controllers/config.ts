@@ -5,8 +5,10 @@ import { GATEWAY_URL_ENV, IMAGE_ENV, REPORT_STORE_URL_ENV } from '../contracts/c
 import { DEFAULT_IMAGE } from '../contracts/image.ts';
 import { CONTROLLER_METRICS_PORT, CONTROLLER_PROBE_PORT, REPORT_STORE_PORT } from '../contracts/ports.ts';
 import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } from '../runtime/flags.ts';
+import { parseBindAddress } from '../runtime/http.ts';
 import { ownNamespace } from '../runtime/kubeconfig.ts';
 import { leaderElectionDefaults } from '../runtime/leaderelection.ts';
+import { UsageError } from '../runtime/usage.ts';
 import type { NetworkPolicyConfig } from './networkpolicy.ts';
 
 export interface ControllerConfig {
@@ -99,7 +101,7 @@ export const usage = () => flagLines(controllerFlags).join('\n');
 function parseGatewayUrl(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!URL.canParse(value)) {
-    throw new Error(`--gateway-url=${value}: expected an absolute URL such as wss://browsers.example.com`);
+    throw new UsageError(`--gateway-url=${value}: expected an absolute URL such as wss://browsers.example.com`);
   }
   return value;
 }
@@ -113,7 +115,7 @@ function parseReportStoreUrl(value: string | undefined): string | undefined {
     url = undefined;
   }
   if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
-    throw new Error(`--report-store-url=${value}: expected an http(s) URL without query or fragment, such as ` +
+    throw new UsageError(`--report-store-url=${value}: expected an http(s) URL without query or fragment, such as ` +
       REPORT_STORE_EXAMPLE);
   }
   return value.replace(/\/+$/, '');
@@ -123,7 +125,7 @@ function parseReportStoreUrl(value: string | undefined): string | undefined {
 export function parsePodLabels(value: string | undefined, flag: string): Record<string, string> {
   const pairs = (value ?? '').split(',').filter((p) => p !== '').map((p) => p.split('='));
   if (pairs.length === 0 || pairs.some((p) => p.length !== 2 || !p[0])) {
-    throw new Error(`--${flag}=${value ?? ''}: expected labels such as app.kubernetes.io/component=gateway,a=b`);
+    throw new UsageError(`--${flag}=${value ?? ''}: expected labels such as app.kubernetes.io/component=gateway,a=b`);
   }
   return Object.fromEntries(pairs);
 }
@@ -132,7 +134,7 @@ function parseNetworkPolicy(v: Record<string, unknown>): ControllerConfig['netwo
   const namespace = v['network-policy-namespace'] as string | undefined;
   if (!namespace) {
     if (v['gateway-pod-labels'] || v['controller-pod-labels']) {
-      throw new Error('--gateway-pod-labels and --controller-pod-labels need --network-policy-namespace');
+      throw new UsageError('--gateway-pod-labels and --controller-pod-labels need --network-policy-namespace');
     }
     return undefined;
   }
@@ -143,23 +145,29 @@ function parseNetworkPolicy(v: Record<string, unknown>): ControllerConfig['netwo
   };
 }
 
-/** Parses `fleetwright controller` arguments; throws with the offending flag named. */
+/** A bind address checked now, so that a bad one is a usage error rather than a failure once the manager runs. */
+function bindAddress(value: string, flag: string): string {
+  parseBindAddress(value, flag);
+  return value;
+}
+
+/** Parses `fleetwright controller` arguments; throws a UsageError with the offending flag named. */
 export function parseControllerArgs(args: string[]): ControllerConfig {
-  const { values: v } = parseFlags(args, controllerFlags);
+  const { values: v } = parseFlags('controller', args, controllerFlags);
   const str = (name: keyof typeof v) => v[name] as string;
   const leaseDurationMs = parseDuration(str('leader-elect-lease-duration'), '--leader-elect-lease-duration');
   const renewDeadlineMs = parseDuration(str('leader-elect-renew-deadline'), '--leader-elect-renew-deadline');
   const retryPeriodMs = parseDuration(str('leader-elect-retry-period'), '--leader-elect-retry-period');
   if (leaseDurationMs <= renewDeadlineMs || renewDeadlineMs <= retryPeriodMs) {
-    throw new Error('leader election: need lease duration > renew deadline > retry period (defaults 15s > 10s > 2s)');
+    throw new UsageError('leader election: need lease duration > renew deadline > retry period (defaults 15s > 10s > 2s)');
   }
   return {
     kubeconfig: v.kubeconfig,
     image: v.image ?? process.env[IMAGE_ENV] ?? DEFAULT_IMAGE,
     gatewayUrl: parseGatewayUrl(v['gateway-url'] ?? process.env[GATEWAY_URL_ENV]),
     reportStoreUrl: parseReportStoreUrl(v['report-store-url'] ?? process.env[REPORT_STORE_URL_ENV]),
-    metricsBindAddress: str('metrics-bind-address'),
-    healthProbeBindAddress: str('health-probe-bind-address'),
+    metricsBindAddress: bindAddress(str('metrics-bind-address'), '--metrics-bind-address'),
+    healthProbeBindAddress: bindAddress(str('health-probe-bind-address'), '--health-probe-bind-address'),
     leaderElect: v['leader-elect'],
     leaderElection: {
       namespace: v['leader-election-namespace'] ?? ownNamespace(),

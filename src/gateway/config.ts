@@ -3,6 +3,7 @@ import { GATEWAY_METRICS_PORT, GATEWAY_PORT } from '../contracts/ports.ts';
 import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } from '../runtime/flags.ts';
 import { type Bind, parseBindAddress } from '../runtime/http.ts';
 import { ownNamespace } from '../runtime/kubeconfig.ts';
+import { UsageError } from '../runtime/usage.ts';
 
 export const gatewayFlags = {
   'kubeconfig': serverFlags.kubeconfig,
@@ -55,7 +56,7 @@ export const gatewayUsage = () => flagLines(gatewayFlags).join('\n');
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${flag}=${value}: expected a positive whole number of bytes`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`--${flag}=${value}: expected a positive whole number of bytes`);
   return n;
 }
 
@@ -63,11 +64,11 @@ function positiveInt(value: string, flag: string): number {
 const leaseName = (replica: string) =>
   `fleetwright-gateway-${replica.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 253).replace(/-+$/, '');
 
-/** Parses `fleetwright gateway` arguments; throws with the offending flag named. */
+/** Parses `fleetwright gateway` arguments; throws a UsageError with the offending flag named. */
 export function parseGatewayArgs(args: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const { values: v } = parseFlags(args, gatewayFlags);
+  const { values: v } = parseFlags('gateway', args, gatewayFlags);
   const bind = parseBindAddress(v['bind-address'], '--bind-address');
-  if (!bind) throw new Error('--bind-address=0: the gateway must listen somewhere');
+  if (!bind) throw new UsageError('--bind-address=0: the gateway must listen somewhere');
   return {
     kubeconfig: v.kubeconfig,
     bind,

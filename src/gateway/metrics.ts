@@ -13,12 +13,20 @@ export type ConnectionResult =
   'upstream_error' |
   'unavailable';
 
+/**
+ * The labels of a Tunnel's series: its namespace and name apart, as the
+ * controller's pool series and kube-state-metrics label theirs, so that
+ * same-named Tunnels of two namespaces stay apart and queries select by namespace.
+ */
+export const tunnelLabels = (tunnel: { metadata: { namespace?: string; name?: string } }) =>
+  ({ namespace: tunnel.metadata.namespace ?? '', tunnel: tunnel.metadata.name ?? '' });
+
 /** The gateway's metrics, beside every process's. */
 export class GatewayMetrics extends ProcessMetrics {
   readonly active = new Gauge({
     name: 'fleetwright_tunnel_connections_active',
     help: 'Client connections open on this gateway replica, waiting for a browser included, by Tunnel.',
-    labelNames: ['tunnel'] as const,
+    labelNames: ['namespace', 'tunnel'] as const,
     registers: [this.registry],
   });
 
@@ -26,22 +34,22 @@ export class GatewayMetrics extends ProcessMetrics {
     name: 'fleetwright_tunnel_connections_total',
     help: 'Client connections and requests to a Tunnel by result (ok, unauthorized, forbidden, rejected_full, ' +
       'version_mismatch, browser_mismatch, queue_timeout, upstream_error, unavailable).',
-    labelNames: ['tunnel', 'result'] as const,
+    labelNames: ['namespace', 'tunnel', 'result'] as const,
     registers: [this.registry],
   });
 
   readonly bytes = new Counter({
     name: 'fleetwright_tunnel_bytes_total',
     help: 'WebSocket message bytes relayed, by Tunnel and direction (to_browser, to_client).',
-    labelNames: ['tunnel', 'direction'] as const,
+    labelNames: ['namespace', 'tunnel', 'direction'] as const,
     registers: [this.registry],
   });
 
   readonly acquire = new Histogram({
     name: 'fleetwright_browser_acquire_seconds',
-    help: 'Time from a client\'s arrival to its leased browser, by pool and source (idle: taken at once; ' +
-      'queue: granted by the pool controller after waiting).',
-    labelNames: ['pool', 'source'] as const,
+    help: 'Time from a client\'s arrival to its leased browser, by pool (and its namespace) and source (idle: taken ' +
+      'at once; queue: granted by the pool controller after waiting).',
+    labelNames: ['namespace', 'pool', 'source'] as const,
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [this.registry],
   });

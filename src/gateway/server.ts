@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import httpProxy from 'http-proxy';
+import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Tunnel } from '../api/v1alpha1/index.ts';
@@ -14,7 +14,7 @@ import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../le
 import { requestedBrowser } from '../contracts/playwright-client.ts';
 import { answerRoute, servingProbes } from '../runtime/http.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
-import type { ConnectionResult, GatewayMetrics } from './metrics.ts';
+import { type ConnectionResult, type GatewayMetrics, tunnelLabels } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';
 import {
   choosePool,
@@ -71,7 +71,7 @@ export interface GatewayDeps {
 
 type OpenSession = { key: string; close: (code: number, reason: string) => void; done: Promise<unknown> };
 type Rejection = { status: number; reason: string; result?: ConnectionResult; headers?: Record<string, string> };
-type Admitted = { tunnel: Tunnel; key: string; pool: string; log: Logger };
+type Admitted = { tunnel: Tunnel; key: string; labels: ReturnType<typeof tunnelLabels>; pool: string; log: Logger };
 
 /** Headers of the client that the browser's Playwright server reads; the agent overrides the launch ones. */
 const FORWARDED_HEADERS = ['user-agent', 'x-playwright-browser', 'x-playwright-proxy'];
@@ -86,7 +86,7 @@ export class Gateway {
   readonly server: Server;
   private readonly deps: GatewayDeps;
   private readonly wss: WebSocketServer;
-  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true });
+  private readonly proxy = createProxyServer({ xfwd: false, changeOrigin: true });
   private readonly relays = new Set<OpenSession>();
   private readonly waiting = new Set<AbortController>();
   private draining = false;
@@ -237,7 +237,7 @@ export class Gateway {
       };
     }
     const log = this.deps.log.child({ namespace: tunnel.metadata.namespace, name: tunnel.metadata.name });
-    return { tunnel, key, pool: choice.pool, log };
+    return { tunnel, key, labels: tunnelLabels(tunnel), pool: choice.pool, log };
   }
 
   /**
@@ -250,10 +250,10 @@ export class Gateway {
     use: (browser: LeasedBrowser) => Promise<ConnectionResult>,
     refuse: (rejection: Rejection) => void,
   ): Promise<void> {
-    const { tunnel, key, pool, log } = admitted;
+    const { tunnel, key, labels, pool, log } = admitted;
     const { counts, metrics, leaser } = this.deps;
     counts.open(key);
-    metrics.active.inc({ tunnel: key });
+    metrics.active.inc(labels);
     this.deps.onCountsChanged();
     this.waiting.add(abort);
     const started = performance.now();
@@ -266,20 +266,21 @@ export class Gateway {
         { timeoutMs: tunnel.spec.queueTimeoutSeconds * 1000, signal: abort.signal },
       );
       this.waiting.delete(abort);
-      metrics.acquire.observe({ pool, source: browser.source }, (performance.now() - started) / 1000);
+      const waited = (performance.now() - started) / 1000;
+      metrics.acquire.observe({ namespace: labels.namespace, pool, source: browser.source }, waited);
       if (abort.signal.aborted) throw abort.signal.reason;
       const result = await use(browser);
-      metrics.connections.inc({ tunnel: key, result });
+      metrics.connections.inc({ ...labels, result });
     } catch (err) {
       const rejection = this.leaseFailure(abort.signal.aborted ? abort.signal.reason : err, admitted);
       if (rejection) {
-        if (rejection.result) metrics.connections.inc({ tunnel: key, result: rejection.result });
+        if (rejection.result) metrics.connections.inc({ ...labels, result: rejection.result });
         refuse(rejection);
       }
     } finally {
       this.waiting.delete(abort);
       counts.close(key);
-      metrics.active.dec({ tunnel: key });
+      metrics.active.dec(labels);
       this.deps.onCountsChanged();
       if (browser) await this.release(browser, log);
     }
@@ -309,7 +310,7 @@ export class Gateway {
     url: URL,
     socket: Duplex,
     head: Buffer,
-    { tunnel, key, log }: Admitted,
+    { tunnel, key, labels, log }: Admitted,
     browser: LeasedBrowser,
   ): Promise<ConnectionResult> {
     const headers: Record<string, string> = {};
@@ -329,7 +330,7 @@ export class Gateway {
     const session = relay(client, upstream, {
       idleTimeoutMs: tunnel.spec.idleTimeoutSeconds * 1000,
       maxSessionMs: tunnel.spec.maxSessionSeconds * 1000,
-      onBytes: (direction, bytes) => metrics.bytes.inc({ tunnel: key, direction }, bytes),
+      onBytes: (direction, bytes) => metrics.bytes.inc({ ...labels, direction }, bytes),
     });
     const entry = { key, close: session.close, done: session.done };
     this.relays.add(entry);
@@ -371,8 +372,7 @@ export class Gateway {
   /** Results before admission (the lease path counts its own); unknown paths are not counted (label cardinality). */
   private count(rejection: Rejection, tunnel?: Tunnel): void {
     if (!tunnel || !rejection.result || rejection.result === 'queue_timeout' || rejection.result === 'upstream_error') return;
-    const key = `${tunnel.metadata.namespace}/${tunnel.metadata.name}`;
-    this.deps.metrics.connections.inc({ tunnel: key, result: rejection.result });
+    this.deps.metrics.connections.inc({ ...tunnelLabels(tunnel), result: rejection.result });
   }
 
   /** Never a stack trace to the client: the log has it. */

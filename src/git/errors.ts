@@ -2,7 +2,8 @@
 // the repository (without credentials), the revision, and the field or
 // Secret to change. The same text goes into the run's condition, its Events
 // and a shard's message; it never holds a credential.
-import { redact, withoutCredentials } from './url.ts';
+import { SshError } from './ssh.ts';
+import { redact, sshAddressOf, withoutCredentials } from './url.ts';
 
 export interface SourceContext {
   url: string;
@@ -45,7 +46,9 @@ export function explain(err: unknown, ctx: SourceContext): GitSourceError {
     data?: { statusCode?: number; statusMessage?: string };
   };
   let message: string;
-  if (e.code === 'HttpError' && (e.data?.statusCode === 401 || e.data?.statusCode === 403)) {
+  if (err instanceof SshError) {
+    message = `${what}: ${sshAdvice(err, ctx)}`;
+  } else if (e.code === 'HttpError' && (e.data?.statusCode === 401 || e.data?.statusCode === 403)) {
     const status = `HTTP ${e.data.statusCode}`;
     message = ctx.secret
       ? `${what}: the server refused the credentials of Secret ${ctx.secret} (${status}): fix its token, or its ` +
@@ -75,7 +78,28 @@ export function explain(err: unknown, ctx: SourceContext): GitSourceError {
   return new GitSourceError(redact(message, ctx.secrets));
 }
 
+function sshAdvice(err: SshError, ctx: SourceContext): string {
+  const secret = `Secret ${ctx.secret ?? '(spec.source.git.secretRef)'}`;
+  switch (err.reason) {
+    case 'host-key-unknown':
+      return `${err.message} in key known_hosts of ${secret}: add the server's host key (ssh-keyscan -p <port> <host>)`;
+    case 'host-key-mismatch':
+      return `${err.message} in key known_hosts of ${secret}: if the server's key really changed, replace it ` +
+        'there; otherwise something else answers at this address';
+    case 'key':
+      return `the key in key identity of ${secret} cannot be used (${err.message}): give a private key in OpenSSH ` +
+        'or PEM form, and its passphrase in key password if it is encrypted';
+    case 'authentication':
+      return `the server refused the key in key identity of ${secret} (${err.message}): add its public key to ` +
+        'the repository\'s deploy keys, or fix the key or its passphrase (key password)';
+    case 'command':
+      return `the server could not serve the repository (${err.message}): fix the path in spec.source.git.url`;
+  }
+}
+
 function hostOf(url: string): string {
+  const ssh = sshAddressOf(url);
+  if (ssh) return `${ssh.host}:${ssh.port}`;
   try {
     return new URL(url).host;
   } catch {

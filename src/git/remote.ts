@@ -1,12 +1,14 @@
-// The two things Fleetwright does with a git source, both over smart HTTP with
-// isomorphic-git (no git binary in the image): the controller resolves the
-// revision to one commit by listing the remote's refs, and each runner pod
-// fetches exactly that commit. Over HTTP, git's upload-pack serves a commit
-// that is not a ref's tip as long as an advertised ref reaches it
-// (check_non_tip in upload-pack.c, for stateless RPC), so a branch moved
-// since the run was pinned still yields the pinned commit, shallowly; one no
-// ref reaches any more (a force-push) is refused. Checked against git
-// http-backend (test/unit/git/); GitHub and GitLab serve fetches with git's
+// The two things Fleetwright does with a git source, with isomorphic-git (no
+// git binary in the image): the controller resolves the revision to one commit
+// by listing the remote's refs, and each runner pod fetches exactly that
+// commit. Over HTTP, git's upload-pack serves a commit that is not a ref's tip
+// as long as an advertised ref reaches it (check_non_tip in upload-pack.c, for
+// stateless RPC), so a branch moved since the run was pinned still yields the
+// pinned commit, shallowly; one no ref reaches any more (a force-push) is
+// refused. Over ssh (ssh.ts), upload-pack serves only what it advertised, so a
+// commit that is no longer a tip comes with the full history of the branches
+// (wantOverSsh). Checked against git http-backend and OpenSSH's sshd with
+// git-shell (test/unit/git/); GitHub and GitLab serve fetches with git's
 // upload-pack too, which this machine cannot reach to check.
 import * as fs from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
@@ -15,11 +17,14 @@ import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { authHeaders, type GitCredentials, secretsOf } from './credentials.ts';
 import { describeSource, explain, GitSourceError, type SourceContext } from './errors.ts';
-import { withoutCredentials } from './url.ts';
+import { openSshSession, SSH_PLACEHOLDER_URL, type SshCredentials } from './ssh.ts';
+import { sshAddressOf, withoutCredentials } from './url.ts';
 
 export interface GitRemote {
   url: string;
   credentials?: GitCredentials;
+  /** For an ssh URL: the key to log in with and the server's host keys. */
+  ssh?: SshCredentials;
   /** The Secret the credentials came from, for messages. */
   secret?: string;
 }
@@ -36,13 +41,40 @@ const contextOf = (remote: GitRemote, revision: string | undefined): SourceConte
   url: remote.url,
   ...(revision ? { revision } : {}),
   ...(remote.secret ? { secret: remote.secret } : {}),
-  secrets: secretsOf(remote.credentials),
+  secrets: secretsOf(remote.credentials, remote.ssh),
 });
 
-/** isomorphic-git's Node client with every request of one operation under one deadline. */
-const within = (signal: AbortSignal) => ({
-  request: (req: Parameters<typeof http.request>[0]) => http.request({ ...req, signal }),
-});
+type GitHttpClient = Parameters<typeof git.listServerRefs>[0]['http'];
+
+/**
+ * Runs `operation` with the client and URL isomorphic-git is to use for the
+ * remote: its own HTTP client, or one over an ssh connection that stays open
+ * for the operation. Every request is under `signal`.
+ */
+async function withRemote<T>(
+  remote: GitRemote,
+  signal: AbortSignal,
+  operation: (client: GitHttpClient, url: string) => Promise<T>,
+): Promise<T> {
+  const address = sshAddressOf(remote.url);
+  if (!address) {
+    const client = { request: (req: Parameters<typeof http.request>[0]) => http.request({ ...req, signal }) };
+    return operation(client, remote.url);
+  }
+  if (!remote.ssh) {
+    throw new GitSourceError(`an ssh URL needs a key: create a Secret with keys identity and known_hosts and name it ` +
+      'in spec.source.git.secretRef');
+  }
+  const session = await openSshSession(address, remote.ssh, signal);
+  try {
+    return await operation(session.http as GitHttpClient, SSH_PLACEHOLDER_URL);
+  } finally {
+    session.close();
+  }
+}
+
+const deadline = (timeoutMs: number, signal?: AbortSignal) =>
+  (signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs));
 
 /**
  * The commit `revision` names on the remote: a full SHA as it is (after
@@ -60,14 +92,7 @@ export async function resolveRevision(
   const ctx = contextOf(remote, revision);
   let refs: Awaited<ReturnType<typeof git.listServerRefs>>;
   try {
-    refs = await git.listServerRefs({
-      http: within(signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs)),
-      url: remote.url,
-      headers: authHeaders(remote.credentials),
-      protocolVersion: 1,
-      symrefs: true,
-      peelTags: true,
-    });
+    refs = await withRemote(remote, deadline(timeoutMs, signal), (client, url) => listRefs(client, url, remote));
   } catch (err) {
     throw explain(err, ctx);
   }
@@ -83,6 +108,24 @@ export async function resolveRevision(
   throw new GitSourceError(`${describeSource(ctx)}: no branch, tag or ref ${revision} ` +
     `(branches: ${branches.slice(0, 10).join(', ') || 'none'}${branches.length > 10 ? ', …' : ''}): ` +
     'fix spec.source.git.revision, or use a full 40-hex commit SHA');
+}
+
+type ServerRef = Awaited<ReturnType<typeof git.listServerRefs>>[number];
+
+const listRefs = (client: GitHttpClient, url: string, remote: GitRemote) => git.listServerRefs({
+  http: client, url, headers: authHeaders(remote.credentials), protocolVersion: 1, symrefs: true, peelTags: true,
+});
+
+/**
+ * What to ask an ssh server for to get `commit`, given the refs it advertises:
+ * the commit itself when a ref points at it, the annotated tag that peels to
+ * it, or else every branch and tag in full (upload-pack over ssh refuses a
+ * commit it did not advertise; one of them may still reach it).
+ */
+export function wantOverSsh(refs: readonly ServerRef[], commit: string): { ref: string; depth: 1 } | { all: true } {
+  if (refs.some((r) => r.oid === commit)) return { ref: commit, depth: 1 };
+  const tag = refs.find((r) => r.peeled === commit);
+  return tag ? { ref: tag.ref, depth: 1 } : { all: true };
 }
 
 export interface FetchRequest {
@@ -102,15 +145,20 @@ export interface FetchRequest {
 export async function fetchCommit(request: FetchRequest, timeoutMs: number): Promise<string> {
   const { remote, commit, dir, gitdir } = request;
   const ctx = contextOf(remote, request.revision);
-  const client = within(AbortSignal.timeout(timeoutMs));
   try {
     await mkdir(dir, { recursive: true });
     await git.init({ fs, dir, gitdir });
-    // fetch wants a remote with a refspec even for one commit; its URL carries no credentials.
-    await git.addRemote({ fs, gitdir, remote: 'origin', url: remote.url });
-    await git.fetch({
-      fs, http: client, gitdir, url: remote.url, ref: commit, singleBranch: true, depth: 1, tags: false,
-      headers: authHeaders(remote.credentials),
+    await withRemote(remote, AbortSignal.timeout(timeoutMs), async (client, url) => {
+      // fetch wants a remote with a refspec even for one commit; its URL carries no credentials.
+      await git.addRemote({ fs, gitdir, remote: 'origin', url });
+      const headers = authHeaders(remote.credentials);
+      const want = sshAddressOf(remote.url)
+        ? wantOverSsh(await listRefs(client, url, remote), commit)
+        : { ref: commit, depth: 1 };
+      const common = { fs, http: client, gitdir, url, headers };
+      await ('all' in want
+        ? git.fetch({ ...common, singleBranch: false, tags: true })
+        : git.fetch({ ...common, ref: want.ref, singleBranch: true, depth: want.depth, tags: false }));
     });
   } catch (err) {
     throw explain(err, ctx);

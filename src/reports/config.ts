@@ -1,6 +1,7 @@
 import { REPORT_STORE_METRICS_PORT, REPORT_STORE_PORT } from '../contracts/ports.ts';
 import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } from '../runtime/flags.ts';
 import { type Bind, parseBindAddress } from '../runtime/http.ts';
+import { UsageError } from '../runtime/usage.ts';
 import type { S3Options } from './s3.ts';
 
 export const reportStoreFlags = {
@@ -60,30 +61,30 @@ export function reportStoreUsage(): string {
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new Error(`--${flag}=${value}: expected a positive whole number of bytes, such as 268435456 for 256 MiB`);
+    throw new UsageError(`--${flag}=${value}: expected a positive whole number of bytes, such as 268435456 for 256 MiB`);
   }
   return n;
 }
 
 function positiveDuration(value: string, flag: string): number {
   const ms = parseDuration(value, `--${flag}`);
-  if (ms <= 0) throw new Error(`--${flag}=${value}: must be longer than 0, e.g. 720h`);
+  if (ms <= 0) throw new UsageError(`--${flag}=${value}: must be longer than 0, e.g. 720h`);
   return ms;
 }
 
 function publicUrl(value: string | undefined): string {
   if (!value) {
-    throw new Error('--public-url is required: the URL readers reach this store at, e.g. https://reports.example.com ' +
+    throw new UsageError('--public-url is required: the URL readers reach this store at, e.g. https://reports.example.com ' +
       '(status.reportURL starts with it)');
   }
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`--public-url=${value}: not a URL; expected e.g. https://reports.example.com`);
+    throw new UsageError(`--public-url=${value}: not a URL; expected e.g. https://reports.example.com`);
   }
   if (!['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
-    throw new Error(`--public-url=${value}: expected an http(s) URL without query or fragment, e.g. https://reports.example.com`);
+    throw new UsageError(`--public-url=${value}: expected an http(s) URL without query or fragment, e.g. https://reports.example.com`);
   }
   return value.replace(/\/+$/, '');
 }
@@ -91,15 +92,15 @@ function publicUrl(value: string | undefined): string {
 function backend(v: Record<string, string | undefined>): Backend {
   switch (v.backend) {
     case 'filesystem':
-      if (!v.path) throw new Error('--backend=filesystem needs --path: the folder reports are kept in');
+      if (!v.path) throw new UsageError('--backend=filesystem needs --path: the folder reports are kept in');
       return { kind: 'filesystem', path: v.path };
     case 's3': {
-      if (!v['s3-bucket']) throw new Error('--backend=s3 needs --s3-bucket: the bucket reports are kept in');
+      if (!v['s3-bucket']) throw new UsageError('--backend=s3 needs --s3-bucket: the bucket reports are kept in');
       const style = v['s3-force-path-style'];
-      if (style !== 'true' && style !== 'false') throw new Error(`--s3-force-path-style=${style}: expected true or false`);
+      if (style !== 'true' && style !== 'false') throw new UsageError(`--s3-force-path-style=${style}: expected true or false`);
       const endpoint = v['s3-endpoint'];
       if (endpoint !== undefined && !/^https?:$/.test(URL.parse(endpoint)?.protocol ?? '')) {
-        throw new Error(`--s3-endpoint=${endpoint}: not an http(s) URL; expected e.g. http://minio.storage:9000`);
+        throw new UsageError(`--s3-endpoint=${endpoint}: not an http(s) URL; expected e.g. http://minio.storage:9000`);
       }
       return {
         kind: 's3',
@@ -110,15 +111,15 @@ function backend(v: Record<string, string | undefined>): Backend {
       };
     }
     default:
-      throw new Error(`--backend=${v.backend}: expected filesystem or s3`);
+      throw new UsageError(`--backend=${v.backend}: expected filesystem or s3`);
   }
 }
 
-/** Parses `fleetwright report-store` arguments; throws with the offending flag and the fix named. */
+/** Parses `fleetwright report-store` arguments; throws a UsageError with the offending flag and the fix named. */
 export function parseReportStoreArgs(args: string[]): ReportStoreConfig {
-  const { values: v } = parseFlags(args, reportStoreFlags);
+  const { values: v } = parseFlags('report-store', args, reportStoreFlags);
   const bind = parseBindAddress(v['bind-address'], '--bind-address');
-  if (!bind) throw new Error('--bind-address=0: the report store must listen somewhere');
+  if (!bind) throw new UsageError('--bind-address=0: the report store must listen somewhere');
   return {
     kubeconfig: v.kubeconfig,
     logLevel: v['log-level'],

@@ -17,9 +17,9 @@ import {
 } from '../contracts/git-source.ts';
 import { isContainedPath } from '../contracts/suite-layout.ts';
 import { terminationLogOf } from '../contracts/termination.ts';
-import { credentialsOf, GIT_PASSWORD_KEY, GIT_TOKEN_KEY, GIT_USERNAME_KEY, type GitCredentials } from '../git/credentials.ts';
+import { CREDENTIAL_KEYS, remoteCredentialsOf, secretsOf } from '../git/credentials.ts';
 import { GitSourceError } from '../git/errors.ts';
-import { fetchCommit } from '../git/remote.ts';
+import { fetchCommit, type GitRemote } from '../git/remote.ts';
 import { redact, withoutCredentials } from '../git/url.ts';
 import { createLogger } from '../runtime/log.ts';
 
@@ -30,7 +30,8 @@ export const usage = () =>
   'Fetches one commit of a git repository into a folder (the init container of a git-sourced runner pod).\n' +
   'Environment (written by the TestRun controller):\n' +
   `  ${GIT_URL_ENV}, ${GIT_COMMIT_ENV} (40-hex), ${GIT_REVISION_ENV}, ${GIT_PATH_ENV}\n` +
-  `  ${GIT_SECRET_ENV}  the Secret mounted at ${GIT_CREDENTIALS_DIR} (key token, or username and password)\n` +
+  `  ${GIT_SECRET_ENV}  the Secret mounted at ${GIT_CREDENTIALS_DIR} (key token, or username and password;\n` +
+  '                         for ssh, keys identity and known_hosts, and password if the key is encrypted)\n' +
   `Checks the commit out into ${GIT_TREE_DIR}; a failure goes to the termination message.`;
 
 export interface FetchSourceOptions {
@@ -49,7 +50,7 @@ export async function runFetchSource(options: FetchSourceOptions = {}): Promise<
   const path = env[GIT_PATH_ENV] || undefined;
   const revision = env[GIT_REVISION_ENV] || undefined;
   const secret = env[GIT_SECRET_ENV] || undefined;
-  let credentials: GitCredentials | undefined;
+  let remote: GitRemote = { url };
   try {
     if (!url || !/^[0-9a-f]{40}$/.test(commit)) {
       throw new GitSourceError(`${GIT_URL_ENV} and a 40-hex ${GIT_COMMIT_ENV} are required (the TestRun controller sets them)`);
@@ -57,8 +58,7 @@ export async function runFetchSource(options: FetchSourceOptions = {}): Promise<
     if (path !== undefined && !isContainedPath(path)) {
       throw new GitSourceError(`${GIT_PATH_ENV}=${path} leaves the repository: fix spec.source.git.path`);
     }
-    credentials = secret ? readCredentials(secret, options.credentialsDir ?? GIT_CREDENTIALS_DIR) : undefined;
-    const remote = { url, ...(credentials ? { credentials } : {}), ...(secret ? { secret } : {}) };
+    if (secret) remote = withCredentials(url, secret, options.credentialsDir ?? GIT_CREDENTIALS_DIR);
     const project = await fetchCommit({
       remote,
       commit,
@@ -71,24 +71,24 @@ export async function runFetchSource(options: FetchSourceOptions = {}): Promise<
     return 0;
   } catch (err) {
     const raw = err instanceof Error ? err.message : String(err);
-    const message = err instanceof GitSourceError ? raw : redact(raw, credentials ? [credentials.password] : []);
+    const message = err instanceof GitSourceError ? raw : redact(raw, secretsOf(remote.credentials, remote.ssh));
     log.error({ url: withoutCredentials(url), commit }, message);
     writeFileSync(terminationLogOf(env), message.slice(0, 4000));
     return 1;
   }
 }
 
-/** The credentials in the mounted Secret: mounted optional, so that a missing key is said here, not by the kubelet. */
-function readCredentials(secret: string, dir: string): GitCredentials {
-  const read = (key: string) => (existsSync(join(dir, key)) ? readFileSync(join(dir, key), 'utf8').trim() : undefined);
-  const found = credentialsOf({
-    [GIT_TOKEN_KEY]: read(GIT_TOKEN_KEY),
-    [GIT_USERNAME_KEY]: read(GIT_USERNAME_KEY),
-    [GIT_PASSWORD_KEY]: read(GIT_PASSWORD_KEY),
-  });
+/**
+ * The remote with the credentials of the mounted Secret: mounted optional,
+ * so that a missing key is said here, not by the kubelet.
+ */
+function withCredentials(url: string, secret: string, dir: string): GitRemote {
+  const keys = Object.fromEntries(CREDENTIAL_KEYS.filter((key) => existsSync(join(dir, key)))
+    .map((key) => [key, readFileSync(join(dir, key), 'utf8')]));
+  const found = remoteCredentialsOf(url, keys);
   if (!found.ok) {
     throw new GitSourceError(`Secret ${secret} (spec.source.git.secretRef) has no ${found.missing}, or does not exist: ` +
       'add the credentials to it');
   }
-  return found.credentials;
+  return { url, secret, ...found.credentials };
 }

@@ -14,7 +14,7 @@ import { constants, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createLogger } from '../runtime/log.ts';
 import { PROGRESS_FILE_ENV, PROGRESS_PATH, PROGRESS_PORT_ENV } from '../contracts/progress.ts';
-import { DEFAULT_SOURCE_DIR, POOL_BROWSER_ENV, SOURCE_DIR_ENV, WORK_DIR_ENV } from '../contracts/runner.ts';
+import { DEFAULT_SOURCE_DIR, POOL_BROWSER_ENV, POOL_SESSIONS_ENV, SOURCE_DIR_ENV, WORK_DIR_ENV } from '../contracts/runner.ts';
 import { fitSummary } from '../contracts/shard-summary.ts';
 import { DEPENDENCIES_FAILED, runnerFailureMessage } from '../contracts/runner-failure.ts';
 import { DEPENDENCY_CACHE_URL_ENV, REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../contracts/report-store.ts';
@@ -36,6 +36,7 @@ export const usage = () =>
   `  ${REPORT_UPLOAD_URL_ENV}  PUT the shard's Playwright blob report there when the tests are done (unset: no upload)\n` +
   `  ${REPORT_TOKEN_FILE_ENV}   the file with the upload's bearer token\n` +
   `  ${POOL_BROWSER_ENV}     run only the projects of this browser (unset: every project)\n` +
+  `  ${POOL_SESSIONS_ENV}    run at most this many Playwright workers (unset: the suite's own)\n` +
   `  ${DEPENDENCY_CACHE_URL_ENV} restore and store the suite's installed dependencies there (unset: install every time)\n` +
   '  NPM_CONFIG_USERCONFIG        an .npmrc with the registry and its token (a TestRun\'s spec.dependencies.npmrcSecretRef)\n' +
   '  PW_TEST_CONNECT_WS_ENDPOINT, PW_TEST_CONNECT_EXPOSE_NETWORK: the browser, read by Playwright';
@@ -102,7 +103,9 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
   };
   const terminationLog = terminationLogOf(env);
 
-  const projects = await projectsForPool(env[POOL_BROWSER_ENV], args, {
+  const sessions = Number.parseInt(env[POOL_SESSIONS_ENV] ?? '', 10);
+  const pool = { browser: env[POOL_BROWSER_ENV], sessions: Number.isNaN(sessions) ? undefined : sessions };
+  const projects = await projectsForPool(pool, args, {
     cli: app.cli, listReporter: app.listReporter, cwd: suite, env: childEnv, file: `${suite}.projects.json`, log,
   });
   if (projects.kind === 'none') {

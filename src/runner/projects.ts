@@ -1,7 +1,10 @@
-// Which of a suite's Playwright projects a shard runs: those of the pool's
-// browser. The agent refuses a client of another browser, so a project of
-// another browser would only fail; `npm init playwright` writes projects for
-// chromium, firefox and webkit, and a pool serves one of them.
+// Which of a suite's Playwright projects a shard runs, and with how many
+// workers: the projects of the pool's browser (the agent refuses a client of
+// another browser, so a project of another browser would only fail; `npm init
+// playwright` writes projects for chromium, firefox and webkit, and a pool
+// serves one of them), and no more workers than the leased browser serves
+// sessions (each worker is a client of its own; Playwright's default is half
+// the node's cores, and the pool's default one session per browser).
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -11,6 +14,12 @@ import type { ProjectNotRun, ShardSummary } from '../contracts/shard-summary.ts'
 export interface ListedProject {
   name: string;
   browser: string;
+}
+
+/** What `playwright test --list` resolved: the workers it would start and each project it would run, in order. */
+export interface SuiteListing {
+  workers: number;
+  projects: ListedProject[];
 }
 
 /**
@@ -68,7 +77,7 @@ async function listProjects(
   listReporter: string,
   args: readonly string[],
   options: { cwd: string; env: NodeJS.ProcessEnv; file: string },
-): Promise<ListedProject[] | undefined> {
+): Promise<SuiteListing | undefined> {
   rmSync(options.file, { force: true });
   const child = spawn(process.execPath, [cli, 'test', '--list', '--reporter', listReporter, ...withoutShardArgs(args)], {
     cwd: options.cwd,
@@ -81,7 +90,7 @@ async function listProjects(
   });
   if (code !== 0) return undefined;
   try {
-    return JSON.parse(readFileSync(options.file, 'utf8')) as ListedProject[];
+    return JSON.parse(readFileSync(options.file, 'utf8')) as SuiteListing;
   } catch {
     return undefined;
   }
@@ -91,23 +100,35 @@ export type PoolProjects =
   | { kind: 'run'; args: string[]; notRun: ProjectNotRun[] } |
   { kind: 'none'; summary: ShardSummary };
 
+/** `--workers` when the suite would start more workers than the browser serves sessions; else nothing. */
+export function workerArgs(workers: number | undefined, sessions: number | undefined): string[] {
+  return workers !== undefined && sessions !== undefined && workers > sessions ? [`--workers=${sessions}`] : [];
+}
+
 /**
  * The arguments of the shard's `playwright test` when its pool serves
- * `browser`: the user's, with `--project` for each project of that browser
- * when the suite also has others; or, when it has none of that browser, the
- * failed summary that says so. No browser (a runner outside a pod): every
- * project, the arguments as they are.
+ * `browser` with `sessions` clients per browser: the user's, with `--project`
+ * for each project of that browser when the suite also has others, and
+ * `--workers` when it would start more workers than that; or, when it has no
+ * project of that browser, the failed summary that says so. No pool (a runner
+ * outside a pod): the arguments as they are.
  */
 export async function projectsForPool(
-  browser: string | undefined,
+  pool: { browser?: string | undefined; sessions?: number | undefined },
   args: readonly string[],
   options: { cli: string; listReporter: string; cwd: string; env: NodeJS.ProcessEnv; file: string; log: Logger },
 ): Promise<PoolProjects> {
-  const all = { kind: 'run' as const, args: [...args], notRun: [] };
-  if (!browser) return all;
+  const { browser, sessions } = pool;
+  if (!browser && sessions === undefined) return { kind: 'run', args: [...args], notRun: [] };
   const listed = await listProjects(options.cli, options.listReporter, args, options);
-  const selection = listed ? selectProjects(listed, browser) : { kind: 'all' as const };
-  if (selection.kind === 'all') return all;
+  const workers = workerArgs(listed?.workers, sessions);
+  if (workers.length > 0) {
+    options.log.info({ workers: listed?.workers, sessions },
+      `running ${sessions} Playwright worker(s), not ${listed?.workers}: each browser of the pool serves ${sessions} ` +
+      'session(s) at once (its sessionsPerBrowser)');
+  }
+  const selection = listed && browser ? selectProjects(listed.projects, browser) : { kind: 'all' as const };
+  if (selection.kind === 'all') return { kind: 'run', args: [...args, ...workers], notRun: [] };
   if (selection.kind === 'none') {
     const projects = selection.notRun.map((p) => `${p.name || '(unnamed)'} (${p.browser})`).join(', ');
     const error = `no project of this suite runs in ${browser}, the browser of the pool: ${projects}. ` +
@@ -119,7 +140,7 @@ export async function projectsForPool(
     'leaving out the projects of other browsers');
   return {
     kind: 'run',
-    args: [...withoutProjectArgs(args), ...selection.run.map((name) => `--project=${name}`)],
+    args: [...withoutProjectArgs(args), ...selection.run.map((name) => `--project=${name}`), ...workers],
     notRun: selection.notRun,
   };
 }

@@ -1,7 +1,8 @@
 // Flags of every `fleetwright` command, declared one way and shown one way:
 // a table of node:util parseArgs options, each with its help line (and, for
 // a flag with a value, what to call the value in the help).
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { parseCommandLine, UsageError } from './usage.ts';
 
 type OptionConfig = NonNullable<ParseArgsConfig['options']>[string];
 
@@ -23,20 +24,25 @@ export function flagLines(flags: FlagTable, options: { shorts?: boolean } = {}):
   });
 }
 
-/** parseArgs over a flag table: unknown flags are errors, and so are positionals unless allowed. */
+/**
+ * parseArgs over `command`'s flag table: an unknown flag, a missing value and (unless allowed) a positional are
+ * UsageErrors that name the command's --help.
+ */
 export function parseFlags<T extends FlagTable, P extends boolean = false>(
+  command: string,
   args: string[],
   flags: T,
   allowPositionals?: P,
 ) {
-  return parseArgs({ args, options: flags, strict: true, allowPositionals: (allowPositionals ?? false) as P });
+  const positionals = (allowPositionals ?? false) as P;
+  return parseCommandLine(command, { args, options: flags, strict: true, allowPositionals: positionals });
 }
 
 /** `15s`, `500ms`, `1m`, `1.5s` (Go's time.ParseDuration for the units flags use) to milliseconds. */
 export function parseDuration(value: string, flag: string): number {
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
-  if (!match) throw new Error(`${flag}=${value}: expected a duration such as 500ms, 15s or 1m`);
+  if (!match) throw new UsageError(`${flag}=${value}: expected a duration such as 500ms, 15s or 1m`);
   return Number(match[1]) * (units[match[2] as string] as number);
 }
 

@@ -2,6 +2,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { UsageError } from './usage.ts';
 
 /** Where a server listens: `host` unset is every interface, port 0 a free one. */
 export type Bind = { host?: string; port: number };
@@ -15,7 +16,7 @@ export function parseBindAddress(value: string, flag: string): Bind | undefined 
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
   if (!match || port > 65535) {
-    throw new Error(`${flag}=${value}: expected [host]:port such as :8080 or 127.0.0.1:8080, or 0 to disable`);
+    throw new UsageError(`${flag}=${value}: expected [host]:port such as :8080 or 127.0.0.1:8080, or 0 to disable`);
   }
   const host = match[1] ?? match[2];
   return { host: host || undefined, port };

@@ -40,7 +40,7 @@ export function installValues(image: string): string[] {
   ];
 }
 
-/** Both namespaces enforce the restricted Pod Security Standard, as the README says they may. */
+/** Both namespaces enforce the restricted Pod Security Standard, as docs/operations.md says they may. */
 export function createNamespaces(): void {
   for (const name of [release.namespace, samples]) {
     kubectl(['create', 'namespace', name]);

@@ -175,6 +175,7 @@ describe('a runner pod that uploads its report', () => {
       attempt: 1,
       endpoint: 'ws://10.244.0.9:3000/pw',
       browser: 'chromium',
+      sessions: 1,
       deadlineSeconds: 600,
       report: {
         uploadUrl: 'http://fleetwright-report-store.fleetwright-system.svc:8082/reports/x/checkout/shards/1',
@@ -234,7 +235,7 @@ describe('config/ on a real API server', () => {
     expect(dryRun(manifest)).toHaveLength(objectsOf(manifest).length);
   });
 
-  it('takes the README\'s overlay: your image for the pods and for --image alike', () => {
+  it('takes the overlay of docs/operations.md: your image for the pods and for --image alike', () => {
     const overlay = objectsOf(kustomize(join('..', 'test', 'fixtures', 'chart', 'overlay'))) as (Meta & {
       spec?: { template?: { spec: { containers: { image: string; args?: string[] }[] } } };
     })[];

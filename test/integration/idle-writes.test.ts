@@ -15,7 +15,7 @@ const QUIET_MS = 12_000;
 let controller: ControllerProcess;
 let metricsUrl: string;
 
-type Obj = KubeObject & { spec?: { replicas?: number }; status?: Record<string, unknown> };
+type Obj = KubeObject & { status?: { desiredReplicas?: number } & Record<string, unknown> };
 
 /** The controller's own counts: requests by method, reconciles by controller, keys queued. */
 async function counts() {
@@ -41,9 +41,15 @@ beforeAll(async () => {
   metricsUrl = await controller.url('metrics');
   const r = rest();
   await r.create(`/api/v1/namespaces/${ns.name}/configmaps`, { metadata: { name: 'suite' }, data: { 'a.spec.ts': '' } });
-  for (const [name, replicas] of [['p1', 2], ['p2', 1]] as const) {
+  // p3 autoscales and was asked for a size it ignores: its desiredReplicas and ScaleIgnored condition stay put too.
+  const specs = {
+    p1: { replicas: 2 },
+    p2: { replicas: 1 },
+    p3: { replicas: 3, autoscaling: { minReplicas: 1, maxReplicas: 2 } },
+  };
+  for (const [name, spec] of Object.entries(specs)) {
     await r.create(collectionPath(BROWSER_POOL, ns.name), {
-      apiVersion: BROWSER_POOL.apiVersion, kind: BROWSER_POOL.kind, metadata: { name }, spec: { replicas },
+      apiVersion: BROWSER_POOL.apiVersion, kind: BROWSER_POOL.kind, metadata: { name }, spec,
     });
   }
   for (const [name, pool, shards] of [['r1', 'p1', 1], ['r2', 'p1', 2], ['r3', 'p2', 1]] as const) {
@@ -63,7 +69,8 @@ describe('an idle controller', () => {
     await eventually('the pools to report their pods and the runs their place in the queue', async () => {
       const pools = await listAll<Obj>(BROWSER_POOL, ns.name);
       const runs = await listAll<Obj>(TEST_RUN, ns.name);
-      return pools.every((p) => p.status?.replicas === p.spec?.replicas) &&
+      return pools.length === 3 && pools.every((p) => p.status?.desiredReplicas !== undefined &&
+        p.status.replicas === p.status.desiredReplicas) &&
         runs.length === 3 && runs.every((t) => t.status?.phase === 'Queued' && t.status.queuePosition !== undefined);
     });
     // Settled: the last status and Event writes are done, and nothing is queued.

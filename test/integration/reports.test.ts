@@ -21,8 +21,7 @@ import { S3Storage } from '../../src/reports/s3.ts';
 import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
 import { type S3Server, startS3Server } from '../fixtures/report-suite/s3-server.ts';
 import { useNamespace } from './helpers.ts';
-import { ControllerProcess, eventually, fleetwrightReportStore, rest } from './runtime/support.ts';
-import { freePort } from '../../hack/lib/ports.ts';
+import { type ControllerProcess, eventually, rest, startReportStore } from './runtime/support.ts';
 
 const ns = useNamespace('reports');
 const suiteDir = join(repoRoot, 'test', 'fixtures', 'report-suite');
@@ -176,7 +175,8 @@ const backends: Backend[] = [
 describe.each(backends)('the report store with the $name backend', (backend) => {
   const main = `checkout-${backend.name === 's3' ? 's3' : 'fs'}`;
   const other = `${main}-other`;
-  let port: number;
+  /** Set by the first start; a restart comes back at the same address, as a restarted Service's pod would. */
+  let port: number | undefined;
   let base: string;
   let store: ControllerProcess;
   let tokens: Record<string, { uid: string; token: string }>;
@@ -185,15 +185,13 @@ describe.each(backends)('the report store with the $name backend', (backend) => 
 
   const start = async () => {
     if (store) logged.push(...store.lines);
-    store = new ControllerProcess([
+    ({ store, url: base, port } = await startReportStore('127.0.0.1', [
       '--log-level=debug',
       `--watch-namespace=${ns.name}`,
-      `--bind-address=127.0.0.1:${port}`,
       '--metrics-bind-address=127.0.0.1:0',
-      `--public-url=${base}`,
       `--max-upload-bytes=${MAX_UPLOAD}`,
       ...backend.args(),
-    ], backend.env(), fleetwrightReportStore);
+    ], { env: backend.env(), port }));
     await eventually('the report store to be ready', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 30_000);
   };
   const metrics = async () => (await fetch(await store.url('metrics') + '/metrics')).text();
@@ -201,8 +199,6 @@ describe.each(backends)('the report store with the $name backend', (backend) => 
     send(base, 'PUT', shardUploadPath(ns.name, run, index), { headers: token ? { authorization: `Bearer ${token}` } : {}, body });
 
   beforeAll(async () => {
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     const [a, b] = await Promise.all([createRun(main), createRun(other)]);
     tokens = { [main]: a, [other]: b };
     await start();

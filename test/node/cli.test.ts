@@ -8,6 +8,7 @@ import { repoRoot } from '../../hack/lib/paths.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { TEST_RUN } from '../../src/api/resources.ts';
 import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
+import { writeUnreachableKubeconfig } from '../fixtures/unreachable-kubeconfig.ts';
 import { useNamespace } from '../integration/helpers.ts';
 import { eventually, rest } from '../integration/runtime/support.ts';
 import { fleetwright } from './fleetwright-cli.ts';
@@ -83,13 +84,7 @@ describe('fleetwright run', () => {
 
 describe('fleetwright run: errors that say what to fix', () => {
   it('cannot reach a cluster', async () => {
-    const closed = join(tmp, 'closed.kubeconfig');
-    writeFileSync(closed, JSON.stringify({
-      'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'gone',
-      'clusters': [{ name: 'gone', cluster: { server: 'https://127.0.0.1:1' } }],
-      'users': [{ name: 'gone', user: { token: 'x' } }],
-      'contexts': [{ name: 'gone', context: { cluster: 'gone', user: 'gone' } }],
-    }));
+    const closed = writeUnreachableKubeconfig(join(tmp, 'closed.kubeconfig'));
     const result = await fleetwright(['run', join(fixtures, 'passing'), '--pool', 'browsers'], { kubeconfig: closed });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(

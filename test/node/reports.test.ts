@@ -16,16 +16,15 @@ import { TEST_RUN } from '../../src/api/resources.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, reportTokenSecret } from '../../src/contracts/report-store.ts';
 import { objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
-import { ControllerProcess, eventually, fleetwrightReportStore, rest } from '../integration/runtime/support.ts';
+import { type ControllerProcess, eventually, rest, startReportStore } from '../integration/runtime/support.ts';
 import { apply, poolManifest, useController, waitForPool } from './pools.ts';
-import { freePort } from '../../hack/lib/ports.ts';
 
 const ns = useNamespace('reports');
 const suiteDir = join(repoRoot, 'test', 'fixtures', 'report-suite');
-let port = 0;
 let storeDir = '';
 let store: ControllerProcess;
-const storeUrl = () => `http://${NODE_IP}:${port}`;
+let storeAddress = '';
+const storeUrl = () => storeAddress;
 
 type RunObject = KubeObject & {
   status?: {
@@ -38,19 +37,15 @@ type RunObject = KubeObject & {
 const getRun = (name: string) => rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
 
 beforeAll(async () => {
-  port = await freePort(NODE_IP);
   storeDir = mkdtempSync(join(tmpdir(), 'fleetwright-reports-'));
   // Runner pods reach this host at the bridge address, as they would reach the store's Service.
-  store = new ControllerProcess([
-    `--bind-address=${NODE_IP}:${port}`,
+  ({ store, url: storeAddress } = await startReportStore(NODE_IP, [
     '--metrics-bind-address=0',
-    `--public-url=${storeUrl()}`,
     `--watch-namespace=${ns.name}`,
     '--backend=filesystem',
     `--path=${storeDir}`,
     '--log-level=debug',
-  ], {}, fleetwrightReportStore);
-  await store.url('reports');
+  ]));
   const data = Object.fromEntries(readdirSync(suiteDir).filter((f) => f.endsWith('.ts') && !f.includes('s3'))
     .map((f) => [f, readFileSync(join(suiteDir, f), 'utf8')]));
   await rest().create(`/api/v1/namespaces/${ns.name}/configmaps`, { metadata: { name: 'suite' }, data });

@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type GitServer, startGitServer } from '../../hack/lib/gitserver.ts';
+import { type GitServer, type SshAccess, startGitServer } from '../../hack/lib/gitserver.ts';
 import { ensureSuiteImage } from '../../hack/lib/images.ts';
 import { NODE_IP } from '../../hack/lib/node.ts';
 import { startNpmMirror, stopNpmMirror } from '../../hack/lib/npm-mirror.ts';
@@ -20,11 +20,10 @@ import { packFolder } from '../../src/cli/pack.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
-import { ControllerProcess, eventually, fleetwrightReportStore, rest } from '../integration/runtime/support.ts';
+import { type ControllerProcess, eventually, rest, startReportStore } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
 import { fleetwright } from './fleetwright-cli.ts';
 import { apply, poolManifest, testRunManifest, useController, waitForPool } from './pools.ts';
-import { freePort } from '../../hack/lib/ports.ts';
 
 interface RunObject extends KubeObject {
   status?: {
@@ -47,8 +46,8 @@ let git: GitServer;
 let mirrorUrl = '';
 let store: ControllerProcess;
 let storeDir = '';
-let storePort = 0;
-const storeUrl = () => `http://${NODE_IP}:${storePort}`;
+let storeAddress = '';
+const storeUrl = () => storeAddress;
 
 const finished = (r: RunObject) => ['Succeeded', 'Failed', 'Error'].includes(r.status?.phase ?? '');
 const getRun = (name: string) => rest().get<RunObject>(objectPath(TEST_RUN, { namespace: ns.name, name }));
@@ -74,18 +73,17 @@ async function storeMetric(result: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  storePort = await freePort(NODE_IP);
   storeDir = mkdtempSync(join(tmpdir(), 'fleetwright-suites-store-'));
   // Runner pods reach this host at the bridge address, as they would reach the store's Service.
-  store = new ControllerProcess([
-    `--bind-address=${NODE_IP}:${storePort}`, '--metrics-bind-address=127.0.0.1:0', `--public-url=${storeUrl()}`,
-    `--watch-namespace=${ns.name}`, '--backend=filesystem', `--path=${storeDir}`,
-  ], {}, fleetwrightReportStore);
-  [mirrorUrl, git] = await Promise.all([
-    startNpmMirror({ host: NODE_IP, port: await freePort(NODE_IP), log: (line) => console.log(`[npm mirror] ${line}`) }),
-    startGitServer({ host: NODE_IP, token: gitToken }),
-    store.url('reports'),
+  let started: Awaited<ReturnType<typeof startReportStore>>;
+  [mirrorUrl, git, started] = await Promise.all([
+    startNpmMirror({ host: NODE_IP, log: (line) => console.log(`[npm mirror] ${line}`) }),
+    startGitServer({ host: NODE_IP, token: gitToken, ssh: true }),
+    startReportStore(NODE_IP, [
+      '--metrics-bind-address=127.0.0.1:0', `--watch-namespace=${ns.name}`, '--backend=filesystem', `--path=${storeDir}`,
+    ]),
   ]);
+  ({ store, url: storeAddress } = started);
 }, 300_000);
 useController(() => ns.name, () => [`--report-store-url=${storeUrl()}`]);
 
@@ -235,6 +233,32 @@ describe('a git source', () => {
     expect(kubectl(['get', 'pods', '-n', ns.name, '-l', selector, '-o', 'name']).stdout).toBe('');
     kubectl(['delete', 'tr', 'bad-url', 'bad-revision', 'bad-token', 'no-secret', '-n', ns.name]);
   });
+
+  it('runs a repository over ssh with a deploy key, and refuses a server whose host key known_hosts does not hold', async () => {
+    const access = git.ssh as SshAccess;
+    const repo = git.createRepository('over-ssh');
+    const commit = repo.commitFolder(suite, 'e2e tests', { into: 'e2e' });
+    const otherHost = access.knownHosts.replace(/ \S+\n$/, ` ${'A'.repeat(68)}\n`);
+    const deployKey = (name: string, knownHosts: string) =>
+      `apiVersion: v1\nkind: Secret\nmetadata: { name: ${name} }\n` +
+      `stringData: { identity: ${JSON.stringify(access.identity)}, known_hosts: ${JSON.stringify(knownHosts)} }`;
+    const sshRun = (name: string, secret: string) => testRun(name, 'poolRef: { name: suites }\n' +
+      `source: { git: { url: ${repo.sshUrl}, path: e2e, secretRef: { name: ${secret} } } }\nshards: 2`);
+    apply(ns.name, [deployKey('deploy-key', access.knownHosts), deployKey('other-host', otherHost),
+      sshRun('over-ssh', 'deploy-key'), sshRun('wrong-host', 'other-host')].join('\n---\n'));
+    const [run, refused] = await Promise.all([waitForRun('over-ssh'), waitForReason('wrong-host', 'SourceUnavailable')]);
+    expect(run.status?.source?.commit).toBe(commit);
+    expect(counts(run.status?.summary), messages(run)).toEqual(suiteCounts);
+    expect(scheduled(refused)?.message).toContain(`the host key of [${NODE_IP}]:${access.port} is not the one ` +
+      'known_hosts holds in key known_hosts of Secret other-host');
+    expect(JSON.stringify(refused)).not.toContain(access.identity.split('\n')[1]);
+    // Without a Secret an ssh URL cannot work: the API server refuses it (CEL) before anything is created.
+    const unkeyed = kubectl(['apply', '-n', ns.name, '-f', '-'],
+      testRun('no-key', `poolRef: { name: suites }\nsource: { git: { url: ${repo.sshUrl} } }`));
+    expect(unkeyed.status).not.toBe(0);
+    expect(unkeyed.stderr).toContain('an ssh url needs secretRef: a Secret with keys identity (the private key) and known_hosts');
+    kubectl(['delete', 'tr', 'wrong-host', '-n', ns.name]);
+  }, 600_000);
 });
 
 describe('dependencies that cannot be installed', () => {

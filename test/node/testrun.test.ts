@@ -242,11 +242,12 @@ describe('deleting a TestRun', () => {
 describe('the controller process', () => {
   it('exports the TestRun metrics', async () => {
     const text = await (await fetch(`${await controller.url('metrics')}/metrics`)).text();
-    expect(text).toMatch(/^fleetwright_tests_total\{pool="trio",result="passed"\} 21$/m);
-    expect(text).toMatch(/^fleetwright_tests_total\{pool="trio",result="failed"\} 3$/m);
+    const pool = (name: string) => `namespace="${ns.name}",pool="${name}"`;
+    expect(text).toContain(`\nfleetwright_tests_total{${pool('trio')},result="passed"} 21\n`);
+    expect(text).toContain(`\nfleetwright_tests_total{${pool('trio')},result="failed"} 3\n`);
     expect(text).toMatch(/^fleetwright_testruns\{phase="Failed"\} \d+$/m);
-    expect(text).toMatch(/^fleetwright_testrun_queue_seconds_count\{pool="trio"\} 13$/m);
-    expect(text).toMatch(/^fleetwright_testrun_duration_seconds_count\{pool="runners",result="Failed"\} \d+$/m);
+    expect(text).toContain(`\nfleetwright_testrun_queue_seconds_count{${pool('trio')}} 13\n`);
+    expect(text).toMatch(new RegExp(`^fleetwright_testrun_duration_seconds_count\\{${pool('runners')},result="Failed"\\} \\d+$`, 'm'));
     expect(text).toContain('# TYPE fleetwright_shard_retries_total counter');
   });
 

@@ -132,7 +132,7 @@ describe('the Helm chart', () => {
       '--gateway-url=ws://fleetwright-gateway.fleetwright-system.svc',
       '--report-store-url=http://fleetwright-report-store.fleetwright-system.svc:8082',
     ]));
-    // The README's kustomize overlay rewrites args[1] to the overlay's image.
+    // The kustomize overlay of docs/operations.md rewrites args[1] to the overlay's image.
     expect(args[1]).toBe(`--image=${image}`);
     expect(find(objects, 'Role', 'fleetwright-controller-leader-election').rules?.[0]?.resourceNames).toEqual(['fleetwright-controller']);
     expect(controller.spec?.template?.spec.serviceAccountName).toBe('fleetwright-controller');

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { customResourceDefinition, renderCrdFiles, structuralSchema } from '../../src/api/crd.ts';
+import { renderCrdFiles } from '../../hack/lib/crd-files.ts';
+import { customResourceDefinition, structuralSchema } from '../../src/api/crd.ts';
 import { withRules } from '../../src/api/rules.ts';
 import { kinds } from '../../src/api/v1alpha1/index.ts';
 

@@ -16,7 +16,6 @@ import { FilesystemStorage } from '../../src/reports/filesystem.ts';
 import { ReportMetrics } from '../../src/reports/metrics.ts';
 import { ReportServer, UploadsInFlight } from '../../src/reports/server.ts';
 import { installDependencies } from '../../src/runner/install.ts';
-import { freePort } from '../../hack/lib/ports.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const uid = '5d1e0c3a-7b2f-4e8d-9c6a-1f2e3d4c5b6a';
@@ -34,7 +33,7 @@ let tokenFile: string;
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'fw-npm-mirror-'));
   mirrorDir = join(scratch, 'mirror');
-  mirror = await startNpmMirror({ host: '127.0.0.1', port: await freePort(), dir: mirrorDir });
+  mirror = await startNpmMirror({ host: '127.0.0.1', dir: mirrorDir });
 
   const storage = new FilesystemStorage(join(scratch, 'store'));
   await storage.init();

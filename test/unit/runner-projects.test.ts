@@ -1,6 +1,6 @@
 import { devices } from '@playwright/test';
 import { describe, expect, it } from 'vitest';
-import { projectBrowser, selectProjects, withoutProjectArgs } from '../../src/runner/projects.ts';
+import { projectBrowser, selectProjects, withoutProjectArgs, workerArgs } from '../../src/runner/projects.ts';
 
 describe('the browser of a Playwright project', () => {
   it('is its browserName, else its device\'s default browser type, else chromium', () => {
@@ -45,5 +45,15 @@ describe('the projects a shard runs', () => {
     expect(withoutProjectArgs(['--project=firefox', '--grep', '@smoke', '--project', 'chromium', 'webkit', '--shard=1/2', 'a.spec.ts']))
       .toEqual(['--grep', '@smoke', '--shard=1/2', 'a.spec.ts']);
     expect(withoutProjectArgs(['tests/', '--project', 'chromium'])).toEqual(['tests/']);
+  });
+});
+
+describe('workerArgs', () => {
+  it('caps the workers at the sessions a browser serves, and leaves fewer alone', () => {
+    expect(workerArgs(4, 1)).toEqual(['--workers=1']);
+    expect(workerArgs(2, 2)).toEqual([]);
+    expect(workerArgs(1, 4)).toEqual([]);
+    expect(workerArgs(undefined, 1)).toEqual([]);
+    expect(workerArgs(4, undefined)).toEqual([]);
   });
 });

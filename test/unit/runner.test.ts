@@ -28,7 +28,7 @@ import { startGitServer } from '../../hack/lib/gitserver.ts';
 import { LAYOUT_KEY } from '../../src/contracts/suite-layout.ts';
 import { runFetchSource } from '../../src/runner/fetch-source.ts';
 import { prepareSuite, suitePath } from '../../src/runner/workdir.ts';
-import { freePort } from '../../hack/lib/ports.ts';
+import { onFreePort, portTaken } from '../../hack/lib/ports.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const fixture = join(root, 'test/fixtures/suite');
@@ -63,6 +63,15 @@ function node(args: string[], env: NodeJS.ProcessEnv, onStdout?: OnStdout, cwd =
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((done) => child.on('close', (code) => done({ code, stdout: stripVTControlCharacters(stdout), stderr })));
+}
+
+/**
+ * A suite's webServer listens on the port its config names, picked here just before: when another process took
+ * it meanwhile, Playwright says so (or the server's EADDRINUSE), and onFreePort runs it again on another.
+ */
+function unlessPortTaken(exit: Exit): Exit {
+  if (portTaken(`${exit.stdout}\n${exit.stderr}`)) throw new Error(`the webServer's port was taken:\n${exit.stdout}`);
+  return exit;
 }
 
 describe('fleetwright runner', () => {
@@ -100,14 +109,14 @@ describe('fleetwright runner', () => {
   /** `node src/main.ts runner [args]` as a runner pod runs it; returns its exit and the summary it left. */
   async function runner(name: string, args: string[], source = fixture, onStdout?: OnStdout, extraEnv = {}) {
     const termination = join(tmp, `${name}.termination-log`);
-    const exit = await node(['src/main.ts', 'runner', ...args], {
+    const exit = await onFreePort('127.0.0.1', async (port) => unlessPortTaken(await node(['src/main.ts', 'runner', ...args], {
       ...env,
       ...extraEnv,
-      SUITE_PORT: String(await freePort()),
+      SUITE_PORT: String(port),
       FLEETWRIGHT_SOURCE_DIR: source,
       FLEETWRIGHT_WORK_DIR: join(tmp, name),
       FLEETWRIGHT_TERMINATION_LOG: termination,
-    }, onStdout);
+    }, onStdout)));
     const message = existsSync(termination) ? readFileSync(termination, 'utf8') : undefined;
     const parsed = parseShardSummary(message);
     if (!parsed.ok) throw new Error(`${name}: ${parsed.message}\n${exit.stdout}\n${exit.stderr}`);
@@ -134,10 +143,10 @@ describe('fleetwright runner', () => {
     // The reference: the same suite run directly, counted by Playwright's own JSON reporter;
     // the runner's run of it alongside, to save a minute on two cores.
     const jsonFile = join(tmp, 'direct.json');
-    const reference = node(
+    const reference = onFreePort('127.0.0.1', async (port) => unlessPortTaken(await node(
       [playwrightCli, 'test', '--config', join(fixture, 'playwright.config.ts'), '--reporter=json', '--output', join(tmp, 'direct')],
-      { ...env, SUITE_PORT: String(await freePort()), PLAYWRIGHT_JSON_OUTPUT_FILE: jsonFile },
-    );
+      { ...env, SUITE_PORT: String(port), PLAYWRIGHT_JSON_OUTPUT_FILE: jsonFile },
+    )));
     [, wholeRun] = await Promise.all([
       reference,
       runner('whole', [], fixture, pollProgress(), { FLEETWRIGHT_PROGRESS_PORT: '0' }),
@@ -217,25 +226,27 @@ describe('fleetwright runner', () => {
       '',
     ].join('\n'), { mode: 0o755 });
     symlinkSync('../tide-site/serve.js', join(source, 'node_modules/.bin/tide-site'));
-    const [npmPort, directPort] = [await freePort(), await freePort()];
-    writeFileSync(join(source, 'package.json'), JSON.stringify({ private: true, scripts: { start: `tide-site --port ${npmPort}` } }));
+    // Its two servers' ports come from the environment: SUITE_PORT (runner's) and DIRECT_PORT (below).
+    writeFileSync(join(source, 'package.json'), JSON.stringify({ private: true, scripts: { start: 'tide-site --port $SUITE_PORT' } }));
     writeFileSync(join(source, 'playwright.config.js'), [
+      'const [npm, direct] = [process.env.SUITE_PORT, process.env.DIRECT_PORT];',
       'module.exports = { webServer: [',
-      `  { command: 'npm run start', url: 'http://127.0.0.1:${npmPort}/' },`,
-      `  { command: 'tide-site --port ${directPort}', url: 'http://127.0.0.1:${directPort}/' },`,
+      '  { command: \'npm run start\', url: `http://127.0.0.1:${npm}/` },',
+      '  { command: `tide-site --port ${direct}`, url: `http://127.0.0.1:${direct}/` },',
       '] };',
       '',
     ].join('\n'));
     writeFileSync(join(source, 'tides.spec.js'), [
       'const { expect, test } = require(\'@playwright/test\');',
-      `for (const port of [${npmPort}, ${directPort}]) test(\`serves on \${port}\`, async ({ page }) => {`,
+      'for (const port of [process.env.SUITE_PORT, process.env.DIRECT_PORT]) test(`serves on ${port}`, async ({ page }) => {',
       '  await page.goto(`http://127.0.0.1:${port}/`);',
       '  await expect(page).toHaveTitle(`tides on ${port}`);',
       '});',
       '',
     ].join('\n'));
 
-    const { code, summary, stdout } = await runner('own-bins', [], source);
+    const { code, summary, stdout } = await onFreePort('127.0.0.1', (directPort) =>
+      runner('own-bins', [], source, undefined, { DIRECT_PORT: String(directPort) }));
 
     expect(code, stdout).toBe(0);
     expect(counts(summary)).toEqual({ passed: 2, failed: 0, flaky: 0, skipped: 0 });
@@ -252,6 +263,15 @@ describe('fleetwright runner', () => {
     expect(counts(chosen.summary)).toEqual({ passed: 2, failed: 0, flaky: 0, skipped: 0 });
     expect(chosen.summary.projectsNotRun).toEqual([{ name: 'firefox', browser: 'firefox' }]);
   });
+
+  it('runs no more workers than the pool\'s browser serves sessions', { timeout: 90_000 },
+    async () => {
+      // The suite asks for 2 workers; a browser serving 1 session would refuse the second.
+      const one = await runner('one-session', [], fixture, undefined, { FLEETWRIGHT_POOL_SESSIONS: '1' });
+      expect(one.stdout).toContain('running 1 Playwright worker(s), not 2: each browser of the pool serves 1 session(s)');
+      expect(one.stdout).toMatch(/Running 14 tests using 1 worker\b/);
+      expect(counts(one.summary)).toEqual(whole);
+    });
 
   it('runs nothing and fails, naming the projects, when none is of the pool\'s browser', { timeout: 60_000 }, async () => {
     const { code, summary } = await runner('init-none', ['--project=firefox'], initFixture, undefined,

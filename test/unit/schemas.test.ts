@@ -74,14 +74,22 @@ describe('a git source', () => {
     expect(TestRunSpec.parse(run(git)).source.git).toEqual(git);
   });
 
-  it.each(['ssh://git@github.com/team/e2e.git', 'git@github.com:team/e2e.git', 'git://host/e2e.git', 'file:///srv/e2e'])(
-    'refuses %s: only http(s) is supported', (url) => {
-      expect(messages(run({ url }))).toContain(
-        'source.git.url: url must be an http:// or https:// URL: only http(s) is supported (isomorphic-git has no ssh transport)');
+  it.each(['git://host/e2e.git', 'file:///srv/e2e', '/srv/e2e.git', 'e2e', 'https://'])(
+    'refuses %s: git fetches https, http and ssh only', (url) => {
+      expect(messages(run({ url }))).toContain('source.git.url: url must be an https://, http:// or ssh:// URL, or [user@]host:path');
     });
 
-  it('refuses credentials in the URL and names secretRef', () => {
-    expect(messages(run({ url: 'https://me:ghp_secret@github.com/team/e2e.git' }))).toContain(
+  it.each(['ssh://git@github.com/team/e2e.git', 'ssh://10.244.0.1:2222/srv/e2e.git', 'git@github.com:team/e2e.git',
+    'gitolite@git.example.com:/srv/e2e.git', 'host:e2e.git'])('takes the ssh URL %s with a Secret, and not without', (url) => {
+    expect(messages(run({ url, secretRef: { name: 'deploy-key' } }))).toEqual([]);
+    expect(messages(run({ url }))).toEqual([
+      'source.git.secretRef: an ssh url needs secretRef: a Secret with keys identity (the private key) and known_hosts',
+    ]);
+  });
+
+  it.each(['https://me:ghp_secret@github.com/team/e2e.git', 'https://ghp_secret@github.com/team/e2e.git',
+    'ssh://git:hunter22@github.com/team/e2e.git'])('refuses credentials in the URL %s and names secretRef', (url) => {
+    expect(messages(run({ url, secretRef: { name: 'git' } }))).toContain(
       'source.git.url: url must not carry credentials: put them in a Secret and name it in secretRef');
   });
 

@@ -91,6 +91,9 @@ const PodTemplate = z
   })
   .describe('Scheduling and metadata applied to every browser pod of the pool.');
 
+/** spec.replicas when the manifest gives none: what the API server stores for a pool that never asked for a size. */
+export const DEFAULT_REPLICAS = 1;
+
 export const BrowserPoolSpec = z
   .object({
     browser: Browser.default('chromium'),
@@ -99,9 +102,10 @@ export const BrowserPoolSpec = z
       .int()
       .min(0)
       .max(1000)
-      .default(1)
+      .default(DEFAULT_REPLICAS)
       .describe(
-        'Number of browser pods to keep when autoscaling is not set. Target of the scale subresource.',
+        'Number of browser pods to keep when autoscaling is not set. Target of the scale subresource; ignored ' +
+        'while autoscaling is set (the ScaleIgnored condition says so).',
       ),
     autoscaling: Autoscaling.optional(),
     sessionsPerBrowser: z
@@ -125,6 +129,10 @@ export const BrowserPoolSpec = z
 export const BrowserPoolStatus = z
   .object({
     replicas: count('Browser pods that exist, in any state.').optional(),
+    desiredReplicas: count(
+      'Browser pods the pool aims for now: spec.replicas, or with autoscaling ' +
+      'clamp(busy + waiting + idleBuffer, minReplicas, maxReplicas).',
+    ).optional(),
     readyReplicas: count('Browser pods whose agent is ready.').optional(),
     idle: count('Ready browsers with no lease.').optional(),
     busy: count('Browsers leased to a TestRun or Tunnel.').optional(),
@@ -156,7 +164,12 @@ export const BrowserPoolKind = {
   maxNameLength: 50,
   printerColumns: [
     { name: 'Browser', type: 'string', jsonPath: '.spec.browser', description: 'Browser engine.' },
-    { name: 'Desired', type: 'integer', jsonPath: '.spec.replicas', description: 'Desired browser pods.' },
+    {
+      name: 'Desired',
+      type: 'integer',
+      jsonPath: '.status.desiredReplicas',
+      description: 'Browser pods the pool aims for (with autoscaling, what demand asks for; not spec.replicas).',
+    },
     { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready browser pods.' },
     { name: 'Idle', type: 'integer', jsonPath: '.status.idle', description: 'Ready browsers with no lease.' },
     { name: 'Busy', type: 'integer', jsonPath: '.status.busy', description: 'Leased browsers.' },

@@ -37,6 +37,17 @@ const ImageSource = z
 const CONTAINED_PATH = '^[^/\\\\\\x00]+(/[^/\\\\\\x00]+)*$';
 const DOT_SEGMENT = '(^|/)[.][.]?(/|$)';
 
+// git's URL forms the runner fetches, as RE2 patterns for CEL and JavaScript
+// alike: http(s), ssh:// and scp-like `[user@]host:path` (git-clone(1)).
+const SSH_URL = '^ssh://[^/?#]+|^([^@/:]+@)?[^@/:]+:([^/]|/[^/])';
+const GIT_URL = `^https?://[^/?#]+|${SSH_URL}`;
+/** User info in an http(s) URL, or a password in an ssh one (its user name is no secret). */
+const URL_CREDENTIALS = '^https?://[^/?#]*@|^ssh://[^/?#@]*:[^/?#@]*@';
+
+export const isGitUrl = (url: string) => new RegExp(GIT_URL).test(url);
+export const isSshGitUrl = (url: string) => new RegExp(SSH_URL).test(url);
+export const carriesCredentials = (url: string) => new RegExp(URL_CREDENTIALS).test(url);
+
 const GitSource = withRules(
   z
     .object({
@@ -45,8 +56,9 @@ const GitSource = withRules(
         .min(1)
         .max(2048)
         .describe(
-          'The repository\'s http(s) URL, as for git clone. Only http and https are supported: the runner image ' +
-          'fetches with isomorphic-git, which has no ssh transport. Credentials go in secretRef, never in the URL.',
+          'The repository\'s URL, as for git clone: https://, http://, ssh://[user@]host[:port]/path or ' +
+          '[user@]host:path (ssh logs in as `git` unless the URL names a user). Credentials go in secretRef, never ' +
+          'in the URL.',
         ),
       revision: z
         .string()
@@ -68,24 +80,33 @@ const GitSource = withRules(
       secretRef: LocalObjectReference('Secret')
         .optional()
         .describe(
-          'A Secret in the run\'s namespace with the credentials: key `token` (sent as the basic-auth password, ' +
-          'with `username` if the Secret has one, else x-access-token, as GitHub, GitLab and Gitea accept), or ' +
-          '`username` and `password`. Unset: the repository is fetched without credentials.',
+          'A Secret in the run\'s namespace with the credentials. For http(s): key `token` (sent as the ' +
+          'basic-auth password, with `username` if the Secret has one, else x-access-token, as GitHub, GitLab and ' +
+          'Gitea accept), or `username` and `password`; unset, the repository is fetched without credentials. ' +
+          'For ssh (required): `identity` (the private key), `known_hosts` (the server\'s host keys, as ' +
+          'ssh-keyscan prints them; there is no trust on first use) and `password` if the key is encrypted: the ' +
+          'keys Flux uses.',
         ),
     })
     .describe('Tests in a git repository, fetched by the runner pods at the commit the controller pinned.'),
   [
     {
-      cel: 'self.url.matches(\'^https?://[^/?#]+\')',
-      holds: (g) => /^https?:\/\/[^/?#]+/.test(g.url),
-      message: 'url must be an http:// or https:// URL: only http(s) is supported (isomorphic-git has no ssh transport)',
+      cel: `self.url.matches('${GIT_URL}')`,
+      holds: (g) => isGitUrl(g.url),
+      message: 'url must be an https://, http:// or ssh:// URL, or [user@]host:path',
       fieldPath: '.url',
     },
     {
-      cel: '!self.url.matches(\'^[a-zA-Z]+://[^/?#]*@\')',
-      holds: (g) => !/^[a-zA-Z]+:\/\/[^/?#]*@/.test(g.url),
+      cel: `!self.url.matches('${URL_CREDENTIALS}')`,
+      holds: (g) => !carriesCredentials(g.url),
       message: 'url must not carry credentials: put them in a Secret and name it in secretRef',
       fieldPath: '.url',
+    },
+    {
+      cel: `!self.url.matches('${SSH_URL}') || has(self.secretRef)`,
+      holds: (g) => !isSshGitUrl(g.url) || g.secretRef !== undefined,
+      message: 'an ssh url needs secretRef: a Secret with keys identity (the private key) and known_hosts',
+      fieldPath: '.secretRef',
     },
     {
       cel: '!has(self.path) || !self.path.matches(\'' + DOT_SEGMENT + '\')',

@@ -22,7 +22,7 @@ import { isLeasable, leaseOf, reclaimReason } from '../../leasing/lease.ts';
 import { isExpired, type LeaseRequest, queueOrder, requestedLease } from '../../leasing/requests.ts';
 import { parseResource } from '../../api/validate.ts';
 import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasing/gateways.ts';
-import { setCondition } from '../../runtime/conditions.ts';
+import { findCondition, removeCondition, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
@@ -160,6 +160,12 @@ class PoolPass {
     if (rejected) {
       conditions = setCondition(conditions, { ...rejected, observedGeneration: pool.metadata.generation }, this.now);
     }
+    const ignored = plan.scaleIgnored;
+    // An Event too when spec.replicas comes to be ignored or asks for another size: `kubectl scale` users read Events.
+    const announce = ignored && findCondition(pool.status?.conditions, ignored.type)?.message !== ignored.message;
+    conditions = ignored
+      ? setCondition(conditions, { ...ignored, observedGeneration: pool.metadata.generation }, this.now)
+      : removeCondition(conditions, 'ScaleIgnored');
     await this.writeStatus(pool, {
       ...plan.status,
       playwrightVersion: poolPlaywrightVersion([...this.pods.values()].map(browserPodView)),
@@ -167,6 +173,10 @@ class PoolPass {
       observedGeneration: pool.metadata.generation,
       conditions,
     });
+    if (announce) {
+      ctx.log.info({ replicas: parsed.value.spec.replicas }, ignored.message);
+      await ctx.events.emit(pool, { type: 'Warning', reason: 'ScaleIgnored', action: 'Reconcile', note: ignored.message });
+    }
     const now = this.now.getTime();
     const untilReplicaExpiry = replicaExpiresAt === undefined ? undefined : replicaExpiresAt - now + 1000;
     // A refused pod may be fixed outside the pool (a PriorityClass created): try again, but not at once.

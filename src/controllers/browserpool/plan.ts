@@ -1,6 +1,6 @@
 // What a BrowserPool should look like, computed from what is observed: a pure
 // function, so every scaling rule is a unit test away.
-import type { BrowserPoolSpec } from '../../api/v1alpha1/index.ts';
+import { type BrowserPoolSpec, DEFAULT_REPLICAS } from '../../api/v1alpha1/index.ts';
 import type { BrowserState } from '../../contracts/browser-lease.ts';
 
 /** What the controller needs to know about one browser pod. */
@@ -26,6 +26,8 @@ export interface BrowserPodView {
 
 export interface PoolStatusCounts {
   replicas: number;
+  /** What the pool aims for (the printer column Desired): spec.replicas, or what autoscaling asks for now. */
+  desiredReplicas: number;
   readyReplicas: number;
   idle: number;
   busy: number;
@@ -40,7 +42,7 @@ export interface PodRemoval {
 }
 
 export interface ConditionPlan {
-  type: 'Ready' | 'ScalingLimited' | 'Degraded';
+  type: 'Ready' | 'ScalingLimited' | 'Degraded' | 'ScaleIgnored';
   status: 'True' | 'False';
   reason: string;
   message: string;
@@ -56,6 +58,8 @@ export interface PoolPlan {
   desired: number;
   status: PoolStatusCounts;
   conditions: ConditionPlan[];
+  /** Set: autoscaling overrides the size spec.replicas asks for; said as a condition, and an Event when it appears. */
+  scaleIgnored?: ConditionPlan;
   /** When to look again though nothing changes (an idle pod passes scaleDownDelaySeconds). */
   requeueAfterMs?: number;
 }
@@ -84,6 +88,27 @@ export function desiredReplicas(spec: BrowserPoolSpec, busy: number, waiting: nu
   const scaling = spec.autoscaling;
   if (!scaling) return spec.replicas;
   return Math.min(Math.max(busy + waiting + scaling.idleBuffer, scaling.minReplicas), scaling.maxReplicas);
+}
+
+/**
+ * Whether spec.replicas asks for something autoscaling overrides. The API
+ * server stores DEFAULT_REPLICAS for a pool that gave none, so any other
+ * number was asked for (`kubectl scale`, a HorizontalPodAutoscaler, an edit)
+ * and is ignored: said on the pool with how to change its size instead.
+ */
+export function scaleIgnored(spec: BrowserPoolSpec): ConditionPlan | undefined {
+  const scaling = spec.autoscaling;
+  if (!scaling || spec.replicas === DEFAULT_REPLICAS) return undefined;
+  return {
+    type: 'ScaleIgnored',
+    status: 'True',
+    reason: 'AutoscalingEnabled',
+    message:
+      `spec.replicas ${spec.replicas} is ignored while spec.autoscaling is set: the pool scales with demand between ` +
+      `autoscaling.minReplicas ${scaling.minReplicas} and maxReplicas ${scaling.maxReplicas} (status.desiredReplicas ` +
+      'is what it aims for now). Change autoscaling.minReplicas or maxReplicas, or remove spec.autoscaling for a ' +
+      'fixed size of spec.replicas',
+  };
 }
 
 export function planPool(spec: BrowserPoolSpec, pods: BrowserPodView[], waiting: number, now: Date): PoolPlan {
@@ -176,6 +201,7 @@ export function planPool(spec: BrowserPoolSpec, pods: BrowserPodView[], waiting:
       : { type: 'ScalingLimited', status: 'False', reason: 'WithinLimits', message: `${desired} browser pod(s) wanted` },
     degraded(stuck, recentFailures, now),
   ];
+  const ignored = scaleIgnored(spec);
 
   return {
     create,
@@ -184,6 +210,7 @@ export function planPool(spec: BrowserPoolSpec, pods: BrowserPodView[], waiting:
     desired,
     status: {
       replicas: active.length,
+      desiredReplicas: desired,
       readyReplicas: active.filter((p) => p.ready).length,
       idle: idle.length,
       busy: busy.length,
@@ -191,6 +218,7 @@ export function planPool(spec: BrowserPoolSpec, pods: BrowserPodView[], waiting:
       waiting,
     },
     conditions,
+    ...(ignored ? { scaleIgnored: ignored } : {}),
     ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
   };
 }

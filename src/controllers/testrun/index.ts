@@ -142,6 +142,8 @@ class RunPass {
   private reportOutcome: ReportSetup | undefined;
   /** The engine of the run's pool: runners run only the suite's projects of it. */
   private poolBrowser = 'chromium';
+  /** Clients each browser of the pool serves at once: the most workers a runner may start. */
+  private poolSessions = 1;
   /** The commit a git source runs, once pinned. */
   private pinned: PinnedSource | undefined;
 
@@ -204,6 +206,7 @@ class RunPass {
     if (npmrcProblem) return this.notScheduled(cached, 'NpmrcSecretNotFound', npmrcProblem);
     // The API server defaults spec.browser.
     this.poolBrowser = pool.spec?.browser ?? 'chromium';
+    this.poolSessions = pool.spec?.sessionsPerBrowser ?? 1;
     const source = await this.pinSource(cached, run);
     if ('wait' in source) return source.wait;
     if (source.pinned) {
@@ -286,6 +289,7 @@ class RunPass {
           attempt: action.attempt,
           endpoint: action.browser.endpoint ?? '',
           browser: this.poolBrowser,
+          sessions: this.poolSessions,
           deadlineSeconds: (deadline - this.now.getTime()) / 1000,
           report: await this.reportTarget(run, index),
           ...(this.pinned ? { pinned: this.pinned } : {}),

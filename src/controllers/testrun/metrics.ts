@@ -12,11 +12,14 @@ export interface TestCounts {
 const durationBuckets = [5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
 const queueBuckets = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800];
 
+/** A run's pool as the pool gauges label it: a poolRef names a pool of the run's own namespace. */
+const poolLabels = (run: TestRun) => ({ namespace: run.metadata.namespace ?? '', pool: run.spec.poolRef.name });
+
 /** The TestRun controller's metrics, registered beside controller-runtime's. */
 export class TestRunMetrics {
-  private readonly duration: Histogram<'pool' | 'result'>;
-  private readonly tests: Counter<'pool' | 'result'>;
-  private readonly queue: Histogram<'pool'>;
+  private readonly duration: Histogram<'namespace' | 'pool' | 'result'>;
+  private readonly tests: Counter<'namespace' | 'pool' | 'result'>;
+  private readonly queue: Histogram<'namespace' | 'pool'>;
   private readonly retries: Counter<'reason'>;
   private readonly finishedRuns: Counter<'namespace' | 'result'>;
 
@@ -37,21 +40,22 @@ export class TestRunMetrics {
     });
     this.duration = new Histogram({
       name: 'fleetwright_testrun_duration_seconds',
-      help: 'Time from a TestRun\'s first runner to its completion, by pool and result (the final phase).',
-      labelNames: ['pool', 'result'] as const,
+      help: 'Time from a TestRun\'s first runner to its completion, by pool (and its namespace) and result (the final ' +
+        'phase).',
+      labelNames: ['namespace', 'pool', 'result'] as const,
       buckets: durationBuckets,
       registers,
     });
     this.tests = new Counter({
       name: 'fleetwright_tests_total',
-      help: 'Tests of finished TestRuns, by pool and result (passed, failed, flaky, skipped).',
-      labelNames: ['pool', 'result'] as const,
+      help: 'Tests of finished TestRuns, by pool (and its namespace) and result (passed, failed, flaky, skipped).',
+      labelNames: ['namespace', 'pool', 'result'] as const,
       registers,
     });
     this.queue = new Histogram({
       name: 'fleetwright_testrun_queue_seconds',
-      help: 'Time from a TestRun\'s creation until its first runner started, by pool.',
-      labelNames: ['pool'] as const,
+      help: 'Time from a TestRun\'s creation until its first runner started, by pool (and its namespace).',
+      labelNames: ['namespace', 'pool'] as const,
       buckets: queueBuckets,
       registers,
     });
@@ -70,7 +74,7 @@ export class TestRunMetrics {
   }
 
   started(run: TestRun, created: string, now: Date): void {
-    this.queue.observe({ pool: run.spec.poolRef.name }, (now.getTime() - Date.parse(created)) / 1000);
+    this.queue.observe(poolLabels(run), (now.getTime() - Date.parse(created)) / 1000);
   }
 
   /**
@@ -80,10 +84,10 @@ export class TestRunMetrics {
    * write and this call loses the one run, which a counter's rate tolerates.
    */
   finished(run: TestRun, result: string, ms: number, summary: TestCounts): void {
-    const pool = run.spec.poolRef.name;
-    this.finishedRuns.inc({ namespace: run.metadata.namespace ?? '', result });
-    this.duration.observe({ pool, result }, ms / 1000);
-    for (const key of ['passed', 'failed', 'flaky', 'skipped'] as const) this.tests.inc({ pool, result: key }, summary[key] ?? 0);
+    const pool = poolLabels(run);
+    this.finishedRuns.inc({ namespace: pool.namespace, result });
+    this.duration.observe({ ...pool, result }, ms / 1000);
+    for (const key of ['passed', 'failed', 'flaky', 'skipped'] as const) this.tests.inc({ ...pool, result: key }, summary[key] ?? 0);
   }
 
   retried(reason: string): void {

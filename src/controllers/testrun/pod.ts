@@ -13,7 +13,7 @@ import {
 } from '../../contracts/git-source.ts';
 import { PROGRESS_PORT } from '../../contracts/ports.ts';
 import { PROGRESS_PORT_ENV, PROGRESS_PORT_NAME } from '../../contracts/progress.ts';
-import { DEFAULT_SOURCE_DIR, POOL_BROWSER_ENV, SOURCE_DIR_ENV } from '../../contracts/runner.ts';
+import { DEFAULT_SOURCE_DIR, POOL_BROWSER_ENV, POOL_SESSIONS_ENV, SOURCE_DIR_ENV } from '../../contracts/runner.ts';
 import {
   DEPENDENCY_CACHE_URL_ENV,
   REPORT_TOKEN_DIR,
@@ -47,6 +47,8 @@ export interface RunnerPodInput {
   endpoint: string;
   /** The engine of the pool the browser comes from: the runner runs only the suite's projects of it. */
   browser: string;
+  /** Clients that browser serves at once: the runner runs no more workers than this. */
+  sessions: number;
   /** Seconds left until the run's deadline: the pod's activeDeadlineSeconds, so nothing outlives the run. */
   deadlineSeconds: number;
   /**
@@ -142,6 +144,7 @@ export function runnerPod(input: RunnerPodInput): KubeObject {
             ...(spec.exposeNetwork ? [{ name: 'PW_TEST_CONNECT_EXPOSE_NETWORK', value: spec.exposeNetwork }] : []),
             { name: SOURCE_DIR_ENV, value: sourceDir },
             { name: POOL_BROWSER_ENV, value: input.browser },
+            { name: POOL_SESSIONS_ENV, value: String(input.sessions) },
             { name: 'CI', value: 'true' },
             // The runner serves the shard's running counts there; the controller polls them into status.
             { name: PROGRESS_PORT_ENV, value: String(PROGRESS_PORT) },

@@ -5,9 +5,9 @@
 // outcome into status.source or a Scheduled=False condition.
 import { type SecretObject, secretValues } from '../../api/builtin.ts';
 import type { TestRunSpec, TestRunStatus } from '../../api/v1alpha1/index.ts';
-import { credentialsOf } from '../../git/credentials.ts';
+import { remoteCredentialsOf } from '../../git/credentials.ts';
 import type { GitRemote } from '../../git/remote.ts';
-import { withoutCredentials } from '../../git/url.ts';
+import { sshAddressOf, withoutCredentials } from '../../git/url.ts';
 
 export type PinnedSource = NonNullable<TestRunStatus['source']>;
 
@@ -44,10 +44,11 @@ export function planSource(
       type: 'unavailable',
       reason: 'SourceNotFound',
       message: `Secret ${name} with the credentials of repository ${repository} does not exist in namespace ` +
-        `${namespace}: create it (key token, or username and password) or fix spec.source.git.secretRef`,
+        `${namespace}: create it (${sshAddressOf(git.url) ? 'keys identity and known_hosts' : 'key token, or username and password'}) ` +
+        'or fix spec.source.git.secretRef',
     };
   }
-  const found = credentialsOf(secretValues(secret));
+  const found = remoteCredentialsOf(git.url, secretValues(secret));
   if (!found.ok) {
     return {
       type: 'unavailable',
@@ -56,7 +57,7 @@ export function planSource(
         `repository ${repository} to it`,
     };
   }
-  return { type: 'resolve', remote: { url: git.url, credentials: found.credentials, secret: name }, ...revision };
+  return { type: 'resolve', remote: { url: git.url, ...found.credentials, secret: name }, ...revision };
 }
 
 /**

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { inject } from 'vitest';
 import { repoRoot } from '../../../hack/lib/paths.ts';
+import { onFreePort } from '../../../hack/lib/ports.ts';
 import type { KubeObject, ResourceType } from '../../../src/api/meta.ts';
 import type { Controller } from '../../../src/runtime/controller.ts';
 import { Manager } from '../../../src/runtime/manager.ts';
@@ -26,7 +27,13 @@ export function capturingLogger(level = 'debug'): { log: Logger; lines: LogLine[
 
 export const rest = () => new RestClient(kubeConfig());
 
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs` saying `what`. */
+/** A process that ended before it did what it was started for: not worth waiting on. */
+class StartFailed extends Error {}
+
+/**
+ * Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs` saying `what`;
+ * at once when `check` throws a StartFailed.
+ */
 export async function eventually<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
@@ -40,6 +47,7 @@ export async function eventually<T>(
       const value = await check();
       if (value !== undefined && value !== false) return value as T;
     } catch (err) {
+      if (err instanceof StartFailed) throw err;
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
@@ -101,6 +109,8 @@ export class ControllerProcess {
   readonly lines: LogLine[] = [];
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
+  /** What it printed on stderr: a failure to start (`listen EADDRINUSE`, a usage error) is said there. */
+  stderr = '';
 
   constructor(args: string[], env: Record<string, string> = {}, command = toyController) {
     this.child = spawn(process.execPath, [...command.argv, `--kubeconfig=${kubeconfigOf(command)}`, ...args], {
@@ -114,17 +124,24 @@ export class ControllerProcess {
       buffered = parts.pop() ?? '';
       for (const line of parts) if (line.trim()) this.lines.push(JSON.parse(line) as LogLine);
     });
-    let stderr = '';
-    this.child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
-      if (stderr.trim()) console.error(`controller process stderr:\n${stderr}`);
+      if (this.stderr.trim()) console.error(`controller process stderr:\n${this.stderr}`);
       resolve(code);
     }));
   }
 
-  /** The URL a server logged when it started (`serving metrics`, `serving health probes`). */
+  /**
+   * The URL a server logged when it started listening (`serving metrics`, `serving reports`): with port 0 in
+   * its bind address, the port the kernel gave it. Fails at once, with its stderr, when the process exited first.
+   */
   url(what: string): Promise<string> {
-    return eventually(`the controller to serve ${what}`, () => this.lines.find((l) => l.msg === `serving ${what}`)?.url as string);
+    return eventually(`the controller to serve ${what}`, () => {
+      const url = this.lines.find((l) => l.msg === `serving ${what}`)?.url as string | undefined;
+      if (url) return url;
+      if (this.child.exitCode !== null) throw new StartFailed(`exited ${this.child.exitCode} before serving ${what}: ${this.stderr}`);
+      return undefined;
+    });
   }
 
   logged(msg: string): boolean {
@@ -135,4 +152,24 @@ export class ControllerProcess {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;
   }
+}
+
+/**
+ * `fleetwright report-store` on `host`. Its --public-url names its port, so it is told one rather than
+ * listening on 0: a free one, another when that was taken before the store listened (onFreePort), or
+ * `options.port` to start it again where it was. `args`: its other flags.
+ */
+export async function startReportStore(
+  host: string,
+  args: string[],
+  options: { env?: Record<string, string>; port?: number } = {},
+): Promise<{ store: ControllerProcess; url: string; port: number }> {
+  const start = async (port: number) => {
+    const url = `http://${host}:${port}`;
+    const store = new ControllerProcess([`--bind-address=${host}:${port}`, `--public-url=${url}`, ...args], options.env,
+      fleetwrightReportStore);
+    await store.url('reports');
+    return { store, url, port };
+  };
+  return options.port === undefined ? onFreePort(host, start) : start(options.port);
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../../src/cli/flags.ts';
+import { UsageError } from '../../../src/runtime/usage.ts';
 import { explain, loadTarget } from '../../../src/cli/kube.ts';
 import { defaultName, parseRunArgs, repositoryName, testRunManifest } from '../../../src/cli/run.ts';
 import { tunnelSnippet } from '../../../src/cli/tunnel.ts';
@@ -65,8 +65,13 @@ describe('fleetwright run arguments', () => {
     const url = 'https://git.example.com/team/app.git';
     expect(() => parseRunArgs(['.', '--git', url, '--pool', 'p']))
       .toThrow('--git runs a repository, not a folder: drop ., or drop --git');
+    expect(() => parseRunArgs(['--git', 'git://github.com/team/app.git', '--pool', 'p']))
+      .toThrow('--git=git://github.com/team/app.git: expected an https://, http:// or ssh:// repository URL, or [user@]host:path');
     expect(() => parseRunArgs(['--git', 'git@github.com:team/app.git', '--pool', 'p']))
-      .toThrow('--git=git@github.com:team/app.git: only http:// and https:// repository URLs are supported (no ssh)');
+      .toThrow('--git=git@github.com:team/app.git: an ssh URL needs --secret, a Secret with keys identity (the private ' +
+        'key) and known_hosts');
+    expect(parseRunArgs(['--git', 'git@github.com:team/app.git', '--secret', 'deploy-key', '--pool', 'p'])?.request.git)
+      .toEqual({ url: 'git@github.com:team/app.git', secret: 'deploy-key' });
     expect(() => parseRunArgs(['--git', 'https://me:tok@github.com/team/app.git', '--pool', 'p']))
       .toThrow('--git: the URL must not carry credentials: put them in a Secret and pass --secret');
     expect(() => parseRunArgs(['.', '--revision', 'main', '--pool', 'p']))

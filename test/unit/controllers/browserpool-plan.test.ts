@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { BrowserPoolSpec } from '../../../src/api/v1alpha1/index.ts';
-import { type BrowserPodView, FAILURE_WINDOW_MS, failureBackoffMs, planPool } from '../../../src/controllers/browserpool/plan.ts';
+import {
+  type BrowserPodView,
+  FAILURE_WINDOW_MS,
+  failureBackoffMs,
+  planPool,
+  scaleIgnored,
+} from '../../../src/controllers/browserpool/plan.ts';
 
 const now = new Date('2026-11-23T12:00:00Z');
 const minutesAgo = (m: number) => new Date(now.getTime() - m * 60_000);
@@ -56,6 +62,37 @@ describe('planPool', () => {
     const spec = autoscaled({ minReplicas: 1, maxReplicas: 5, idleBuffer: 1 });
     expect(planPool(spec, [], 0, now).desired).toBe(1);
     expect(planPool(spec, [browser('a', 'leased'), browser('b', 'leased')], 1, now)).toMatchObject({ desired: 4, create: 2 });
+  });
+
+  it('reports what it aims for as status.desiredReplicas: spec.replicas, or what autoscaling asks for now', () => {
+    expect(planPool(fixed(3), [], 0, now).status.desiredReplicas).toBe(3);
+    // spec.replicas 5 (kubectl scale) is not what an autoscaled pool aims for: three busy plus one idle is.
+    const spec = BrowserPoolSpec.parse({ replicas: 5, autoscaling: { minReplicas: 1, maxReplicas: 8, idleBuffer: 1 } });
+    const busy = ['a', 'b', 'c'].map((n) => browser(n, 'leased'));
+    expect(planPool(spec, busy, 0, now)).toMatchObject({ desired: 4, create: 1, status: { desiredReplicas: 4 } });
+    expect(planPool(spec, [], 0, now).status.desiredReplicas).toBe(1);
+  });
+
+  it('says that spec.replicas is ignored, and how to change the size, when autoscaling is set and replicas asked for one', () => {
+    const spec = BrowserPoolSpec.parse({ replicas: 5, autoscaling: { minReplicas: 1, maxReplicas: 3 } });
+    const plan = planPool(spec, [], 0, now);
+    expect(plan.scaleIgnored).toEqual({
+      type: 'ScaleIgnored',
+      status: 'True',
+      reason: 'AutoscalingEnabled',
+      message: 'spec.replicas 5 is ignored while spec.autoscaling is set: the pool scales with demand between ' +
+        'autoscaling.minReplicas 1 and maxReplicas 3 (status.desiredReplicas is what it aims for now). Change ' +
+        'autoscaling.minReplicas or maxReplicas, or remove spec.autoscaling for a fixed size of spec.replicas',
+    });
+    // Nothing is said of the other conditions: they keep their places.
+    expect(plan.conditions.map((c) => c.type)).toEqual(['Ready', 'ScalingLimited', 'Degraded']);
+  });
+
+  it('says nothing of spec.replicas for a pool without autoscaling, or whose replicas is the default it never set', () => {
+    expect(planPool(fixed(5), [], 0, now).scaleIgnored).toBeUndefined();
+    expect(scaleIgnored(autoscaled({ maxReplicas: 3 }))).toBeUndefined();
+    expect(scaleIgnored(BrowserPoolSpec.parse({ replicas: 0, autoscaling: { maxReplicas: 3 } }))?.reason)
+      .toBe('AutoscalingEnabled');
   });
 
   it('reports ScalingLimited when demand exceeds maxReplicas, and waits there', () => {

@@ -24,6 +24,7 @@ const podOf = (spec: Record<string, unknown>, pinned?: { revision: string; commi
     attempt: 1,
     endpoint: 'ws://10.244.0.9:3000/pw',
     browser: 'chromium',
+    sessions: 1,
     deadlineSeconds: 600,
     ...(pinned ? { pinned } : {}),
   });
@@ -54,6 +55,7 @@ describe('runnerPod', () => {
 
   it('tells the runner its pool\'s browser, so that it runs only the suite\'s projects of it', () => {
     expect(specOf({}).containers[0]?.env).toContainEqual({ name: 'FLEETWRIGHT_POOL_BROWSER', value: 'chromium' });
+    expect(specOf({}).containers[0]?.env).toContainEqual({ name: 'FLEETWRIGHT_POOL_SESSIONS', value: '1' });
   });
 });
 

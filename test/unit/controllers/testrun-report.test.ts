@@ -57,6 +57,7 @@ const podOf = (report?: ReportTarget, env?: { name: string; value: string }[]) =
   attempt: 1,
   endpoint: 'ws://10.244.0.9:3000/pw',
   browser: 'chromium',
+  sessions: 1,
   deadlineSeconds: 600,
   ...(report ? { report } : {}),
 }) as unknown as Pod;

@@ -32,6 +32,27 @@ describe('planSource', () => {
     });
   });
 
+  it('resolves an ssh URL with the Secret\'s key and known hosts, and names the key it lacks', () => {
+    const ssh = 'git@git.example.com:team/e2e.git';
+    const keys = { identity: '-----BEGIN OPENSSH PRIVATE KEY-----\n…\n', known_hosts: 'git.example.com ssh-ed25519 AAAA\n' };
+    expect(planSource('team-a', spec({ url: ssh, secretRef: { name: 'git' } }), undefined, secret(keys))).toEqual({
+      type: 'resolve',
+      remote: { url: ssh, ssh: { identity: keys.identity, knownHosts: keys.known_hosts }, secret: 'git' },
+    });
+    expect(planSource('team-a', spec({ url: ssh, secretRef: { name: 'git' } }), undefined, secret({ identity: keys.identity })))
+      .toEqual({
+        type: 'unavailable',
+        reason: 'SourceUnavailable',
+        message: 'Secret git (spec.source.git.secretRef) has no key known_hosts (the server\'s host keys, as ssh-keyscan ' +
+          `prints them): add the credentials of repository ${ssh} to it`,
+      });
+    expect(planSource('team-a', spec({ url: ssh, secretRef: { name: 'git' } }), undefined, undefined)).toMatchObject({
+      reason: 'SourceNotFound',
+      message: `Secret git with the credentials of repository ${ssh} does not exist in namespace team-a: create it ` +
+        '(keys identity and known_hosts) or fix spec.source.git.secretRef',
+    });
+  });
+
   it('waits for a missing Secret as for a missing ConfigMap, naming it and the fix', () => {
     expect(planSource('team-a', spec({ url, secretRef: { name: 'git' } }), undefined, undefined)).toEqual({
       type: 'unavailable',

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { repoRoot } from '../../../hack/lib/paths.ts';
+import { anchors } from '../docs/markdown.ts';
 import { metricNames, namesByJob, PROMETHEUS_NAMES, selectors } from './metric-names.ts';
 
 const rulesFile = join(repoRoot, 'charts', 'fleetwright', 'files', 'alerts.yaml');
+/** Where every alert's runbook_url leads: a section of docs/runbooks.md as the repository's web view shows it. */
+const RUNBOOKS_URL = 'https://github.com/fleetwright/fleetwright/blob/main/docs/runbooks.md';
 
 interface Rule { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }
 const rules = (parse(readFileSync(rulesFile, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
@@ -55,6 +58,8 @@ interface Case {
 
 /** The labels a series scraped from the controller carries (honor_labels keeps its own `namespace`). */
 const C = 'job="fleetwright-controller",instance="10.244.0.5:8080"';
+/** The same for the gateway: its Tunnel series carry the Tunnel's namespace. */
+const G = 'job="fleetwright-gateway",instance="10.244.0.6:9090"';
 
 const cases: Case[] = [
   {
@@ -144,18 +149,19 @@ const cases: Case[] = [
   {
     name: 'a Tunnel answering 10% of its clients with 5xx is alerted; refusals of bad clients are not errors',
     series: [
-      { series: 'fleetwright_tunnel_connections_total{tunnel="team-a/ci",result="ok"}', values: '0+9x30' },
-      { series: 'fleetwright_tunnel_connections_total{tunnel="team-a/ci",result="queue_timeout"}', values: '0+1x30' },
-      { series: 'fleetwright_tunnel_connections_total{tunnel="team-b/ci",result="ok"}', values: '0+5x30' },
-      { series: 'fleetwright_tunnel_connections_total{tunnel="team-b/ci",result="unauthorized"}', values: '0+5x30' },
-      { series: 'fleetwright_tunnel_connections_total{tunnel="team-c/rare",result="ok"}', values: '0+0.2x30' },
-      { series: 'fleetwright_tunnel_connections_total{tunnel="team-c/rare",result="upstream_error"}', values: '0+0.2x30' },
+      // Tunnels named alike in two namespaces stay apart: team-b's clean ci does not dilute team-a's.
+      { series: `fleetwright_tunnel_connections_total{${G},namespace="team-a",tunnel="ci",result="ok"}`, values: '0+9x30' },
+      { series: `fleetwright_tunnel_connections_total{${G},namespace="team-a",tunnel="ci",result="queue_timeout"}`, values: '0+1x30' },
+      { series: `fleetwright_tunnel_connections_total{${G},namespace="team-b",tunnel="ci",result="ok"}`, values: '0+90x30' },
+      { series: `fleetwright_tunnel_connections_total{${G},namespace="team-b",tunnel="ci",result="unauthorized"}`, values: '0+5x30' },
+      { series: `fleetwright_tunnel_connections_total{${G},namespace="team-c",tunnel="rare",result="ok"}`, values: '0+0.2x30' },
+      { series: `fleetwright_tunnel_connections_total{${G},namespace="team-c",tunnel="rare",result="upstream_error"}`, values: '0+0.2x30' },
     ],
     expect: [
       {
         at: '20m',
         alert: 'FleetwrightGatewayErrors',
-        firing: [firing('FleetwrightGatewayErrors', { tunnel: 'team-a/ci' }, { '$value | humanizePercentage': '10%' })],
+        firing: [firing('FleetwrightGatewayErrors', { namespace: 'team-a', tunnel: 'ci' }, { '$value | humanizePercentage': '10%' })],
       },
     ],
   },
@@ -215,6 +221,15 @@ describe('the alert rules (charts/fleetwright/files/alerts.yaml)', () => {
       expect(['warning', 'critical'], r.alert).toContain(r.labels.severity);
       expect(r.annotations.summary, r.alert).toBeTruthy();
       expect(r.annotations.description, r.alert).toBeTruthy();
+    }
+  });
+
+  it('link every alert to its own section of docs/runbooks.md (runbook_url)', () => {
+    const sections = anchors(join(repoRoot, 'docs', 'runbooks.md'));
+    for (const r of rules) {
+      const url = r.annotations.runbook_url ?? '';
+      expect(url, r.alert).toBe(`${RUNBOOKS_URL}#${r.alert.toLowerCase()}`);
+      expect(sections.has(r.alert.toLowerCase()), `docs/runbooks.md has no section ${r.alert}`).toBe(true);
     }
   });
 

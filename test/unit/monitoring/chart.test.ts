@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { repoRoot } from '../../../hack/lib/paths.ts';
 import { ensureTool } from '../../../hack/lib/tools.ts';
+import { labelNames } from './metric-names.ts';
 
 const chart = join(repoRoot, 'charts', 'fleetwright');
 const work = mkdtempSync(join(tmpdir(), 'fleetwright-chart-'));
@@ -54,6 +55,11 @@ describe('the chart\'s monitoring objects', () => {
   it('scrape each component\'s metrics port under the job name the alerts and the dashboard select', () => {
     const services = of('Service');
     const deployments = of('Deployment');
+    const labels = labelNames();
+    /** Whether the component's own series carry a `namespace` label (their object's), which the scrape must keep. */
+    const ownNamespace = (component: string) => [...labels[component === 'report-store' ? 'reportStore' : component as 'controller']
+      .values()].some((names) => names.includes('namespace'));
+    expect(['controller', 'gateway', 'report-store'].filter(ownNamespace)).toEqual(['controller', 'gateway']);
     for (const component of ['controller', 'gateway', 'report-store']) {
       const job = `fleetwright-${component}`;
       for (const monitor of [...of('ServiceMonitor'), ...of('PodMonitor')].filter((m) => m.metadata.name.endsWith(component))) {
@@ -61,8 +67,8 @@ describe('the chart\'s monitoring objects', () => {
         const endpoints = spec.endpoints ?? spec.podMetricsEndpoints ?? [];
         expect(endpoints.map((e) => e.port)).toEqual(['metrics']);
         expect(endpoints[0]?.relabelings).toContainEqual({ targetLabel: 'job', replacement: job });
-        // The pool and TestRun series carry their object's namespace, which must not become exported_namespace.
-        expect(endpoints[0]?.honorLabels ?? false).toBe(component === 'controller');
+        // The pool, TestRun and Tunnel series carry their object's namespace, which must not become exported_namespace.
+        expect(endpoints[0]?.honorLabels ?? false, monitor.metadata.name).toBe(ownNamespace(component));
         if (monitor.kind === 'ServiceMonitor') {
           const selected = services.filter((s) => matches(spec.selector.matchLabels, s.metadata.labels));
           const scraped = selected.filter((s) => (s.spec as unknown as ServiceSpec).ports.some((p) => p.name === 'metrics'));

@@ -12,7 +12,7 @@ interface Panel {
   title: string;
   datasource?: { uid?: string };
   gridPos: { h: number; w: number; x: number; y: number };
-  targets?: { expr: string; datasource?: { uid?: string } }[];
+  targets?: { expr: string; legendFormat?: string; datasource?: { uid?: string } }[];
 }
 interface Dashboard {
   uid: string;
@@ -59,6 +59,21 @@ describe('the Grafana dashboard (charts/fleetwright/files/dashboard.json)', () =
       'controller_runtime_reconcile_errors_total', 'workqueue_depth', 'process_resident_memory_bytes',
       'fleetwright_report_bytes_total', 'fleetwright_report_upload_failures_total', 'fleetwright_report_merge_seconds_bucket',
     ]) expect(read, name).toContain(name);
+  });
+
+  it('keeps same-named pools and Tunnels of two namespaces apart: namespace goes with pool and tunnel everywhere', () => {
+    const panels = dashboard().panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, ...t })));
+    for (const { title, expr, legendFormat } of panels) {
+      for (const [, labels = ''] of expr.matchAll(/\bby\s*\(([^)]*)\)/g)) {
+        if (/\b(pool|tunnel)\b/.test(labels)) expect(labels, `${title}: by (${labels})`).toMatch(/\bnamespace\b/);
+      }
+      for (const [, matchers = ''] of expr.matchAll(/\{([^}]*)\}/g)) {
+        if (/\bpool\s*=/.test(matchers)) expect(matchers, `${title}: {${matchers}}`).toMatch(/\bnamespace\s*=/);
+      }
+      if (/\{\{(pool|tunnel)\}\}/.test(legendFormat ?? '')) expect(legendFormat, title).toContain('{{namespace}}/');
+      // A panel of Tunnel series shows the namespaces the dashboard's variable selects, as the pool panels do.
+      if (/fleetwright_(tunnel_|browser_acquire)/.test(expr)) expect(expr, title).toContain('namespace=~"$namespace"');
+    }
   });
 
   it('queries only metrics that the controller, the gateway and the report store export, each from the job that exports it', async () => {

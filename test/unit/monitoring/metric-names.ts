@@ -46,19 +46,39 @@ async function sampleNames(registry: Registry): Promise<string[]> {
   });
 }
 
+type Component = 'controller' | 'gateway' | 'reportStore';
+
 /**
- * What `fleetwright controller` (the runtime's metrics and those of the
- * controllers main.ts runs), `fleetwright gateway` and `fleetwright
- * report-store` export, by job.
+ * The registries of `fleetwright controller` (the runtime's metrics and those
+ * of the controllers main.ts runs), `fleetwright gateway` and `fleetwright
+ * report-store`.
  */
-export async function exportedNames(): Promise<Record<'controller' | 'gateway' | 'reportStore', Set<string>>> {
+function registries(): Record<Component, Registry> {
   const metrics = new Metrics();
   controllers(parseControllerArgs([]))(metrics.registry);
   return {
-    controller: new Set(await sampleNames(metrics.registry)),
-    gateway: new Set(await sampleNames(new GatewayMetrics().registry)),
-    reportStore: new Set(await sampleNames(new ReportMetrics().registry)),
+    controller: metrics.registry,
+    gateway: new GatewayMetrics().registry,
+    reportStore: new ReportMetrics().registry,
   };
+}
+
+/** What each process exports, by job. */
+export async function exportedNames(): Promise<Record<Component, Set<string>>> {
+  const all = registries();
+  return {
+    controller: new Set(await sampleNames(all.controller)),
+    gateway: new Set(await sampleNames(all.gateway)),
+    reportStore: new Set(await sampleNames(all.reportStore)),
+  };
+}
+
+/** The label names of each metric each process exports (prom-client keeps them on the metric). */
+export function labelNames(): Record<Component, Map<string, readonly string[]>> {
+  const of = (registry: Registry) => new Map(registry.getMetricsAsArray()
+    .map((m) => [m.name, (m as unknown as { labelNames?: readonly string[] }).labelNames ?? []] as const));
+  const all = registries();
+  return { controller: of(all.controller), gateway: of(all.gateway), reportStore: of(all.reportStore) };
 }
 
 /** The metric names each job exports, by the job label the chart's monitors give it. */

@@ -1,0 +1,125 @@
+// The gateway's HTTP front in this process, with a stand-in for the cluster
+// (one Tunnel, a leaser that hands out one browser) and a plain HTTP server
+// as the browser: what a client's plain request goes through, and what the
+// gateway counts and prints meanwhile.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Tunnel } from '../../src/api/v1alpha1/index.ts';
+import { GatewayMetrics } from '../../src/gateway/metrics.ts';
+import { ConnectionCounts } from '../../src/gateway/replica.ts';
+import { Gateway, type GatewayDeps } from '../../src/gateway/server.ts';
+import type { BrowserLeaser, LeasedBrowser } from '../../src/leasing/leaser.ts';
+
+const TOKEN = 'tunnel-token-for-the-test';
+const tunnel = {
+  apiVersion: 'fleetwright.dev/v1alpha1',
+  kind: 'Tunnel',
+  metadata: { namespace: 'team-a', name: 'ci' },
+  spec: {
+    poolRefs: [{ name: 'chromium' }],
+    auth: { secretRef: { name: 'token', key: 'token' } },
+    maxConnections: 10,
+    queueTimeoutSeconds: 5,
+    idleTimeoutSeconds: 60,
+    maxSessionSeconds: 600,
+    allowExposeNetwork: false,
+  },
+} as unknown as Tunnel;
+
+/** Every warning Node emits meanwhile: a dependency's DeprecationWarning would be on the gateway's stderr. */
+const warnings: Error[] = [];
+const onWarning = (warning: Error) => warnings.push(warning);
+
+let browser: Server;
+let gateway: Gateway;
+let metrics: GatewayMetrics;
+let base: string;
+let browserHost: string;
+const released: string[] = [];
+
+const listen = async (server: Server) => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+};
+
+beforeAll(async () => {
+  process.on('warning', onWarning);
+  browser = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ path: req.url, host: req.headers.host }));
+  });
+  const browserUrl = new URL(await listen(browser));
+  browserHost = browserUrl.host;
+  const leaser = {
+    lease: async (): Promise<LeasedBrowser> => ({
+      pod: { namespace: 'team-a', name: 'chromium-1' },
+      endpoint: `ws://${browserUrl.host}/pw-secret`,
+      lease: {} as LeasedBrowser['lease'],
+      source: 'idle',
+      release: async () => {
+        released.push('chromium-1');
+        return true;
+      },
+    }),
+  } as unknown as BrowserLeaser;
+  metrics = new GatewayMetrics();
+  const deps: GatewayDeps = {
+    state: {
+      tunnelsByPath: () => new Map([['/tunnels/team-a/ci', tunnel]]),
+      token: () => TOKEN,
+      pools: () => [{ name: 'chromium', exists: true, browser: 'chromium', version: '1.65.1' }],
+      activeElsewhere: () => 0,
+      ready: true,
+    },
+    leaser,
+    counts: new ConnectionCounts(),
+    onCountsChanged: () => undefined,
+    metrics,
+    replica: { namespace: 'fleetwright-system', name: 'fleetwright-gateway-test' },
+    identity: 'test',
+    limits: {
+      maxHeaderBytes: 16_384,
+      maxBodyBytes: 1_048_576,
+      maxMessageBytes: 1_048_576,
+      headersTimeoutMs: 10_000,
+      upstreamTimeoutMs: 10_000,
+    },
+    log: pino({ level: 'silent' }),
+  };
+  gateway = new Gateway(deps);
+  base = await listen(gateway.server);
+});
+
+afterAll(async () => {
+  process.off('warning', onWarning);
+  await gateway.drain(1_000);
+  browser.close();
+});
+
+describe('a plain HTTP request to a Tunnel', () => {
+  it('is proxied to the leased browser, without the Tunnel path and with the browser\'s own Host', async () => {
+    const res = await fetch(`${base}/tunnels/team-a/ci/json/version`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    const body = await res.json() as { path: string; host: string };
+    expect(body.path).toBe('/json/version');
+    expect(body.host).toBe(browserHost);
+    expect(released).toEqual(['chromium-1']);
+  });
+
+  it('is counted under the Tunnel\'s namespace and name, and its browser under the pool\'s namespace', async () => {
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('fleetwright_tunnel_connections_total{namespace="team-a",tunnel="ci",result="ok"} 1');
+    expect(text).toContain('fleetwright_tunnel_connections_active{namespace="team-a",tunnel="ci"} 0');
+    expect(text).toContain('fleetwright_browser_acquire_seconds_count{namespace="team-a",pool="chromium",source="idle"} 1');
+  });
+
+  it('prints no DeprecationWarning (Node 24 deprecates what old proxies call: util._extend, url.parse)', async () => {
+    // A refused token and a path that is no Tunnel go through the other branches of the front.
+    expect((await fetch(`${base}/tunnels/team-a/ci/json/version`, { headers: { authorization: 'Bearer wrong' } })).status)
+      .toBe(401);
+    expect((await fetch(`${base}/nowhere`)).status).toBe(404);
+    expect(warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => `${w.message}\n${w.stack}`)).toEqual([]);
+  });
+});
