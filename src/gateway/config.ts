@@ -4,6 +4,7 @@ import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } fro
 import { type Bind, parseBindAddress } from '../runtime/http.ts';
 import { ownNamespace } from '../runtime/kubeconfig.ts';
 import { UsageError } from '../runtime/usage.ts';
+import type { GatewayLimits } from './server.ts';
 
 export const gatewayFlags = {
   'kubeconfig': serverFlags.kubeconfig,
@@ -41,13 +42,7 @@ export interface GatewayConfig {
   metricsBind?: Bind;
   watchNamespace?: string;
   replica: { namespace: string; name: string };
-  limits: {
-    maxHeaderBytes: number;
-    maxBodyBytes: number;
-    maxMessageBytes: number;
-    headersTimeoutMs: number;
-    upstreamTimeoutMs: number;
-  };
+  limits: GatewayLimits;
   shutdownTimeoutMs: number;
   logLevel: string;
 }
