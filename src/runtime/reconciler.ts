@@ -106,10 +106,10 @@ export function defineReconciler<T extends KubeObject, V = T>(spec: Reconciler<T
   return {
     name: spec.name,
     for: spec.for,
-    ...(spec.owns ? { owns: spec.owns } : {}),
-    ...(spec.watches ? { watches: spec.watches } : {}),
-    ...(spec.maxConcurrentReconciles ? { maxConcurrentReconciles: spec.maxConcurrentReconciles } : {}),
-    ...(spec.setup ? { setup: spec.setup } : {}),
+    owns: spec.owns,
+    watches: spec.watches,
+    maxConcurrentReconciles: spec.maxConcurrentReconciles,
+    setup: spec.setup,
     reconcile: (request, ctx) => {
       const pass: Pass = { ...ctx, request, now: clock() };
       return ignoringDeletion(ctx.log, async () => {
