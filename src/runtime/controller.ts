@@ -6,7 +6,7 @@ import type { EventHandler, Informer } from './informer.ts';
 import type { Metrics } from './metrics.ts';
 import { ownerRequests } from './owners.ts';
 import { keyOf, objectKey, parseKey, type Request } from './resource.ts';
-import { isConflict, isNotFound, type RestClient } from './rest.ts';
+import { isConflict, type RestClient } from './rest.ts';
 import type { Reader } from './store.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -70,22 +70,6 @@ export interface Controller {
    */
   setup?(cache: Caches): void;
   reconcile(request: Request, ctx: ReconcileContext): Promise<ReconcileResult | void>;
-}
-
-/**
- * Runs one pass of a reconciler. A 404 from a write means the object was
- * deleted while the pass worked on it (reconcilers handle every other 404
- * where it occurs): nothing is left to do, as with controller-runtime's
- * client.IgnoreNotFound.
- */
-export async function ignoringDeletion<T>(log: Logger, pass: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await pass();
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    log.debug({ err: String(err) }, 'deleted during the pass');
-    return undefined;
-  }
 }
 
 /** An event handler that enqueues the keys `map` gives for the old and the new object. */
