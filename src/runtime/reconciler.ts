@@ -147,7 +147,8 @@ class ObjectPassRun<T extends KubeObject, V> {
     try {
       return await this.dispatch();
     } catch (err) {
-      if (err instanceof TerminalError) await this.recordStalled(err);
+      // A replica told to stop (leadership lost) writes nothing more.
+      if (err instanceof TerminalError && !this.pass.signal.aborted) await this.recordStalled(err);
       throw err;
     }
   }
