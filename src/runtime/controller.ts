@@ -6,7 +6,7 @@ import type { EventHandler, Informer } from './informer.ts';
 import type { Metrics } from './metrics.ts';
 import { ownerRequests } from './owners.ts';
 import { keyOf, objectKey, parseKey, type Request } from './resource.ts';
-import { isConflict, isNotFound, type RestClient } from './rest.ts';
+import { isConflict, type RestClient } from './rest.ts';
 import type { Reader } from './store.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -16,6 +16,24 @@ export interface ReconcileResult {
   requeue?: boolean;
 }
 
+/**
+ * An error that retrying cannot fix (controller-runtime's reconcile.TerminalError): the runner logs it and
+ * counts it, and does not put the key back; the next change to the object, or to what it watches, brings
+ * the next pass. `reason` is UpperCamelCase, for a condition and an Event; the message names the object and
+ * the fix, as every error of ours does.
+ */
+export class TerminalError extends Error {
+  readonly reason: string;
+  constructor(message: string, options: { reason?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TerminalError';
+    this.reason = options.reason ?? 'ReconcileFailed';
+  }
+}
+
+/** The informer cache of any type the manager watches for a controller (kube-runtime's `Store`, as a reader). */
+export type Caches = <T extends KubeObject>(type: ResourceType) => Reader<T>;
+
 export interface ReconcileContext {
   /** Carries controller, namespace, name and reconcileID. */
   log: Logger;
@@ -23,7 +41,7 @@ export interface ReconcileContext {
   /** Aborted when this replica must stop at once (leadership lost). */
   signal: AbortSignal;
   /** The informer cache of any type the manager watches for a controller. */
-  cache<T extends KubeObject>(type: ResourceType): Reader<T>;
+  cache: Caches;
   /** Writes go straight to the API server (reads come from `cache`). */
   rest: RestClient;
   /** Events reported as `fleetwright.dev/<controller name>`. */
@@ -33,7 +51,9 @@ export interface ReconcileContext {
 /**
  * A controller: level-triggered, keyed by namespace/name. `reconcile` reads
  * the current state (from the cache), acts, and returns when to look again.
- * Throwing retries the key with per-key exponential backoff.
+ * Throwing retries the key with per-key exponential backoff, unless what it
+ * throws is a TerminalError. Controllers of our kinds are written with the
+ * reconciler frame (reconciler.ts), which makes this interface.
  */
 export interface Controller {
   name: string;
@@ -44,23 +64,12 @@ export interface Controller {
   /** Other kinds and how their objects map to keys of `for`. */
   watches?: { type: ResourceType; map: (obj: KubeObject) => Request[] }[];
   maxConcurrentReconciles?: number;
+  /**
+   * Called once as the controller starts, before any event reaches it, with the caches: for map functions
+   * and gauges that read them outside a reconcile (kube-runtime's `Controller::store()`).
+   */
+  setup?(cache: Caches): void;
   reconcile(request: Request, ctx: ReconcileContext): Promise<ReconcileResult | void>;
-}
-
-/**
- * Runs one pass of a reconciler. A 404 from a write means the object was
- * deleted while the pass worked on it (reconcilers handle every other 404
- * where it occurs): nothing is left to do, as with controller-runtime's
- * client.IgnoreNotFound.
- */
-export async function ignoringDeletion<T>(log: Logger, pass: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await pass();
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    log.debug({ err: String(err) }, 'deleted during the pass');
-    return undefined;
-  }
 }
 
 /** An event handler that enqueues the keys `map` gives for the old and the new object. */
@@ -101,6 +110,7 @@ export class ControllerRunner {
   private readonly rest: RestClient;
   private readonly events: EventRecorder;
   private readonly informerOf: (type: ResourceType) => Informer;
+  private readonly cache: Caches;
   private readonly abort = new AbortController();
   private readonly detach: (() => void)[] = [];
   private workers: Promise<void>[] = [];
@@ -116,6 +126,7 @@ export class ControllerRunner {
       log: this.log,
     });
     this.informerOf = deps.informerOf;
+    this.cache = <T extends KubeObject>(type: ResourceType) => this.informerOf(type).store as unknown as Reader<T>;
     this.queue = new WorkQueue({
       observer: deps.metrics.queueObserver(definition.name, () => this.queue.processingSince()),
     });
@@ -129,6 +140,7 @@ export class ControllerRunner {
   start(): void {
     const d = this.definition;
     const self = (obj: KubeObject) => [parseKey(objectKey(obj))];
+    d.setup?.(this.cache);
     this.watch(d.for, self);
     for (const type of d.owns ?? []) this.watch(type, (obj) => ownerRequests(obj, d.for));
     for (const w of d.watches ?? []) this.watch(w.type, w.map);
@@ -183,7 +195,7 @@ export class ControllerRunner {
       log,
       reconcileID,
       signal: this.abort.signal,
-      cache: <T extends KubeObject>(type: ResourceType) => this.informerOf(type).store as unknown as Reader<T>,
+      cache: this.cache,
       rest: this.rest,
       events: this.events,
     };
@@ -202,6 +214,15 @@ export class ControllerRunner {
       }
     } catch (err) {
       if (this.abort.signal.aborted) return;
+      if (err instanceof TerminalError) {
+        // Not retried: only a change can help. Counted as an error too, as controller-runtime does.
+        this.queue.forget(key);
+        count('error');
+        this.metrics.reconcileErrors.inc({ controller: name });
+        this.metrics.terminalReconcileErrors.inc({ controller: name });
+        log.error({ err, reason: err.reason }, `reconcile ${key} failed and will not be retried: ${err.message}`);
+        return;
+      }
       this.queue.addRateLimited(key);
       const retries = this.queue.backoff.retries(key);
       if (isConflict(err)) {

@@ -23,11 +23,11 @@ import { isExpired, type LeaseRequest, queueOrder, requestedLease } from '../../
 import { parseResource } from '../../api/validate.ts';
 import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasing/gateways.ts';
 import { findCondition, removeCondition, setCondition } from '../../runtime/conditions.ts';
-import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
+import type { Controller } from '../../runtime/controller.ts';
+import { defineReconciler, type ObjectPass, type Outcome } from '../../runtime/reconciler.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
-import { addFinalizer, applyStatusIfChanged, removeFinalizer } from '../../runtime/status.ts';
 import { ensurePolicy, type NetworkPolicyConfig, poolPolicy } from '../networkpolicy.ts';
 import { readPlaywrightVersion } from './agent.ts';
 import { BrowserPoolMetrics } from './metrics.ts';
@@ -63,11 +63,10 @@ const poolsOfUser = (obj: KubeObject): Request[] => {
 };
 
 export function browserPoolController(options: BrowserPoolOptions): Controller {
-  const now = options.now ?? (() => new Date());
-  // The gauges read the pool cache at scrape time; the runtime hands it to reconcile.
+  // The gauges read the pool cache at scrape time; the frame hands it over once at start.
   let pools: () => BrowserPoolObject[] = () => [];
   new BrowserPoolMetrics(options.registry, () => pools());
-  return {
+  return defineReconciler<BrowserPoolObject, BrowserPool>({
     name: 'browserpool',
     for: BROWSER_POOL,
     // A pool's NetworkPolicy edited or deleted by hand is written again.
@@ -87,69 +86,90 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
       { type: TUNNEL, map: poolsOfUser },
     ],
     maxConcurrentReconciles: 4,
-    reconcile: (request, ctx) => {
-      pools = () => ctx.cache<BrowserPoolObject>(BROWSER_POOL).list();
-      return new PoolPass(request, ctx, options.image, now(), options.networkPolicy).run();
+    clock: options.now,
+    setup: (cache) => {
+      pools = () => cache<BrowserPoolObject>(BROWSER_POOL).list();
+    },
+    observe: (pool, pass) => {
+      const parsed = parseResource(BrowserPoolResource, pool);
+      return Promise.resolve(parsed.ok ? { act: parsed.value } : { stop: refuse(pool, parsed.message, pass) });
+    },
+    reconcile: (pool, pass, value) => new PoolPass(pass, pool, options).reconcile(value),
+    // Deleting a pool drains it first: the finalizer goes once no leased browser is left.
+    finalizer: { name: DRAIN_FINALIZER, finalize: (pool, pass) => new PoolPass(pass, pool, options).drain() },
+  });
+}
+
+/** A stored pool that fails the schema (admission should have refused it): said in a condition, no pods touched. */
+function refuse(pool: BrowserPoolObject, message: string, pass: ObjectPass): Outcome {
+  const conditions = setCondition(
+    pool.status?.conditions,
+    { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: pool.metadata.generation },
+    pass.now,
+  );
+  pass.log.warn({ problem: message }, 'invalid BrowserPool spec: fix it with kubectl edit or apply');
+  return {
+    status: { ...pool.status, observedGeneration: pool.metadata.generation, conditions },
+    afterStatus: async (written) => {
+      if (written) await pass.events.emit(pool, { type: 'Warning', reason: 'InvalidSpec', action: 'Reconcile', note: message });
     },
   };
 }
 
-/** One reconcile of one pool. */
+/** One pass over one pool and its pods. */
 class PoolPass {
   private readonly pods = new Map<string, PodObject>();
-  private readonly request: Request;
-  private readonly ctx: ReconcileContext;
+  private readonly pass: ObjectPass;
+  private readonly pool: BrowserPoolObject;
   private readonly image: string;
   private readonly now: Date;
   private readonly networkPolicy: NetworkPolicyConfig | undefined;
 
-  constructor(request: Request, ctx: ReconcileContext, image: string, now: Date, networkPolicy?: NetworkPolicyConfig) {
-    this.request = request;
-    this.ctx = ctx;
-    this.image = image;
-    this.now = now;
-    this.networkPolicy = networkPolicy;
-  }
-
-  run(): Promise<ReconcileResult | void> {
-    return ignoringDeletion(this.ctx.log, () => this.reconcile());
-  }
-
-  private async reconcile(): Promise<ReconcileResult | void> {
-    const { ctx, request } = this;
-    const cached = ctx.cache<BrowserPoolObject>(BROWSER_POOL).get(keyOf(request));
-    if (!cached) return;
-    for (const pod of ctx.cache<PodObject>(POD).ownedBy(cached.metadata.uid ?? '')) {
-      if (isControlledBy(pod, cached)) this.pods.set(pod.metadata.name ?? '', pod);
+  constructor(pass: ObjectPass, pool: BrowserPoolObject, options: BrowserPoolOptions) {
+    this.pass = pass;
+    this.pool = pool;
+    this.image = options.image;
+    this.now = pass.now;
+    this.networkPolicy = options.networkPolicy;
+    for (const pod of pass.cache<PodObject>(POD).ownedBy(pool.metadata.uid ?? '')) {
+      if (isControlledBy(pod, pool)) this.pods.set(pod.metadata.name ?? '', pod);
     }
-    const requests = ctx.cache<LeaseRequest>(LEASE).list({
-      namespace: request.namespace,
-      labels: { [POOL_LABEL]: request.name, [REQUEST_LABEL]: 'true' },
+  }
+
+  private get request(): Request {
+    return this.pass.request;
+  }
+
+  /** The pool's waiting lease requests. */
+  private leaseRequests(): LeaseRequest[] {
+    return this.pass.cache<LeaseRequest>(LEASE).list({
+      namespace: this.request.namespace,
+      labels: { [POOL_LABEL]: this.request.name, [REQUEST_LABEL]: 'true' },
     });
-    const parsed = parseResource(BrowserPoolResource, cached);
-    if (cached.metadata.deletionTimestamp) return this.drain(cached, requests, parsed.ok ? parsed.value : undefined);
-    if (!parsed.ok) return this.refuse(cached, parsed.message);
-    const pool = await addFinalizer(ctx.rest, BROWSER_POOL, cached, DRAIN_FINALIZER);
+  }
+
+  async reconcile(value: BrowserPool): Promise<Outcome> {
+    const { pass, request, pool } = this;
     if (this.networkPolicy) {
       const owner = { namespace: request.namespace, name: request.name, owner: controllerReference(pool) };
       const policy = poolPolicy(owner, this.networkPolicy);
-      if (await ensurePolicy(ctx.rest, ctx.cache(NETWORK_POLICY), policy)) {
-        ctx.log.info({ networkPolicy: policy.metadata.name }, 'wrote the pool\'s NetworkPolicy');
+      if (await ensurePolicy(pass.rest, pass.cache(NETWORK_POLICY), policy)) {
+        pass.log.info({ networkPolicy: policy.metadata.name }, 'wrote the pool\'s NetworkPolicy');
       }
     }
 
-    const replicaExpiresAt = await this.reclaimLeases(pool, parsed.value);
-    const waiting = await this.serveQueue(requests);
-    const plan = planPool(parsed.value.spec, [...this.pods.values()].map(browserPodView), waiting, this.now);
+    const replicaExpiresAt = await this.reclaimLeases(pool, value);
+    const waiting = await this.serveQueue(this.leaseRequests());
+    const plan = planPool(value.spec, [...this.pods.values()].map(browserPodView), waiting, this.now);
 
     for (const name of plan.markIdle) await this.markIdle(name);
     for (const removal of plan.delete) {
       if (await this.deletePod(removal.name)) {
-        ctx.log.info({ pod: removal.name, reason: removal.reason }, removal.message);
-        await ctx.events.emit(pool, { type: 'Normal', reason: removal.reason, action: 'DeletePod', note: removal.message });
+        pass.log.info({ pod: removal.name, reason: removal.reason }, removal.message);
+        await pass.events.emit(pool, { type: 'Normal', reason: removal.reason, action: 'DeletePod', note: removal.message });
       }
     }
-    const rejected = plan.create > 0 ? await this.createPods(pool, parsed.value, plan.create, plan.desired) : undefined;
+    const rejected = plan.create > 0 ? await this.createPods(pool, value, plan.create, plan.desired) : undefined;
     await this.reportFailures(pool);
     const versionRetryMs = await this.recordPlaywrightVersions();
 
@@ -166,37 +186,26 @@ class PoolPass {
     conditions = ignored
       ? setCondition(conditions, { ...ignored, observedGeneration: pool.metadata.generation }, this.now)
       : removeCondition(conditions, 'ScaleIgnored');
-    await this.writeStatus(pool, {
+    const status = {
       ...plan.status,
       playwrightVersion: poolPlaywrightVersion([...this.pods.values()].map(browserPodView)),
       selector: `${POOL_LABEL}=${request.name}`,
       observedGeneration: pool.metadata.generation,
       conditions,
-    });
-    if (announce) {
-      ctx.log.info({ replicas: parsed.value.spec.replicas }, ignored.message);
-      await ctx.events.emit(pool, { type: 'Warning', reason: 'ScaleIgnored', action: 'Reconcile', note: ignored.message });
-    }
+    };
+    const afterStatus = async () => {
+      if (!announce) return;
+      pass.log.info({ replicas: value.spec.replicas }, ignored.message);
+      await pass.events.emit(pool, { type: 'Warning', reason: 'ScaleIgnored', action: 'Reconcile', note: ignored.message });
+    };
     const now = this.now.getTime();
     const untilReplicaExpiry = replicaExpiresAt === undefined ? undefined : replicaExpiresAt - now + 1000;
     // A refused pod may be fixed outside the pool (a PriorityClass created): try again, but not at once.
     const rejectedRetryMs = rejected ? POD_REJECTED_RETRY_MS : undefined;
     const requeueAfterMs = [plan.requeueAfterMs, untilReplicaExpiry, versionRetryMs, rejectedRetryMs]
       .filter((ms) => ms !== undefined);
-    return requeueAfterMs.length > 0 ? { requeueAfter: Math.max(Math.min(...requeueAfterMs), 100) } : undefined;
-  }
-
-  /** A stored pool that fails the schema (admission should have refused it): said in a condition, no pods touched. */
-  private async refuse(pool: BrowserPoolObject, message: string): Promise<void> {
-    const conditions = setCondition(
-      pool.status?.conditions,
-      { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: pool.metadata.generation },
-      this.now,
-    );
-    this.ctx.log.warn({ problem: message }, 'invalid BrowserPool spec: fix it with kubectl edit or apply');
-    if (await this.writeStatus(pool, { ...pool.status, observedGeneration: pool.metadata.generation, conditions })) {
-      await this.ctx.events.emit(pool, { type: 'Warning', reason: 'InvalidSpec', action: 'Reconcile', note: message });
-    }
+    if (requeueAfterMs.length === 0) return { status, afterStatus };
+    return { status, afterStatus, requeueAfter: Math.max(Math.min(...requeueAfterMs), 100) };
   }
 
   /**
@@ -209,10 +218,10 @@ class PoolPass {
     let recheckAt: number | undefined;
     const holderGone = (lease: Lease) => {
       const type = lease.kind === 'TestRun' ? TEST_RUN : TUNNEL;
-      if (this.ctx.cache(type).get(lease.ref) === undefined) return `holder ${lease.kind} ${lease.ref} no longer exists`;
+      if (this.pass.cache(type).get(lease.ref) === undefined) return `holder ${lease.kind} ${lease.ref} no longer exists`;
       const gateway = gatewayHolderLiveness(
         lease.holder,
-        (replica) => this.ctx.cache<ReplicaLease>(LEASE).get(keyOf(replica)),
+        (replica) => this.pass.cache<ReplicaLease>(LEASE).get(keyOf(replica)),
         this.now,
       );
       if (!gateway) return undefined;
@@ -230,8 +239,8 @@ class PoolPass {
         : 'its lease annotation is missing or unreadable';
       if (!reason || !(await this.deletePod(pod.metadata.name ?? ''))) continue;
       const note = `reclaimed browser pod ${pod.metadata.name}: ${reason}`;
-      this.ctx.log.info({ pod: pod.metadata.name, holder: lease?.holder }, note);
-      await this.ctx.events.emit(pool, { type: 'Warning', reason: 'LeaseReclaimed', action: 'DeletePod', note });
+      this.pass.log.info({ pod: pod.metadata.name, holder: lease?.holder }, note);
+      await this.pass.events.emit(pool, { type: 'Warning', reason: 'LeaseReclaimed', action: 'DeletePod', note });
     }
     return recheckAt;
   }
@@ -256,12 +265,12 @@ class PoolPass {
       const pod = idle.shift();
       if (!pod) break;
       const lease = { ...(requestedLease(r) as Omit<Lease, 'since'>), since: this.now.toISOString() };
-      const leased = await leasePod(this.ctx.rest, pod, lease);
+      const leased = await leasePod(this.pass.rest, pod, lease);
       // Taken by a direct taker meanwhile: the pod event brings the next pass.
       if (!leased) continue;
       this.pods.set(pod.metadata.name ?? '', leased as PodObject);
       const granted = { pod: pod.metadata.name, holder: lease.holder, ref: lease.ref };
-      this.ctx.log.info(granted, 'granted a browser to a waiting lease request');
+      this.pass.log.info(granted, 'granted a browser to a waiting lease request');
       await this.deleteRequest(r);
       waiting--;
     }
@@ -270,7 +279,7 @@ class PoolPass {
 
   private async deleteRequest(r: LeaseRequest): Promise<void> {
     const ref = { namespace: r.metadata.namespace, name: r.metadata.name ?? '' };
-    await ignoreNotFound(this.ctx.rest.delete(objectPath(LEASE, ref)));
+    await ignoreNotFound(this.pass.rest.delete(objectPath(LEASE, ref)));
   }
 
   private async markIdle(name: string): Promise<void> {
@@ -284,7 +293,7 @@ class PoolPass {
       },
     };
     const path = objectPath(POD, { namespace: this.request.namespace, name });
-    this.pods.set(name, await this.ctx.rest.mergePatch<PodObject>(path, patch));
+    this.pods.set(name, await this.pass.rest.mergePatch<PodObject>(path, patch));
   }
 
   /**
@@ -296,7 +305,7 @@ class PoolPass {
     if (!pod) return false;
     const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: pod.metadata.resourceVersion } };
     try {
-      await this.ctx.rest.request('DELETE', objectPath(POD, { namespace: this.request.namespace, name }), { body });
+      await this.pass.rest.request('DELETE', objectPath(POD, { namespace: this.request.namespace, name }), { body });
       this.pods.delete(name);
       return true;
     } catch (err) {
@@ -315,20 +324,20 @@ class PoolPass {
     for (let i = 0; i < count; i++) {
       const body = browserPod(identity, value.spec, this.image, `/pw-${randomBytes(16).toString('hex')}`);
       try {
-        await this.ctx.rest.create(`/api/v1/namespaces/${encodeURIComponent(this.request.namespace)}/pods`, body);
+        await this.pass.rest.create(`/api/v1/namespaces/${encodeURIComponent(this.request.namespace)}/pods`, body);
       } catch (err) {
         const code = statusCode(err);
         if (code !== 403 && code !== 422) throw err;
         const message = `BrowserPool ${this.request.namespace}/${this.request.name}: the API server refused its ` +
           `browser pod: ${(err as Error).message} — fix spec.image or spec.template`;
-        this.ctx.log.warn({ problem: message }, 'browser pod refused');
-        await this.ctx.events.emit(pool, { type: 'Warning', reason: 'PodRejected', action: 'CreatePod', note: message });
+        this.pass.log.warn({ problem: message }, 'browser pod refused');
+        await this.pass.events.emit(pool, { type: 'Warning', reason: 'PodRejected', action: 'CreatePod', note: message });
         return { type: 'Degraded', status: 'True' as const, reason: 'PodRejected', message: message.slice(0, 4096) };
       }
     }
     const note = `created ${count} browser pod(s); ${desired} wanted`;
-    this.ctx.log.info({ created: count, desired }, note);
-    await this.ctx.events.emit(pool, { type: 'Normal', reason: 'ScaledUp', action: 'CreatePod', note });
+    this.pass.log.info({ created: count, desired }, note);
+    await this.pass.events.emit(pool, { type: 'Normal', reason: 'ScaledUp', action: 'CreatePod', note });
   }
 
   /**
@@ -343,11 +352,11 @@ class PoolPass {
         const version = await readPlaywrightVersion(pod.status?.podIP ?? '');
         const patch = { metadata: { annotations: { [PLAYWRIGHT_VERSION_ANNOTATION]: version } } };
         const path = objectPath(POD, { namespace: this.request.namespace, name });
-        this.pods.set(name, await this.ctx.rest.mergePatch<PodObject>(path, patch));
+        this.pods.set(name, await this.pass.rest.mergePatch<PodObject>(path, patch));
         return true;
       } catch (err) {
         if (isNotFound(err)) return true;
-        this.ctx.log.debug({ pod: name, err }, 'browser pod did not say its Playwright version; asking again soon');
+        this.pass.log.debug({ pod: name, err }, 'browser pod did not say its Playwright version; asking again soon');
         return false;
       }
     }));
@@ -361,14 +370,14 @@ class PoolPass {
       if (!view.finishedAt || view.state === 'failed' || view.terminating) continue;
       const patch = { metadata: { resourceVersion: pod.metadata.resourceVersion, labels: { [STATE_LABEL]: 'failed' } } };
       try {
-        await this.ctx.rest.mergePatch(objectPath(POD, { namespace: this.request.namespace, name: view.name }), patch);
+        await this.pass.rest.mergePatch(objectPath(POD, { namespace: this.request.namespace, name: view.name }), patch);
       } catch (err) {
         if (isNotFound(err) || isConflict(err)) continue;
         throw err;
       }
       const note = `browser pod ${view.name} failed: ${view.failure ?? 'no reason given'}`;
-      this.ctx.log.warn({ pod: view.name }, note);
-      await this.ctx.events.emit(pool, { type: 'Warning', reason: 'BrowserFailed', action: 'Reconcile', note });
+      this.pass.log.warn({ pod: view.name }, note);
+      await this.pass.events.emit(pool, { type: 'Warning', reason: 'BrowserFailed', action: 'Reconcile', note });
     }
   }
 
@@ -377,12 +386,11 @@ class PoolPass {
    * pods go at once, leased ones when their lease ends or the drain limit
    * passes; then the finalizer goes and the garbage collector does the rest.
    */
-  private async drain(
-    pool: BrowserPoolObject,
-    requests: LeaseRequest[],
-    value?: BrowserPool,
-  ): Promise<ReconcileResult | void> {
-    for (const r of requests) await this.deleteRequest(r);
+  async drain(): Promise<Outcome | void> {
+    const { pool } = this;
+    const parsed = parseResource(BrowserPoolResource, pool);
+    const value = parsed.ok ? parsed.value : undefined;
+    for (const r of this.leaseRequests()) await this.deleteRequest(r);
     const limitSeconds = Math.min(value?.spec.maxSessionSeconds ?? DRAIN_LIMIT_SECONDS, DRAIN_LIMIT_SECONDS);
     const deadline = Date.parse(pool.metadata.deletionTimestamp ?? '') + limitSeconds * 1000;
     const pastDeadline = this.now.getTime() >= deadline;
@@ -394,8 +402,7 @@ class PoolPass {
       else if (!(await this.deletePod(pod.metadata.name ?? ''))) leased++;
     }
     if (leased === 0) {
-      this.ctx.log.info('pool drained; removing its finalizer');
-      await removeFinalizer(this.ctx.rest, BROWSER_POOL, pool, DRAIN_FINALIZER);
+      this.pass.log.info('pool drained; removing its finalizer');
       return;
     }
     const message = `deleting: waiting for ${leased} leased browser(s), at most until ${new Date(deadline).toISOString()}`;
@@ -404,12 +411,9 @@ class PoolPass {
       { type: 'Ready', status: 'False', reason: 'Draining', message, observedGeneration: pool.metadata.generation },
       this.now,
     );
-    await this.writeStatus(pool, { ...pool.status, idle: 0, waiting: 0, conditions });
-    return { requeueAfter: Math.max(deadline - this.now.getTime(), 1000) };
-  }
-
-  /** Returns whether the status changed (and was written). */
-  private async writeStatus(pool: BrowserPoolObject, status: Record<string, unknown>): Promise<boolean> {
-    return (await applyStatusIfChanged(this.ctx.rest, BROWSER_POOL, pool, status)) !== undefined;
+    return {
+      status: { ...pool.status, idle: 0, waiting: 0, conditions },
+      requeueAfter: Math.max(deadline - this.now.getTime(), 1000),
+    };
   }
 }

@@ -11,10 +11,10 @@ import { parseResource } from '../../api/validate.ts';
 import { GATEWAY_REPLICA_LABEL, type TunnelCounts } from '../../contracts/gateway-heartbeat.ts';
 import { isReplicaAlive, type ReplicaLease, replicaExpiry, reportOf } from '../../leasing/gateways.ts';
 import { findCondition } from '../../runtime/conditions.ts';
-import { type Controller, ignoringDeletion, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
+import type { Controller } from '../../runtime/controller.ts';
+import { defineReconciler, type Outcome, type Pass } from '../../runtime/reconciler.ts';
 import { keyOf, objectKey, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { isConflict, isNotFound } from '../../runtime/rest.ts';
-import { applyStatusIfChanged } from '../../runtime/status.ts';
 import { BROWSER_POOL, TUNNEL } from '../../api/resources.ts';
 import {
   foldedEverywhere,
@@ -55,8 +55,7 @@ const requestOf = (obj: KubeObject): Request => ({ namespace: obj.metadata.names
 const claimedPath = (obj: KubeObject) => tunnelPath({ metadata: obj.metadata, spec: storedSpec(obj) });
 
 export function tunnelController(options: TunnelOptions): Controller {
-  const now = options.now ?? (() => new Date());
-  // The map functions need the Tunnel cache; the runtime hands it to reconcile.
+  // The map functions read the Tunnel cache, which the frame hands over once at start.
   let tunnels: () => KubeObject[] = () => [];
   const inNamespace = (obj: KubeObject, uses: (spec: StoredSpec) => boolean) =>
     tunnels()
@@ -65,7 +64,7 @@ export function tunnelController(options: TunnelOptions): Controller {
   const listsPool = (pool: KubeObject) => (spec: StoredSpec) =>
     (spec.poolRefs ?? []).some((ref) => ref.name === pool.metadata.name);
   const namesSecret = (secret: KubeObject) => (spec: StoredSpec) => spec.auth?.secretRef?.name === secret.metadata.name;
-  return {
+  return defineReconciler<TunnelObject>({
     name: 'tunnel',
     for: TUNNEL,
     watches: [
@@ -80,131 +79,131 @@ export function tunnelController(options: TunnelOptions): Controller {
       },
       { type: LEASE, map: (lease) => Object.keys(reportOf(lease)?.tunnels ?? {}).map(parseKey) },
     ],
-    reconcile: (request, ctx) => {
-      tunnels = () => ctx.cache(TUNNEL).list();
-      return new TunnelPass(request, ctx, options.gatewayUrl, now()).run();
+    clock: options.now,
+    setup: (cache) => {
+      tunnels = () => cache(TUNNEL).list();
     },
+    reconcile: (tunnel, pass) => reconcileTunnel(tunnel, pass, options.gatewayUrl),
+    // A deleted Tunnel's dead replicas still fold and go.
+    gone: async (pass) => {
+      const replicas = replicasOf(pass);
+      await deleteFoldedReplicas(pass, replicas);
+      return nextLook(replicas, pass.now);
+    },
+  });
+}
+
+/** The status of where the Tunnel is served and its connections; then the dead replicas folded everywhere go. */
+async function reconcileTunnel(cached: TunnelObject, pass: Pass, gatewayUrl: string | undefined): Promise<Outcome> {
+  const replicas = replicasOf(pass);
+  const parsed = parseResource(TunnelResource, cached);
+  const { status, ready } = tunnelStatus({
+    previous: cached.status,
+    generation: cached.metadata.generation,
+    observed: parsed.ok ? observe(pass, parsed.value, replicas, gatewayUrl) : { invalid: parsed.message },
+    replicas,
+    now: pass.now,
+  });
+  const before = findCondition(cached.status?.conditions, 'Ready');
+  return {
+    status,
+    afterStatus: async (written) => {
+      if (written && before?.reason !== ready.reason) {
+        const type = ready.status === 'True' ? 'Normal' : 'Warning';
+        if (type === 'Normal') pass.log.info({ reason: ready.reason }, ready.message);
+        else pass.log.warn({ reason: ready.reason }, ready.message);
+        await pass.events.emit(cached, { type, reason: ready.reason, action: 'Reconcile', note: ready.message });
+      }
+      await deleteFoldedReplicas(pass, replicas);
+    },
+    ...nextLook(replicas, pass.now),
   };
 }
 
-/** One reconcile of one Tunnel. */
-class TunnelPass {
-  private readonly request: Request;
-  private readonly ctx: ReconcileContext;
-  private readonly gatewayUrl: string | undefined;
-  private readonly now: Date;
+/** Looks again just after the first live replica would expire. */
+function nextLook(replicas: Replica[], now: Date): { requeueAfter: number } | undefined {
+  const expiries = replicas.filter((r) => r.alive).map((r) => r.expiresAt - now.getTime());
+  return expiries.length > 0 ? { requeueAfter: Math.min(...expiries) + EXPIRY_MARGIN_MS } : undefined;
+}
 
-  constructor(request: Request, ctx: ReconcileContext, gatewayUrl: string | undefined, now: Date) {
-    this.request = request;
-    this.ctx = ctx;
-    this.gatewayUrl = gatewayUrl;
-    this.now = now;
-  }
+/** The replica Leases that report the pass's Tunnel. */
+function replicasOf(pass: Pass): Replica[] {
+  const key = keyOf(pass.request);
+  const leases = pass.cache<ReplicaLease>(LEASE).list({ labels: { [GATEWAY_REPLICA_LABEL]: 'true' } });
+  return leases.flatMap((lease) => {
+    const report = reportOf(lease);
+    const counts = report && Object.hasOwn(report.tunnels, key) ? report.tunnels[key] : undefined;
+    const identity = lease.spec?.holderIdentity;
+    if (!report || !counts || !identity) return [];
+    return [{
+      lease,
+      identity,
+      alive: isReplicaAlive(lease, pass.now),
+      expiresAt: replicaExpiry(lease),
+      counts,
+      tunnels: Object.keys(report.tunnels),
+    }];
+  });
+}
 
-  run(): Promise<ReconcileResult | void> {
-    return ignoringDeletion(this.ctx.log, () => this.reconcile());
+function observe(pass: Pass, tunnel: Tunnel, replicas: Replica[], gatewayUrl: string | undefined) {
+  const { namespace } = pass.request;
+  const pools = new Map<string, PoolView>();
+  for (const ref of tunnel.spec.poolRefs) {
+    const pool = pass.cache<BrowserPoolObject>(BROWSER_POOL).get(keyOf({ namespace, name: ref.name }));
+    if (pool) pools.set(ref.name, { playwrightVersion: pool.status?.playwrightVersion });
   }
+  const secretRef = { namespace, name: tunnel.spec.auth.secretRef.name };
+  const path = tunnelPath(tunnel);
+  return {
+    tunnel,
+    pools,
+    secret: pass.cache<SecretObject>(SECRET).get(keyOf(secretRef)),
+    pathHolder: pathHolderOf(pass, path)?.key,
+    liveReplicas: replicas.filter((r) => r.alive).length,
+    url: tunnelUrl(gatewayUrl, path),
+  };
+}
 
-  private async reconcile(): Promise<ReconcileResult | void> {
-    const { ctx, request } = this;
-    const replicas = this.replicas();
-    const cached = ctx.cache<TunnelObject>(TUNNEL).get(keyOf(request));
-    if (cached) {
-      const parsed = parseResource(TunnelResource, cached);
-      const { status, ready } = tunnelStatus({
-        previous: cached.status,
-        generation: cached.metadata.generation,
-        observed: parsed.ok ? this.observe(parsed.value, replicas) : { invalid: parsed.message },
-        replicas,
-        now: this.now,
-      });
-      const before = findCondition(cached.status?.conditions, 'Ready');
-      const written = await applyStatusIfChanged(ctx.rest, TUNNEL, cached, status);
-      if (written && before?.reason !== ready.reason) {
-        const type = ready.status === 'True' ? 'Normal' : 'Warning';
-        if (type === 'Normal') ctx.log.info({ reason: ready.reason }, ready.message);
-        else ctx.log.warn({ reason: ready.reason }, ready.message);
-        await ctx.events.emit(cached, { type, reason: ready.reason, action: 'Reconcile', note: ready.message });
-      }
-    }
-    for (const replica of replicas) if (!replica.alive) await this.deleteIfFolded(replica);
-    const expiries = replicas.filter((r) => r.alive).map((r) => r.expiresAt - this.now.getTime());
-    return expiries.length > 0 ? { requeueAfter: Math.min(...expiries) + EXPIRY_MARGIN_MS } : undefined;
+/** The other Tunnel that keeps this one's path; only Tunnels the gateway can serve (a valid spec) count. */
+function pathHolderOf(pass: Pass, path: string): PathClaim | undefined {
+  const self = keyOf(pass.request);
+  const claims: PathClaim[] = [];
+  for (const t of pass.cache<TunnelObject>(TUNNEL).list()) {
+    if (claimedPath(t) !== path) continue;
+    if (objectKey(t) !== self && !parseResource(TunnelResource, t).ok) continue;
+    claims.push({ key: objectKey(t), path, creationTimestamp: String(t.metadata.creationTimestamp ?? '') });
   }
+  const claim = claims.find((c) => c.key === self);
+  return claim && pathHolder(claim, claims);
+}
 
-  /** The replica Leases that report this Tunnel. */
-  private replicas(): Replica[] {
-    const key = keyOf(this.request);
-    const leases = this.ctx.cache<ReplicaLease>(LEASE).list({ labels: { [GATEWAY_REPLICA_LABEL]: 'true' } });
-    return leases.flatMap((lease) => {
-      const report = reportOf(lease);
-      const counts = report && Object.hasOwn(report.tunnels, key) ? report.tunnels[key] : undefined;
-      const identity = lease.spec?.holderIdentity;
-      if (!report || !counts || !identity) return [];
-      return [{
-        lease,
-        identity,
-        alive: isReplicaAlive(lease, this.now),
-        expiresAt: replicaExpiry(lease),
-        counts,
-        tunnels: Object.keys(report.tunnels),
-      }];
-    });
-  }
+/** Deletes the Lease of each dead replica whose counts every Tunnel it reported has folded. */
+async function deleteFoldedReplicas(pass: Pass, replicas: Replica[]): Promise<void> {
+  for (const replica of replicas) if (!replica.alive) await deleteIfFolded(pass, replica);
+}
 
-  private observe(tunnel: Tunnel, replicas: Replica[]) {
-    const { namespace } = this.request;
-    const pools = new Map<string, PoolView>();
-    for (const ref of tunnel.spec.poolRefs) {
-      const pool = this.ctx.cache<BrowserPoolObject>(BROWSER_POOL).get(keyOf({ namespace, name: ref.name }));
-      if (pool) pools.set(ref.name, { playwrightVersion: pool.status?.playwrightVersion });
-    }
-    const secretRef = { namespace, name: tunnel.spec.auth.secretRef.name };
-    const path = tunnelPath(tunnel);
-    return {
-      tunnel,
-      pools,
-      secret: this.ctx.cache<SecretObject>(SECRET).get(keyOf(secretRef)),
-      pathHolder: this.pathHolder(path)?.key,
-      liveReplicas: replicas.filter((r) => r.alive).length,
-      url: tunnelUrl(this.gatewayUrl, path),
-    };
+/**
+ * Deletes a dead replica's Lease once the cache shows every Tunnel it
+ * reported with its counts folded (the cache, not this pass's write: a
+ * later pass that read an older status would otherwise find the replica
+ * neither recorded nor reporting, and lose its final counts). Deleting it
+ * tells the pool controller to take back its browsers. The delete carries
+ * the resourceVersion read: a replica that renewed meanwhile keeps its Lease.
+ */
+async function deleteIfFolded(pass: Pass, replica: Replica): Promise<void> {
+  const statuses = replica.tunnels.map((key) => pass.cache<TunnelObject>(TUNNEL).get(key)?.status);
+  if (!foldedEverywhere(replica.identity, statuses)) return;
+  const { lease } = replica;
+  const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: lease.metadata.resourceVersion } };
+  try {
+    await pass.rest.request('DELETE', objectPath(LEASE, requestOf(lease)), { body });
+  } catch (err) {
+    if (isNotFound(err) || isConflict(err)) return;
+    throw err;
   }
-
-  /** The other Tunnel that keeps this one's path; only Tunnels the gateway can serve (a valid spec) count. */
-  private pathHolder(path: string): PathClaim | undefined {
-    const claims: PathClaim[] = [];
-    for (const t of this.ctx.cache<TunnelObject>(TUNNEL).list()) {
-      if (claimedPath(t) !== path) continue;
-      if (objectKey(t) !== keyOf(this.request) && !parseResource(TunnelResource, t).ok) continue;
-      claims.push({ key: objectKey(t), path, creationTimestamp: String(t.metadata.creationTimestamp ?? '') });
-    }
-    const self = claims.find((c) => c.key === keyOf(this.request));
-    return self && pathHolder(self, claims);
-  }
-
-  /**
-   * Deletes a dead replica's Lease once the cache shows every Tunnel it
-   * reported with its counts folded (the cache, not this pass's write: a
-   * later pass that read an older status would otherwise find the replica
-   * neither recorded nor reporting, and lose its final counts). Deleting it
-   * tells the pool controller to take back its browsers. The delete carries
-   * the resourceVersion read: a replica that renewed meanwhile keeps its Lease.
-   */
-  private async deleteIfFolded(replica: Replica): Promise<void> {
-    const statuses = replica.tunnels.map((key) => this.ctx.cache<TunnelObject>(TUNNEL).get(key)?.status);
-    if (!foldedEverywhere(replica.identity, statuses)) return;
-    const { lease } = replica;
-    const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: lease.metadata.resourceVersion } };
-    try {
-      await this.ctx.rest.request('DELETE', objectPath(LEASE, requestOf(lease)), { body });
-    } catch (err) {
-      if (isNotFound(err) || isConflict(err)) return;
-      throw err;
-    }
-    this.ctx.log.info(
-      { lease: objectKey(lease), identity: replica.identity },
-      `deleted the Lease of gateway replica ${objectKey(lease)}: it stopped renewing it and its counts are folded`,
-    );
-  }
+  pass.log.info(
+    { lease: objectKey(lease), identity: replica.identity },
+    `deleted the Lease of gateway replica ${objectKey(lease)}: it stopped renewing it and its counts are folded`,
+  );
 }
