@@ -150,6 +150,8 @@ describe('the Tunnel gateway', () => {
     const plain = await connect('closed');
     expect(plain.version()).toMatch(/^\d+\./);
     await plain.close();
+    // The gateway gives the browser back once the session's sockets are closed, a moment after close() returns.
+    await eventually('the browser to be given back', async () => (await leasedPods()) === 0);
   });
 
   it('refuses firefox and webkit clients on a Chromium pool with 400 naming the pool\'s browser, and leases nothing', async () => {
