@@ -63,8 +63,6 @@ export async function openSshSession(
       else reject(err);
     });
   });
-  const abort = () => client.destroy();
-  signal.addEventListener('abort', abort, { once: true });
   const connect = () => client.connect({
     host: address.host,
     port: address.port,
@@ -85,9 +83,12 @@ export async function openSshSession(
     // ssh2 reads the key before it connects and throws what it cannot read.
     throw new SshError('key', (err as Error).message);
   }
+  const abort = () => client.destroy();
+  signal.addEventListener('abort', abort, { once: true });
   try {
     await Promise.race([ready, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
   } catch (err) {
+    signal.removeEventListener('abort', abort);
     client.destroy();
     throw err;
   }
