@@ -17,6 +17,8 @@ packages=(
   nginx
   # the host's git server for git-sourced TestRuns (hack/lib/gitserver.ts runs its git http-backend)
   git
+  # its ssh side: sshd with git-shell, and ssh-keygen for its keys (the packaged service is not used)
+  openssh-server openssh-client
 )
 
 missing=()
