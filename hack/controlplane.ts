@@ -11,7 +11,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { connect } from 'node:net';
 import { basename, join } from 'node:path';
 import { ensureBinary, type KubeBinary } from './lib/binaries.ts';
 import { kubeconfigPath, stateDir } from './lib/paths.ts';
@@ -38,6 +37,7 @@ import {
   SERVICE_CIDR,
   upNode,
 } from './lib/node.ts';
+import { accepting } from './lib/ports.ts';
 import { ensureTool } from './lib/tools.ts';
 
 const ports = {
@@ -51,24 +51,6 @@ const pkiDir = join(stateDir, 'pki');
 const serverAt = (address: string) => `https://${address}:${ports.apiserver}`;
 const etcdUrl = `http://127.0.0.1:${ports.etcdClient}`;
 const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
-
-/**
- * Whether something already accepts connections on host:port. A component that is not running must find its
- * ports free: an etcd or API server of another checkout listening there would otherwise serve this one's
- * clients, and this checkout's own would exit on the taken port.
- */
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 1_000 });
-    const done = (answer: boolean) => {
-      socket.destroy();
-      resolve(answer);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
-}
 
 /** The ports each component listens on, to check before it starts. */
 const portsOf = (name: string, address: string): [string, number][] =>
@@ -235,7 +217,9 @@ export async function up(log: Log = console.log, options: { node?: boolean } = {
   const missing = components.filter((c) => runningPid(c) === undefined);
   for (const c of missing) {
     for (const [host, port] of portsOf(c.name, address)) {
-      if (await listening(host, port)) {
+      // A component that is not running must find its ports free: an etcd or API server of another checkout
+      // listening there would otherwise serve this one's clients, and this checkout's own would exit.
+      if (await accepting(host, port)) {
         throw new Error(
           `${c.name} of ${stateDir} cannot start: ${host}:${port} is taken by another process (another checkout's ` +
           'cluster?). Stop it (node hack/controlplane.ts down in that checkout) or choose other ports with ' +

@@ -8,13 +8,12 @@
 // the body on stdin.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { onFreePort } from './ports.ts';
+import { accepting, onFreePort } from './ports.ts';
 
 const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
 
@@ -217,12 +216,7 @@ async function startSshd(root: string, host: string): Promise<Sshd> {
 /** Whether `child` accepts connections on the port within 5 s (false once it exits). */
 async function listening(host: string, port: number, child: ChildProcess): Promise<boolean> {
   for (let i = 0; i < 100 && child.exitCode === null; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, host, () => resolve(true)).once('error', () => resolve(false));
-      socket.unref();
-      socket.once('connect', () => socket.destroy());
-    });
-    if (up) return true;
+    if (await accepting(host, port)) return true;
     await sleep(50);
   }
   return false;

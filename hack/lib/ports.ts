@@ -7,7 +7,7 @@
 // launchers read (ControllerProcess.url, the demo's servedUrl). onFreePort is
 // for the others, which must be told their port before they listen: a report
 // store whose --public-url names it, verdaccio, nginx, a suite's webServer.
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /** A TCP port free on `host` right now (the kernel's pick). */
 function freePort(host: string): Promise<number> {
@@ -17,6 +17,20 @@ function freePort(host: string): Promise<number> {
       server.close(() => resolve(port));
     });
     server.once('error', reject);
+  });
+}
+
+/** Whether something accepts connections on host:port now (within a second). */
+export function accepting(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1_000 });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
   });
 }
 
