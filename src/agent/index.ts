@@ -1,7 +1,7 @@
-// `fleetwright agent`: the main process of a browser pod. Serves one Playwright endpoint
-// on the pod IP with two ways in (see routing.ts), plus /healthz, /status and
-// /metrics on a second port; exits non-zero when its browser dies, and drains
-// on SIGTERM.
+// `fleetwright agent`: the main process of a browser pod. Serves one Playwright
+// endpoint on the pod IP with two ways in (see routing.ts) and, on Chromium
+// pods, a CDP endpoint beside it (cdp.ts), plus /healthz, /status and /metrics
+// on a second port; exits non-zero when its browser dies, and drains on SIGTERM.
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -17,6 +17,7 @@ import {
 import { AGENT_HEALTH_PORT, AGENT_PORT } from '../contracts/ports.ts';
 import { createLogger } from '../runtime/log.ts';
 import { launchWarmBrowser, playwrightVersion, startFreshServer } from './browsers.ts';
+import { type CdpBrowser, launchCdpBrowser } from './cdp.ts';
 import { answerPlain, route } from './routing.ts';
 import { Sessions } from './sessions.ts';
 
@@ -67,6 +68,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     (socket as Duplex).destroy();
   });
 
+  /** Chromiums of open CDP sessions, stopped when their session ends or the agent exits. */
+  const cdpBrowsers = new Set<CdpBrowser>();
+  const refuse = (socket: Duplex, status: number, reason: string) => {
+    log.info({ status, reason }, 'refused a client');
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`);
+  };
+
   const about = { browser: config.FLEETWRIGHT_BROWSER, playwright: playwrightVersion() };
   const endpoint = createServer((req, res) => {
     const answer = answerPlain(req.method, req.url ?? '/', about);
@@ -76,15 +84,23 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     await sessions.waitForSlot(config.FLEETWRIGHT_SESSIONS, SLOT_WAIT_MS);
     if (socket.destroyed) return;
     const decision = route(req.url ?? '/', req.headers, config, sessions.activeCount, draining);
-    if (decision.action === 'reject') {
-      log.info({ status: decision.status, reason: decision.reason }, 'refused a client');
-      socket.end(`HTTP/1.1 ${decision.status} ${STATUS_CODES[decision.status]}\r\n` +
-        `content-type: text/plain\r\nconnection: close\r\n\r\n${decision.reason}\n`);
-      return;
-    }
+    if (decision.action === 'reject') return refuse(socket, decision.status, decision.reason);
     const end = sessions.begin(decision.mode);
     socket.once('close', end);
-    const target = decision.mode === 'warm' ? warm.endpoint : fresh.endpoint;
+    let target = decision.mode === 'warm' ? warm.endpoint : fresh.endpoint;
+    if (decision.mode === 'cdp') {
+      const browser = await launchCdpBrowser(config).catch((err: unknown) => {
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not start Chromium for a CDP session');
+      });
+      if (!browser) return refuse(socket, 503, 'could not start a browser for the CDP session');
+      cdpBrowsers.add(browser);
+      const discard = () => void browser.close().finally(() => cdpBrowsers.delete(browser));
+      if (socket.destroyed) return discard();
+      socket.once('close', discard);
+      target = browser.endpoint;
+      // DevTools refuses a WebSocket whose Origin it was not started to allow; the gateway authenticated the client.
+      delete req.headers.origin;
+    }
     // The upstream path, with no query: run-server would read browser, proxy and launch options from it.
     req.url = target.pathname;
     for (const name of ['x-playwright-browser', 'x-playwright-launch-options', 'x-playwright-proxy']) delete req.headers[name];
@@ -126,7 +142,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     while (sessions.activeCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     endpoint.closeAllConnections();
     fresh.child.stdin?.end();
-    await warm.server.close();
+    await Promise.all([warm.server.close(), ...[...cdpBrowsers].map((browser) => browser.close())]);
     health.close();
     log.info({ unfinished: sessions.activeCount }, 'browser agent stopped');
     process.exit(0);

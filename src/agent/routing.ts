@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { requestedBrowser } from '../contracts/playwright-client.ts';
-import type { AgentConfig } from '../contracts/agent.ts';
+import { AGENT_CDP_SUFFIX, type AgentConfig } from '../contracts/agent.ts';
 
-export type Mode = 'warm' | 'fresh';
+/** warm: the pre-launched browser; fresh: one run-server launches for a client; cdp: one started for a CDP session. */
+export type Mode = 'warm' | 'fresh' | 'cdp';
 
 /** What the agent does with one WebSocket upgrade. */
 export type Route =
@@ -42,6 +43,7 @@ export function route(
   draining: boolean,
 ): Route {
   const parsed = new URL(url, 'http://agent');
+  if (parsed.pathname === `${config.FLEETWRIGHT_WS_PATH}${AGENT_CDP_SUFFIX}`) return cdpRoute(config, active, draining);
   if (parsed.pathname !== config.FLEETWRIGHT_WS_PATH) {
     return { action: 'reject', status: 404, reason: 'no Playwright endpoint at this path' };
   }
@@ -54,14 +56,8 @@ export function route(
         `connect with ${config.FLEETWRIGHT_BROWSER}.connect(), or to a pool of ${asked}`,
     };
   }
-  if (draining) return { action: 'reject', status: 503, reason: 'browser pod is shutting down' };
-  if (active >= config.FLEETWRIGHT_SESSIONS) {
-    return {
-      action: 'reject',
-      status: 503,
-      reason: `browser busy: ${active} of ${config.FLEETWRIGHT_SESSIONS} sessions in use`,
-    };
-  }
+  const busy = refusal(config, active, draining);
+  if (busy) return busy;
   const proxy = first(headers['x-playwright-proxy']) || parsed.searchParams.get('proxy') || '';
   if (!proxy) return { action: 'proxy', mode: 'warm', headers: {} };
   return {
@@ -73,6 +69,27 @@ export function route(
       'x-playwright-proxy': proxy,
     },
   };
+}
+
+/** A Chrome DevTools Protocol session: only a Chromium pod serves one. */
+function cdpRoute(config: AgentConfig, active: number, draining: boolean): Route {
+  if (config.FLEETWRIGHT_BROWSER !== 'chromium') {
+    return {
+      action: 'reject',
+      status: 404,
+      reason: `this browser pod serves ${config.FLEETWRIGHT_BROWSER}: the Chrome DevTools Protocol is served by Chromium pools only`,
+    };
+  }
+  return refusal(config, active, draining) ?? { action: 'proxy', mode: 'cdp', headers: {} };
+}
+
+/** Why the pod takes no session now: it is shutting down, or all its sessions are in use. */
+function refusal(config: AgentConfig, active: number, draining: boolean): Route | undefined {
+  if (draining) return { action: 'reject', status: 503, reason: 'browser pod is shutting down' };
+  if (active >= config.FLEETWRIGHT_SESSIONS) {
+    return { action: 'reject', status: 503, reason: `browser busy: ${active} of ${config.FLEETWRIGHT_SESSIONS} sessions in use` };
+  }
+  return undefined;
 }
 
 /** A plain HTTP answer of the endpoint. */

@@ -4,13 +4,13 @@ import type { Mode } from './routing.ts';
 /** Sessions open now and served so far, by mode; what /status and /metrics report. */
 export class Sessions {
   readonly registry = new Registry();
-  private readonly open = { warm: 0, fresh: 0 };
-  private readonly served = { warm: 0, fresh: 0 };
+  private readonly open: Record<Mode, number> = { warm: 0, fresh: 0, cdp: 0 };
+  private readonly served: Record<Mode, number> = { warm: 0, fresh: 0, cdp: 0 };
   /** Clients waiting for a session to end, first come first served; each ended session wakes one. */
   private readonly waiters: (() => void)[] = [];
   private readonly total = new Counter({
     name: 'fleetwright_agent_sessions_total',
-    help: 'Client sessions the browser agent has accepted, by mode (warm: pre-launched browser; fresh: launched for the client).',
+    help: 'Client sessions the browser agent has accepted, by mode (warm: pre-launched browser; fresh: launched for the client; cdp: a Chromium started for one CDP session).',
     labelNames: ['mode'],
     registers: [this.registry],
   });
@@ -23,7 +23,7 @@ export class Sessions {
   });
 
   get activeCount(): number {
-    return this.open.warm + this.open.fresh;
+    return this.open.warm + this.open.fresh + this.open.cdp;
   }
 
   /** Counts a session in; the returned function counts it out (once). */
@@ -66,7 +66,7 @@ export class Sessions {
     return {
       active: this.activeCount,
       activeByMode: { ...this.open },
-      served: this.served.warm + this.served.fresh,
+      served: this.served.warm + this.served.fresh + this.served.cdp,
       servedByMode: { ...this.served },
     };
   }

@@ -56,6 +56,12 @@ export const AgentConfig = z.object({
 
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
+/**
+ * Appended to the pod's WebSocket path (FLEETWRIGHT_WS_PATH): the endpoint of
+ * Chrome DevTools Protocol sessions, each on a Chromium of its own.
+ */
+export const AGENT_CDP_SUFFIX = '/cdp';
+
 /** On the health port: 200 while the browser lives and the agent is not draining (the pod's readiness probe). */
 export const AGENT_HEALTH_PATH = '/healthz';
 /** On the health port: what the agent serves, as JSON (AgentStatus, and its session counts). */

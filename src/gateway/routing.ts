@@ -112,6 +112,62 @@ export function choosePool(pools: readonly PoolChoice[], client: ClientWants): P
   };
 }
 
+/** Under a Tunnel's path, where Chrome DevTools Protocol clients connect. */
+export const CDP_PATH = '/cdp';
+
+/**
+ * What a request under the Tunnel's path asks of its CDP endpoint: `socket`
+ * for the WebSocket (…/cdp), `version` for the discovery document Chromium
+ * serves at /json/version (connectOverCDP asks …/cdp/json/version/), `other`
+ * for the rest of Chromium's /json API, which a pooled browser cannot answer
+ * before it is leased; undefined for a path outside …/cdp.
+ */
+export function cdpTarget(rest: string): 'socket' | 'version' | 'other' | undefined {
+  const path = rest.replace(/\/+$/, '');
+  if (path === CDP_PATH) return 'socket';
+  if (path === `${CDP_PATH}/json/version`) return 'version';
+  return path.startsWith(`${CDP_PATH}/`) ? 'other' : undefined;
+}
+
+/**
+ * The pool that serves a CDP client: the Tunnel's first Chromium pool, of any
+ * Playwright version (CDP does not depend on it). 404 when the Tunnel has no
+ * Chromium pool: Firefox and WebKit do not speak CDP.
+ */
+export function chooseCdpPool(pools: readonly PoolChoice[]): PoolDecision | { ok: false; status: 404; reason: string } {
+  const existing = pools.filter((p) => p.exists);
+  const chromium = existing.find((p) => p.browser === 'chromium');
+  if (chromium) return { ok: true, pool: chromium.name };
+  if (existing.length === 0) {
+    return { ok: false, status: 503, reason: `none of this Tunnel's pools exists (${pools.map((p) => p.name).join(', ')})` };
+  }
+  const list = existing.map((p) => `${p.browser} (pool ${p.name})`).join(', ');
+  return {
+    ok: false,
+    status: 404,
+    reason: `no CDP endpoint: the Chrome DevTools Protocol is served by Chromium pools only, and this Tunnel serves ${list}. ` +
+      'Connect with Playwright\'s protocol (browserType.connect()), or add a Chromium pool to the Tunnel.',
+  };
+}
+
+/**
+ * The discovery document of a Tunnel's CDP endpoint, shaped as Chromium's
+ * /json/version: clients read webSocketDebuggerUrl and connect there. It
+ * leads back through the gateway to `base` (the scheme and host the client
+ * used, and the Tunnel's CDP path); a token the client sent in the query goes
+ * back in the URL, one sent in a header stays out of it (such clients send
+ * their headers again).
+ */
+export function cdpVersionDocument(base: URL, queryToken: string | undefined): Record<string, string> {
+  const ws = new URL(base);
+  if (queryToken !== undefined) ws.searchParams.set('token', queryToken);
+  return {
+    'Browser': 'Chrome',
+    'Protocol-Version': '1.3',
+    'webSocketDebuggerUrl': ws.toString(),
+  };
+}
+
 /**
  * The request target as a URL, when it is a path (origin-form, RFC 9112
  * 3.2.1); undefined for an absolute URL, `*`, or one that does not parse: the

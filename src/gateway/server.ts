@@ -8,6 +8,7 @@ import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Tunnel } from '../api/v1alpha1/index.ts';
+import { AGENT_CDP_SUFFIX } from '../contracts/agent.ts';
 import { connectionHolder } from '../contracts/gateway-heartbeat.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
 import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../leasing/leaser.ts';
@@ -17,6 +18,10 @@ import { tokenMatches } from '../runtime/tokens.ts';
 import { type ConnectionResult, type GatewayMetrics, tunnelLabels } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';
 import {
+  CDP_PATH,
+  cdpTarget,
+  cdpVersionDocument,
+  chooseCdpPool,
   choosePool,
   clientVersion,
   handshakeProblem,
@@ -71,7 +76,16 @@ export interface GatewayDeps {
 
 type OpenSession = { key: string; close: (code: number, reason: string) => void; done: Promise<unknown> };
 type Rejection = { status: number; reason: string; result?: ConnectionResult; headers?: Record<string, string> };
-type Admitted = { tunnel: Tunnel; key: string; labels: ReturnType<typeof tunnelLabels>; pool: string; log: Logger };
+/** The protocol a client speaks: Playwright's, at the Tunnel's path, or the Chrome DevTools Protocol, at …/cdp. */
+type Protocol = 'playwright' | 'cdp';
+type Admitted = {
+  tunnel: Tunnel;
+  key: string;
+  labels: ReturnType<typeof tunnelLabels>;
+  pool: string;
+  protocol: Protocol;
+  log: Logger;
+};
 
 /** Headers of the client that the browser's Playwright server reads; the agent overrides the launch ones. */
 const FORWARDED_HEADERS = ['user-agent', 'x-playwright-browser', 'x-playwright-proxy'];
@@ -153,13 +167,15 @@ export class Gateway {
     if (match && req.method === 'GET' && match.rest === '/json') {
       return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"wsEndpointPath":""}');
     }
+    const cdp = match && cdpTarget(match.rest);
+    if (cdp) return this.answerCdp(req, res, url, match, cdp);
     if (req.headers['transfer-encoding']) {
       return this.refuseRequest(res, { status: 411, reason: 'send a Content-Length: chunked request bodies are refused' });
     }
     if (Number(req.headers['content-length'] ?? 0) > this.deps.limits.maxBodyBytes) {
       return this.refuseRequest(res, { status: 413, reason: `request bodies are limited to ${this.deps.limits.maxBodyBytes} bytes` });
     }
-    const admitted = this.admit(req, url, match);
+    const admitted = this.admit(req, url, match, 'playwright');
     if ('status' in admitted) return this.refuseRequest(res, admitted, match?.tunnel);
     const abort = new AbortController();
     res.once('close', () => abort.abort(CLIENT_GONE));
@@ -178,7 +194,11 @@ export class Gateway {
     const url = requestUrl(req.url);
     if (!url) return this.refuseSocket(socket, NOT_A_PATH);
     const match = matchTunnel(url.pathname, this.deps.state.tunnelsByPath());
-    const admitted = this.admit(req, url, match);
+    const cdp = match && cdpTarget(match.rest);
+    if (cdp && cdp !== 'socket') {
+      return this.refuseSocket(socket, { status: 404, reason: `the CDP WebSocket is at ${CDP_PATH} under the Tunnel's path` });
+    }
+    const admitted = this.admit(req, url, match, cdp ? 'cdp' : 'playwright');
     if ('status' in admitted) return this.refuseSocket(socket, admitted, match?.tunnel);
     // Checked before a browser is leased: a handshake the client cannot complete would waste one.
     const problem = handshakeProblem(req.method, req.headers);
@@ -190,7 +210,12 @@ export class Gateway {
   }
 
   /** Everything decided before a browser is leased; no side effects. */
-  private admit(req: IncomingMessage, url: URL, match: ReturnType<typeof matchTunnel>): Admitted | Rejection {
+  private admit(
+    req: IncomingMessage,
+    url: URL,
+    match: ReturnType<typeof matchTunnel>,
+    protocol: Protocol,
+  ): Admitted | Rejection {
     if (this.draining) return { status: 503, reason: 'the gateway is shutting down', headers: { 'retry-after': '1' } };
     if (!match) return { status: 404, reason: 'no Tunnel is served at this path' };
     const { tunnel } = match;
@@ -209,7 +234,15 @@ export class Gateway {
         headers: { 'www-authenticate': 'Bearer realm="fleetwright"' },
       };
     }
-    if (wantsExposeNetwork(req.headers, url) && !tunnel.spec.allowExposeNetwork) {
+    if (protocol === 'cdp' && !tunnel.spec.allowCDP) {
+      return {
+        status: 403,
+        result: 'forbidden',
+        reason: 'this Tunnel does not allow the Chrome DevTools Protocol (spec.allowCDP is false): ' +
+          'connect with Playwright\'s protocol at the Tunnel\'s path, or ask its owner to allow CDP',
+      };
+    }
+    if (protocol === 'playwright' && wantsExposeNetwork(req.headers, url) && !tunnel.spec.allowExposeNetwork) {
       return {
         status: 403,
         result: 'forbidden',
@@ -226,8 +259,10 @@ export class Gateway {
         headers: { 'retry-after': RETRY_AFTER_SECONDS },
       };
     }
-    const client = { version: clientVersion(req.headers['user-agent']), browser: requestedBrowser(req.headers, url) };
-    const choice = choosePool(this.deps.state.pools(tunnel), client);
+    const pools = this.deps.state.pools(tunnel);
+    const choice = protocol === 'cdp'
+      ? chooseCdpPool(pools)
+      : choosePool(pools, { version: clientVersion(req.headers['user-agent']), browser: requestedBrowser(req.headers, url) });
     if (!choice.ok) {
       return {
         status: choice.status,
@@ -237,7 +272,7 @@ export class Gateway {
       };
     }
     const log = this.deps.log.child({ namespace: tunnel.metadata.namespace, name: tunnel.metadata.name });
-    return { tunnel, key, labels: tunnelLabels(tunnel), pool: choice.pool, log };
+    return { tunnel, key, labels: tunnelLabels(tunnel), pool: choice.pool, protocol, log };
   }
 
   /**
@@ -310,17 +345,22 @@ export class Gateway {
     url: URL,
     socket: Duplex,
     head: Buffer,
-    { tunnel, key, labels, log }: Admitted,
+    { tunnel, key, labels, protocol, log }: Admitted,
     browser: LeasedBrowser,
   ): Promise<ConnectionResult> {
     const headers: Record<string, string> = {};
-    for (const name of FORWARDED_HEADERS) {
-      const value = req.headers[name];
-      if (typeof value === 'string' && value) headers[name] = value;
+    let endpoint = browser.endpoint;
+    if (protocol === 'cdp') {
+      endpoint += AGENT_CDP_SUFFIX;
+    } else {
+      for (const name of FORWARDED_HEADERS) {
+        const value = req.headers[name];
+        if (typeof value === 'string' && value) headers[name] = value;
+      }
+      const proxyParam = url.searchParams.get('proxy');
+      if (proxyParam && !headers['x-playwright-proxy']) headers['x-playwright-proxy'] = proxyParam;
     }
-    const proxyParam = url.searchParams.get('proxy');
-    if (proxyParam && !headers['x-playwright-proxy']) headers['x-playwright-proxy'] = proxyParam;
-    const upstream = await openUpstream(browser.endpoint, headers, this.deps.limits);
+    const upstream = await openUpstream(endpoint, headers, this.deps.limits);
     if (socket.destroyed) {
       upstream.terminate();
       return 'ok';
@@ -334,12 +374,44 @@ export class Gateway {
     });
     const entry = { key, close: session.close, done: session.done };
     this.relays.add(entry);
-    log.info({ pod: browser.pod.name, source: browser.source, exposeNetwork: Boolean(headers['x-playwright-proxy']) },
-      'session started');
+    const exposeNetwork = Boolean(headers['x-playwright-proxy']);
+    log.info({ pod: browser.pod.name, source: browser.source, protocol, exposeNetwork }, 'session started');
     const end = await session.done;
     this.relays.delete(entry);
     log.info({ pod: browser.pod.name, ...end }, 'session ended');
     return end.by === 'gateway' && end.code === CLOSE.badGateway ? 'upstream_error' : 'ok';
+  }
+
+  /**
+   * Plain HTTP under a Tunnel's …/cdp: the discovery document at
+   * …/cdp/json/version, for a client with the Tunnel's token, answered
+   * without leasing a browser; the rest of Chromium's /json API is not served.
+   */
+  private answerCdp(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    match: NonNullable<ReturnType<typeof matchTunnel>>,
+    target: NonNullable<ReturnType<typeof cdpTarget>>,
+  ): void {
+    if (target !== 'version') {
+      return this.refuseRequest(res, {
+        status: 404,
+        reason: 'only /json/version of Chromium\'s HTTP API is served here: connect to its webSocketDebuggerUrl',
+      });
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return this.refuseRequest(res, { status: 405, reason: 'use GET', headers: { allow: 'GET, HEAD' } });
+    }
+    const admitted = this.admit(req, url, match, 'cdp');
+    if ('status' in admitted) return this.refuseRequest(res, admitted, match.tunnel);
+    const forwarded = req.headers['x-forwarded-proto'];
+    const secure = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() === 'https';
+    const tunnelPath = url.pathname.slice(0, url.pathname.length - match.rest.length);
+    const base = new URL(`${secure ? 'wss' : 'ws'}://${req.headers.host ?? 'localhost'}${tunnelPath}${CDP_PATH}`);
+    const queryToken = url.searchParams.get('token') ?? undefined;
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+    res.end(JSON.stringify(cdpVersionDocument(base, queryToken)));
   }
 
   private async release(browser: LeasedBrowser, log: Logger): Promise<void> {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { choosePool, handshakeProblem, type PoolChoice, requestUrl } from '../../src/gateway/routing.ts';
+import {
+  cdpTarget,
+  cdpVersionDocument,
+  chooseCdpPool,
+  choosePool,
+  handshakeProblem,
+  type PoolChoice,
+  requestUrl,
+} from '../../src/gateway/routing.ts';
 
 const key = Buffer.alloc(16, 7).toString('base64');
 
@@ -70,5 +78,38 @@ describe('choosePool', () => {
       status: 428,
       reason: expect.stringContaining('this Tunnel serves Playwright 1.65 (pool fox); your client is 1.64'),
     });
+  });
+});
+
+describe('the CDP endpoint under a Tunnel', () => {
+  it('tells the WebSocket from the discovery document and from the rest of Chromium\'s /json API', () => {
+    expect(['/cdp', '/cdp/'].map(cdpTarget)).toEqual(['socket', 'socket']);
+    expect(['/cdp/json/version', '/cdp/json/version/'].map(cdpTarget)).toEqual(['version', 'version']);
+    expect(['/cdp/json/list', '/cdp/devtools/browser/x'].map(cdpTarget)).toEqual(['other', 'other']);
+    expect(['/', '/json', '/cdpx'].map(cdpTarget)).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('chooses the first Chromium pool whatever its Playwright version, and 404 when the Tunnel has none', () => {
+    const pools: PoolChoice[] = [
+      { name: 'foxes', exists: true, browser: 'firefox', version: '1.65.1' },
+      { name: 'old', exists: false, browser: 'chromium' },
+      { name: 'chromes', exists: true, browser: 'chromium', version: '1.63.0' },
+    ];
+    expect(chooseCdpPool(pools)).toEqual({ ok: true, pool: 'chromes' });
+    const none = chooseCdpPool(pools.slice(0, 2));
+    expect(none).toMatchObject({ ok: false, status: 404 });
+    expect(!none.ok && none.reason).toContain('Chromium pools only, and this Tunnel serves firefox (pool foxes)');
+    expect(chooseCdpPool([{ name: 'gone', exists: false, browser: 'chromium' }])).toMatchObject({ status: 503 });
+  });
+
+  it('leads webSocketDebuggerUrl back to the Tunnel, with the token only when the client sent it in the query', () => {
+    const base = new URL('wss://browsers.example.com/tunnels/a/b/cdp');
+    expect(cdpVersionDocument(base, undefined)).toEqual({
+      'Browser': 'Chrome',
+      'Protocol-Version': '1.3',
+      'webSocketDebuggerUrl': 'wss://browsers.example.com/tunnels/a/b/cdp',
+    });
+    expect(cdpVersionDocument(base, 'a b&c').webSocketDebuggerUrl)
+      .toBe('wss://browsers.example.com/tunnels/a/b/cdp?token=a+b%26c');
   });
 });

@@ -58,6 +58,14 @@ export const TunnelSpec = z
         'Whether clients may use connectOptions.exposeNetwork, which lets the browser reach the client\'s own ' +
         'network through the connection. When false such clients are refused with 403.',
       ),
+    allowCDP: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Whether clients may speak the Chrome DevTools Protocol at <path>/cdp (Puppeteer, connectOverCDP, ' +
+        '@playwright/mcp --cdp-endpoint) to the Tunnel\'s Chromium pools; each such session gets a browser of its ' +
+        'own, discarded afterwards. When false such clients are refused with 403.',
+      ),
     queueTimeoutSeconds: seconds(
       'How long a client waits for a free browser before it gets 503 with Retry-After.',
       0,

@@ -78,6 +78,22 @@ describe('agent routing', () => {
     expect(route('/other', {}, config, 0, false)).toMatchObject({ action: 'reject', status: 404 });
   });
 
+  it('gives a CDP client at <path>/cdp a Chromium of its own, within the pod\'s sessions and never while draining', () => {
+    expect(route('/pw-secret/cdp', {}, config, 1, false)).toEqual({ action: 'proxy', mode: 'cdp', headers: {} });
+    expect(route('/pw-secret/cdp', {}, config, 2, false)).toMatchObject({ action: 'reject', status: 503 });
+    expect(route('/pw-secret/cdp', {}, config, 0, true)).toMatchObject({ action: 'reject', status: 503 });
+    expect(route('/other/cdp', {}, config, 0, false)).toMatchObject({ action: 'reject', status: 404 });
+  });
+
+  it('refuses CDP on a Firefox pod with 404 saying that only Chromium pools serve it', () => {
+    const firefox = AgentConfig.parse({ FLEETWRIGHT_WS_PATH: '/pw-secret', FLEETWRIGHT_BROWSER: 'firefox' });
+    expect(route('/pw-secret/cdp', {}, firefox, 0, false)).toEqual({
+      action: 'reject',
+      status: 404,
+      reason: 'this browser pod serves firefox: the Chrome DevTools Protocol is served by Chromium pools only',
+    });
+  });
+
   it('rejects a malformed launch-args setting with a clear message', () => {
     const parsed = AgentConfig.safeParse({ FLEETWRIGHT_LAUNCH_ARGS: '--no-json' });
     expect(parsed.error?.issues[0]?.message).toBe('must be a JSON array of strings');

@@ -162,7 +162,7 @@ describe('fleetwright tunnel', () => {
     metadata: { name: 'dev', namespace: 'team-a' },
     spec: {
       poolRefs: [{ name: 'chromium' }], auth: { secretRef: { name: 'dev-token', key: 'token' } }, maxConnections: 10,
-      idleTimeoutSeconds: 300, maxSessionSeconds: 3600, allowExposeNetwork, queueTimeoutSeconds: 30,
+      idleTimeoutSeconds: 300, maxSessionSeconds: 3600, allowExposeNetwork, allowCDP: true, queueTimeoutSeconds: 30,
     },
     status,
   });
