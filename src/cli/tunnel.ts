@@ -15,7 +15,8 @@ export const TOKEN_VARIABLE = 'FLEETWRIGHT_TOKEN';
 export const help: CommandHelp = {
   synopsis: '<tunnel> [--print-token]',
   description: [
-    'Prints a Playwright snippet that connects through the Tunnel: its status.url, with the token read from',
+    'Prints a Playwright snippet that connects through the Tunnel, and how Puppeteer, connectOverCDP and',
+    '@playwright/mcp connect to its CDP endpoint: its status.url, with the token read from',
     `$${TOKEN_VARIABLE}. The token itself is printed only with --print-token, alone on its line.`,
   ].join('\n'),
   flags: {
@@ -44,14 +45,13 @@ export function tunnelSnippet(tunnel: Tunnel, namespaceFlag: string): { snippet:
   const expose = tunnel.spec.allowExposeNetwork
     ? '  // exposeNetwork: \'<loopback>\', // lets the browser open pages this machine serves on localhost'
     : '  // (this Tunnel refuses exposeNetwork: allowExposeNetwork is false)';
-  const auth = `{ Authorization: \`Bearer \${process.env.${TOKEN_VARIABLE}}\` }`;
   const snippet = [
     `// Tunnel ${namespace}/${name}: browsers of BrowserPool ${pools}${client}.`,
     `// First: export ${TOKEN_VARIABLE}=$(fleetwright tunnel ${name} ${namespaceFlag} --print-token)`,
     'import { chromium } from \'playwright\';',
     '',
     `const browser = await chromium.connect('${url}', {`,
-    `  headers: ${auth},`,
+    `  headers: ${auth(TOKEN_VARIABLE)},`,
     expose,
     '});',
     'const page = await browser.newPage();',
@@ -59,10 +59,28 @@ export function tunnelSnippet(tunnel: Tunnel, namespaceFlag: string): { snippet:
     'await browser.close();',
     '',
     '// Or for a whole suite, in playwright.config.ts:',
-    `//   use: { connectOptions: { wsEndpoint: '${url}', headers: ${auth} } }`,
+    `//   use: { connectOptions: { wsEndpoint: '${url}', headers: ${auth(TOKEN_VARIABLE)} } }`,
+    '',
+    ...cdpSnippet(tunnel, url),
   ];
   return { snippet, warnings };
 }
+
+/** How CDP clients connect, at <url>/cdp; a line saying they are refused when allowCDP is false. */
+function cdpSnippet(tunnel: Tunnel, url: string): string[] {
+  if (!tunnel.spec.allowCDP) return ['// (this Tunnel refuses Chrome DevTools Protocol clients: allowCDP is false)'];
+  const ws = `${url}/cdp`;
+  const http = ws.replace(/^ws/, 'http');
+  return [
+    '// Chrome DevTools Protocol clients (Chromium pools; each session gets a browser of its own):',
+    `//   puppeteer.connect({ browserWSEndpoint: \`${ws}?token=\${process.env.${TOKEN_VARIABLE}}\` })`,
+    `//   chromium.connectOverCDP('${http}', { headers: ${auth(TOKEN_VARIABLE)} })`,
+    `//   npx @playwright/mcp --cdp-endpoint ${http} --cdp-header "Authorization: Bearer $${TOKEN_VARIABLE}"`,
+  ];
+}
+
+/** The Authorization header, as JavaScript, with the token read from the environment variable. */
+const auth = (variable: string) => `{ Authorization: \`Bearer \${process.env.${variable}}\` }`;
 
 function getTunnel(cluster: Cluster, name: string): Promise<Tunnel> {
   return cluster.getOrList<Tunnel>(TUNNEL, name, (names) =>

@@ -156,13 +156,13 @@ describe('finding the cluster as kubectl does', () => {
 });
 
 describe('fleetwright tunnel', () => {
-  const tunnel = (status: object, allowExposeNetwork = true) => ({
+  const tunnel = (status: object, allowExposeNetwork = true, allowCDP = true) => ({
     apiVersion: 'fleetwright.dev/v1alpha1' as const,
     kind: 'Tunnel',
     metadata: { name: 'dev', namespace: 'team-a' },
     spec: {
       poolRefs: [{ name: 'chromium' }], auth: { secretRef: { name: 'dev-token', key: 'token' } }, maxConnections: 10,
-      idleTimeoutSeconds: 300, maxSessionSeconds: 3600, allowExposeNetwork, allowCDP: true, queueTimeoutSeconds: 30,
+      idleTimeoutSeconds: 300, maxSessionSeconds: 3600, allowExposeNetwork, allowCDP, queueTimeoutSeconds: 30,
     },
     status,
   });
@@ -192,5 +192,18 @@ describe('fleetwright tunnel', () => {
     ]);
     expect(snippet.join('\n')).toContain('wss://<gateway address>/tunnels/team-a/dev');
     expect(snippet.join('\n')).toContain('refuses exposeNetwork');
+  });
+
+  it('prints how Puppeteer, connectOverCDP and @playwright/mcp reach the CDP endpoint, unless allowCDP is false', () => {
+    const url = 'wss://browsers.example.com/tunnels/team-a/dev';
+    const text = tunnelSnippet(tunnel({ url, conditions: ready }), '-n team-a').snippet.join('\n');
+    expect(text).toContain(`puppeteer.connect({ browserWSEndpoint: \`${url}/cdp?token=\${process.env.FLEETWRIGHT_TOKEN}\` })`);
+    expect(text).toContain('chromium.connectOverCDP(\'https://browsers.example.com/tunnels/team-a/dev/cdp\', ' +
+      '{ headers: { Authorization: `Bearer ${process.env.FLEETWRIGHT_TOKEN}` } })');
+    expect(text).toContain('npx @playwright/mcp --cdp-endpoint https://browsers.example.com/tunnels/team-a/dev/cdp ' +
+      '--cdp-header "Authorization: Bearer $FLEETWRIGHT_TOKEN"');
+    const refused = tunnelSnippet(tunnel({ url, conditions: ready }, true, false), '-n team-a').snippet.join('\n');
+    expect(refused).toContain('refuses Chrome DevTools Protocol clients: allowCDP is false');
+    expect(refused).not.toContain('/cdp');
   });
 });
