@@ -1,5 +1,6 @@
-// What `fleetwright gateway` adds to a Playwright session: the same protocol
-// workload on the same kind of pooled browser, reached three ways in one run:
+// What `fleetwright gateway` adds to a Playwright session and to a Chrome
+// DevTools Protocol session: the same workload on the same kind of pooled
+// browser, reached three ways per protocol in one run:
 //
 //   direct:  lease the browser with BrowserLeaser, connect to its endpoint
 //            (ws://<pod IP>:3000/<path>, already one hop through the pod's agent);
@@ -7,6 +8,10 @@
 //            Tunnel with a bearer token (the gateway leases the browser);
 //   nginx:   a private nginx on 127.0.0.1 proxying the WebSocket upgrade to the
 //            leased browser's endpoint, as a yardstick for a plain proxy.
+//
+// The cdp- paths do the same with chromium.connectOverCDP against the pod's
+// CDP endpoint (<endpoint>/cdp, a Chromium started per session: connectP50Ms
+// includes its start) and the Tunnel's …/cdp.
 //
 //   npm run bench:gateway [-- --round-trips=5000 --clients=10 --client-round-trips=500 --repeats=5]
 //
@@ -27,6 +32,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { kubectl } from '../hack/lib/crds.ts';
 import { kubeconfigPath } from '../hack/lib/paths.ts';
 import { BROWSER_POOL, TUNNEL } from '../src/api/resources.ts';
+import { AGENT_CDP_SUFFIX } from '../src/contracts/agent.ts';
 import { BrowserLeaser } from '../src/leasing/leaser.ts';
 import { collectionPath, objectPath } from '../src/runtime/resource.ts';
 import { benchCluster, rest, startController } from './cluster.ts';
@@ -47,7 +53,7 @@ const clientRoundTrips = Number(flags['client-round-trips']);
 const warmup = Number(flags.warmup);
 const repeats = Number(flags.repeats);
 
-const PATHS = ['direct', 'gateway', 'nginx'] as const;
+const PATHS = ['direct', 'gateway', 'nginx', 'cdp-direct', 'cdp-gateway', 'cdp-nginx'] as const;
 type Path = (typeof PATHS)[number];
 const POOL = 'bench';
 const TOKEN = `bench-${randomBytes(12).toString('hex')}`;
@@ -115,8 +121,11 @@ async function main(): Promise<void> {
     const connect = async (path: Path): Promise<Session> => {
       let browser: Browser;
       let release: () => Promise<unknown> = async () => undefined;
+      const headers = { Authorization: `Bearer ${TOKEN}` };
       if (path === 'gateway') {
-        browser = await chromium.connect(tunnelUrl, { headers: { Authorization: `Bearer ${TOKEN}` }, timeout: 120_000 });
+        browser = await chromium.connect(tunnelUrl, { headers, timeout: 120_000 });
+      } else if (path === 'cdp-gateway') {
+        browser = await chromium.connectOverCDP(`${tunnelUrl}/cdp`, { headers, timeout: 120_000 });
       } else {
         const leased = await leaser.lease(
           { namespace, name: POOL },
@@ -124,9 +133,14 @@ async function main(): Promise<void> {
           { timeoutMs: 120_000 },
         );
         release = () => leased.release();
-        browser = await chromium.connect(path === 'direct' ? leased.endpoint : nginx.url(leased.endpoint), { timeout: 60_000 });
+        if (path === 'direct' || path === 'nginx') {
+          browser = await chromium.connect(path === 'direct' ? leased.endpoint : nginx.url(leased.endpoint), { timeout: 60_000 });
+        } else {
+          const endpoint = `${leased.endpoint}${AGENT_CDP_SUFFIX}`;
+          browser = await chromium.connectOverCDP(path === 'cdp-direct' ? endpoint : nginx.url(endpoint), { timeout: 60_000 });
+        }
       }
-      const page = await browser.newPage();
+      const page = await (browser.contexts()[0] ?? browser).newPage();
       const close = async () => {
         await browser.close();
         await release();
@@ -144,9 +158,9 @@ async function main(): Promise<void> {
         for (let i = 0; i < warmup; i++) await session.page.evaluate(() => 1);
         return session;
       }));
-      const proxyCpu = path === 'gateway'
+      const proxyCpu = path.endsWith('gateway')
         ? async () => (await gateway.usage()).cpuSeconds
-        : path === 'nginx' ? async () => nginx.cpuSeconds() : undefined;
+        : path.endsWith('nginx') ? async () => nginx.cpuSeconds() : undefined;
       const cpuBefore = await proxyCpu?.();
       const samples: number[] = [];
       const started = performance.now();
@@ -172,7 +186,7 @@ async function main(): Promise<void> {
     const memoryBefore = await memory();
     const loadBefore = loadavg()[0] ?? NaN;
     const memoryAfterRepeat: { rss: number; heapUsed: number }[] = [];
-    const byPath = () => ({ direct: [], gateway: [], nginx: [] }) as Record<Path, Measured[]>;
+    const byPath = () => Object.fromEntries(PATHS.map((p) => [p, []])) as unknown as Record<Path, Measured[]>;
     const runs = { latency: byPath(), concurrent: byPath() };
     for (let r = 0; r < repeats; r++) {
       const order = PATHS.map((_, i) => PATHS[(i + r) % PATHS.length] as Path);
@@ -202,13 +216,20 @@ async function main(): Promise<void> {
     type Report = ReturnType<typeof report>;
     const latency = Object.fromEntries(PATHS.map((p) => [p, report(runs.latency[p])])) as Record<Path, Report>;
     const concurrent = Object.fromEntries(PATHS.map((p) => [p, report(runs.concurrent[p])])) as Record<Path, Report>;
-    const ratio = (path: Path) => ({
-      latencyP50: round(latency[path].p50Ms / latency.direct.p50Ms, 2),
-      latencyP99: round(latency[path].p99Ms / latency.direct.p99Ms, 2),
-      roundTripsPerSecond: round(latency[path].roundTripsPerSecond / latency.direct.roundTripsPerSecond, 2),
-      concurrentP50: round(concurrent[path].p50Ms / concurrent.direct.p50Ms, 2),
+    const ratio = (path: Path, direct: Path) => ({
+      latencyP50: round(latency[path].p50Ms / latency[direct].p50Ms, 3),
+      latencyP99: round(latency[path].p99Ms / latency[direct].p99Ms, 2),
+      roundTripsPerSecond: round(latency[path].roundTripsPerSecond / latency[direct].roundTripsPerSecond, 2),
+      concurrentP50: round(concurrent[path].p50Ms / concurrent[direct].p50Ms, 2),
       concurrentRoundTripsPerSecond:
-        round(concurrent[path].roundTripsPerSecond / concurrent.direct.roundTripsPerSecond, 2),
+        round(concurrent[path].roundTripsPerSecond / concurrent[direct].roundTripsPerSecond, 2),
+    });
+    /** The gateway's CPU per 1,000 round trips over nginx's, for one client and for many. */
+    const cpuToNginx = (gatewayPath: Path, nginxPath: Path) => ({
+      latency: round((latency[gatewayPath].proxyCpuMsPer1000RoundTrips ?? NaN) /
+        (latency[nginxPath].proxyCpuMsPer1000RoundTrips ?? NaN), 2),
+      concurrent: round((concurrent[gatewayPath].proxyCpuMsPer1000RoundTrips ?? NaN) /
+        (concurrent[nginxPath].proxyCpuMsPer1000RoundTrips ?? NaN), 2),
     });
 
     console.log(JSON.stringify({
@@ -223,7 +244,14 @@ async function main(): Promise<void> {
         what: `${clients} clients at once, each on its own browser, ${clientRoundTrips} round trips each, per path`,
         ...concurrent,
       },
-      ratios: { gatewayToDirect: ratio('gateway'), nginxToDirect: ratio('nginx') },
+      ratios: {
+        gatewayToDirect: ratio('gateway', 'direct'),
+        nginxToDirect: ratio('nginx', 'direct'),
+        gatewayCpuToNginx: cpuToNginx('gateway', 'nginx'),
+        cdpGatewayToDirect: ratio('cdp-gateway', 'cdp-direct'),
+        cdpNginxToDirect: ratio('cdp-nginx', 'cdp-direct'),
+        cdpGatewayCpuToNginx: cpuToNginx('cdp-gateway', 'cdp-nginx'),
+      },
       gatewayMemoryMiB: { before: memoryBefore, afterEachRepeat: memoryAfterRepeat },
       gatewayErrorsLogged: gateway.errors(),
       settings: { roundTrips, clients, clientRoundTrips, warmup, repeats, poolReplicas: clients, nginxWorkers: 1 },
