@@ -2,8 +2,8 @@
 // client may use the browser's default context and can attach to every target
 // of the browser, so it cannot share the warm browser with anyone, and nothing
 // it leaves (cookies, storage, pages, downloads) may reach the next client:
-// each session gets a browser started for it, with a new profile and HOME,
-// and the browser and both directories are gone when the session ends.
+// each session gets a browser nobody used, with a new profile and HOME, and
+// the browser and both directories are gone when the session ends.
 // Playwright's launch is not used: it keeps a pipe connection that attaches to
 // every target itself, which a CDP client does not expect.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -44,6 +44,8 @@ const CDP_SWITCHES = [
 export interface CdpBrowser {
   /** The browser's DevTools WebSocket, ws://127.0.0.1:<port>/devtools/browser/<id>. */
   endpoint: URL;
+  /** False once the browser has exited (a spare that crashed while it waited). */
+  alive(): boolean;
   /** Stops the browser and deletes its profile; resolves when both are gone. */
   close(): Promise<void>;
 }
@@ -70,10 +72,59 @@ export async function launchCdpBrowser(config: AgentConfig): Promise<CdpBrowser>
     await rm(home, { recursive: true, force: true });
   };
   try {
-    return { endpoint: await devToolsEndpoint(child), close };
+    const alive = () => child.exitCode === null && child.signalCode === null;
+    return { endpoint: await devToolsEndpoint(child), alive, close };
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/**
+ * The Chromiums of a pod's CDP sessions. The first session on a pod waits for
+ * its browser to start; each time a session's browser is discarded, the next
+ * one starts and waits for the next session. So a pod that serves CDP clients
+ * hands them warm browsers, a pod that never does keeps none, and a pod never
+ * runs more Chromiums for CDP than it has sessions, or one when it has none.
+ */
+export class CdpBrowsers {
+  private readonly launch: () => Promise<CdpBrowser>;
+  private readonly inUse = new Set<CdpBrowser>();
+  private spare: Promise<CdpBrowser> | undefined;
+  private closing = false;
+
+  constructor(launch: () => Promise<CdpBrowser>) {
+    this.launch = launch;
+  }
+
+  /** A browser for one session: the spare when it is alive, else one started now. */
+  async take(): Promise<CdpBrowser> {
+    const spare = this.spare;
+    this.spare = undefined;
+    let browser = await spare?.catch(() => undefined);
+    if (!browser?.alive()) {
+      await browser?.close();
+      browser = await this.launch();
+    }
+    this.inUse.add(browser);
+    return browser;
+  }
+
+  /** Stops a session's browser, deletes its profile, and starts the spare for the next session. */
+  async discard(browser: CdpBrowser): Promise<void> {
+    this.inUse.delete(browser);
+    await browser.close();
+    if (this.closing || this.spare) return;
+    this.spare = this.launch();
+    // A spare that fails to start is replaced by a start at the next take().
+    this.spare.catch(() => undefined);
+  }
+
+  /** Stops every browser, spare included; no spare starts after this. */
+  async closeAll(): Promise<void> {
+    this.closing = true;
+    const spare = this.spare?.catch(() => undefined);
+    await Promise.all([...[...this.inUse].map((b) => b.close()), spare?.then((b) => b?.close())]);
   }
 }
 

@@ -17,7 +17,7 @@ import {
 import { AGENT_HEALTH_PORT, AGENT_PORT } from '../contracts/ports.ts';
 import { createLogger } from '../runtime/log.ts';
 import { launchWarmBrowser, playwrightVersion, startFreshServer } from './browsers.ts';
-import { type CdpBrowser, launchCdpBrowser } from './cdp.ts';
+import { CdpBrowsers, launchCdpBrowser } from './cdp.ts';
 import { answerPlain, route } from './routing.ts';
 import { Sessions } from './sessions.ts';
 
@@ -68,8 +68,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     (socket as Duplex).destroy();
   });
 
-  /** Chromiums of open CDP sessions, stopped when their session ends or the agent exits. */
-  const cdpBrowsers = new Set<CdpBrowser>();
+  const cdpBrowsers = new CdpBrowsers(() => launchCdpBrowser(config));
   const refuse = (socket: Duplex, status: number, reason: string) => {
     log.info({ status, reason }, 'refused a client');
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`);
@@ -89,12 +88,11 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     socket.once('close', end);
     let target = decision.mode === 'warm' ? warm.endpoint : fresh.endpoint;
     if (decision.mode === 'cdp') {
-      const browser = await launchCdpBrowser(config).catch((err: unknown) => {
+      const browser = await cdpBrowsers.take().catch((err: unknown) => {
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not start Chromium for a CDP session');
       });
       if (!browser) return refuse(socket, 503, 'could not start a browser for the CDP session');
-      cdpBrowsers.add(browser);
-      const discard = () => void browser.close().finally(() => cdpBrowsers.delete(browser));
+      const discard = () => void cdpBrowsers.discard(browser);
       if (socket.destroyed) return discard();
       socket.once('close', discard);
       target = browser.endpoint;
@@ -142,7 +140,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     while (sessions.activeCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     endpoint.closeAllConnections();
     fresh.child.stdin?.end();
-    await Promise.all([warm.server.close(), ...[...cdpBrowsers].map((browser) => browser.close())]);
+    await Promise.all([warm.server.close(), cdpBrowsers.closeAll()]);
     health.close();
     log.info({ unfinished: sessions.activeCount }, 'browser agent stopped');
     process.exit(0);

@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { launchCdpBrowser } from '../../../src/agent/cdp.ts';
+import { type CdpBrowser, CdpBrowsers, launchCdpBrowser } from '../../../src/agent/cdp.ts';
 import { AgentConfig } from '../../../src/contracts/agent.ts';
 
 const config = AgentConfig.parse({ FLEETWRIGHT_CHROMIUM_PATH: '/usr/bin/chromium' });
@@ -45,4 +45,58 @@ describe('a Chromium for one CDP session', () => {
     await expect(launchCdpBrowser(broken)).rejects.toThrow(/could not start Chromium: spawn \/nonexistent\/chromium ENOENT/);
     expect(profiles()).toEqual(before);
   });
+});
+
+describe('the CDP browsers of a pod', () => {
+  it('starts none until a session asks, then keeps one unused browser ready for the next session', async () => {
+    const before = profiles();
+    let launched = 0;
+    const browsers = new CdpBrowsers(() => {
+      launched++;
+      return launchCdpBrowser(config);
+    });
+    try {
+      expect(launched).toBe(0);
+      const first = await browsers.take();
+      expect(launched).toBe(1);
+      await browsers.discard(first);
+      expect(launched).toBe(2);
+      const started = performance.now();
+      const second = await browsers.take();
+      const waitedMs = performance.now() - started;
+      expect(second.endpoint.href).not.toBe(first.endpoint.href);
+      expect(first.alive()).toBe(false);
+      expect(second.alive()).toBe(true);
+      expect(waitedMs).toBeLessThan(250);
+      // Two sessions at once never share the spare.
+      await browsers.discard(second);
+      const [a, b] = await Promise.all([browsers.take(), browsers.take()]);
+      expect(a?.endpoint.href).not.toBe(b?.endpoint.href);
+      await Promise.all([browsers.discard(a), browsers.discard(b)]);
+    } finally {
+      await browsers.closeAll();
+    }
+    expect(profiles()).toEqual(before);
+  }, 60_000);
+
+  it('replaces a spare that died while it waited', async () => {
+    const launches: Promise<CdpBrowser>[] = [];
+    const browsers = new CdpBrowsers(() => {
+      const launch = launchCdpBrowser(config);
+      launches.push(launch);
+      return launch;
+    });
+    try {
+      await browsers.discard(await browsers.take());
+      const spare = await launches[1];
+      await spare?.close();
+      const next = await browsers.take();
+      expect(launches).toHaveLength(3);
+      expect(next.alive()).toBe(true);
+      expect(next.endpoint.href).not.toBe(spare?.endpoint.href);
+      await browsers.discard(next);
+    } finally {
+      await browsers.closeAll();
+    }
+  }, 60_000);
 });
