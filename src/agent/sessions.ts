@@ -10,8 +10,9 @@ export class Sessions {
   private readonly waiters: (() => void)[] = [];
   private readonly total = new Counter({
     name: 'fleetwright_agent_sessions_total',
-    help: 'Client sessions the browser agent has accepted, by mode (warm: pre-launched browser; fresh: launched for the client).',
-    labelNames: ['mode'],
+    help: 'Client sessions the browser agent has accepted, by mode (warm: pre-launched browser; fresh: launched for the client) ' +
+      'and the client\'s Playwright major.minor.',
+    labelNames: ['mode', 'playwright'],
     registers: [this.registry],
   });
 
@@ -26,11 +27,11 @@ export class Sessions {
     return this.open.warm + this.open.fresh;
   }
 
-  /** Counts a session in; the returned function counts it out (once). */
-  begin(mode: Mode): () => void {
+  /** Counts in a session of a client of Playwright `playwright` (major.minor); the result counts it out, once. */
+  begin(mode: Mode, playwright: string): () => void {
     this.open[mode]++;
     this.served[mode]++;
-    this.total.inc({ mode });
+    this.total.inc({ mode, playwright });
     this.active.set({ mode }, this.open[mode]);
     let ended = false;
     return () => {

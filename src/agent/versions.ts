@@ -4,6 +4,7 @@
 // release pins a pre-release of the next minor, and teams lag a minor or two.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { majorMinor } from '../contracts/playwright-client.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -32,8 +33,6 @@ export interface PlaywrightPackage {
   cli: string;
 }
 
-export const majorMinorOf = (version: string): string => version.split('.').slice(0, 2).join('.');
-
 /**
  * The installed packages of `names`, in that order, one per major.minor (the
  * first keeps it: an image that put another version in place of
@@ -50,15 +49,17 @@ export function installedPlaywrights(names: readonly string[] = PLAYWRIGHT_PACKA
       throw new Error(`${name} is not installed: the image lacks a Playwright version this agent serves (src/agent/versions.ts)`);
     }
     const { version } = require(manifest) as { version: string };
-    if (found.some((p) => majorMinorOf(p.version) === majorMinorOf(version))) continue;
+    if (found.some((p) => majorMinor(p.version) === majorMinor(version))) continue;
     found.push({ name, version, cli: join(dirname(manifest), 'cli.js') });
   }
   return found;
 }
 
 /**
- * The packages a pod of `browser` serves: every one for Chromium, whose
- * protocol (CDP) each version drives on one binary; only the default for
+ * The packages a pod of `browser` serves: every one for Chromium, which each
+ * version drives over CDP, on the one binary of the image (1.63 to the 1.66
+ * pre-release each run Debian's Chromium 156: test/unit/agent/agent-versions.test.ts);
+ * only the default for
  * Firefox and WebKit, whose builds are patched for one Playwright version
  * each and of which the image holds only the default's.
  */

@@ -3,6 +3,7 @@
 // version.
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Tunnel, tunnelPath } from '../api/v1alpha1/index.ts';
+import { majorMinor } from '../contracts/playwright-client.ts';
 
 const created = (t: Tunnel) => new Date(t.metadata.creationTimestamp ?? 0).getTime();
 
@@ -47,13 +48,6 @@ export function wantsExposeNetwork(headers: IncomingHttpHeaders, url: URL): bool
   const header = headers['x-playwright-proxy'];
   return Boolean((Array.isArray(header) ? header[0] : header) || url.searchParams.get('proxy'));
 }
-
-/** `1.65` from a Playwright client's `User-Agent: Playwright/1.65.1 (…)`; undefined for other clients. */
-export function clientVersion(userAgent: string | undefined): string | undefined {
-  return /^Playwright\/(\d+\.\d+)\.\d+/.exec(userAgent ?? '')?.[1];
-}
-
-export const majorMinor = (version: string | undefined) => /^(\d+\.\d+)/.exec(version ?? '')?.[1];
 
 /** A pool of a Tunnel as the gateway sees it: undefined `version` when it has not reported one yet. */
 export interface PoolChoice {

@@ -11,14 +11,13 @@ import type { Tunnel } from '../api/v1alpha1/index.ts';
 import { connectionHolder } from '../contracts/gateway-heartbeat.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
 import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../leasing/leaser.ts';
-import { requestedBrowser } from '../contracts/playwright-client.ts';
+import { clientVersion, requestedBrowser } from '../contracts/playwright-client.ts';
 import { answerRoute, servingProbes } from '../runtime/http.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import { type ConnectionResult, type GatewayMetrics, tunnelLabels } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';
 import {
   choosePool,
-  clientVersion,
   handshakeProblem,
   matchTunnel,
   type PoolChoice,

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../../hack/lib/paths.ts';
-import { installedPlaywrights, PLAYWRIGHT_PACKAGES } from '../../../src/agent/versions.ts';
+import { installedPlaywrights, PLAYWRIGHT_PACKAGES, servedPlaywrights } from '../../../src/agent/versions.ts';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;
@@ -63,5 +63,24 @@ describe('the Playwright versions the image carries', () => {
     }
     expect(installedPlaywrights().map((p) => [p.name, p.version]))
       .toEqual(PLAYWRIGHT_PACKAGES.map((name) => [name, pinnedVersion(name)]));
+  });
+});
+
+describe('the versions an agent serves', () => {
+  it('are one per major.minor, the first package keeping its own (an image with another playwright-core in place)', () => {
+    expect(installedPlaywrights(['playwright-core-1-64', 'playwright-core', 'playwright-core-1-64']).map((p) => p.version))
+      .toEqual([pinnedVersion('playwright-core-1-64'), pinnedVersion('playwright-core')]);
+  });
+
+  it('name the package an image lacks', () => {
+    expect(() => installedPlaywrights(['playwright-core', 'playwright-core-0-1']))
+      .toThrow('playwright-core-0-1 is not installed: the image lacks a Playwright version this agent serves');
+  });
+
+  it('are all of them for Chromium, and only the default for Firefox and WebKit, whose builds are per version', () => {
+    const installed = installedPlaywrights();
+    expect(servedPlaywrights(installed, 'chromium')).toEqual(installed);
+    expect(servedPlaywrights(installed, 'firefox')).toEqual(installed.slice(0, 1));
+    expect(servedPlaywrights(installed, 'webkit')).toEqual(installed.slice(0, 1));
   });
 });
