@@ -67,14 +67,11 @@ export const AGENT_METRICS_PATH = '/metrics';
 /** A full Playwright version, a pre-release too; the length fits status.playwrightVersion(s). */
 const PlaywrightVersion = z.string().regex(/^\d+\.\d+\.\d+[0-9A-Za-z.-]*$/).max(32);
 
-/** At most this many Playwright versions in one image (status.playwrightVersions has the same bound). */
-export const MAX_PLAYWRIGHT_VERSIONS = 16;
-
 /** The part of the agent's /status the pool controller reads. */
 export const AgentStatus = z.object({
   /** The default version, served warm. */
   playwright: PlaywrightVersion,
-  /** Every version served, the default first; absent from agents older than this field. */
-  playwrightVersions: z.array(PlaywrightVersion).min(1).max(MAX_PLAYWRIGHT_VERSIONS).optional(),
+  /** Every version served, the default first (at most 16, as status.playwrightVersions); older agents lack it. */
+  playwrightVersions: z.array(PlaywrightVersion).min(1).max(16).optional(),
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
