@@ -115,7 +115,7 @@ export function ensureProjectImage(log: Log = console.log): string {
 /**
  * The project's image (`projectImage`, from ensureProjectImage) with
  * playwright-core `version` in place of its own, in the node's containerd:
- * browser pods of that Playwright version. The package is the devDependency
+ * browser pods of that Playwright version. The package is the dependency
  * alias playwright-core-<major>-<minor>; tagged by a hash of the inputs,
  * built and imported only when missing.
  */
@@ -128,7 +128,7 @@ export function ensurePlaywrightVariantImage(version: string, projectImage: stri
   if (installed !== version) {
     throw new Error(
       `node_modules/${alias} is ${installed}, not playwright-core ${version}: ` +
-      `npm install --save-dev --save-exact ${alias}@npm:playwright-core@${version}`,
+      `npm install --save-exact ${alias}@npm:playwright-core@${version}`,
     );
   }
   const containerfile = join(repoRoot, 'hack', 'images', 'playwright-variant.Containerfile');

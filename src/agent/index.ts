@@ -1,9 +1,10 @@
 // `fleetwright agent`: the main process of a browser pod. Serves one Playwright
-// endpoint on the pod IP with two ways in (see routing.ts) and, on Chromium
-// pods, a CDP endpoint beside it (cdp.ts), plus /healthz, /status and /metrics
-// on a second port; exits non-zero when its browser dies, and drains on SIGTERM.
+// endpoint on the pod IP to clients of several Playwright versions (see
+// routing.ts and versions.ts) and, on Chromium pods, a CDP endpoint beside it
+// (cdp.ts), plus /healthz, /status and /metrics on a second port; exits
+// non-zero when its warm browser dies, and drains on SIGTERM.
 import { writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import {
@@ -16,10 +17,12 @@ import {
 } from '../contracts/agent.ts';
 import { AGENT_HEALTH_PORT, AGENT_PORT } from '../contracts/ports.ts';
 import { createLogger } from '../runtime/log.ts';
-import { launchWarmBrowser, playwrightVersion, startFreshServer } from './browsers.ts';
+import { majorMinor } from '../contracts/playwright-client.ts';
+import { defaultChromium, launchWarmBrowser, RunServers } from './browsers.ts';
 import { CdpBrowsers, launchCdpBrowser } from './cdp.ts';
-import { answerPlain, route } from './routing.ts';
+import { answerPlain, route, type Served } from './routing.ts';
 import { Sessions } from './sessions.ts';
+import { installedPlaywrights, type PlaywrightPackage, servedPlaywrights } from './versions.ts';
 
 /** How long a client over the session limit waits for a slot before it is refused. */
 const SLOT_WAIT_MS = 5_000;
@@ -52,14 +55,26 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     }
     process.exit(1);
   };
-  const [warm, fresh] = await Promise.all([launchWarmBrowser(config), startFreshServer()]).catch((err: unknown) =>
-    fail(`the browser did not start: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`),
-  );
-  const exitOnLoss = (what: string) => () => {
-    if (!draining) fail(`${what} died`);
+  const packages = servedVersionsOrFail(config, fail);
+  const [first] = packages;
+  if (!first) return fail('no Playwright version to serve');
+  const served: Served = {
+    versions: packages.map((p) => p.version),
+    ...(config.FLEETWRIGHT_BROWSER === 'chromium' ? { defaultChromium: defaultChromium() } : {}),
   };
-  warm.server.on('close', exitOnLoss('the warm browser'));
-  fresh.child.on('exit', exitOnLoss('playwright run-server'));
+  const runServers = new RunServers(packages, (version, code) => {
+    if (draining) return;
+    if (version === first.version) fail('playwright run-server died');
+    log.warn({ playwright: version, code }, 'playwright run-server exited; its next client restarts it');
+  });
+  process.once('exit', () => runServers.killAll());
+  // The default version is served warm, and its run-server (exposeNetwork clients) started ahead as ever.
+  const [warm] = await Promise.all([launchWarmBrowser(config), runServers.endpoint(first.version)])
+    .catch((err: unknown) =>
+      fail(`the browser did not start: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`));
+  warm.server.on('close', () => {
+    if (!draining) fail('the warm browser died');
+  });
 
   // changeOrigin: Playwright's servers accept only a Host header naming the loopback address they listen on.
   const proxy = createProxyServer({ ws: true, changeOrigin: true });
@@ -69,12 +84,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   });
 
   const cdpBrowsers = new CdpBrowsers(() => launchCdpBrowser(config));
-  const refuse = (socket: Duplex, status: number, reason: string) => {
-    log.info({ status, reason }, 'refused a client');
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`);
-  };
-
-  const about = { browser: config.FLEETWRIGHT_BROWSER, playwright: playwrightVersion() };
+  const about = { browser: config.FLEETWRIGHT_BROWSER, playwright: first.version, playwrightVersions: served.versions };
   const endpoint = createServer((req, res) => {
     const answer = answerPlain(req.method, req.url ?? '/', about);
     res.writeHead(answer.status, { 'content-type': answer.contentType }).end(answer.body);
@@ -82,28 +92,46 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   endpoint.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     await sessions.waitForSlot(config.FLEETWRIGHT_SESSIONS, SLOT_WAIT_MS);
     if (socket.destroyed) return;
-    const decision = route(req.url ?? '/', req.headers, config, sessions.activeCount, draining);
-    if (decision.action === 'reject') return refuse(socket, decision.status, decision.reason);
-    const end = sessions.begin(decision.mode);
+    const decision = route(req.url ?? '/', req.headers, config, served, sessions.activeCount, draining);
+    if (decision.action === 'reject') {
+      log.info({ status: decision.status, reason: decision.reason }, 'refused a client');
+      refuse(socket, decision.status, decision.reason);
+      return;
+    }
+    const end = sessions.begin(decision.mode, majorMinor(decision.version) ?? decision.version);
     socket.once('close', end);
-    let target = decision.mode === 'warm' ? warm.endpoint : fresh.endpoint;
+    let target: URL;
     if (decision.mode === 'cdp') {
       const browser = await cdpBrowsers.take().catch((err: unknown) => {
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not start Chromium for a CDP session');
       });
-      if (!browser) return refuse(socket, 503, 'could not start a browser for the CDP session');
+      if (!browser) {
+        refuse(socket, 503, 'could not start a browser for the CDP session');
+        end();
+        return;
+      }
       const discard = () => void cdpBrowsers.discard(browser);
       if (socket.destroyed) return discard();
       socket.once('close', discard);
       target = browser.endpoint;
       // DevTools refuses a WebSocket whose Origin it was not started to allow; the gateway authenticated the client.
       delete req.headers.origin;
+    } else {
+      try {
+        target = decision.mode === 'warm' ? warm.endpoint : await runServers.endpoint(decision.version);
+      } catch (err) {
+        log.warn({ playwright: decision.version, err: (err as Error).message }, 'could not start a run-server');
+        refuse(socket, 503, `Playwright ${decision.version} could not start here: ${(err as Error).message}`);
+        end();
+        return;
+      }
     }
+    if (socket.destroyed) return;
     // The upstream path, with no query: run-server would read browser, proxy and launch options from it.
     req.url = target.pathname;
     for (const name of ['x-playwright-browser', 'x-playwright-launch-options', 'x-playwright-proxy']) delete req.headers[name];
     Object.assign(req.headers, decision.headers);
-    log.info({ mode: decision.mode, active: sessions.activeCount }, 'session started');
+    log.info({ mode: decision.mode, playwright: decision.version, active: sessions.activeCount }, 'session started');
     proxy.ws(req, socket, head, { target: `ws://${target.host}` });
   });
 
@@ -113,7 +141,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'draining or browser gone\n');
     } else if (req.url === AGENT_STATUS_PATH) {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ...about, draining, ...sessions.snapshot() }));
+      res.end(JSON.stringify({ ...about, running: runServers.running, draining, ...sessions.snapshot() }));
     } else if (req.url === AGENT_METRICS_PATH) {
       res.writeHead(200, { 'content-type': sessions.registry.contentType }).end(await sessions.registry.metrics());
     } else {
@@ -126,7 +154,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     new Promise<void>((resolve) => health.listen(config.FLEETWRIGHT_HEALTH_PORT, config.POD_IP, resolve)),
   ]);
   log.info(
-    { ...about, address: `${config.POD_IP}:${config.FLEETWRIGHT_AGENT_PORT}`, sessions: config.FLEETWRIGHT_SESSIONS },
+    { ...about, address: addressOf(endpoint), health: addressOf(health), sessions: config.FLEETWRIGHT_SESSIONS },
     'browser agent ready',
   );
 
@@ -139,10 +167,29 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     const deadline = Date.now() + config.FLEETWRIGHT_DRAIN_SECONDS * 1000;
     while (sessions.activeCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     endpoint.closeAllConnections();
-    fresh.child.stdin?.end();
+    await runServers.stopAll();
     await Promise.all([warm.server.close(), cdpBrowsers.closeAll()]);
     health.close();
     log.info({ unfinished: sessions.activeCount }, 'browser agent stopped');
     process.exit(0);
   });
+}
+
+function servedVersionsOrFail(config: AgentConfig, fail: (reason: string) => never): PlaywrightPackage[] {
+  try {
+    return servedPlaywrights(installedPlaywrights(), config.FLEETWRIGHT_BROWSER);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+    `content-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`);
+}
+
+/** host:port a server listens on (the port it got, when told 0). */
+function addressOf(server: Server): string {
+  const address = server.address();
+  return typeof address === 'object' && address ? `${address.address}:${address.port}` : String(address);
 }

@@ -1,44 +1,74 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { requestedBrowser } from '../contracts/playwright-client.ts';
+import { clientVersion, majorMinor, requestedBrowser } from '../contracts/playwright-client.ts';
 import { AGENT_CDP_SUFFIX, type AgentConfig } from '../contracts/agent.ts';
 
-/** warm: the pre-launched browser; fresh: one run-server launches for a client; cdp: one started for a CDP session. */
+/**
+ * warm: the default version's pre-launched browser; fresh: one its version's
+ * run-server launches for the client; cdp: one started for a CDP session.
+ */
 export type Mode = 'warm' | 'fresh' | 'cdp';
+
+/** What the agent serves, as routing needs it. */
+export interface Served {
+  /** Full Playwright versions, one per major.minor, the default (served warm) first. */
+  versions: readonly string[];
+  /**
+   * The Chromium a version other than the default launches when the pod
+   * names none (FLEETWRIGHT_CHROMIUM_PATH): the default's own build, the one
+   * Playwright's image holds. Each version would look for its own build.
+   */
+  defaultChromium?: string;
+}
 
 /** What the agent does with one WebSocket upgrade. */
 export type Route =
-  | { action: 'reject'; status: 400 | 404 | 503; reason: string } |
-  { action: 'proxy'; mode: Mode; headers: Record<string, string> };
+  | { action: 'reject'; status: 400 | 404 | 428 | 503; reason: string } |
+  { action: 'proxy'; mode: Mode; version: string; headers: Record<string, string> };
 
 /** Chromium flags for a browser in a pod: no GPU, and /dev/shm is only 64 MB there. */
 const CHROMIUM_ARGS = ['--disable-gpu', '--disable-dev-shm-usage'];
 
-/** How the agent launches every browser, warm or fresh; nothing a client sends changes it. */
-export function launchOptions(config: AgentConfig) {
+/**
+ * How the agent launches every browser, warm or fresh, of any version;
+ * nothing a client sends changes it. `fallbackChromium` is the binary when
+ * the pod names none (Served.defaultChromium, for versions other than the default).
+ */
+export function launchOptions(config: AgentConfig, fallbackChromium?: string) {
   const browserArgs = config.FLEETWRIGHT_BROWSER === 'chromium' ? CHROMIUM_ARGS : [];
+  const chromium = config.FLEETWRIGHT_CHROMIUM_PATH ?? fallbackChromium;
   return {
     headless: true,
     args: [...browserArgs, ...config.FLEETWRIGHT_LAUNCH_ARGS],
-    ...(config.FLEETWRIGHT_BROWSER === 'chromium' && config.FLEETWRIGHT_CHROMIUM_PATH
-      ? { executablePath: config.FLEETWRIGHT_CHROMIUM_PATH }
-      : {}),
+    ...(config.FLEETWRIGHT_BROWSER === 'chromium' && chromium ? { executablePath: chromium } : {}),
   };
 }
 
+/** The 428 answer to a client of `version` (major.minor), naming every version served. */
+export function versionMismatch(version: string, served: readonly string[]): string {
+  return `Playwright version mismatch: this browser pod serves Playwright ${served.map(majorMinor).join(', ')}; ` +
+    `your client is ${version}. Use a client of a served major.minor version.`;
+}
+
 /**
- * Routes one upgrade. A client that asks for exposeNetwork (a non-empty
- * x-playwright-proxy header or ?proxy=) gets a browser launched for it with
+ * Routes one upgrade. The client's Playwright major.minor (its User-Agent,
+ * which the gateway forwards) picks the version that serves it; one that sends
+ * none (not a Playwright client) gets the default, and one of a version not
+ * served gets 428, since Playwright's server of another minor would refuse it
+ * anyway. The default serves from the warm browser; another version from
+ * its own run-server, which launches a browser per connection. A client that
+ * asks for exposeNetwork (a non-empty x-playwright-proxy header or ?proxy=)
+ * gets a browser launched for it by its version's run-server, with
  * Playwright's SOCKS tunnel back to the client, which a pre-launched browser
- * cannot give; everyone else gets the warm browser. A client that names
- * another browser than this pod's is refused: a "firefox" test that ran on
- * Chromium would pass falsely. The launch options and proxy are always the
- * agent's: they are rewritten here, and the query parameters run-server would
- * also read are dropped by the caller.
+ * cannot give. A client that names another browser than this pod's is
+ * refused: a "firefox" test that ran on Chromium would pass falsely. The
+ * launch options and proxy are always the agent's: they are rewritten here,
+ * and the query parameters run-server would also read are dropped by the caller.
  */
 export function route(
   url: string,
   headers: IncomingHttpHeaders,
   config: AgentConfig,
+  served: Served,
   active: number,
   draining: boolean,
 ): Route {
@@ -56,17 +86,25 @@ export function route(
         `connect with ${config.FLEETWRIGHT_BROWSER}.connect(), or to a pool of ${asked}`,
     };
   }
+  const [defaultVersion] = served.versions;
+  const wanted = clientVersion(headers['user-agent']);
+  const version = wanted === undefined ? defaultVersion : served.versions.find((v) => majorMinor(v) === wanted);
+  if (version === undefined || defaultVersion === undefined) {
+    return { action: 'reject', status: 428, reason: versionMismatch(wanted ?? 'unknown', served.versions) };
+  }
   const busy = refusal(config, active, draining);
   if (busy) return busy;
   const proxy = first(headers['x-playwright-proxy']) || parsed.searchParams.get('proxy') || '';
-  if (!proxy) return { action: 'proxy', mode: 'warm', headers: {} };
+  const isDefault = version === defaultVersion;
+  if (isDefault && !proxy) return { action: 'proxy', mode: 'warm', version, headers: {} };
   return {
     action: 'proxy',
     mode: 'fresh',
+    version,
     headers: {
       'x-playwright-browser': config.FLEETWRIGHT_BROWSER,
-      'x-playwright-launch-options': JSON.stringify(launchOptions(config)),
-      'x-playwright-proxy': proxy,
+      'x-playwright-launch-options': JSON.stringify(launchOptions(config, isDefault ? undefined : served.defaultChromium)),
+      ...(proxy ? { 'x-playwright-proxy': proxy } : {}),
     },
   };
 }
@@ -80,7 +118,7 @@ function cdpRoute(config: AgentConfig, active: number, draining: boolean): Route
       reason: `this browser pod serves ${config.FLEETWRIGHT_BROWSER}: the Chrome DevTools Protocol is served by Chromium pools only`,
     };
   }
-  return refusal(config, active, draining) ?? { action: 'proxy', mode: 'cdp', headers: {} };
+  return refusal(config, active, draining) ?? { action: 'proxy', mode: 'cdp', version: 'cdp', headers: {} };
 }
 
 /** Why the pod takes no session now: it is shutting down, or all its sessions are in use. */
@@ -101,19 +139,24 @@ export interface PlainAnswer {
 
 /**
  * Answers a plain HTTP request on the endpoint. GET /json/version says which
- * browser and Playwright version serve here, for a client that asks (through
- * the gateway) before it connects; anything else is for WebSocket clients only.
+ * browser and Playwright versions serve here (the default, and every one), for
+ * a client that asks (through the gateway) before it connects; anything else
+ * is for WebSocket clients only.
  */
 export function answerPlain(
   method: string | undefined,
   url: string,
-  about: { browser: string; playwright: string },
+  about: { browser: string; playwright: string; playwrightVersions: readonly string[] },
 ): PlainAnswer {
   if (method === 'GET' && new URL(url, 'http://agent').pathname === '/json/version') {
     return {
       status: 200,
       contentType: 'application/json',
-      body: JSON.stringify({ Browser: about.browser, Playwright: about.playwright }),
+      body: JSON.stringify({
+        Browser: about.browser,
+        Playwright: about.playwright,
+        PlaywrightVersions: about.playwrightVersions,
+      }),
     };
   }
   return { status: 404, contentType: 'text/plain', body: 'connect with a Playwright client over WebSocket\n' };

@@ -10,8 +10,10 @@ export class Sessions {
   private readonly waiters: (() => void)[] = [];
   private readonly total = new Counter({
     name: 'fleetwright_agent_sessions_total',
-    help: 'Client sessions the browser agent has accepted, by mode (warm: pre-launched browser; fresh: launched for the client; cdp: a Chromium started for one CDP session).',
-    labelNames: ['mode'],
+    help: 'Client sessions the browser agent has accepted, by mode (warm: pre-launched browser; fresh: launched ' +
+      'for the client; cdp: a Chromium started for one CDP session) and the client\'s Playwright major.minor ' +
+      '(cdp for CDP clients).',
+    labelNames: ['mode', 'playwright'],
     registers: [this.registry],
   });
 
@@ -26,11 +28,11 @@ export class Sessions {
     return this.open.warm + this.open.fresh + this.open.cdp;
   }
 
-  /** Counts a session in; the returned function counts it out (once). */
-  begin(mode: Mode): () => void {
+  /** Counts in a session of a client of Playwright `playwright` (major.minor); the result counts it out, once. */
+  begin(mode: Mode, playwright: string): () => void {
     this.open[mode]++;
     this.served[mode]++;
-    this.total.inc({ mode });
+    this.total.inc({ mode, playwright });
     this.active.set({ mode }, this.open[mode]);
     let ended = false;
     return () => {

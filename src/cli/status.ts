@@ -24,6 +24,12 @@ export const help: CommandHelp = {
 const str = (v: unknown) => (v === undefined || v === null ? '' : String(v));
 const num = (v: unknown) => (typeof v === 'number' ? String(v) : '0');
 
+/** The pool's default Playwright version, then the major.minor of the others it serves: `1.65.1 +1.66,1.64,1.63`. */
+function playwrightColumn(status: { playwrightVersion?: string; playwrightVersions?: string[] }): string {
+  const others = (status.playwrightVersions ?? []).slice(1).map((v) => v.split('.').slice(0, 2).join('.'));
+  return others.length > 0 ? `${str(status.playwrightVersion)} +${others.join(',')}` : str(status.playwrightVersion);
+}
+
 function poolRows(pools: KubeObject[], now: number): string[][] {
   return pools.map((listed) => {
     const p = listed as BrowserPoolObject;
@@ -31,7 +37,7 @@ function poolRows(pools: KubeObject[], now: number): string[][] {
     // What the pool aims for, as kubectl's Desired column: an autoscaled pool ignores spec.replicas.
     const desired = s.desiredReplicas ?? p.spec?.replicas;
     return [p.metadata.name ?? '', str(p.spec?.browser), num(desired), num(s.readyReplicas), num(s.idle),
-      num(s.busy), num(s.waiting), str(s.playwrightVersion), age(p.metadata.creationTimestamp, now)];
+      num(s.busy), num(s.waiting), playwrightColumn(s), age(p.metadata.creationTimestamp, now)];
   });
 }
 

@@ -41,7 +41,8 @@ export function tunnelSnippet(tunnel: Tunnel, namespaceFlag: string): { snippet:
   }
   const pools = tunnel.spec.poolRefs.map((p) => p.name).join(', ');
   const versions = tunnel.status?.versions ?? [];
-  const client = versions.length > 0 ? `; use a Playwright ${versions.join(' or ')} client` : '';
+  const either = versions.length > 1 ? `${versions.slice(0, -1).join(', ')} or ${versions.at(-1)}` : versions[0];
+  const client = versions.length > 0 ? `; use a Playwright ${either} client` : '';
   const expose = tunnel.spec.allowExposeNetwork
     ? '  // exposeNetwork: \'<loopback>\', // lets the browser open pages this machine serves on localhost'
     : '  // (this Tunnel refuses exposeNetwork: allowExposeNetwork is false)';

@@ -42,7 +42,8 @@ export const AgentConfig = z.object({
   [AGENT_ENV.browser]: Browser.default('chromium'),
   /** Unguessable path of the WebSocket endpoint; the controller hands it only to lease holders. */
   [AGENT_ENV.wsPath]: z.string().regex(/^\/[A-Za-z0-9._~-]+$/, 'must be a path such as /pw-3f9c…').default('/playwright'),
-  [AGENT_ENV.port]: z.coerce.number().int().min(1).max(65535).default(AGENT_PORT),
+  /** 0: a free port, which the agent logs (a test on loopback); the pool controller always names one. */
+  [AGENT_ENV.port]: z.coerce.number().int().min(0).max(65535).default(AGENT_PORT),
   [AGENT_ENV.healthPort]: z.coerce.number().int().min(0).max(65535).default(AGENT_HEALTH_PORT),
   [AGENT_ENV.sessions]: z.coerce.number().int().min(1).max(64).default(1),
   [AGENT_ENV.launchArgs]: jsonArgs.default([]),
@@ -69,7 +70,14 @@ export const AGENT_STATUS_PATH = '/status';
 /** On the health port: the agent's Prometheus metrics. */
 export const AGENT_METRICS_PATH = '/metrics';
 
-/** The part of the agent's /status the pool controller reads; the length fits status.playwrightVersion. */
+/** A full Playwright version, a pre-release too; the length fits status.playwrightVersion(s). */
+const PlaywrightVersion = z.string().regex(/^\d+\.\d+\.\d+[0-9A-Za-z.-]*$/).max(32);
+
+/** The part of the agent's /status the pool controller reads. */
 export const AgentStatus = z.object({
-  playwright: z.string().regex(/^\d+\.\d+\.\d+[0-9A-Za-z.-]*$/).max(32),
+  /** The default version, served warm. */
+  playwright: PlaywrightVersion,
+  /** Every version served, the default first (at most 16, as status.playwrightVersions); older agents lack it. */
+  playwrightVersions: z.array(PlaywrightVersion).min(1).max(16).optional(),
 });
+export type AgentStatus = z.infer<typeof AgentStatus>;

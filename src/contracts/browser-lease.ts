@@ -19,8 +19,13 @@ export const SESSIONS_ANNOTATION = 'fleetwright.dev/sessions';
 export const IDLE_SINCE_ANNOTATION = 'fleetwright.dev/idle-since';
 /** The agent's unguessable WebSocket path; handed only to the lease holder. */
 export const WS_PATH_ANNOTATION = 'fleetwright.dev/ws-path';
-/** The Playwright version (x.y.z) the pod's agent serves, as it reported it; the gateway routes clients by it. */
+/** The Playwright version (x.y.z) the pod's agent serves by default (warm), as it reported it. */
 export const PLAYWRIGHT_VERSION_ANNOTATION = 'fleetwright.dev/playwright-version';
+/**
+ * Every Playwright version the pod's agent serves, as it reported them, comma-separated, the default first
+ * (`1.65.1,1.66.0-alpha-2026-11-18,1.64.1,1.63.0`); the pool reports them and the gateway routes clients by them.
+ */
+export const PLAYWRIGHT_VERSIONS_ANNOTATION = 'fleetwright.dev/playwright-versions';
 
 export type BrowserState = 'starting' | 'idle' | 'leased' | 'draining' | 'failed';
 

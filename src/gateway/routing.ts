@@ -3,6 +3,7 @@
 // version.
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Tunnel, tunnelPath } from '../api/v1alpha1/index.ts';
+import { majorMinor } from '../contracts/playwright-client.ts';
 
 const created = (t: Tunnel) => new Date(t.metadata.creationTimestamp ?? 0).getTime();
 
@@ -48,19 +49,12 @@ export function wantsExposeNetwork(headers: IncomingHttpHeaders, url: URL): bool
   return Boolean((Array.isArray(header) ? header[0] : header) || url.searchParams.get('proxy'));
 }
 
-/** `1.65` from a Playwright client's `User-Agent: Playwright/1.65.1 (…)`; undefined for other clients. */
-export function clientVersion(userAgent: string | undefined): string | undefined {
-  return /^Playwright\/(\d+\.\d+)\.\d+/.exec(userAgent ?? '')?.[1];
-}
-
-export const majorMinor = (version: string | undefined) => /^(\d+\.\d+)/.exec(version ?? '')?.[1];
-
-/** A pool of a Tunnel as the gateway sees it: undefined `version` when it has not reported one yet. */
+/** A pool of a Tunnel as the gateway sees it: `versions` (full, the default first) is empty until it reports them. */
 export interface PoolChoice {
   name: string;
   exists: boolean;
   browser: string;
-  version?: string;
+  versions: readonly string[];
 }
 
 /** What a client says about itself: its Playwright major.minor and the browser it asks for, when it says. */
@@ -73,9 +67,14 @@ export type PoolDecision =
   | { ok: true; pool: string } |
   { ok: false; status: 400 | 428 | 503; reason: string };
 
+/** The major.minor versions a pool serves, its default first, each once. */
+const minorsOf = (pool: PoolChoice) => [...new Set(pool.versions.map(majorMinor))];
+
 /**
- * The pool that serves a client: the first of the Tunnel's pools of the
- * browser it asks for and of its Playwright major.minor `version`. A client
+ * The pool that serves a client: of the Tunnel's pools of the browser it asks
+ * for, the first whose default Playwright version has the client's major.minor
+ * `version` (its browsers wait warm), else the first that serves that version
+ * at all (a browser its version's server launches for the client). A client
  * that names no browser or sends no version (not a Playwright client, or one
  * that hides it) is not matched on that. No pool of its browser: 400, since
  * another browser would make its results false.
@@ -97,13 +96,14 @@ export function choosePool(pools: readonly PoolChoice[], client: ClientWants): P
     };
   }
   if (version === undefined) return { ok: true, pool: (ofBrowser[0] as PoolChoice).name };
-  const match = ofBrowser.find((p) => majorMinor(p.version) === version);
+  const match = ofBrowser.find((p) => minorsOf(p)[0] === version) ??
+    ofBrowser.find((p) => minorsOf(p).includes(version));
   if (match) return { ok: true, pool: match.name };
-  const served = ofBrowser.filter((p) => p.version !== undefined);
+  const served = ofBrowser.filter((p) => p.versions.length > 0);
   if (served.length === 0) {
     return { ok: false, status: 503, reason: 'no pool of this Tunnel has reported its Playwright version yet' };
   }
-  const list = served.map((p) => `${majorMinor(p.version)} (pool ${p.name})`).join(', ');
+  const list = served.map((p) => `${minorsOf(p).join('/')} (pool ${p.name})`).join(', ');
   return {
     ok: false,
     status: 428,

@@ -12,7 +12,7 @@ import { AGENT_CDP_SUFFIX } from '../contracts/agent.ts';
 import { connectionHolder } from '../contracts/gateway-heartbeat.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
 import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../leasing/leaser.ts';
-import { requestedBrowser } from '../contracts/playwright-client.ts';
+import { clientVersion, requestedBrowser } from '../contracts/playwright-client.ts';
 import { answerRoute, servingProbes } from '../runtime/http.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import { type ConnectionResult, type GatewayMetrics, tunnelLabels } from './metrics.ts';
@@ -23,7 +23,6 @@ import {
   cdpVersionDocument,
   chooseCdpPool,
   choosePool,
-  clientVersion,
   handshakeProblem,
   matchTunnel,
   type PoolChoice,

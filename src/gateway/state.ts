@@ -72,8 +72,11 @@ export class ClusterState implements GatewayState {
   pools(tunnel: Tunnel): PoolChoice[] {
     return tunnel.spec.poolRefs.map(({ name }) => {
       const pool = this.poolObjects.store.get(`${tunnel.metadata.namespace}/${name}`);
+      const status = pool?.status;
+      // A pool whose controller is older than playwrightVersions serves its playwrightVersion alone.
+      const versions = status?.playwrightVersions ?? (status?.playwrightVersion ? [status.playwrightVersion] : []);
       // The API server defaults spec.browser; a pool not yet seen is no choice anyway.
-      return { name, exists: pool !== undefined, browser: pool?.spec?.browser ?? 'chromium', version: pool?.status?.playwrightVersion };
+      return { name, exists: pool !== undefined, browser: pool?.spec?.browser ?? 'chromium', versions };
     });
   }
 

@@ -19,6 +19,7 @@ export interface PoolObject extends KubeObject {
     waiting?: number;
     selector?: string;
     playwrightVersion?: string;
+    playwrightVersions?: string[];
     conditions?: Condition[];
   };
 }

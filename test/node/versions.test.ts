@@ -3,7 +3,8 @@ import { chromium } from 'playwright-core';
 import { chromium as chromium164 } from 'playwright-core-1-64';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensurePlaywrightVariantImage } from '../../hack/lib/images.ts';
-import { PLAYWRIGHT_VERSION_ANNOTATION } from '../../src/contracts/browser-lease.ts';
+import { installedPlaywrights } from '../../src/agent/versions.ts';
+import { PLAYWRIGHT_VERSION_ANNOTATION, PLAYWRIGHT_VERSIONS_ANNOTATION } from '../../src/contracts/browser-lease.ts';
 import { useNamespace } from '../integration/helpers.ts';
 import { apply, poolManifest, poolPods, startGateway, useController, useLeaser, waitForPool } from './pools.ts';
 
@@ -11,6 +12,9 @@ const OLDER = '1.64.1';
 const pinned = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   dependencies: Record<string, string>;
 }).dependencies['playwright-core'];
+/** Every version the project's image serves, the pinned one first. */
+const served = installedPlaywrights().map((p) => p.version);
+const minor = (v: string | undefined) => v?.split('.').slice(0, 2).join('.');
 
 const ns = useNamespace('versions');
 const controller = useController(() => ns.name);
@@ -43,8 +47,10 @@ describe('the Playwright version of a pool', () => {
     apply(ns.name, poolManifest('current', 'replicas: 1'));
     const pool = await waitForPool(ns.name, 'current', 'a Playwright version', (p) => p.status?.playwrightVersion !== undefined);
     expect(pool.status?.playwrightVersion).toBe(pinned);
+    expect(pool.status?.playwrightVersions).toEqual(served);
     const [pod] = await poolPods(ns.name, 'current');
     expect(pod?.metadata.annotations?.[PLAYWRIGHT_VERSION_ANNOTATION]).toBe(pinned);
+    expect(pod?.metadata.annotations?.[PLAYWRIGHT_VERSIONS_ANNOTATION]).toBe(served.join(','));
   });
 
   it(`is ${OLDER} for a pool of the ${OLDER} image, whose browsers a Playwright ${OLDER} client uses`, async () => {
@@ -55,9 +61,16 @@ describe('the Playwright version of a pool', () => {
     const held = await lease('older', 'client-of-1-64');
     try {
       const about = await fetch(new URL('/json/version', held.endpoint.replace(/^ws:/, 'http:')));
-      expect(await about.json()).toEqual({ Browser: 'chromium', Playwright: OLDER });
-      // Playwright itself refuses a client of another minor: why the gateway routes clients by version.
-      await expect(chromium.connect(held.endpoint, { timeout: 10_000 })).rejects.toThrow(/428 Precondition Required/);
+      // The variant image has 1.64 in place of playwright-core; the project's other aliases stay, 1.64's once.
+      expect(await about.json()).toEqual({
+        Browser: 'chromium',
+        Playwright: OLDER,
+        PlaywrightVersions: [OLDER, ...served.slice(1).filter((v) => minor(v) !== minor(OLDER))],
+      });
+      // The agent refuses a client of a minor it does not serve (Playwright's server would, too).
+      await expect(chromium.connect(held.endpoint, { timeout: 10_000 })).rejects.toThrow(
+        new RegExp(`428 Precondition Required[\\s\\S]*your client is ${minor(pinned)?.replace('.', '\\.')}`),
+      );
       const browser = await chromium164.connect(held.endpoint, { timeout: 10_000 });
       try {
         const page = await browser.newPage();
@@ -79,7 +92,8 @@ describe('a Tunnel over pools of two Playwright versions', () => {
     `${gateway.replace('http', 'ws')}/tunnels/${ns.name}/${tunnel}`;
   const headers = { Authorization: 'Bearer not-used-here' };
 
-  it('sends each client to the pool of its own version, and refuses other versions with 428 naming them', async () => {
+  it('sends each client to the pool whose default is its version, serves the other versions of a pool\'s image, ' +
+    'and refuses other versions with 428 naming them', async () => {
     apply(ns.name, `
 apiVersion: fleetwright.dev/v1alpha1
 kind: Tunnel
@@ -100,12 +114,18 @@ spec:
       };
       expect(await landedOn(() => chromium.connect(tunnelUrl(base, 'clients'), { headers, timeout: 60_000 })))
         .toBe('current');
+      // Both pools serve 1.64; the one whose default it is (its browsers wait warm) is preferred.
       expect(await landedOn(() => chromium164.connect(tunnelUrl(base, 'clients'), { headers, timeout: 60_000 })))
         .toBe('older');
-      const minor = (v: string | undefined) => v?.split('.').slice(0, 2).join('.');
-      await expect(chromium164.connect(tunnelUrl(base, 'only-current'), { headers, timeout: 10_000 })).rejects.toThrow(
-        new RegExp(`428[\\s\\S]*serves Playwright ${minor(pinned)} \\(pool current\\); your client is 1\\.64`),
-      );
+      // UNRUN (written without a cluster): the project's image serves 1.64 too, from 1.64's own run-server.
+      expect(await landedOn(() => chromium164.connect(tunnelUrl(base, 'only-current'), { headers, timeout: 60_000 })))
+        .toBe('current');
+      const refused = await fetch(`${tunnelUrl(base, 'only-current').replace(/^ws/, 'http')}/json/version`, {
+        headers: { ...headers, 'user-agent': 'Playwright/1.62.0 (x64; debian 12) node/24.21' },
+      });
+      expect(refused.status).toBe(428);
+      const minors = [...new Set(served.map(minor))].join('/').replaceAll('.', '\\.');
+      expect(await refused.text()).toMatch(new RegExp(`serves Playwright ${minors} \\(pool current\\); your client is 1\\.62`));
     } finally {
       await gateway.kill('SIGTERM');
     }

@@ -50,10 +50,10 @@ describe('handshakeProblem', () => {
 
 describe('choosePool', () => {
   const pools: PoolChoice[] = [
-    { name: 'chrome-old', exists: true, browser: 'chromium', version: '1.64.1' },
-    { name: 'chrome', exists: true, browser: 'chromium', version: '1.65.1' },
-    { name: 'fox', exists: true, browser: 'firefox', version: '1.65.1' },
-    { name: 'gone', exists: false, browser: 'webkit' },
+    { name: 'chrome-old', exists: true, browser: 'chromium', versions: ['1.64.1'] },
+    { name: 'chrome', exists: true, browser: 'chromium', versions: ['1.65.1'] },
+    { name: 'fox', exists: true, browser: 'firefox', versions: ['1.65.1'] },
+    { name: 'gone', exists: false, browser: 'webkit', versions: [] },
   ];
 
   it('sends a client to the first pool of its browser and Playwright version', () => {
@@ -91,15 +91,15 @@ describe('the CDP endpoint under a Tunnel', () => {
 
   it('chooses the first Chromium pool whatever its Playwright version, and 404 when the Tunnel has none', () => {
     const pools: PoolChoice[] = [
-      { name: 'foxes', exists: true, browser: 'firefox', version: '1.65.1' },
-      { name: 'old', exists: false, browser: 'chromium' },
-      { name: 'chromes', exists: true, browser: 'chromium', version: '1.63.0' },
+      { name: 'foxes', exists: true, browser: 'firefox', versions: ['1.65.1'] },
+      { name: 'old', exists: false, browser: 'chromium', versions: [] },
+      { name: 'chromes', exists: true, browser: 'chromium', versions: ['1.63.0'] },
     ];
     expect(chooseCdpPool(pools)).toEqual({ ok: true, pool: 'chromes' });
     const none = chooseCdpPool(pools.slice(0, 2));
     expect(none).toMatchObject({ ok: false, status: 404 });
     expect(!none.ok && none.reason).toContain('Chromium pools only, and this Tunnel serves firefox (pool foxes)');
-    expect(chooseCdpPool([{ name: 'gone', exists: false, browser: 'chromium' }])).toMatchObject({ status: 503 });
+    expect(chooseCdpPool([{ name: 'gone', exists: false, browser: 'chromium', versions: [] }])).toMatchObject({ status: 503 });
   });
 
   it('leads webSocketDebuggerUrl back to the Tunnel, with the token only when the client sent it in the query', () => {
@@ -111,5 +111,49 @@ describe('the CDP endpoint under a Tunnel', () => {
     });
     expect(cdpVersionDocument(base, 'a b&c').webSocketDebuggerUrl)
       .toBe('wss://browsers.example.com/tunnels/a/b/cdp?token=a+b%26c');
+  });
+});
+
+describe('choosePool with pools of several Playwright versions', () => {
+  const all = ['1.65.1', '1.66.0-alpha-2026-11-18', '1.64.1', '1.63.0'];
+  const pools: PoolChoice[] = [
+    { name: 'multi', exists: true, browser: 'chromium', versions: all },
+    { name: 'warm-64', exists: true, browser: 'chromium', versions: ['1.64.1', '1.63.0'] },
+    { name: 'fox', exists: true, browser: 'firefox', versions: ['1.65.1'] },
+    { name: 'quiet', exists: true, browser: 'chromium', versions: [] },
+  ];
+
+  it('sends a client to a pool that serves its major.minor among others', () => {
+    expect(choosePool(pools, { browser: 'chromium', version: '1.65' })).toEqual({ ok: true, pool: 'multi' });
+    expect(choosePool(pools, { browser: 'chromium', version: '1.66' })).toEqual({ ok: true, pool: 'multi' });
+    expect(choosePool(pools, { browser: 'chromium', version: '1.63' })).toEqual({ ok: true, pool: 'multi' });
+  });
+
+  it('prefers the pool whose default version is the client\'s, whose browsers wait warm, to an earlier one that also serves it', () => {
+    expect(choosePool(pools, { browser: 'chromium', version: '1.64' })).toEqual({ ok: true, pool: 'warm-64' });
+    expect(choosePool(pools.slice(0, 1), { browser: 'chromium', version: '1.64' })).toEqual({ ok: true, pool: 'multi' });
+  });
+
+  it('matches only the pools of the client\'s browser', () => {
+    expect(choosePool(pools, { browser: 'firefox', version: '1.64' })).toEqual({
+      ok: false,
+      status: 428,
+      reason: 'Playwright version mismatch: this Tunnel serves Playwright 1.65 (pool fox); your client is 1.64. ' +
+        'Use a client of a served major.minor version, or add a pool of yours to the Tunnel.',
+    });
+  });
+
+  it('refuses a version no pool serves with 428 naming every served major.minor of each pool', () => {
+    expect(choosePool(pools, { browser: 'chromium', version: '1.62' })).toEqual({
+      ok: false,
+      status: 428,
+      reason: 'Playwright version mismatch: this Tunnel serves Playwright 1.65/1.66/1.64/1.63 (pool multi), ' +
+        '1.64/1.63 (pool warm-64); your client is 1.62. ' +
+        'Use a client of a served major.minor version, or add a pool of yours to the Tunnel.',
+    });
+  });
+
+  it('asks a client to come back while no pool of its browser has reported its versions', () => {
+    expect(choosePool(pools.slice(3), { browser: 'chromium', version: '1.65' })).toMatchObject({ ok: false, status: 503 });
   });
 });

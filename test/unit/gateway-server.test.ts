@@ -69,7 +69,7 @@ beforeAll(async () => {
     state: {
       tunnelsByPath: () => new Map([['/tunnels/team-a/ci', tunnel]]),
       token: () => TOKEN,
-      pools: () => [{ name: 'chromium', exists: true, browser: 'chromium', version: '1.65.1' }],
+      pools: () => [{ name: 'chromium', exists: true, browser: 'chromium', versions: ['1.65.1'] }],
       activeElsewhere: () => 0,
       ready: true,
     },

@@ -147,7 +147,18 @@ export const BrowserPoolStatus = z
       .string()
       .max(32)
       .optional()
-      .describe('Playwright version of the pool\'s browser servers (x.y.z), as their agents report it.'),
+      .describe(
+        'Default Playwright version of the pool\'s browser servers (x.y.z), as their agents report it: the one ' +
+        'served from the pre-launched (warm) browser.',
+      ),
+    playwrightVersions: z
+      .array(z.string().max(32))
+      .max(16)
+      .optional()
+      .describe(
+        'Every Playwright version the pool\'s browser servers serve, as their agents report them, the default ' +
+        'first; a client of any of their major.minor versions can connect.',
+      ),
     observedGeneration: observedGeneration.optional(),
     conditions: Conditions.optional(),
   })
@@ -177,7 +188,14 @@ export const BrowserPoolKind = {
       name: 'Playwright',
       type: 'string',
       jsonPath: '.status.playwrightVersion',
-      description: 'Playwright version of the browser servers.',
+      description: 'Default Playwright version of the browser servers (the warm one).',
+      priority: 1,
+    },
+    {
+      name: 'Serves',
+      type: 'string',
+      jsonPath: '.status.playwrightVersions',
+      description: 'Every Playwright version the browser servers serve.',
       priority: 1,
     },
     {

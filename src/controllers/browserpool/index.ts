@@ -13,6 +13,7 @@ import {
   IDLE_SINCE_ANNOTATION,
   type Lease,
   PLAYWRIGHT_VERSION_ANNOTATION,
+  PLAYWRIGHT_VERSIONS_ANNOTATION,
   POOL_LABEL,
   REQUEST_LABEL,
   STATE_LABEL,
@@ -29,11 +30,11 @@ import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
 import { ensurePolicy, type NetworkPolicyConfig, poolPolicy } from '../networkpolicy.ts';
-import { readPlaywrightVersion } from './agent.ts';
+import { readPlaywrightVersions } from './agent.ts';
 import { BrowserPoolMetrics } from './metrics.ts';
 import { planPool } from './plan.ts';
 import { browserPod } from './pod.ts';
-import { needsVersionProbe, poolPlaywrightVersion } from './version.ts';
+import { needsVersionProbe, poolPlaywrightVersions } from './version.ts';
 import { browserPodView } from './view.ts';
 
 const POD_REJECTED_RETRY_MS = 30_000;
@@ -186,9 +187,11 @@ class PoolPass {
     conditions = ignored
       ? setCondition(conditions, { ...ignored, observedGeneration: pool.metadata.generation }, this.now)
       : removeCondition(conditions, 'ScaleIgnored');
+    const playwrightVersions = poolPlaywrightVersions([...this.pods.values()].map(browserPodView));
     const status = {
       ...plan.status,
-      playwrightVersion: poolPlaywrightVersion([...this.pods.values()].map(browserPodView)),
+      playwrightVersion: playwrightVersions?.[0],
+      playwrightVersions,
       selector: `${POOL_LABEL}=${request.name}`,
       observedGeneration: pool.metadata.generation,
       conditions,
@@ -341,7 +344,7 @@ class PoolPass {
   }
 
   /**
-   * Asks each Ready agent that has not said its Playwright version and keeps
+   * Asks each Ready agent that has not said its Playwright versions and keeps
    * the answer on its pod. Returns when to ask again if one did not answer.
    */
   private async recordPlaywrightVersions(): Promise<number | undefined> {
@@ -349,8 +352,15 @@ class PoolPass {
     const answered = await Promise.all(unknown.map(async (pod) => {
       const name = pod.metadata.name ?? '';
       try {
-        const version = await readPlaywrightVersion(pod.status?.podIP ?? '');
-        const patch = { metadata: { annotations: { [PLAYWRIGHT_VERSION_ANNOTATION]: version } } };
+        const versions = await readPlaywrightVersions(pod.status?.podIP ?? '');
+        const patch = {
+          metadata: {
+            annotations: {
+              [PLAYWRIGHT_VERSION_ANNOTATION]: versions[0],
+              [PLAYWRIGHT_VERSIONS_ANNOTATION]: versions.join(','),
+            },
+          },
+        };
         const path = objectPath(POD, { namespace: this.request.namespace, name });
         this.pods.set(name, await this.pass.rest.mergePatch<PodObject>(path, patch));
         return true;

@@ -20,8 +20,8 @@ export interface BrowserPodView {
   /** Its container cannot start and will not without a change (ImagePullBackOff and the like). */
   stuck: boolean;
   createdAt: Date;
-  /** The Playwright version its agent reported (annotation), once the controller has asked. */
-  playwrightVersion?: string;
+  /** The Playwright versions its agent reported (annotation), the default first, once the controller has asked. */
+  playwrightVersions?: string[];
 }
 
 export interface PoolStatusCounts {

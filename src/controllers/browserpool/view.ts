@@ -2,7 +2,7 @@ import type { ContainerState, PodObject } from '../../api/builtin.ts';
 import {
   type BrowserState,
   IDLE_SINCE_ANNOTATION,
-  PLAYWRIGHT_VERSION_ANNOTATION,
+  PLAYWRIGHT_VERSIONS_ANNOTATION,
   STATE_LABEL,
 } from '../../contracts/browser-lease.ts';
 import { sessionsOf } from '../../leasing/lease.ts';
@@ -38,7 +38,8 @@ export function browserPodView(pod: PodObject): BrowserPodView {
   const stuck = waiting?.reason !== undefined && STUCK_REASONS.has(waiting.reason);
   const created = new Date(metadata.creationTimestamp as string);
   const idleSince = metadata.annotations?.[IDLE_SINCE_ANNOTATION];
-  const playwrightVersion = metadata.annotations?.[PLAYWRIGHT_VERSION_ANNOTATION];
+  // Only the list: a pod annotated by a controller before it (one version) is asked again.
+  const playwrightVersions = metadata.annotations?.[PLAYWRIGHT_VERSIONS_ANNOTATION]?.split(',').filter(Boolean);
   let failure: string | undefined;
   if (terminated) failure = describeTermination(terminated);
   else if (stuck) failure = `${waiting.reason}${waiting.message ? `: ${firstLine(waiting.message)}` : ''}`;
@@ -54,6 +55,6 @@ export function browserPodView(pod: PodObject): BrowserPodView {
     ...(failure ? { failure } : {}),
     stuck,
     createdAt: created,
-    ...(playwrightVersion ? { playwrightVersion } : {}),
+    ...(playwrightVersions?.length ? { playwrightVersions } : {}),
   };
 }

@@ -151,7 +151,12 @@ function observe(pass: Pass, tunnel: Tunnel, replicas: Replica[], gatewayUrl: st
   const pools = new Map<string, PoolView>();
   for (const ref of tunnel.spec.poolRefs) {
     const pool = pass.cache<BrowserPoolObject>(BROWSER_POOL).get(keyOf({ namespace, name: ref.name }));
-    if (pool) pools.set(ref.name, { playwrightVersion: pool.status?.playwrightVersion });
+    if (pool) {
+      pools.set(ref.name, {
+        playwrightVersion: pool.status?.playwrightVersion,
+        playwrightVersions: pool.status?.playwrightVersions,
+      });
+    }
   }
   const secretRef = { namespace, name: tunnel.spec.auth.secretRef.name };
   const path = tunnelPath(tunnel);

@@ -82,12 +82,20 @@ export const tunnelUrl = (gatewayUrl: string | undefined, path: string): string 
   `${(gatewayUrl ?? '').replace(/\/+$/, '')}${path}`;
 
 /** A BrowserPool as a Tunnel sees it. */
-export type PoolView = Pick<BrowserPoolStatus, 'playwrightVersion'>;
+export type PoolView = Pick<BrowserPoolStatus, 'playwrightVersion' | 'playwrightVersions'>;
 
-/** The major.minor of each listed pool's Playwright version, in poolRefs order, each once. */
+/**
+ * The major.minor of every Playwright version the listed pools serve, in
+ * poolRefs order (each pool's default first), each once. A pool whose
+ * controller wrote no playwrightVersions (older) serves its playwrightVersion.
+ */
 export function servedVersions(tunnel: Tunnel, pools: ReadonlyMap<string, PoolView>): string[] {
   const versions = tunnel.spec.poolRefs
-    .map((ref) => /^(\d+)\.(\d+)(?:\.|$)/.exec(pools.get(ref.name)?.playwrightVersion ?? ''))
+    .flatMap((ref) => {
+      const pool = pools.get(ref.name);
+      return pool?.playwrightVersions ?? (pool?.playwrightVersion ? [pool.playwrightVersion] : []);
+    })
+    .map((version) => /^(\d+)\.(\d+)(?:\.|$)/.exec(version))
     .filter((m) => m !== null)
     .map((m) => `${m[1]}.${m[2]}`);
   return [...new Set(versions)];

@@ -61,13 +61,11 @@ describe('the CDP browsers of a pod', () => {
       expect(launched).toBe(1);
       await browsers.discard(first);
       expect(launched).toBe(2);
-      const started = performance.now();
       const second = await browsers.take();
-      const waitedMs = performance.now() - started;
+      expect(launched).toBe(2);
       expect(second.endpoint.href).not.toBe(first.endpoint.href);
       expect(first.alive()).toBe(false);
       expect(second.alive()).toBe(true);
-      expect(waitedMs).toBeLessThan(250);
       // Two sessions at once never share the spare.
       await browsers.discard(second);
       const [a, b] = await Promise.all([browsers.take(), browsers.take()]);

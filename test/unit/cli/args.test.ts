@@ -178,6 +178,10 @@ describe('fleetwright tunnel', () => {
     expect(text).toContain('  headers: { Authorization: `Bearer ${process.env.FLEETWRIGHT_TOKEN}` },');
     expect(text).toContain('export FLEETWRIGHT_TOKEN=$(fleetwright tunnel dev -n team-a --print-token)');
     expect(text).toContain('use a Playwright 1.65 client');
+    const several = tunnelSnippet(tunnel({
+      url: 'wss://browsers.example.com/tunnels/team-a/dev', versions: ['1.65', '1.66', '1.64', '1.63'], conditions: ready,
+    }), '-n team-a');
+    expect(several.snippet.join('\n')).toContain('use a Playwright 1.65, 1.66, 1.64 or 1.63 client');
     expect(text).toContain('// exposeNetwork: \'<loopback>\'');
   });
 

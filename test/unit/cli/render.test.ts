@@ -161,6 +161,12 @@ describe('fleetwright status', () => {
     ]);
   });
 
+  it('shows the default Playwright version of a pool and the major.minor of the others it serves', () => {
+    const multi = { ...pool, status: { ...pool.status, playwrightVersions: ['1.65.1', '1.66.0-alpha-2026-11-18', '1.64.1', '1.63.0'] } };
+    const lines = statusTables({ pools: [multi], runs: [], tunnels: [] }, now, { namespace: 'team-a', allNamespaces: false });
+    expect(lines[2]).toContain(' 1.65.1 +1.66,1.64,1.63 ');
+  });
+
   it('says when a namespace has nothing, and names namespaces with -A', () => {
     expect(statusTables({ pools: [], runs: [], tunnels: [] }, now, { namespace: 'x', allNamespaces: false }))
       .toEqual(['No BrowserPools, TestRuns or Tunnels in namespace x.']);

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { BrowserPodView } from '../../../src/controllers/browserpool/plan.ts';
-import { needsVersionProbe, poolPlaywrightVersion } from '../../../src/controllers/browserpool/version.ts';
+import { needsVersionProbe, poolPlaywrightVersions } from '../../../src/controllers/browserpool/version.ts';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 23, 12, minute));
 
-function browser(name: string, playwrightVersion?: string, extra: Partial<BrowserPodView> = {}): BrowserPodView {
+/** A pod whose agent reported `versions` (comma-separated, the default first). */
+function browser(name: string, versions?: string, extra: Partial<BrowserPodView> = {}): BrowserPodView {
   return {
     name,
     state: 'idle',
@@ -14,7 +15,7 @@ function browser(name: string, playwrightVersion?: string, extra: Partial<Browse
     sessions: 0,
     stuck: false,
     createdAt: at(0),
-    ...(playwrightVersion ? { playwrightVersion } : {}),
+    ...(versions ? { playwrightVersions: versions.split(',') } : {}),
     ...extra,
   };
 }
@@ -30,10 +31,10 @@ describe('needsVersionProbe', () => {
   });
 });
 
-describe('poolPlaywrightVersion', () => {
+describe('poolPlaywrightVersions', () => {
   it('is unset while no pod has reported', () => {
-    expect(poolPlaywrightVersion([])).toBeUndefined();
-    expect(poolPlaywrightVersion([browser('a', undefined), browser('b', undefined)])).toBeUndefined();
+    expect(poolPlaywrightVersions([])).toBeUndefined();
+    expect(poolPlaywrightVersions([browser('a', undefined), browser('b', undefined)])).toBeUndefined();
   });
 
   it('is the version most Ready pods report', () => {
@@ -43,7 +44,20 @@ describe('poolPlaywrightVersion', () => {
       browser('c', '1.65.1', { createdAt: at(2) }),
       browser('d', undefined, { createdAt: at(10) }),
     ];
-    expect(poolPlaywrightVersion(pods)).toBe('1.65.1');
+    expect(poolPlaywrightVersions(pods)).toEqual(['1.65.1']);
+  });
+
+  it('is the whole list most Ready pods report, the default first', () => {
+    const all = '1.65.1,1.66.0-alpha-2026-11-18,1.64.1,1.63.0';
+    const pods = [
+      browser('a', all, { createdAt: at(1) }),
+      browser('b', all, { createdAt: at(2) }),
+      browser('c', '1.64.1,1.66.0-alpha-2026-11-18,1.63.0', { createdAt: at(9) }),
+    ];
+    expect(poolPlaywrightVersions(pods)).toEqual(['1.65.1', '1.66.0-alpha-2026-11-18', '1.64.1', '1.63.0']);
+    // Another default is another set, even with the same versions.
+    expect(poolPlaywrightVersions([browser('x', '1.65.1,1.64.1', { createdAt: at(1) }), browser('y', '1.64.1,1.65.1', { createdAt: at(2) })]))
+      .toEqual(['1.64.1', '1.65.1']);
   });
 
   it('takes the newest pod\'s version on a tie, as during a rollout to a new image', () => {
@@ -53,9 +67,9 @@ describe('poolPlaywrightVersion', () => {
       browser('new-1', '1.65.1', { createdAt: at(5) }),
       browser('new-2', '1.65.1', { createdAt: at(3) }),
     ];
-    expect(poolPlaywrightVersion(pods)).toBe('1.65.1');
-    expect(poolPlaywrightVersion([browser('older', '1.65.1', { createdAt: at(1) }), browser('newer', '1.64.1', { createdAt: at(2) })]))
-      .toBe('1.64.1');
+    expect(poolPlaywrightVersions(pods)).toEqual(['1.65.1']);
+    expect(poolPlaywrightVersions([browser('older', '1.65.1', { createdAt: at(1) }), browser('newer', '1.64.1', { createdAt: at(2) })]))
+      .toEqual(['1.64.1']);
   });
 
   it('counts only pods that are Ready, live and not going away', () => {
@@ -65,7 +79,7 @@ describe('poolPlaywrightVersion', () => {
       browser('terminating', '1.64.1', { terminating: true }),
       browser('failed', '1.64.1', { ready: false, finishedAt: at(3) }),
     ];
-    expect(poolPlaywrightVersion(pods)).toBe('1.65.1');
-    expect(poolPlaywrightVersion(pods.slice(1))).toBeUndefined();
+    expect(poolPlaywrightVersions(pods)).toEqual(['1.65.1']);
+    expect(poolPlaywrightVersions(pods.slice(1))).toBeUndefined();
   });
 });

@@ -30,9 +30,17 @@ describe('browserPodView', () => {
     expect(browserPodView(pod({ labels: {} })).idleSince).toEqual(new Date('2026-11-23T12:00:00Z'));
   });
 
-  it('reads the Playwright version the agent reported', () => {
+  it('reads the Playwright versions the agent reported, the default first', () => {
+    const view = browserPodView(pod({ annotations: {
+      'fleetwright.dev/playwright-version': '1.65.1',
+      'fleetwright.dev/playwright-versions': '1.65.1,1.66.0-alpha-2026-11-18,1.64.1,1.63.0',
+    } }));
+    expect(view.playwrightVersions).toEqual(['1.65.1', '1.66.0-alpha-2026-11-18', '1.64.1', '1.63.0']);
+  });
+
+  it('has a pod annotated with one version only (by an older controller) asked again', () => {
     const view = browserPodView(pod({ annotations: { 'fleetwright.dev/playwright-version': '1.64.1' } }));
-    expect(view.playwrightVersion).toBe('1.64.1');
+    expect(view.playwrightVersions).toBeUndefined();
   });
 
   it('says why a failed agent stopped, from its termination message', () => {

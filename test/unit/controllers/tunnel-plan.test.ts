@@ -192,6 +192,15 @@ describe('servedVersions', () => {
     });
     expect(servedVersions(t, p)).toEqual(['1.57', '1.56']);
   });
+
+  it('lists every version a pool serves, each pool\'s default first', () => {
+    const t = tunnel({ poolRefs: [{ name: 'multi' }, { name: 'old' }] });
+    const p = pools({
+      multi: { playwrightVersion: '1.65.1', playwrightVersions: ['1.65.1', '1.66.0-alpha-2026-11-18', '1.64.1', '1.63.0'] },
+      old: { playwrightVersion: '1.62.0' },
+    });
+    expect(servedVersions(t, p)).toEqual(['1.65', '1.66', '1.64', '1.63', '1.62']);
+  });
 });
 
 describe('tunnelUrl', () => {
