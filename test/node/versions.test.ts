@@ -4,7 +4,9 @@ import { chromium as chromium164 } from 'playwright-core-1-64';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensurePlaywrightVariantImage } from '../../hack/lib/images.ts';
 import { installedPlaywrights } from '../../src/agent/versions.ts';
+import { AGENT_METRICS_PATH } from '../../src/contracts/agent.ts';
 import { PLAYWRIGHT_VERSION_ANNOTATION, PLAYWRIGHT_VERSIONS_ANNOTATION } from '../../src/contracts/browser-lease.ts';
+import { AGENT_HEALTH_PORT } from '../../src/contracts/ports.ts';
 import { useNamespace } from '../integration/helpers.ts';
 import { apply, poolManifest, poolPods, startGateway, useController, useLeaser, waitForPool } from './pools.ts';
 
@@ -117,9 +119,18 @@ spec:
       // Both pools serve 1.64; the one whose default it is (its browsers wait warm) is preferred.
       expect(await landedOn(() => chromium164.connect(tunnelUrl(base, 'clients'), { headers, timeout: 60_000 })))
         .toBe('older');
-      // UNRUN (written without a cluster): the project's image serves 1.64 too, from 1.64's own run-server.
+      // The project's image serves 1.64 too, from 1.64's own run-server; 1.65 from the warm browser.
       expect(await landedOn(() => chromium164.connect(tunnelUrl(base, 'only-current'), { headers, timeout: 60_000 })))
         .toBe('current');
+      expect(await landedOn(() => chromium.connect(tunnelUrl(base, 'only-current'), { headers, timeout: 60_000 })))
+        .toBe('current');
+      const [pod] = await poolPods(ns.name, 'current');
+      const metrics = await (await fetch(`http://${pod?.status?.podIP}:${AGENT_HEALTH_PORT}${AGENT_METRICS_PATH}`)).text();
+      const sessions = (mode: string, playwright: string) => Number(new RegExp(
+        `^fleetwright_agent_sessions_total\\{mode="${mode}",playwright="${playwright}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+      expect(sessions('warm', minor(pinned) ?? '')).toBeGreaterThanOrEqual(2);
+      expect(sessions('fresh', '1.64')).toBeGreaterThanOrEqual(1);
+      expect(sessions('warm', '1.64')).toBe(0);
       const refused = await fetch(`${tunnelUrl(base, 'only-current').replace(/^ws/, 'http')}/json/version`, {
         headers: { ...headers, 'user-agent': 'Playwright/1.62.0 (x64; debian 12) node/24.21' },
       });
