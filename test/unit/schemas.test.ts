@@ -50,6 +50,7 @@ describe('schema defaults', () => {
       auth: { secretRef: { name: 's', key: 'token' } },
       maxConnections: 100,
       allowExposeNetwork: true,
+      allowCDP: true,
       idleTimeoutSeconds: 300,
       maxSessionSeconds: 3600,
       queueTimeoutSeconds: 30,
