@@ -40,7 +40,8 @@ export class GatewayMetrics extends ProcessMetrics {
 
   readonly bytes = new Counter({
     name: 'fleetwright_tunnel_bytes_total',
-    help: 'WebSocket message bytes relayed, by Tunnel and direction (to_browser, to_client).',
+    help: 'WebSocket bytes relayed as they went on the wire (frame headers and the sides\' own control frames ' +
+      'included, the gateway\'s pings and close frames not), by Tunnel and direction (to_browser, to_client).',
     labelNames: ['namespace', 'tunnel', 'direction'] as const,
     registers: [this.registry],
   });

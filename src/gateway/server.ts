@@ -6,7 +6,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse, S
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
 import type { Tunnel } from '../api/v1alpha1/index.ts';
 import { connectionHolder } from '../contracts/gateway-heartbeat.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
@@ -15,6 +14,7 @@ import { requestedBrowser } from '../contracts/playwright-client.ts';
 import { answerRoute, servingProbes } from '../runtime/http.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import { type ConnectionResult, type GatewayMetrics, tunnelLabels } from './metrics.ts';
+import { acceptClient, openUpstream, UpstreamRefused } from './handshake.ts';
 import { CLOSE, relay } from './relay.ts';
 import {
   choosePool,
@@ -73,8 +73,11 @@ type OpenSession = { key: string; close: (code: number, reason: string) => void;
 type Rejection = { status: number; reason: string; result?: ConnectionResult; headers?: Record<string, string> };
 type Admitted = { tunnel: Tunnel; key: string; labels: ReturnType<typeof tunnelLabels>; pool: string; log: Logger };
 
-/** Headers of the client that the browser's Playwright server reads; the agent overrides the launch ones. */
-const FORWARDED_HEADERS = ['user-agent', 'x-playwright-browser', 'x-playwright-proxy'];
+/**
+ * Headers of the client that the browser's Playwright server reads (the agent overrides the launch ones), and the
+ * subprotocols it offers, of which the browser chooses; never Sec-WebSocket-Extensions (see handshake.ts).
+ */
+const FORWARDED_HEADERS = ['user-agent', 'x-playwright-browser', 'x-playwright-proxy', 'sec-websocket-protocol'];
 /** A refusal of the pool choice or of the browser agent, by its status: what the client asked for is not served. */
 const MISMATCH_RESULTS: Partial<Record<number, ConnectionResult>> = { 400: 'browser_mismatch', 428: 'version_mismatch' };
 const RETRY_AFTER_SECONDS = '5';
@@ -85,7 +88,6 @@ const NOT_A_PATH: Rejection = { status: 400, reason: 'the request target must be
 export class Gateway {
   readonly server: Server;
   private readonly deps: GatewayDeps;
-  private readonly wss: WebSocketServer;
   private readonly proxy = createProxyServer({ xfwd: false, changeOrigin: true });
   private readonly relays = new Set<OpenSession>();
   private readonly waiting = new Set<AbortController>();
@@ -95,12 +97,6 @@ export class Gateway {
 
   constructor(deps: GatewayDeps) {
     this.deps = deps;
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: deps.limits.maxMessageBytes,
-      perMessageDeflate: false,
-      clientTracking: false,
-    });
     this.server = createServer({
       maxHeaderSize: deps.limits.maxHeaderBytes,
       headersTimeout: deps.limits.headersTimeoutMs,
@@ -114,7 +110,7 @@ export class Gateway {
     });
     this.proxy.on('error', (err, _req, res) => {
       deps.log.warn({ err: err.message }, 'proxied request failed at the browser');
-      if (res instanceof WebSocket || !('writeHead' in res)) return;
+      if (!('writeHead' in res)) return;
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end('the browser did not answer\n');
     });
@@ -297,7 +293,9 @@ export class Gateway {
         headers: { 'retry-after': RETRY_AFTER_SECONDS },
       };
     }
-    if (err instanceof UpstreamRefused) return err.rejection;
+    if (err instanceof UpstreamRefused) {
+      return { status: err.status, result: MISMATCH_RESULTS[err.status] ?? 'upstream_error', reason: err.message };
+    }
     if (this.draining) return { status: 503, reason: 'the gateway is shutting down', headers: { 'retry-after': '1' } };
     if (err === CLIENT_GONE) return undefined;
     log.error({ err: err instanceof Error ? err.message : String(err), pool }, 'could not lease a browser');
@@ -320,17 +318,23 @@ export class Gateway {
     }
     const proxyParam = url.searchParams.get('proxy');
     if (proxyParam && !headers['x-playwright-proxy']) headers['x-playwright-proxy'] = proxyParam;
-    const upstream = await openUpstream(browser.endpoint, headers, this.deps.limits);
+    const upstream = await openUpstream(browser.endpoint, headers, this.deps.limits.upstreamTimeoutMs);
     if (socket.destroyed) {
-      upstream.terminate();
+      upstream.socket.destroy();
       return 'ok';
     }
-    const client = await new Promise<WebSocket>((resolve) => this.wss.handleUpgrade(req, socket, head, resolve));
-    const { metrics } = this.deps;
-    const session = relay(client, upstream, {
+    // Only now that the browser side is open: a client that hears 101 has a browser.
+    acceptClient(socket, req.headers['sec-websocket-key'] as string, upstream.protocol);
+    // Bound once per session: the relay counts every chunk.
+    const bytes = {
+      to_browser: this.deps.metrics.bytes.labels({ ...labels, direction: 'to_browser' }),
+      to_client: this.deps.metrics.bytes.labels({ ...labels, direction: 'to_client' }),
+    };
+    const session = relay({ socket, head }, upstream, {
       idleTimeoutMs: tunnel.spec.idleTimeoutSeconds * 1000,
       maxSessionMs: tunnel.spec.maxSessionSeconds * 1000,
-      onBytes: (direction, bytes) => metrics.bytes.inc({ ...labels, direction }, bytes),
+      maxMessageBytes: this.deps.limits.maxMessageBytes,
+      onBytes: (direction, n) => bytes[direction].inc(n),
     });
     const entry = { key, close: session.close, done: session.done };
     this.relays.add(entry);
@@ -385,43 +389,6 @@ export class Gateway {
       target.end(httpResponse(500, 'internal error'));
     }
   }
-}
-
-/** The browser refused or failed the handshake: what the client hears instead. */
-class UpstreamRefused extends Error {
-  readonly rejection: Rejection;
-
-  constructor(rejection: Rejection) {
-    super(rejection.reason);
-    this.rejection = rejection;
-  }
-}
-
-/** Opens the WebSocket to the leased browser; a refusal becomes an UpstreamRefused with its status passed on. */
-function openUpstream(endpoint: string, headers: Record<string, string>, limits: GatewayLimits): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const upstream = new WebSocket(endpoint, {
-      headers,
-      maxPayload: limits.maxMessageBytes,
-      perMessageDeflate: false,
-      handshakeTimeout: limits.upstreamTimeoutMs,
-    });
-    upstream.once('open', () => resolve(upstream));
-    upstream.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 4096)));
-      res.on('end', () => {
-        const status = res.statusCode ?? 502;
-        const result = MISMATCH_RESULTS[status] ?? 'upstream_error';
-        reject(new UpstreamRefused({ status, result, reason: body.trim() || `the browser answered ${status}` }));
-        upstream.terminate();
-      });
-    });
-    upstream.once('error', (err) => {
-      reject(new UpstreamRefused({ status: 502, result: 'upstream_error', reason: `the browser did not answer: ${err.message}` }));
-    });
-  });
 }
 
 function httpResponse(status: number, reason: string, headers: Record<string, string> = {}): string {
