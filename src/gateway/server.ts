@@ -325,22 +325,20 @@ export class Gateway {
     }
     // Only now that the browser side is open: a client that hears 101 has a browser.
     acceptClient(socket, req.headers['sec-websocket-key'] as string, upstream.protocol);
-    // Bound once per session: the relay counts every chunk.
-    const bytes = {
-      to_browser: this.deps.metrics.bytes.labels({ ...labels, direction: 'to_browser' }),
-      to_client: this.deps.metrics.bytes.labels({ ...labels, direction: 'to_client' }),
-    };
+    // The relay counts every chunk: a plain addition, which the metrics take at each scrape.
+    const bytes = this.deps.metrics.openSessionBytes(labels);
     const session = relay({ socket, head }, upstream, {
       idleTimeoutMs: tunnel.spec.idleTimeoutSeconds * 1000,
       maxSessionMs: tunnel.spec.maxSessionSeconds * 1000,
       maxMessageBytes: this.deps.limits.maxMessageBytes,
-      onBytes: (direction, n) => bytes[direction].inc(n),
+      onBytes: (direction, n) => (bytes[direction] += n),
     });
     const entry = { key, close: session.close, done: session.done };
     this.relays.add(entry);
     log.info({ pod: browser.pod.name, source: browser.source, exposeNetwork: Boolean(headers['x-playwright-proxy']) },
       'session started');
     const end = await session.done;
+    this.deps.metrics.closeSessionBytes(bytes);
     this.relays.delete(entry);
     log.info({ pod: browser.pod.name, ...end }, 'session ended');
     return end.by === 'gateway' && end.code === CLOSE.badGateway ? 'upstream_error' : 'ok';

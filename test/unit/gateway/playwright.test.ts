@@ -99,6 +99,9 @@ describe('Playwright through the gateway', () => {
     const png = await page.screenshot({ fullPage: true });
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     for (let i = 0; i < 200; i++) await page.evaluate((n) => n, i);
+    // Counted while the session is open too: the relay's counts are taken at each scrape.
+    expect(await metric('fleetwright_tunnel_bytes_total{namespace="team-a",tunnel="ci",direction="to_client"}'))
+      .toBeGreaterThan(png.length);
     await browser.close();
     await expect.poll(() => released, { timeout: 10_000 }).toBe(1);
     expect(await metric('fleetwright_tunnel_connections_total{namespace="team-a",tunnel="ci",result="ok"}')).toBe(1);
