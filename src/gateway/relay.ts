@@ -341,9 +341,12 @@ export function relay(clientSide: RawSide, browserSide: RawSide, options: RelayO
 
   /**
    * `from` sent a frame that breaks the protocol or the size limit: both
-   * sides are closed, and `from`'s connection ends right after its close
-   * frame, without waiting for an answer that could not be read (§7.1.7: the
-   * frames after a bad one cannot be told apart).
+   * sides are closed, and the gateway ends its half of `from`'s connection
+   * right after the close frame, without waiting for an answer it could not
+   * find (§7.1.7: the frames after a bad one cannot be told apart). What
+   * `from` still sends is read and dropped until it ends its half too (or
+   * the 5 s are up): a socket destroyed with unread bytes would answer with a
+   * reset, which can reach the peer before it has read the close frame.
    */
   const brokeProtocol = (from: Side, problem: string, tooBig: boolean) => {
     if (!ended && from === client) {
@@ -360,7 +363,7 @@ export function relay(clientSide: RawSide, browserSide: RawSide, options: RelayO
     }
     if (from.gone) return;
     from.gone = true;
-    from.socket.end(() => from.socket.destroy());
+    from.socket.end();
   };
 
   /** What `s` hears from the gateway once the session ended with `end`. */

@@ -110,6 +110,20 @@ describe('the relay between a client and its browser', () => {
     expect(await s.done).toEqual({ by: 'gateway', code: 1009, reason });
   });
 
+  it('closes with 1009 a client still sending a 2 MiB message over a 1 MiB limit, with no reset before the close frame', async () => {
+    for (let i = 0; i < 5; i++) {
+      const { client, browser } = await session();
+      const clientClosed = closeOf(client);
+      const browserClosed = closeOf(browser);
+      const errors: Error[] = [];
+      client.on('error', (err) => errors.push(err));
+      client.send(Buffer.alloc(2 << 20));
+      expect((await clientClosed).code).toBe(1009);
+      expect((await browserClosed).code).toBe(1009);
+      expect(errors).toEqual([]);
+    }
+  });
+
   it('counts a fragmented message\'s fragments together against the limit', async () => {
     harness.options = { ...defaults, maxMessageBytes: 1000 };
     const { client, browser } = await session();
