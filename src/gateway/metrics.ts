@@ -38,6 +38,12 @@ export class GatewayMetrics extends ProcessMetrics {
    */
   private readonly sessionBytes = new Map<SessionBytes, ReturnType<typeof tunnelLabels>>();
 
+  constructor() {
+    // Sampled 10 times a second rather than 100: an idle gateway used 6.4 ms of CPU a second at 10 ms and 0.8 at
+    // 100 ms on the 2-core test machine, in the one process whose CPU per relayed message is a goal.
+    super({ eventLoopSampleMs: 100 });
+  }
+
   readonly active = new Gauge({
     name: 'fleetwright_tunnel_connections_active',
     help: 'Client connections open on this gateway replica, waiting for a browser included, by Tunnel.',
