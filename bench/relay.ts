@@ -166,11 +166,22 @@ async function main(): Promise<void> {
     const results = Object.fromEntries([...runs].map(([name, measured]) => [name, report(measured)]));
     const direct = results.direct as ReturnType<typeof report>;
     const nginxCpu = (results.nginx as ReturnType<typeof report>).proxyCpuMsPer1000RoundTrips ?? NaN;
+    // Also paired within each repeat (the paths of one repeat ran back to back), whose median shrugs off a repeat
+    // that another process on the machine slowed down.
+    const paired = (name: string, other: string, value: (m: Measured) => number) => {
+      const mine = runs.get(name) ?? [];
+      const theirs = runs.get(other) ?? [];
+      return round(median(mine.map((m, i) => value(m) / value(theirs[i] as Measured))), 3);
+    };
+    const p50 = (m: Measured) => median(m.samples);
+    const cpuOfRun = (m: Measured) => m.cpuSeconds ?? NaN;
     const ratios = Object.fromEntries(paths.filter((p) => p.name !== 'direct').map((p) => {
       const r = results[p.name] as ReturnType<typeof report>;
       return [p.name, {
         p50ToDirect: round(r.p50Ms / direct.p50Ms, 3),
+        p50ToDirectPairedMedian: paired(p.name, 'direct', p50),
         cpuToNginx: round((r.proxyCpuMsPer1000RoundTrips ?? NaN) / nginxCpu, 2),
+        cpuToNginxPairedMedian: paired(p.name, 'nginx', cpuOfRun),
       }];
     }));
     console.log(JSON.stringify({

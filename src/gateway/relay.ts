@@ -48,7 +48,8 @@ export interface RelayOptions {
   /**
    * Bytes forwarded as they went on the wire (frame headers and the sides'
    * own control frames included, the gateway's pings and close frames not);
-   * called once per chunk written, so bind any metric labels beforehand.
+   * called once per chunk written, so keep it to an addition
+   * (GatewayMetrics.openSessionBytes).
    */
   onBytes: (direction: Direction, bytes: number) => void;
   /** 15 s; tests shorten it. */
