@@ -13,8 +13,8 @@ import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../le
 import { requestedBrowser } from '../contracts/playwright-client.ts';
 import { answerRoute, servingProbes } from '../runtime/http.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
-import { type ConnectionResult, type GatewayMetrics, tunnelLabels } from './metrics.ts';
 import { acceptClient, openUpstream, UpstreamRefused } from './handshake.ts';
+import { type ConnectionResult, type GatewayMetrics, tunnelLabels } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';
 import {
   choosePool,
