@@ -83,15 +83,18 @@ export class GatewayProcess {
   }
 }
 
-/** A private nginx (own prefix, config, pid file, logs) that proxies /<pod IP>/<path> to ws://<pod IP>:3000/<path>. */
+/**
+ * A private nginx (own prefix, config, pid file, logs) that proxies /<pod IP>/<path> to ws://<pod IP>:3000/<path>,
+ * or, given an `upstream` host:port, every path to that server.
+ */
 export class NginxProcess {
   /**
    * nginx on a free port of 127.0.0.1, once it listens. It cannot listen on 0 and say the port, so it is told
    * one: another when that was taken before nginx bound it (onFreePort; its error log says so).
    */
-  static start(): Promise<NginxProcess> {
+  static start(upstream?: string): Promise<NginxProcess> {
     return onFreePort('127.0.0.1', async (port) => {
-      const nginx = new NginxProcess(port);
+      const nginx = new NginxProcess(port, upstream);
       // nginx writes its pid file once it has bound its listening sockets.
       const state = await until('nginx to listen', async () => existsSync(join(nginx.dir, 'nginx.pid'))
         ? 'listening'
@@ -106,8 +109,25 @@ export class NginxProcess {
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
 
-  private constructor(port: number) {
+  private constructor(port: number, upstream: string | undefined) {
     this.port = port;
+    const upgrade = `proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_read_timeout 3600s;
+      proxy_send_timeout 3600s;
+      proxy_buffering off;`;
+    const locations = upstream
+      ? `location / {
+      proxy_pass http://${upstream};
+      ${upgrade}
+    }`
+      : `location / { return 404; }
+    # Only pods of the local node: the browser's agent on port 3000.
+    location ~ "^/(10\\.244\\.0\\.[0-9]{1,3})(/.*)$" {
+      proxy_pass http://$1:3000$2$is_args$args;
+      ${upgrade}
+    }`;
     this.dir = mkdtempSync(join(tmpdir(), 'fleetwright-bench-nginx-'));
     const config = join(this.dir, 'nginx.conf');
     writeFileSync(config, `daemon off;
@@ -124,17 +144,7 @@ http {
   scgi_temp_path ${this.dir}/scgi;
   server {
     listen 127.0.0.1:${port};
-    location / { return 404; }
-    # Only pods of the local node: the browser's agent on port 3000.
-    location ~ "^/(10\\.244\\.0\\.[0-9]{1,3})(/.*)$" {
-      proxy_pass http://$1:3000$2$is_args$args;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection "upgrade";
-      proxy_read_timeout 3600s;
-      proxy_send_timeout 3600s;
-      proxy_buffering off;
-    }
+    ${locations}
   }
 }
 `);

@@ -21,8 +21,29 @@ export type ConnectionResult =
 export const tunnelLabels = (tunnel: { metadata: { namespace?: string; name?: string } }) =>
   ({ namespace: tunnel.metadata.namespace ?? '', tunnel: tunnel.metadata.name ?? '' });
 
+/** The bytes one session relayed that are not in fleetwright_tunnel_bytes_total yet. */
+export interface SessionBytes {
+  to_browser: number;
+  to_client: number;
+}
+
 /** The gateway's metrics, beside every process's. */
 export class GatewayMetrics extends ProcessMetrics {
+  /**
+   * The open sessions' byte counts, by their labels. A relay adds to them per
+   * chunk, a plain addition: prom-client 15 hashes and checks the labels on
+   * every inc, even through a child of labels(), which was 5% of the relay's
+   * CPU. They reach the counter at each scrape (collect) and when their
+   * session ends.
+   */
+  private readonly sessionBytes = new Map<SessionBytes, ReturnType<typeof tunnelLabels>>();
+
+  constructor() {
+    // Sampled 10 times a second rather than 100: an idle gateway used 6.4 ms of CPU a second at 10 ms and 0.8 at
+    // 100 ms on the 2-core test machine, in the one process whose CPU per relayed message is a goal.
+    super({ eventLoopSampleMs: 100 });
+  }
+
   readonly active = new Gauge({
     name: 'fleetwright_tunnel_connections_active',
     help: 'Client connections open on this gateway replica, waiting for a browser included, by Tunnel.',
@@ -40,9 +61,13 @@ export class GatewayMetrics extends ProcessMetrics {
 
   readonly bytes = new Counter({
     name: 'fleetwright_tunnel_bytes_total',
-    help: 'WebSocket message bytes relayed, by Tunnel and direction (to_browser, to_client).',
+    help: 'WebSocket bytes relayed as they went on the wire (frame headers and the sides\' own control frames ' +
+      'included, the gateway\'s pings and close frames not), by Tunnel and direction (to_browser, to_client).',
     labelNames: ['namespace', 'tunnel', 'direction'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const [counts, labels] of this.sessionBytes) this.addBytes(counts, labels);
+    },
   });
 
   readonly acquire = new Histogram({
@@ -53,4 +78,27 @@ export class GatewayMetrics extends ProcessMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [this.registry],
   });
+
+  /** Byte counts for a session of the Tunnel with these labels, counted from now on. */
+  openSessionBytes(labels: ReturnType<typeof tunnelLabels>): SessionBytes {
+    const counts = { to_browser: 0, to_client: 0 };
+    this.sessionBytes.set(counts, labels);
+    return counts;
+  }
+
+  /** The session ended: its last bytes go into the counter. */
+  closeSessionBytes(counts: SessionBytes): void {
+    const labels = this.sessionBytes.get(counts);
+    if (!labels) return;
+    this.addBytes(counts, labels);
+    this.sessionBytes.delete(counts);
+  }
+
+  private addBytes(counts: SessionBytes, labels: ReturnType<typeof tunnelLabels>): void {
+    for (const direction of ['to_browser', 'to_client'] as const) {
+      if (counts[direction] === 0) continue;
+      this.bytes.inc({ ...labels, direction }, counts[direction]);
+      counts[direction] = 0;
+    }
+  }
 }

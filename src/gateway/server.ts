@@ -6,7 +6,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse, S
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
 import type { Tunnel } from '../api/v1alpha1/index.ts';
 import { AGENT_CDP_SUFFIX } from '../contracts/agent.ts';
 import { connectionHolder } from '../contracts/gateway-heartbeat.ts';
@@ -15,6 +14,7 @@ import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../le
 import { clientVersion, requestedBrowser } from '../contracts/playwright-client.ts';
 import { answerRoute, servingProbes } from '../runtime/http.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
+import { acceptClient, openUpstream, UpstreamRefused } from './handshake.ts';
 import { type ConnectionResult, type GatewayMetrics, tunnelLabels } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';
 import {
@@ -86,8 +86,13 @@ type Admitted = {
   log: Logger;
 };
 
-/** Headers of the client that the browser's Playwright server reads; the agent overrides the launch ones. */
-const FORWARDED_HEADERS = ['user-agent', 'x-playwright-browser', 'x-playwright-proxy'];
+/**
+ * Headers of the client that the browser's Playwright server reads (the agent overrides the launch ones), and the
+ * subprotocols it offers, of which the browser chooses; never Sec-WebSocket-Extensions (see handshake.ts).
+ */
+const FORWARDED_HEADERS = ['user-agent', 'x-playwright-browser', 'x-playwright-proxy', 'sec-websocket-protocol'];
+/** A CDP client's headers that reach its browser: only the subprotocols it offers. */
+const CDP_FORWARDED_HEADERS = ['sec-websocket-protocol'];
 /** A refusal of the pool choice or of the browser agent, by its status: what the client asked for is not served. */
 const MISMATCH_RESULTS: Partial<Record<number, ConnectionResult>> = { 400: 'browser_mismatch', 428: 'version_mismatch' };
 const RETRY_AFTER_SECONDS = '5';
@@ -98,7 +103,6 @@ const NOT_A_PATH: Rejection = { status: 400, reason: 'the request target must be
 export class Gateway {
   readonly server: Server;
   private readonly deps: GatewayDeps;
-  private readonly wss: WebSocketServer;
   private readonly proxy = createProxyServer({ xfwd: false, changeOrigin: true });
   private readonly relays = new Set<OpenSession>();
   private readonly waiting = new Set<AbortController>();
@@ -108,12 +112,6 @@ export class Gateway {
 
   constructor(deps: GatewayDeps) {
     this.deps = deps;
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: deps.limits.maxMessageBytes,
-      perMessageDeflate: false,
-      clientTracking: false,
-    });
     this.server = createServer({
       maxHeaderSize: deps.limits.maxHeaderBytes,
       headersTimeout: deps.limits.headersTimeoutMs,
@@ -127,7 +125,7 @@ export class Gateway {
     });
     this.proxy.on('error', (err, _req, res) => {
       deps.log.warn({ err: err.message }, 'proxied request failed at the browser');
-      if (res instanceof WebSocket || !('writeHead' in res)) return;
+      if (!('writeHead' in res)) return;
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end('the browser did not answer\n');
     });
@@ -331,7 +329,9 @@ export class Gateway {
         headers: { 'retry-after': RETRY_AFTER_SECONDS },
       };
     }
-    if (err instanceof UpstreamRefused) return err.rejection;
+    if (err instanceof UpstreamRefused) {
+      return { status: err.status, result: MISMATCH_RESULTS[err.status] ?? 'upstream_error', reason: err.message };
+    }
     if (this.draining) return { status: 503, reason: 'the gateway is shutting down', headers: { 'retry-after': '1' } };
     if (err === CLIENT_GONE) return undefined;
     log.error({ err: err instanceof Error ? err.message : String(err), pool }, 'could not lease a browser');
@@ -348,34 +348,34 @@ export class Gateway {
     browser: LeasedBrowser,
   ): Promise<ConnectionResult> {
     const headers: Record<string, string> = {};
-    let endpoint = browser.endpoint;
-    if (protocol === 'cdp') {
-      endpoint += AGENT_CDP_SUFFIX;
-    } else {
-      for (const name of FORWARDED_HEADERS) {
-        const value = req.headers[name];
-        if (typeof value === 'string' && value) headers[name] = value;
-      }
-      const proxyParam = url.searchParams.get('proxy');
-      if (proxyParam && !headers['x-playwright-proxy']) headers['x-playwright-proxy'] = proxyParam;
+    for (const name of protocol === 'cdp' ? CDP_FORWARDED_HEADERS : FORWARDED_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === 'string' && value) headers[name] = value;
     }
-    const upstream = await openUpstream(endpoint, headers, this.deps.limits);
+    const proxyParam = protocol === 'playwright' && url.searchParams.get('proxy');
+    if (proxyParam && !headers['x-playwright-proxy']) headers['x-playwright-proxy'] = proxyParam;
+    const endpoint = protocol === 'cdp' ? `${browser.endpoint}${AGENT_CDP_SUFFIX}` : browser.endpoint;
+    const upstream = await openUpstream(endpoint, headers, this.deps.limits.upstreamTimeoutMs);
     if (socket.destroyed) {
-      upstream.terminate();
+      upstream.socket.destroy();
       return 'ok';
     }
-    const client = await new Promise<WebSocket>((resolve) => this.wss.handleUpgrade(req, socket, head, resolve));
-    const { metrics } = this.deps;
-    const session = relay(client, upstream, {
+    // Only now that the browser side is open: a client that hears 101 has a browser.
+    acceptClient(socket, req.headers['sec-websocket-key'] as string, upstream.protocol);
+    // The relay counts every chunk: a plain addition, which the metrics take at each scrape.
+    const bytes = this.deps.metrics.openSessionBytes(labels);
+    const session = relay({ socket, head }, upstream, {
       idleTimeoutMs: tunnel.spec.idleTimeoutSeconds * 1000,
       maxSessionMs: tunnel.spec.maxSessionSeconds * 1000,
-      onBytes: (direction, bytes) => metrics.bytes.inc({ ...labels, direction }, bytes),
+      maxMessageBytes: this.deps.limits.maxMessageBytes,
+      onBytes: (direction, n) => (bytes[direction] += n),
     });
     const entry = { key, close: session.close, done: session.done };
     this.relays.add(entry);
     const exposeNetwork = Boolean(headers['x-playwright-proxy']);
     log.info({ pod: browser.pod.name, source: browser.source, protocol, exposeNetwork }, 'session started');
     const end = await session.done;
+    this.deps.metrics.closeSessionBytes(bytes);
     this.relays.delete(entry);
     log.info({ pod: browser.pod.name, ...end }, 'session ended');
     return end.by === 'gateway' && end.code === CLOSE.badGateway ? 'upstream_error' : 'ok';
@@ -456,43 +456,6 @@ export class Gateway {
       target.end(httpResponse(500, 'internal error'));
     }
   }
-}
-
-/** The browser refused or failed the handshake: what the client hears instead. */
-class UpstreamRefused extends Error {
-  readonly rejection: Rejection;
-
-  constructor(rejection: Rejection) {
-    super(rejection.reason);
-    this.rejection = rejection;
-  }
-}
-
-/** Opens the WebSocket to the leased browser; a refusal becomes an UpstreamRefused with its status passed on. */
-function openUpstream(endpoint: string, headers: Record<string, string>, limits: GatewayLimits): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const upstream = new WebSocket(endpoint, {
-      headers,
-      maxPayload: limits.maxMessageBytes,
-      perMessageDeflate: false,
-      handshakeTimeout: limits.upstreamTimeoutMs,
-    });
-    upstream.once('open', () => resolve(upstream));
-    upstream.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 4096)));
-      res.on('end', () => {
-        const status = res.statusCode ?? 502;
-        const result = MISMATCH_RESULTS[status] ?? 'upstream_error';
-        reject(new UpstreamRefused({ status, result, reason: body.trim() || `the browser answered ${status}` }));
-        upstream.terminate();
-      });
-    });
-    upstream.once('error', (err) => {
-      reject(new UpstreamRefused({ status: 502, result: 'upstream_error', reason: `the browser did not answer: ${err.message}` }));
-    });
-  });
 }
 
 function httpResponse(status: number, reason: string, headers: Record<string, string> = {}): string {

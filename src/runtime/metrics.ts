@@ -25,8 +25,12 @@ export class ProcessMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  /**
+   * `eventLoopSampleMs`: how often the event loop's delay is sampled
+   * (prom-client's default, 10 ms, is a wake-up 100 times a second).
+   */
+  constructor(options: { eventLoopSampleMs?: number } = {}) {
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: options.eventLoopSampleMs ?? 10 });
     // Gauges that prom-client names *_total, which promtool (and OpenMetrics) reserve for counters.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
       this.registry.removeSingleMetric(name);
