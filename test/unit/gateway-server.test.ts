@@ -4,29 +4,10 @@
 // gateway counts and prints meanwhile.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Tunnel } from '../../src/api/v1alpha1/index.ts';
-import { GatewayMetrics } from '../../src/gateway/metrics.ts';
-import { ConnectionCounts } from '../../src/gateway/replica.ts';
-import { Gateway, type GatewayDeps } from '../../src/gateway/server.ts';
-import type { BrowserLeaser, LeasedBrowser } from '../../src/leasing/leaser.ts';
-
-const TOKEN = 'tunnel-token-for-the-test';
-const tunnel = {
-  apiVersion: 'fleetwright.dev/v1alpha1',
-  kind: 'Tunnel',
-  metadata: { namespace: 'team-a', name: 'ci' },
-  spec: {
-    poolRefs: [{ name: 'chromium' }],
-    auth: { secretRef: { name: 'token', key: 'token' } },
-    maxConnections: 10,
-    queueTimeoutSeconds: 5,
-    idleTimeoutSeconds: 60,
-    maxSessionSeconds: 600,
-    allowExposeNetwork: false,
-  },
-} as unknown as Tunnel;
+import type { GatewayMetrics } from '../../src/gateway/metrics.ts';
+import type { Gateway } from '../../src/gateway/server.ts';
+import { standInGateway, TOKEN } from './gateway/stand-in.ts';
 
 /** Every warning Node emits meanwhile: a dependency's DeprecationWarning would be on the gateway's stderr. */
 const warnings: Error[] = [];
@@ -52,43 +33,11 @@ beforeAll(async () => {
   });
   const browserUrl = new URL(await listen(browser));
   browserHost = browserUrl.host;
-  const leaser = {
-    lease: async (): Promise<LeasedBrowser> => ({
-      pod: { namespace: 'team-a', name: 'chromium-1' },
-      endpoint: `ws://${browserUrl.host}/pw-secret`,
-      lease: {} as LeasedBrowser['lease'],
-      source: 'idle',
-      release: async () => {
-        released.push('chromium-1');
-        return true;
-      },
-    }),
-  } as unknown as BrowserLeaser;
-  metrics = new GatewayMetrics();
-  const deps: GatewayDeps = {
-    state: {
-      tunnelsByPath: () => new Map([['/tunnels/team-a/ci', tunnel]]),
-      token: () => TOKEN,
-      pools: () => [{ name: 'chromium', exists: true, browser: 'chromium', versions: ['1.65.1'] }],
-      activeElsewhere: () => 0,
-      ready: true,
-    },
-    leaser,
-    counts: new ConnectionCounts(),
-    onCountsChanged: () => undefined,
-    metrics,
-    replica: { namespace: 'fleetwright-system', name: 'fleetwright-gateway-test' },
-    identity: 'test',
-    limits: {
-      maxHeaderBytes: 16_384,
-      maxBodyBytes: 1_048_576,
-      maxMessageBytes: 1_048_576,
-      headersTimeoutMs: 10_000,
-      upstreamTimeoutMs: 10_000,
-    },
-    log: pino({ level: 'silent' }),
-  };
-  gateway = new Gateway(deps);
+  ({ gateway, metrics } = standInGateway({
+    endpoint: `ws://${browserUrl.host}/pw-secret`,
+    maxMessageBytes: 1_048_576,
+    onRelease: (pod) => released.push(pod),
+  }));
   base = await listen(gateway.server);
 });
 

@@ -3,30 +3,11 @@
 // Debian's chromium behind launchServer on loopback, standing in for a pooled
 // browser: the raw relay carries Playwright's protocol both ways.
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { type BrowserServer, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Tunnel } from '../../../src/api/v1alpha1/index.ts';
-import { GatewayMetrics } from '../../../src/gateway/metrics.ts';
-import { ConnectionCounts } from '../../../src/gateway/replica.ts';
-import { Gateway } from '../../../src/gateway/server.ts';
-import type { BrowserLeaser, LeasedBrowser } from '../../../src/leasing/leaser.ts';
-
-const TOKEN = 'tunnel-token-for-the-relay-test';
-const tunnel = {
-  apiVersion: 'fleetwright.dev/v1alpha1',
-  kind: 'Tunnel',
-  metadata: { namespace: 'team-a', name: 'ci' },
-  spec: {
-    poolRefs: [{ name: 'chromium' }],
-    auth: { secretRef: { name: 'token', key: 'token' } },
-    maxConnections: 10,
-    queueTimeoutSeconds: 5,
-    idleTimeoutSeconds: 60,
-    maxSessionSeconds: 600,
-    allowExposeNetwork: false,
-  },
-} as unknown as Tunnel;
+import type { GatewayMetrics } from '../../../src/gateway/metrics.ts';
+import type { Gateway } from '../../../src/gateway/server.ts';
+import { standInGateway, TOKEN } from './stand-in.ts';
 
 let server: BrowserServer;
 let gateway: Gateway;
@@ -41,42 +22,11 @@ beforeAll(async () => {
     port: 0,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const leaser = {
-    lease: async (): Promise<LeasedBrowser> => ({
-      pod: { namespace: 'team-a', name: 'chromium-1' },
-      endpoint: server.wsEndpoint(),
-      lease: {} as LeasedBrowser['lease'],
-      source: 'idle',
-      release: async () => {
-        released++;
-        return true;
-      },
-    }),
-  } as unknown as BrowserLeaser;
-  metrics = new GatewayMetrics();
-  gateway = new Gateway({
-    state: {
-      tunnelsByPath: () => new Map([['/tunnels/team-a/ci', tunnel]]),
-      token: () => TOKEN,
-      pools: () => [{ name: 'chromium', exists: true, browser: 'chromium', versions: ['1.65.1'] }],
-      activeElsewhere: () => 0,
-      ready: true,
-    },
-    leaser,
-    counts: new ConnectionCounts(),
-    onCountsChanged: () => undefined,
-    metrics,
-    replica: { namespace: 'fleetwright-system', name: 'fleetwright-gateway-test' },
-    identity: 'test',
-    limits: {
-      maxHeaderBytes: 16_384,
-      maxBodyBytes: 1_048_576,
-      maxMessageBytes: 64 << 20,
-      headersTimeoutMs: 10_000,
-      upstreamTimeoutMs: 10_000,
-    },
-    log: pino({ level: 'silent' }),
-  });
+  ({ gateway, metrics } = standInGateway({
+    endpoint: server.wsEndpoint(),
+    maxMessageBytes: 64 << 20,
+    onRelease: () => released++,
+  }));
   await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
   url = `ws://127.0.0.1:${(gateway.server.address() as AddressInfo).port}/tunnels/team-a/ci`;
 }, 60_000);

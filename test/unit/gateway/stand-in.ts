@@ -1,0 +1,72 @@
+// The gateway's front (server.ts) in this process, with a stand-in for the
+// cluster: one Tunnel (team-a/ci, over pool chromium, at /tunnels/team-a/ci)
+// and a leaser that hands out one browser at `endpoint` and counts its returns.
+import { pino } from 'pino';
+import type { Tunnel } from '../../../src/api/v1alpha1/index.ts';
+import { GatewayMetrics } from '../../../src/gateway/metrics.ts';
+import { ConnectionCounts } from '../../../src/gateway/replica.ts';
+import { Gateway } from '../../../src/gateway/server.ts';
+import type { BrowserLeaser, LeasedBrowser } from '../../../src/leasing/leaser.ts';
+
+export const TOKEN = 'tunnel-token-for-the-test';
+export const TUNNEL_PATH = '/tunnels/team-a/ci';
+
+const tunnel = {
+  apiVersion: 'fleetwright.dev/v1alpha1',
+  kind: 'Tunnel',
+  metadata: { namespace: 'team-a', name: 'ci' },
+  spec: {
+    poolRefs: [{ name: 'chromium' }],
+    auth: { secretRef: { name: 'token', key: 'token' } },
+    maxConnections: 10,
+    queueTimeoutSeconds: 5,
+    idleTimeoutSeconds: 60,
+    maxSessionSeconds: 600,
+    allowExposeNetwork: false,
+    allowCDP: true,
+  },
+} as unknown as Tunnel;
+
+export function standInGateway(options: {
+  endpoint: string;
+  maxMessageBytes: number;
+  onRelease: (pod: string) => void;
+}) {
+  const leaser = {
+    lease: async (): Promise<LeasedBrowser> => ({
+      pod: { namespace: 'team-a', name: 'chromium-1' },
+      endpoint: options.endpoint,
+      lease: {} as LeasedBrowser['lease'],
+      source: 'idle',
+      release: async () => {
+        options.onRelease('chromium-1');
+        return true;
+      },
+    }),
+  } as unknown as BrowserLeaser;
+  const metrics = new GatewayMetrics();
+  const gateway = new Gateway({
+    state: {
+      tunnelsByPath: () => new Map([[TUNNEL_PATH, tunnel]]),
+      token: () => TOKEN,
+      pools: () => [{ name: 'chromium', exists: true, browser: 'chromium', versions: ['1.65.1'] }],
+      activeElsewhere: () => 0,
+      ready: true,
+    },
+    leaser,
+    counts: new ConnectionCounts(),
+    onCountsChanged: () => undefined,
+    metrics,
+    replica: { namespace: 'fleetwright-system', name: 'fleetwright-gateway-test' },
+    identity: 'test',
+    limits: {
+      maxHeaderBytes: 16_384,
+      maxBodyBytes: 1_048_576,
+      maxMessageBytes: options.maxMessageBytes,
+      headersTimeoutMs: 10_000,
+      upstreamTimeoutMs: 10_000,
+    },
+    log: pino({ level: 'silent' }),
+  });
+  return { gateway, metrics };
+}
