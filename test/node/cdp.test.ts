@@ -17,11 +17,11 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { chromium } from 'playwright-core';
 import puppeteer, { type Browser as PuppeteerBrowser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { NODE_IP } from '../../hack/lib/node.ts';
 import { leaseOf } from '../../src/leasing/lease.ts';
 import { useNamespace } from '../integration/helpers.ts';
 import { type ControllerProcess, eventually } from '../integration/runtime/support.ts';
+import { handshake } from './handshake.ts';
 import { apply, poolManifest, poolPods, startGateway, useController, waitForPool } from './pools.ts';
 
 const ns = useNamespace('cdp');
@@ -49,23 +49,6 @@ const cdpWs = (tunnel: string, token = TOKEN) => `${cdpHttp(tunnel).replace('htt
 
 const connectPuppeteer = (tunnel = 'agents') =>
   puppeteer.connect({ browserWSEndpoint: cdpWs(tunnel), protocolTimeout: 60_000 });
-
-/** One WebSocket handshake: the HTTP status and body of a refusal, or 101. */
-function handshake(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
-    socket.once('open', () => {
-      socket.close();
-      resolve({ status: 101, body: '' });
-    });
-    socket.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    socket.once('error', reject);
-  });
-}
 
 /** What a page of the site finds stored: its cookies and its localStorage item. */
 const STORED = '[document.cookie, localStorage.getItem("who")]';

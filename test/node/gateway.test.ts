@@ -4,13 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Browser, chromium, firefox, webkit } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { TUNNEL } from '../../src/api/resources.ts';
 import { leaseOf } from '../../src/leasing/lease.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { objectPath } from '../../src/runtime/resource.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, rest } from '../integration/runtime/support.ts';
+import { handshake } from './handshake.ts';
 import { apply, poolManifest, poolPods, startGateway, useController, waitForPool } from './pools.ts';
 
 const ns = useNamespace('gateway');
@@ -42,22 +42,6 @@ const auth = { Authorization: `Bearer ${TOKEN}` };
 /** A Playwright client through the gateway. */
 const connect = (tunnel = 'remote', options: { exposeNetwork?: string; timeout?: number } = {}) =>
   chromium.connect(wsUrl(tunnel), { headers: auth, timeout: 60_000, ...options });
-
-/** One WebSocket handshake with the gateway: the HTTP answer when it refuses, else 'open' (and the socket). */
-function handshake(url: string, headers: Record<string, string> = {}, maxPayload?: number) {
-  return new Promise<{ status: number; headers: Record<string, unknown>; body: string; socket?: WebSocket }>(
-    (resolve, reject) => {
-      const socket = new WebSocket(url, { headers, ...(maxPayload ? { maxPayload } : {}) });
-      socket.once('open', () => resolve({ status: 101, headers: {}, body: '', socket }));
-      socket.once('unexpected-response', (_req, res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
-      socket.once('error', reject);
-    },
-  );
-}
 
 async function metrics(process: ControllerProcess): Promise<string> {
   const response = await fetch(`${await process.url('metrics')}/metrics`);
