@@ -407,7 +407,12 @@ export class Gateway {
     const forwarded = req.headers['x-forwarded-proto'];
     const secure = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() === 'https';
     const tunnelPath = url.pathname.slice(0, url.pathname.length - match.rest.length);
-    const base = new URL(`${secure ? 'wss' : 'ws'}://${req.headers.host ?? 'localhost'}${tunnelPath}${CDP_PATH}`);
+    const host = req.headers.host ?? '';
+    // Chromium answers with the Host the client used; anything but a host[:port] there would bend the URL.
+    if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) {
+      return this.refuseRequest(res, { status: 400, reason: 'send a Host header naming the gateway (host or host:port)' });
+    }
+    const base = new URL(`${secure ? 'wss' : 'ws'}://${host}${tunnelPath}${CDP_PATH}`);
     const queryToken = url.searchParams.get('token') ?? undefined;
     res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
     res.end(JSON.stringify(cdpVersionDocument(base, queryToken)));

@@ -2,7 +2,7 @@
 // (one Tunnel, a leaser that hands out one browser) and a plain HTTP server
 // as the browser: what a client's plain request goes through, and what the
 // gateway counts and prints meanwhile.
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayMetrics } from '../../src/gateway/metrics.ts';
@@ -70,5 +70,37 @@ describe('a plain HTTP request to a Tunnel', () => {
       .toBe(401);
     expect((await fetch(`${base}/nowhere`)).status).toBe(404);
     expect(warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => `${w.message}\n${w.stack}`)).toEqual([]);
+  });
+});
+
+describe('the discovery document of a Tunnel\'s CDP endpoint', () => {
+  /** GET with a Host header of the test's choosing, which fetch() does not allow. */
+  const get = (path: string, headers: Record<string, string>) => new Promise<{ status: number; body: string }>(
+    (resolve, reject) => {
+      const target = new URL(path, base);
+      const options = { host: target.hostname, port: target.port, path: target.pathname + target.search, headers };
+      const req = request(options, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    },
+  );
+
+  it('leads back through the Host the client used, leasing nothing; refuses a Host that is no host[:port]', async () => {
+    const leasedBefore = released.length;
+    const answer = await get('/tunnels/team-a/ci/cdp/json/version/', {
+      'host': 'browsers.example.com:8443',
+      'x-forwarded-proto': 'https',
+      'authorization': `Bearer ${TOKEN}`,
+    });
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ webSocketDebuggerUrl: 'wss://browsers.example.com:8443/tunnels/team-a/ci/cdp' });
+    const bent = await get(`/tunnels/team-a/ci/cdp/json/version?token=${TOKEN}`, { host: 'evil.example/x?' });
+    expect(bent).toEqual({ status: 400, body: 'send a Host header naming the gateway (host or host:port)\n' });
+    expect((await get('/tunnels/team-a/ci/cdp/json/list', { host: 'gw' })).status).toBe(404);
+    expect(released.length).toBe(leasedBefore);
   });
 });
