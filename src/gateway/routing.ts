@@ -81,13 +81,11 @@ const minorsOf = (pool: PoolChoice) => [...new Set(pool.versions.map(majorMinor)
  */
 export function choosePool(pools: readonly PoolChoice[], client: ClientWants): PoolDecision {
   const existing = pools.filter((p) => p.exists);
-  if (existing.length === 0) {
-    return { ok: false, status: 503, reason: `none of this Tunnel's pools exists (${pools.map((p) => p.name).join(', ')})` };
-  }
+  if (existing.length === 0) return noPoolExists(pools);
   const { version, browser } = client;
   const ofBrowser = browser === undefined ? existing : existing.filter((p) => p.browser === browser);
   if (ofBrowser.length === 0) {
-    const list = existing.map((p) => `${p.browser} (pool ${p.name})`).join(', ');
+    const list = browsersOf(existing);
     return {
       ok: false,
       status: 400,
@@ -129,6 +127,13 @@ export function cdpTarget(rest: string): 'socket' | 'version' | 'other' | undefi
   return path.startsWith(`${CDP_PATH}/`) ? 'other' : undefined;
 }
 
+/** A Tunnel none of whose pools exists yet: the client may come back. */
+const noPoolExists = (pools: readonly PoolChoice[]): PoolDecision =>
+  ({ ok: false, status: 503, reason: `none of this Tunnel's pools exists (${pools.map((p) => p.name).join(', ')})` });
+
+/** `chromium (pool a), firefox (pool b)`: the browsers of a refusal's message. */
+const browsersOf = (pools: readonly PoolChoice[]) => pools.map((p) => `${p.browser} (pool ${p.name})`).join(', ');
+
 /**
  * The pool that serves a CDP client: the Tunnel's first Chromium pool, of any
  * Playwright version (CDP does not depend on it). 404 when the Tunnel has no
@@ -138,10 +143,8 @@ export function chooseCdpPool(pools: readonly PoolChoice[]): PoolDecision | { ok
   const existing = pools.filter((p) => p.exists);
   const chromium = existing.find((p) => p.browser === 'chromium');
   if (chromium) return { ok: true, pool: chromium.name };
-  if (existing.length === 0) {
-    return { ok: false, status: 503, reason: `none of this Tunnel's pools exists (${pools.map((p) => p.name).join(', ')})` };
-  }
-  const list = existing.map((p) => `${p.browser} (pool ${p.name})`).join(', ');
+  if (existing.length === 0) return noPoolExists(pools);
+  const list = browsersOf(existing);
   return {
     ok: false,
     status: 404,
