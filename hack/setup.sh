@@ -19,6 +19,8 @@ packages=(
   git
   # its ssh side: sshd with git-shell, and ssh-keygen for its keys (the packaged service is not used)
   openssh-server openssh-client
+  # Tunnel session videos: ffprobe checks the webm files the agents record
+  ffmpeg
 )
 
 missing=()

@@ -10,6 +10,9 @@ import {
   secretKey,
 } from './common.ts';
 
+/** When a Tunnel keeps a recording of a session (spec.recording). */
+export const RecordingPolicy = z.enum(['Never', 'Always', 'OnAbnormalClose']);
+
 export const TunnelSpec = z
   .object({
     poolRefs: z
@@ -66,6 +69,30 @@ export const TunnelSpec = z
         '@playwright/mcp --cdp-endpoint) to the Tunnel\'s Chromium pools; each such session gets a browser of its ' +
         'own, discarded afterwards. When false such clients are refused with 403.',
       ),
+    recording: z
+      .object({
+        video: RecordingPolicy.default('Never').describe('A webm of what the session\'s pages showed.'),
+        log: RecordingPolicy.default('Never').describe(
+          'The session\'s console messages, page errors, navigations and responses with their status, as JSON lines.',
+        ),
+      })
+      .default({ video: 'Never', log: 'Never' })
+      .describe(
+        'What the browser pod records of each session, and when it keeps it: Never, Always, or OnAbnormalClose ' +
+        '(only when the session ended by a timeout, a lost browser or client, or an error close code). Kept ' +
+        'recordings go to the report store beside the session\'s record (fleetwright sessions lists them).',
+      ),
+    liveView: z
+      .object({
+        takeover: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Whether a viewer who also has the Tunnel\'s token (?takeover=) may click and type into the session\'s page.',
+          ),
+      })
+      .default({ takeover: false })
+      .describe('The live view of a running session: …/sessions/<id>/live under the Tunnel\'s URL, with the report read token.'),
     queueTimeoutSeconds: seconds(
       'How long a client waits for a free browser before it gets 503 with Retry-After.',
       0,
@@ -79,6 +106,11 @@ export const TunnelStatus = z
     url: z.string().max(2048).optional().describe('Where clients connect, as served by the gateway.'),
     activeConnections: count('Client connections open now, over all gateway replicas.').optional(),
     totalConnections: count('Client connections accepted since the Tunnel was created.').optional(),
+    sessionsURL: z
+      .string()
+      .max(2048)
+      .optional()
+      .describe('Where the report store lists this Tunnel\'s recent sessions (read token); set by the report store.'),
     versions: z
       .array(z.string().max(32))
       .max(8)

@@ -163,6 +163,7 @@ describe('fleetwright tunnel', () => {
     spec: {
       poolRefs: [{ name: 'chromium' }], auth: { secretRef: { name: 'dev-token', key: 'token' } }, maxConnections: 10,
       idleTimeoutSeconds: 300, maxSessionSeconds: 3600, allowExposeNetwork, allowCDP, queueTimeoutSeconds: 30,
+      recording: { video: 'Never' as const, log: 'Never' as const }, liveView: { takeover: false },
     },
     status,
   });
