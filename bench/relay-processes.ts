@@ -35,6 +35,9 @@ if (role === 'browser') {
   const { Gateway } = await load<typeof import('../src/gateway/server.ts')>('gateway/server.ts');
   const { GatewayMetrics } = await load<typeof import('../src/gateway/metrics.ts')>('gateway/metrics.ts');
   const { ConnectionCounts } = await load<typeof import('../src/gateway/replica.ts')>('gateway/replica.ts');
+  // Commits before Tunnel sessions have no sessions.ts, and their Gateway takes none.
+  const sessions = await load<typeof import('../src/gateway/sessions.ts')>('gateway/sessions.ts')
+    .then((m) => new m.SessionReports(undefined), () => undefined);
   const playwrightVersion = (createRequire(import.meta.url)('playwright-core/package.json') as { version: string }).version;
   const tunnel = {
     metadata: { namespace: 'bench', name: 'relay' },
@@ -46,6 +49,8 @@ if (role === 'browser') {
       idleTimeoutSeconds: 600,
       maxSessionSeconds: 3600,
       allowExposeNetwork: false,
+      recording: { video: 'Never', log: 'Never' },
+      liveView: { takeover: false },
     },
   } as unknown as Tunnel;
   const leaser = {
@@ -61,6 +66,8 @@ if (role === 'browser') {
     state: {
       tunnelsByPath: () => new Map([['/tunnels/bench/relay', tunnel]]),
       token: () => 'bench',
+      sessionToken: () => undefined,
+      readerToken: () => undefined,
       pools: () => [{ name: 'chromium', exists: true, browser: 'chromium', versions: [playwrightVersion] }],
       activeElsewhere: () => 0,
       ready: true,
@@ -68,6 +75,7 @@ if (role === 'browser') {
     leaser,
     counts: new ConnectionCounts(),
     onCountsChanged: () => undefined,
+    sessions: sessions as NonNullable<typeof sessions>,
     metrics: new GatewayMetrics(),
     replica: { namespace: 'bench', name: 'bench' },
     identity: 'bench',

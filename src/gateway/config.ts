@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { REPORT_STORE_URL_ENV } from '../contracts/controller.ts';
 import { GATEWAY_METRICS_PORT, GATEWAY_PORT } from '../contracts/ports.ts';
 import { flagLines, type FlagTable, parseDuration, parseFlags, serverFlags } from '../runtime/flags.ts';
 import { type Bind, parseBindAddress } from '../runtime/http.ts';
@@ -18,6 +19,11 @@ export const gatewayFlags = {
   'replica-name': {
     type: 'string',
     help: 'name of this replica, unique among replicas (default: $POD_NAME, else <hostname>-<pid>)',
+  },
+  'report-store-url': {
+    type: 'string',
+    help: 'URL the gateway and browser pods reach the report store at; each Tunnel session\'s record and ' +
+      `recordings are kept there (default: $${REPORT_STORE_URL_ENV}, else none are kept)`,
   },
   'max-header-bytes': { type: 'string', default: '16384', help: 'largest request header block (431 above)' },
   'max-body-bytes': { type: 'string', default: '1048576', help: 'largest proxied HTTP request body (413 above)' },
@@ -42,6 +48,8 @@ export interface GatewayConfig {
   metricsBind?: Bind;
   watchNamespace?: string;
   replica: { namespace: string; name: string };
+  /** Where session records and recordings go; undefined: nowhere. */
+  reportStoreUrl?: URL;
   limits: GatewayLimits;
   shutdownTimeoutMs: number;
   logLevel: string;
@@ -73,6 +81,7 @@ export function parseGatewayArgs(args: string[], env: NodeJS.ProcessEnv = proces
       namespace: v['replica-namespace'] ?? ownNamespace(),
       name: leaseName(v['replica-name'] ?? env.POD_NAME ?? `${hostname()}-${process.pid}`),
     },
+    reportStoreUrl: parseStoreUrl(v['report-store-url'] ?? env[REPORT_STORE_URL_ENV]),
     limits: {
       maxHeaderBytes: positiveInt(v['max-header-bytes'], 'max-header-bytes'),
       maxBodyBytes: positiveInt(v['max-body-bytes'], 'max-body-bytes'),
@@ -83,4 +92,13 @@ export function parseGatewayArgs(args: string[], env: NodeJS.ProcessEnv = proces
     shutdownTimeoutMs: parseDuration(v['shutdown-timeout'], '--shutdown-timeout'),
     logLevel: v['log-level'],
   };
+}
+
+function parseStoreUrl(value: string | undefined): URL | undefined {
+  if (!value) return undefined;
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
+    throw new UsageError(`--report-store-url=${value}: expected an http(s) URL without query or fragment`);
+  }
+  return url;
 }

@@ -105,13 +105,19 @@ const protocolsOf = (header: string | undefined) => (header ?? '').split(',').ma
  * (routing.ts), with 101: its Sec-WebSocket-Accept, the subprotocol the
  * browser chose, and no extension whatever the client offered.
  */
-export function acceptClient(socket: Duplex, key: string, protocol: string | undefined): void {
+export function acceptClient(
+  socket: Duplex,
+  key: string,
+  protocol: string | undefined,
+  headers: Record<string, string> = {},
+): void {
   const lines = [
     'HTTP/1.1 101 Switching Protocols',
     'Upgrade: websocket',
     'Connection: Upgrade',
     `Sec-WebSocket-Accept: ${acceptKey(key)}`,
     ...(protocol ? [`Sec-WebSocket-Protocol: ${protocol}`] : []),
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
   ];
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
 }

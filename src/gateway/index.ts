@@ -9,6 +9,7 @@ import type { GatewayConfig } from './config.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { ConnectionCounts, ReplicaHeartbeat } from './replica.ts';
 import { Gateway } from './server.ts';
+import { SessionReports } from './sessions.ts';
 import { ClusterState, tunnelKey } from './state.ts';
 
 export function runGateway(config: GatewayConfig): Promise<RunningProcess> {
@@ -40,6 +41,7 @@ export function runGateway(config: GatewayConfig): Promise<RunningProcess> {
         counts,
         onCountsChanged: () => heartbeat.changed(),
         metrics,
+        sessions: new SessionReports(config.reportStoreUrl),
         replica: config.replica,
         identity,
         limits: config.limits,

@@ -21,10 +21,16 @@ export type ConnectionResult =
 export const tunnelLabels = (tunnel: { metadata: { namespace?: string; name?: string } }) =>
   ({ namespace: tunnel.metadata.namespace ?? '', tunnel: tunnel.metadata.name ?? '' });
 
-/** The bytes one session relayed that are not in fleetwright_tunnel_bytes_total yet. */
+/** The bytes one session has relayed so far (its record reports them at the end). */
 export interface SessionBytes {
   to_browser: number;
   to_client: number;
+}
+
+/** A session's labels, and how much of its bytes the counter has. */
+interface CountedBytes {
+  labels: ReturnType<typeof tunnelLabels>;
+  counted: SessionBytes;
 }
 
 /** The gateway's metrics, beside every process's. */
@@ -33,10 +39,10 @@ export class GatewayMetrics extends ProcessMetrics {
    * The open sessions' byte counts, by their labels. A relay adds to them per
    * chunk, a plain addition: prom-client 15 hashes and checks the labels on
    * every inc, even through a child of labels(), which was 5% of the relay's
-   * CPU. They reach the counter at each scrape (collect) and when their
-   * session ends.
+   * CPU. What they gained since reaching the counter reaches it at each
+   * scrape (collect) and when their session ends.
    */
-  private readonly sessionBytes = new Map<SessionBytes, ReturnType<typeof tunnelLabels>>();
+  private readonly sessionBytes = new Map<SessionBytes, CountedBytes>();
 
   constructor() {
     // Sampled 10 times a second rather than 100: an idle gateway used 6.4 ms of CPU a second at 10 ms and 0.8 at
@@ -66,7 +72,7 @@ export class GatewayMetrics extends ProcessMetrics {
     labelNames: ['namespace', 'tunnel', 'direction'] as const,
     registers: [this.registry],
     collect: () => {
-      for (const [counts, labels] of this.sessionBytes) this.addBytes(counts, labels);
+      for (const [counts, session] of this.sessionBytes) this.addBytes(counts, session);
     },
   });
 
@@ -82,23 +88,24 @@ export class GatewayMetrics extends ProcessMetrics {
   /** Byte counts for a session of the Tunnel with these labels, counted from now on. */
   openSessionBytes(labels: ReturnType<typeof tunnelLabels>): SessionBytes {
     const counts = { to_browser: 0, to_client: 0 };
-    this.sessionBytes.set(counts, labels);
+    this.sessionBytes.set(counts, { labels, counted: { to_browser: 0, to_client: 0 } });
     return counts;
   }
 
   /** The session ended: its last bytes go into the counter. */
   closeSessionBytes(counts: SessionBytes): void {
-    const labels = this.sessionBytes.get(counts);
-    if (!labels) return;
-    this.addBytes(counts, labels);
+    const session = this.sessionBytes.get(counts);
+    if (!session) return;
+    this.addBytes(counts, session);
     this.sessionBytes.delete(counts);
   }
 
-  private addBytes(counts: SessionBytes, labels: ReturnType<typeof tunnelLabels>): void {
+  private addBytes(counts: SessionBytes, { labels, counted }: CountedBytes): void {
     for (const direction of ['to_browser', 'to_client'] as const) {
-      if (counts[direction] === 0) continue;
-      this.bytes.inc({ ...labels, direction }, counts[direction]);
-      counts[direction] = 0;
+      const gained = counts[direction] - counted[direction];
+      if (gained === 0) continue;
+      this.bytes.inc({ ...labels, direction }, gained);
+      counted[direction] = counts[direction];
     }
   }
 }

@@ -8,6 +8,14 @@ import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import type { Tunnel } from '../api/v1alpha1/index.ts';
 import { AGENT_CDP_SUFFIX } from '../contracts/agent.ts';
+import {
+  agentSessionPath,
+  SESSION_ID_HEADER,
+  SESSION_RECORDING_HEADER,
+  SESSION_TUNNEL_HEADER,
+  type SessionRecord,
+  TAKEOVER_HEADER,
+} from '../contracts/tunnel-session.ts';
 import { connectionHolder } from '../contracts/gateway-heartbeat.ts';
 import type { ObjectRef } from '../leasing/acquire.ts';
 import { type BrowserLeaser, type LeasedBrowser, LeaseTimeoutError } from '../leasing/leaser.ts';
@@ -15,6 +23,7 @@ import { clientVersion, requestedBrowser } from '../contracts/playwright-client.
 import { answerRoute, servingProbes } from '../runtime/http.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import { acceptClient, openUpstream, UpstreamRefused } from './handshake.ts';
+import { authorizeLive, liveTarget } from './live.ts';
 import { type ConnectionResult, type GatewayMetrics, tunnelLabels } from './metrics.ts';
 import { CLOSE, relay } from './relay.ts';
 import {
@@ -30,6 +39,7 @@ import {
   tokenOf,
   wantsExposeNetwork,
 } from './routing.ts';
+import { endedRecord, recordingOrder, type SessionReports } from './sessions.ts';
 
 export interface GatewayLimits {
   maxHeaderBytes: number;
@@ -46,6 +56,10 @@ export interface GatewayState {
   tunnelsByPath(): ReadonlyMap<string, Tunnel>;
   /** The Tunnel's token, or undefined when its Secret or key is missing. */
   token(tunnel: Tunnel): string | undefined;
+  /** The Tunnel's session token (its session records and recordings are stored with it), when its Secret exists. */
+  sessionToken(tunnel: Tunnel): string | undefined;
+  /** The namespace's report read token (live views take it), when its Secret exists. */
+  readerToken(namespace: string): string | undefined;
   pools(tunnel: Tunnel): PoolChoice[];
   /** Connections of the Tunnel open on the other live gateway replicas, as they last reported. */
   activeElsewhere(tunnelKey: string): number;
@@ -66,6 +80,7 @@ export interface GatewayDeps {
   /** Called whenever the counts change (the heartbeat reports them). */
   onCountsChanged: () => void;
   metrics: GatewayMetrics;
+  sessions: SessionReports;
   replica: ObjectRef;
   /** This process, as its replica's heartbeat Lease names it; browser lease holders carry it. */
   identity: string;
@@ -160,6 +175,8 @@ export class Gateway {
     if (!url) return this.refuseRequest(res, NOT_A_PATH);
     if (answerRoute(this.probes, url.pathname, res, { logger: this.deps.log, what: 'health probes' })) return;
     const match = matchTunnel(url.pathname, this.deps.state.tunnelsByPath());
+    const live = match && liveTarget(match.rest);
+    if (live) return this.answerLive(req, res, url, match.tunnel, live);
     // Playwright's connect('http://…') asks <path>/json for the WebSocket path, without the client's headers.
     if (match && req.method === 'GET' && match.rest === '/json') {
       return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"wsEndpointPath":""}');
@@ -202,7 +219,8 @@ export class Gateway {
     if (problem) return this.refuseSocket(socket, problem, match?.tunnel);
     const abort = new AbortController();
     socket.once('close', () => abort.abort(CLIENT_GONE));
-    await this.withBrowser(admitted, abort, (browser) => this.connect(req, url, socket, head, admitted, browser),
+    const use = (browser: LeasedBrowser, id: string) => this.connect(req, url, socket, head, admitted, browser, id);
+    await this.withBrowser(admitted, abort, use,
       (rejection) => this.refuseSocket(socket, rejection, admitted.tunnel));
   }
 
@@ -279,7 +297,7 @@ export class Gateway {
   private async withBrowser(
     admitted: Admitted,
     abort: AbortController,
-    use: (browser: LeasedBrowser) => Promise<ConnectionResult>,
+    use: (browser: LeasedBrowser, session: string) => Promise<ConnectionResult>,
     refuse: (rejection: Rejection) => void,
   ): Promise<void> {
     const { tunnel, key, labels, pool, log } = admitted;
@@ -289,7 +307,9 @@ export class Gateway {
     this.deps.onCountsChanged();
     this.waiting.add(abort);
     const started = performance.now();
-    const holder = connectionHolder(this.deps.replica, this.deps.identity, randomBytes(6).toString('hex'));
+    // The session's id, also the last part of its lease holder: any replica finds the session's pod by it.
+    const session = randomBytes(6).toString('hex');
+    const holder = connectionHolder(this.deps.replica, this.deps.identity, session);
     let browser: LeasedBrowser | undefined;
     try {
       browser = await leaser.lease(
@@ -301,7 +321,7 @@ export class Gateway {
       const waited = (performance.now() - started) / 1000;
       metrics.acquire.observe({ namespace: labels.namespace, pool, source: browser.source }, waited);
       if (abort.signal.aborted) throw abort.signal.reason;
-      const result = await use(browser);
+      const result = await use(browser, session);
       metrics.connections.inc({ ...labels, result });
     } catch (err) {
       const rejection = this.leaseFailure(abort.signal.aborted ? abort.signal.reason : err, admitted);
@@ -344,10 +364,19 @@ export class Gateway {
     url: URL,
     socket: Duplex,
     head: Buffer,
-    { tunnel, key, labels, protocol, log }: Admitted,
+    { tunnel, key, labels, pool, protocol, log: tunnelLog }: Admitted,
     browser: LeasedBrowser,
+    id: string,
   ): Promise<ConnectionResult> {
-    const headers: Record<string, string> = {};
+    const log = tunnelLog.child({ session: id });
+    const { sessions, state } = this.deps;
+    const sessionToken = state.sessionToken(tunnel);
+    const order = recordingOrder(tunnel, id, sessions.store, sessionToken);
+    const headers: Record<string, string> = {
+      [SESSION_ID_HEADER]: id,
+      [SESSION_TUNNEL_HEADER]: key,
+      ...(order ? { [SESSION_RECORDING_HEADER]: JSON.stringify(order) } : {}),
+    };
     for (const name of protocol === 'cdp' ? CDP_FORWARDED_HEADERS : FORWARDED_HEADERS) {
       const value = req.headers[name];
       if (typeof value === 'string' && value) headers[name] = value;
@@ -361,7 +390,18 @@ export class Gateway {
       return 'ok';
     }
     // Only now that the browser side is open: a client that hears 101 has a browser.
-    acceptClient(socket, req.headers['sec-websocket-key'] as string, upstream.protocol);
+    acceptClient(socket, req.headers['sec-websocket-key'] as string, upstream.protocol, { [SESSION_ID_HEADER]: id });
+    const started: SessionRecord = {
+      id,
+      namespace: tunnel.metadata.namespace ?? '',
+      tunnel: tunnel.metadata.name,
+      pool,
+      pod: browser.pod.name,
+      protocol,
+      client: protocol === 'cdp' ? 'cdp' : clientVersion(req.headers['user-agent']) ?? 'unknown',
+      start: new Date().toISOString(),
+    };
+    void sessions.save(started, sessionToken, log);
     // The relay counts every chunk: a plain addition, which the metrics take at each scrape.
     const bytes = this.deps.metrics.openSessionBytes(labels);
     const session = relay({ socket, head }, upstream, {
@@ -373,12 +413,52 @@ export class Gateway {
     const entry = { key, close: session.close, done: session.done };
     this.relays.add(entry);
     const exposeNetwork = Boolean(headers['x-playwright-proxy']);
-    log.info({ pod: browser.pod.name, source: browser.source, protocol, exposeNetwork }, 'session started');
+    log.info({ pod: browser.pod.name, source: browser.source, protocol, exposeNetwork, recording: Boolean(order) }, 'session started');
     const end = await session.done;
     this.deps.metrics.closeSessionBytes(bytes);
     this.relays.delete(entry);
     log.info({ pod: browser.pod.name, ...end }, 'session ended');
+    void sessions.save(endedRecord(started, end, bytes, new Date()), sessionToken, log);
+    if (order) void sessions.tellAgent(browser.endpoint, id, end, log);
     return end.by === 'gateway' && end.code === CLOSE.badGateway ? 'upstream_error' : 'ok';
+  }
+
+  /**
+   * A session's live view, proxied to the agent of the pod that serves it,
+   * found by the session id in its lease; the viewer's tokens stay here.
+   */
+  private answerLive(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    tunnel: Tunnel,
+    live: NonNullable<ReturnType<typeof liveTarget>>,
+  ): void {
+    if ('notFound' in live) return this.refuseRequest(res, { status: 404, reason: live.notFound });
+    const namespace = tunnel.metadata.namespace ?? '';
+    const decision = authorizeLive({
+      namespace,
+      readerToken: this.deps.state.readerToken(namespace),
+      tunnelToken: this.deps.state.token(tunnel),
+      takeoverAllowed: tunnel.spec.liveView.takeover,
+      token: tokenOf(req.headers, url),
+      takeover: url.searchParams.get('takeover') ?? undefined,
+      input: live.path === 'live/input',
+    });
+    if (!decision.ok) return this.refuseRequest(res, decision);
+    const key = `${namespace}/${tunnel.metadata.name}`;
+    const endpoint = this.deps.leaser.leasedEndpoint(
+      namespace,
+      (lease) => lease.kind === 'Tunnel' && lease.ref === key && lease.holder.endsWith(`/${live.id}`),
+    );
+    if (!endpoint) return this.refuseRequest(res, { status: 404, reason: `no session ${live.id} of this Tunnel is running` });
+    const agent = new URL(endpoint);
+    req.url = `${agentSessionPath(agent.pathname, live.id)}/${live.path}`;
+    delete req.headers.authorization;
+    delete req.headers.cookie;
+    if (decision.takeover) req.headers[TAKEOVER_HEADER] = 'allowed';
+    else delete req.headers[TAKEOVER_HEADER];
+    this.proxy.web(req, res, { target: `http://${agent.host}` });
   }
 
   /**

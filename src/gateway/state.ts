@@ -8,6 +8,8 @@ import { BROWSER_POOL, TUNNEL } from '../api/resources.ts';
 import { type Tunnel, TunnelResource } from '../api/v1alpha1/index.ts';
 import { parseResource } from '../api/validate.ts';
 import { GATEWAY_REPLICA_LABEL } from '../contracts/gateway-heartbeat.ts';
+import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../contracts/report-store.ts';
+import { SESSION_TOKEN_KEY, sessionTokenSecret } from '../contracts/tunnel-session.ts';
 import { isReplicaAlive, type ReplicaLease, reportOf } from '../leasing/gateways.ts';
 import { Informer } from '../runtime/informer.ts';
 import type { RestClient } from '../runtime/rest.ts';
@@ -67,6 +69,15 @@ export class ClusterState implements GatewayState {
   token(tunnel: Tunnel): string | undefined {
     const { name, key } = tunnel.spec.auth.secretRef;
     return secretValue(this.secrets.store.get(`${tunnel.metadata.namespace}/${name}`), key);
+  }
+
+  sessionToken(tunnel: Tunnel): string | undefined {
+    const secret = this.secrets.store.get(`${tunnel.metadata.namespace}/${sessionTokenSecret(tunnel.metadata.name)}`);
+    return secretValue(secret, SESSION_TOKEN_KEY);
+  }
+
+  readerToken(namespace: string): string | undefined {
+    return secretValue(this.secrets.store.get(`${namespace}/${REPORT_READER_SECRET}`), REPORT_TOKEN_KEY);
   }
 
   pools(tunnel: Tunnel): PoolChoice[] {

@@ -125,6 +125,15 @@ export class BrowserLeaser {
     }
   }
 
+  /** From the cache: the endpoint of the browser pod of `namespace` whose lease `matches`, if one does. */
+  leasedEndpoint(namespace: string, matches: (lease: Lease) => boolean): string | undefined {
+    const pod = this.pods.store.list({ namespace }).find((p) => {
+      const lease = leaseOf(p);
+      return lease !== undefined && matches(lease) && !p.metadata.deletionTimestamp;
+    });
+    return pod && endpointOf(pod);
+  }
+
   private leased(pod: PodObject, source: LeasedBrowser['source']): LeasedBrowser {
     const lease = leaseOf(pod);
     const endpoint = endpointOf(pod);
