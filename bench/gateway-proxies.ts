@@ -29,11 +29,11 @@ export class GatewayProcess {
   private readonly lines: GatewayLogLine[] = [];
   private readonly exited: Promise<void>;
 
-  constructor(namespace: string) {
+  constructor(namespace: string, extra: string[] = []) {
     this.child = spawn(process.execPath, [
       join(repoRoot, 'src', 'main.ts'), 'gateway', `--kubeconfig=${kubeconfigPath}`,
       '--bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', `--watch-namespace=${namespace}`,
-      `--replica-namespace=${namespace}`, '--replica-name=bench', '--shutdown-timeout=5s', '--log-level=info',
+      `--replica-namespace=${namespace}`, '--replica-name=bench', '--shutdown-timeout=5s', '--log-level=info', ...extra,
     ], { stdio: ['ignore', 'pipe', 'inherit'] });
     let buffered = '';
     this.child.stdout?.on('data', (chunk: Buffer) => {

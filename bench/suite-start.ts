@@ -19,19 +19,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { kubectl } from '../hack/lib/crds.ts';
 import { ensureSuiteImage } from '../hack/lib/images.ts';
 import { NODE_IP } from '../hack/lib/node.ts';
 import { startNpmMirror, stopNpmMirror } from '../hack/lib/npm-mirror.ts';
-import { onFreePort } from '../hack/lib/ports.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
 import { POD } from '../src/api/builtin.ts';
 import type { KubeObject } from '../src/api/meta.ts';
 import { BROWSER_POOL, TEST_RUN } from '../src/api/resources.ts';
 import { packFolder } from '../src/cli/pack.ts';
 import { collectionPath, objectPath } from '../src/runtime/resource.ts';
-import { benchCluster, removeNamespace, rest, startController } from './cluster.ts';
+import { benchCluster, removeNamespace, rest, startController, startReportStore } from './cluster.ts';
 
 const { values: flags } = parseArgs({ options: { repeats: { type: 'string', default: '3' } } });
 const repeats = Number(flags.repeats);
@@ -80,36 +78,10 @@ async function shardStart(namespace: string, name: string, spec: Record<string, 
   return { start: Math.round(seconds * 10) / 10, dependencies: dependencySeconds(namespace, `${name}-1-1`) };
 }
 
-/**
- * The report store on the bridge address, resolved once it listens. Its --public-url names its port, so it is
- * told one (onFreePort: another when that was taken before it listened) rather than listening on 0.
- */
-function startStore(namespace: string, dir: string): Promise<{ store: ChildProcess; storeUrl: string }> {
-  return onFreePort(NODE_IP, (port) => new Promise((resolve, reject) => {
-    const storeUrl = `http://${NODE_IP}:${port}`;
-    const store = spawn(process.execPath, [
-      join(repoRoot, 'src', 'main.ts'), 'report-store', `--kubeconfig=${kubeconfigPath}`, `--bind-address=${NODE_IP}:${port}`,
-      '--metrics-bind-address=0', `--public-url=${storeUrl}`, `--watch-namespace=${namespace}`, '--backend=filesystem',
-      `--path=${dir}`, '--log-level=info',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    store.stdout.on('data', (chunk: Buffer) => {
-      stdout = (stdout + chunk.toString('utf8')).slice(-4096);
-      if (stdout.includes('"msg":"serving reports"')) resolve({ store, storeUrl });
-    });
-    store.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      process.stderr.write(chunk);
-    });
-    store.once('exit', (code) => reject(new Error(`fleetwright report-store exited ${code}: ${stderr}`)));
-  }));
-}
-
 async function main(): Promise<void> {
   const { image, namespace } = await benchCluster();
   const storeDir = mkdtempSync(join(tmpdir(), 'fleetwright-bench-store-'));
-  const { store, storeUrl } = await startStore(namespace, storeDir);
+  const { store, storeUrl } = await startReportStore(namespace, storeDir);
   const controller = startController(namespace, image, [`--report-store-url=${storeUrl}`]);
   try {
     const mirror = await startNpmMirror({ host: NODE_IP });
