@@ -110,7 +110,8 @@ async function main(): Promise<void> {
     });
     const base = (await gateway.url('Tunnels')).replace('http', 'ws');
 
-    const runs: Record<Variant, { samples: number[]; cpuSeconds: number; sessionSeconds: number }[]> = { off: [], video: [] };
+    type Run = { samples: number[]; cpuSeconds: number; sessionSeconds: number };
+    const runs: Record<Variant, Run[]> = { off: [], video: [] };
     const recordings: { videoBytes: number; logBytes: number; listedAfterEndMs: number }[] = [];
     const sizeOf = async (url: string | undefined) =>
       url ? (await (await fetch(url, { headers: { authorization: `Bearer ${readToken}` } })).arrayBuffer()).byteLength : NaN;
