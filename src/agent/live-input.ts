@@ -1,6 +1,7 @@
 // A live viewer's input (LiveInput, in the pixels of the frames it was shown)
 // as the DevTools Input commands that perform it on the page, in CSS pixels.
 import type { LiveInput } from '../contracts/tunnel-session.ts';
+import type { FrameGeometry } from './screencast.ts';
 
 export interface Command {
   method: string;
@@ -38,10 +39,7 @@ const KEYS: Record<Extract<LiveInput, { type: 'key' }>['key'], { code: number; t
  * (what the viewer saw) to the page's CSS pixels (`deviceWidth`, from the
  * frame's screencast metadata).
  */
-export function inputCommands(
-  input: LiveInput,
-  frame: { width: number; height: number; deviceWidth: number; deviceHeight: number },
-): Command[] {
+export function inputCommands(input: LiveInput, frame: FrameGeometry): Command[] {
   switch (input.type) {
     case 'click': {
       const x = input.x * frame.deviceWidth / frame.width;

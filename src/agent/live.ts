@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { LIVE_PATHS, LiveInput, type LiveState, TAKEOVER_HEADER } from '../contracts/tunnel-session.ts';
-import { inputCommands, jpegSize } from './live-input.ts';
+import { inputCommands } from './live-input.ts';
 import { LIVE_PAGE } from './live-page.ts';
 import { readJson } from './session-http.ts';
 import type { Observer } from './observer.ts';
@@ -58,8 +58,9 @@ export class LiveViews {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(LIVE_PAGE);
         return;
       case LIVE_PATHS.state: {
-        const page = session.observer.current();
-        const state: LiveState = { ...(page ? { url: page.url, title: page.title } : {}), takeover };
+        // A page that closed just now has no info: the next poll shows the page current then.
+        const page = await session.observer.currentInfo().catch(() => undefined);
+        const state: LiveState = { ...page, takeover };
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(state));
         return;
       }
@@ -103,11 +104,10 @@ async function input(session: LiveSession, req: IncomingMessage, res: ServerResp
     return plain(res, 400, 'not a live input: send {"type":"click","x","y"}, {"type":"text","text"} or {"type":"key","key"}');
   }
   const page = session.observer.current();
-  const frame = session.screencast.lastFrame;
-  const size = frame && jpegSize(frame.jpeg);
-  if (!page || !frame || !size) return plain(res, 409, 'the session shows no page yet: wait for its first frame');
+  const geometry = session.screencast.geometry;
+  if (!page || !geometry) return plain(res, 409, 'the session has shown no page yet: wait for its first frame');
   try {
-    for (const { method, params } of inputCommands(parsed.data, { ...size, ...frame })) {
+    for (const { method, params } of inputCommands(parsed.data, geometry)) {
       await session.observer.connection.send(method, params, page.sessionId);
     }
   } catch (err) {

@@ -12,16 +12,12 @@ import { EventLog, type LogEntry } from './session-log.ts';
 interface TargetInfo {
   targetId: string;
   type: string;
-  url: string;
-  title: string;
 }
 
 /** A page of the session, by the flat DevTools session the observer has on it. */
 export interface ObservedPage {
   sessionId: string;
   targetId: string;
-  url: string;
-  title: string;
 }
 
 export class Observer {
@@ -45,13 +41,21 @@ export class Observer {
     const connection = await CdpConnection.open(endpoint);
     const observer = new Observer(connection, log);
     try {
-      await connection.send('Target.setDiscoverTargets', { discover: true });
       await connection.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true });
     } catch (err) {
       connection.close();
       throw err;
     }
     return observer;
+  }
+
+  /** The URL and title of the current page, as the browser has them now. */
+  async currentInfo(): Promise<{ url: string; title: string } | undefined> {
+    const page = this.current();
+    if (!page) return undefined;
+    const { targetInfo } = await this.connection.send<{ targetInfo: { url: string; title: string } }>(
+      'Target.getTargetInfo', { targetId: page.targetId });
+    return { url: targetInfo.url, title: targetInfo.title };
   }
 
   /** The page shown: the one most recently created or navigated, of those still open. */
@@ -84,10 +88,6 @@ export class Observer {
       void this.attached(params.sessionId as string, params.targetInfo as TargetInfo);
     } else if (method === 'Target.detachedFromTarget') {
       this.forget(params.sessionId as string);
-    } else if (method === 'Target.targetInfoChanged') {
-      const info = params.targetInfo as TargetInfo;
-      const page = [...this.pages.values()].find((p) => p.targetId === info.targetId);
-      if (page) Object.assign(page, { url: info.url, title: info.title });
     } else if (sessionId && this.pages.has(sessionId)) {
       const entry = this.events.entry(method, params, sessionId);
       if (entry?.type === 'navigation') this.activate(sessionId);
@@ -99,7 +99,7 @@ export class Observer {
     const send = (method: string) => this.connection.send(method, {}, sessionId);
     try {
       if (info.type === 'page') {
-        this.pages.set(sessionId, { sessionId, targetId: info.targetId, url: info.url, title: info.title });
+        this.pages.set(sessionId, { sessionId, targetId: info.targetId });
         this.activate(sessionId);
         await Promise.all([send('Page.enable'), send('Runtime.enable'), send('Network.enable')]);
         await send('Runtime.runIfWaitingForDebugger');

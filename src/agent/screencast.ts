@@ -2,6 +2,7 @@
 // frames (the video, live viewers). It runs only while someone does, so a
 // session nobody watches or records on video costs nothing, and it moves to
 // the new current page whenever that changes.
+import { jpegSize } from './live-input.ts';
 import type { Observer } from './observer.ts';
 
 /** The size frames are capped at: the live view's, and the video's (video.ts pads smaller ones to it). */
@@ -9,13 +10,18 @@ export const FRAME_SIZE = { width: 1280, height: 720 } as const;
 /** JPEG quality of the frames; 80 keeps a 1280×720 frame near 100 KB. */
 const QUALITY = 80;
 
-export interface Frame {
+/** How a frame maps onto the page: its own size in pixels, and the page's viewport in CSS pixels (input's). */
+export interface FrameGeometry {
+  width: number;
+  height: number;
+  deviceWidth: number;
+  deviceHeight: number;
+}
+
+export interface Frame extends FrameGeometry {
   jpeg: Buffer;
   /** When the browser drew it, ms since the epoch. */
   timestampMs: number;
-  /** The page's viewport in CSS pixels, which input is dispatched in. */
-  deviceWidth: number;
-  deviceHeight: number;
 }
 
 type Consumer = (frame: Frame) => void;
@@ -26,6 +32,7 @@ export class Screencast {
   /** The page session screencasting now. */
   private casting: string | undefined;
   private last: Frame | undefined;
+  private shown: FrameGeometry | undefined;
 
   constructor(observer: Observer) {
     this.observer = observer;
@@ -36,12 +43,17 @@ export class Screencast {
       void this.observer.connection.send('Page.screencastFrameAck', { sessionId: params.sessionId }, sessionId).catch(() => undefined);
       if (sessionId !== this.casting) return;
       const metadata = params.metadata as { timestamp?: number; deviceWidth: number; deviceHeight: number };
+      const jpeg = Buffer.from(params.data as string, 'base64');
+      const { deviceWidth, deviceHeight } = metadata;
+      const size = jpegSize(jpeg) ?? { width: deviceWidth, height: deviceHeight };
       this.last = {
-        jpeg: Buffer.from(params.data as string, 'base64'),
+        jpeg,
         timestampMs: metadata.timestamp === undefined ? Date.now() : metadata.timestamp * 1000,
-        deviceWidth: metadata.deviceWidth,
-        deviceHeight: metadata.deviceHeight,
+        ...size,
+        deviceWidth,
+        deviceHeight,
       };
+      this.shown = { ...size, deviceWidth, deviceHeight };
       for (const consumer of this.consumers) consumer(this.last);
     });
   }
@@ -49,6 +61,11 @@ export class Screencast {
   /** The latest frame of the current page, for a viewer that joins while it shows something static. */
   get lastFrame(): Frame | undefined {
     return this.last;
+  }
+
+  /** The geometry of the last frame shown, which a viewer's input refers to; kept while no screencast runs. */
+  get geometry(): FrameGeometry | undefined {
+    return this.shown;
   }
 
   /** Hands every frame to `consumer` until the result is called. */
@@ -67,6 +84,8 @@ export class Screencast {
     const { connection } = this.observer;
     if (this.casting) void connection.send('Page.stopScreencast', {}, this.casting).catch(() => undefined);
     this.casting = wanted;
+    // A frame of another page, or from before the screencast stopped, is not what the page shows now.
+    this.last = undefined;
     if (wanted) {
       const params = { format: 'jpeg', quality: QUALITY, maxWidth: FRAME_SIZE.width, maxHeight: FRAME_SIZE.height };
       void connection.send('Page.startScreencast', params, wanted).catch(() => undefined);
