@@ -103,7 +103,7 @@ const counted = async (kind: string, result: string) =>
   Number(new RegExp(`fleetwright_session_recordings_total\\{tunnel="default/t",kind="${kind}",result="${result}"\\} (\\d+)`)
     .exec(await metrics())?.[1] ?? 0);
 
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
