@@ -95,6 +95,7 @@ const gatewayHeaders = (id: string, recording?: RecordingOrder) => ({
   [SESSION_TUNNEL_HEADER]: 'default/t',
   ...(recording ? { [SESSION_RECORDING_HEADER]: JSON.stringify(recording) } : {}),
 });
+const playwrightUrl = () => `${agent.origin.replace('http:', 'ws:')}${WS_PATH}`;
 const sessionUrl = (id: string, path: string) => `${agent.origin}${agentSessionPath(WS_PATH, id)}/${path}`;
 const postEnd = (id: string, end: unknown) =>
   fetch(sessionUrl(id, 'end'), { method: 'POST', body: JSON.stringify(end) }).then((r) => r.status);
@@ -154,39 +155,44 @@ async function expectRecorded(id: string, ms: number) {
   return { frames, seconds };
 }
 
+interface Client {
+  goto(url: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** A session of `connect`'s client browsing the three pages, video and log recorded, ended cleanly; once uploaded. */
+async function recordedSession(connect: (headers: Record<string, string>) => Promise<Client>) {
+  const id = newId();
+  const client = await connect(gatewayHeaders(id, order(id, 'Always', 'Always')));
+  await browse((url) => client.goto(url));
+  await client.close();
+  expect(await postEnd(id, CLEAN)).toBe(204);
+  // The session as the agent served it, from its start (once the browser was there) to its end.
+  const line = (msg: string) => until(msg, () => agent.lines.find((l) => l.msg === msg && l.session === id));
+  const ms = Date.parse(String((await line('session ended')).time)) - Date.parse(String((await line('session started')).time));
+  return { id, ms, ...await expectRecorded(id, ms) };
+}
+
 describe('a recorded Tunnel session', () => {
   it('of a Playwright client on the warm browser: its log and video are uploaded with the session token', async () => {
-    const id = newId();
-    const start = Date.now();
-    const browser = await chromium.connect(`${agent.origin.replace('http:', 'ws:')}${WS_PATH}`, {
-      headers: gatewayHeaders(id, order(id, 'Always', 'Always')),
+    const { id, ms, frames, seconds } = await recordedSession(async (headers) => {
+      const browser = await chromium.connect(playwrightUrl(), { headers });
+      const page = await browser.newPage();
+      return { goto: (url) => page.goto(url), close: () => browser.close() };
     });
-    const page = await browser.newPage();
-    await browse((url) => page.goto(url));
-    await browser.close();
-    const ms = Date.now() - start;
-    expect(await postEnd(id, CLEAN)).toBe(204);
-    const { frames, seconds } = await expectRecorded(id, ms);
     const started = agent.lines.find((l) => l.msg === 'session started' && l.session === id);
     expect(started).toMatchObject({ tunnel: 'default/t', mode: 'warm' });
-    await until('the session ended line', () => agent.lines.find((l) => l.msg === 'session ended' && l.session === id));
     expect(JSON.stringify(agent.lines)).not.toContain(TOKEN);
-    console.log(`playwright session: ${ms} ms, video ${seconds} s with ${frames} frames`);
+    const uploads = agent.lines.filter((l) => l.msg === 'recording uploaded' && l.session === id).map((l) => `${l.kind} ${l.bytes} B in ${l.ms} ms`);
+    console.log(`playwright session: ${ms} ms, video ${seconds} s with ${frames} frames; uploaded ${uploads.join(', ')}`);
   }, 90_000);
 
   it('of a Puppeteer client on a CDP session\'s Chromium: the same', async () => {
-    const id = newId();
-    const start = Date.now();
-    const browser = await puppeteer.connect({
-      browserWSEndpoint: `${agent.origin.replace('http:', 'ws:')}${WS_PATH}/cdp`,
-      headers: gatewayHeaders(id, order(id, 'Always', 'Always')),
+    const { id, ms, frames, seconds } = await recordedSession(async (headers) => {
+      const browser = await puppeteer.connect({ browserWSEndpoint: `${playwrightUrl()}/cdp`, headers });
+      const page = await browser.newPage();
+      return { goto: (url) => page.goto(url), close: () => browser.disconnect() };
     });
-    const page = await browser.newPage();
-    await browse((url) => page.goto(url));
-    await browser.disconnect();
-    const ms = Date.now() - start;
-    expect(await postEnd(id, CLEAN)).toBe(204);
-    const { frames, seconds } = await expectRecorded(id, ms);
     expect(agent.lines.find((l) => l.msg === 'session started' && l.session === id)).toMatchObject({ mode: 'cdp' });
     console.log(`puppeteer session: ${ms} ms, video ${seconds} s with ${frames} frames`);
   }, 90_000);
@@ -194,7 +200,7 @@ describe('a recorded Tunnel session', () => {
   it('keeps nothing OnAbnormalClose when the gateway says the client closed cleanly, and counts it discarded', async () => {
     const id = newId();
     const before = await counted('log', 'discarded');
-    const browser = await chromium.connect(`${agent.origin.replace('http:', 'ws:')}${WS_PATH}`, {
+    const browser = await chromium.connect(playwrightUrl(), {
       headers: gatewayHeaders(id, order(id, 'OnAbnormalClose', 'OnAbnormalClose')),
     });
     await (await browser.newPage()).goto(`${siteUrl}/one`);
@@ -209,14 +215,14 @@ describe('a recorded Tunnel session', () => {
     const before = await counted('log', 'failed');
     storeMode = 500;
     try {
-      const browser = await chromium.connect(`${agent.origin.replace('http:', 'ws:')}${WS_PATH}`, {
+      const browser = await chromium.connect(playwrightUrl(), {
         headers: gatewayHeaders(id, order(id, 'Never', 'Always')),
       });
       await (await browser.newPage()).goto(`${siteUrl}/one`);
       await browser.close();
       expect(await postEnd(id, { by: 'browser', code: 1011, reason: 'crashed' })).toBe(204);
       // The next session is served while the upload is still retrying.
-      const next = await chromium.connect(`${agent.origin.replace('http:', 'ws:')}${WS_PATH}`);
+      const next = await chromium.connect(playwrightUrl());
       const page = await next.newPage();
       await page.goto(`${siteUrl}/two`);
       expect(await page.title()).toBe('two');
@@ -231,7 +237,7 @@ describe('a recorded Tunnel session', () => {
   it('answers the end of an unknown session with 404 and a malformed one with 400', async () => {
     expect(await postEnd('0123456789ab', CLEAN)).toBe(404);
     const id = newId();
-    const browser = await chromium.connect(`${agent.origin.replace('http:', 'ws:')}${WS_PATH}`, { headers: gatewayHeaders(id) });
+    const browser = await chromium.connect(playwrightUrl(), { headers: gatewayHeaders(id) });
     expect(await postEnd(id, { by: 'nobody' })).toBe(400);
     await browser.close();
     expect(await postEnd(id, CLEAN)).toBe(204);
@@ -268,11 +274,11 @@ async function frames(id: string, stop: (count: number, last: Buffer) => boolean
 describe('the live view of a session', () => {
   it('streams the current page as it changes, at ≥ 2 frames/s at 1280×720 on an animated page', async () => {
     const id = newId();
-    const browser = await chromium.connect(`${agent.origin.replace('http:', 'ws:')}${WS_PATH}`, { headers: gatewayHeaders(id) });
+    const browser = await chromium.connect(playwrightUrl(), { headers: gatewayHeaders(id) });
     try {
       const page = await browser.newPage();
       await page.goto(`${siteUrl}/one`);
-      // The title comes with the browser's next word on the target, just after the navigation.
+      // The state is the browser's as the request comes; the session's first page may still be loading.
       const state = await until('the title', async () => {
         const json = await (await fetch(sessionUrl(id, LIVE_PATHS.state))).json() as { title?: string };
         return json.title === 'one' ? json : undefined;
@@ -307,7 +313,7 @@ describe('the live view of a session', () => {
 
   it('takes input only from a viewer the gateway allowed to take over, and the page sees it', async () => {
     const id = newId();
-    const browser = await chromium.connect(`${agent.origin.replace('http:', 'ws:')}${WS_PATH}`, { headers: gatewayHeaders(id) });
+    const browser = await chromium.connect(playwrightUrl(), { headers: gatewayHeaders(id) });
     try {
       const page = await browser.newPage();
       await page.goto(`${siteUrl}/form`);
