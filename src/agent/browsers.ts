@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { type BrowserServer, chromium, firefox, webkit } from 'playwright-core';
 import type { AgentConfig } from '../contracts/agent.ts';
+import { debuggerUrl, debuggingPortArg, freePort } from './debugging-port.ts';
 import { launchOptions } from './routing.ts';
 import type { PlaywrightPackage } from './versions.ts';
 
@@ -25,15 +26,37 @@ export function defaultChromium(): string | undefined {
   }
 }
 
-/** The warm browser: launched once, on loopback, and kept running between clients. */
-export async function launchWarmBrowser(config: AgentConfig): Promise<{ server: BrowserServer; endpoint: URL }> {
+export interface WarmBrowser {
+  server: BrowserServer;
+  endpoint: URL;
+  /** The browser-level DevTools WebSocket of a Chromium, for the agent's observer. */
+  devtools?: URL;
+}
+
+/** How long a browser may take to open its DevTools port once launched. */
+export const DEVTOOLS_WAIT_MS = 10_000;
+
+/**
+ * The warm browser: launched once, on loopback, and kept running between
+ * clients. A Chromium one also opens a DevTools port on loopback, which the
+ * agent observes Tunnel sessions on (`devtools`, debugging-port.ts).
+ */
+export async function launchWarmBrowser(config: AgentConfig): Promise<WarmBrowser> {
+  const chromiumPod = config.FLEETWRIGHT_BROWSER === 'chromium';
+  const port = chromiumPod ? await freePort() : undefined;
+  const options = launchOptions(config);
   const server = await browserTypes[config.FLEETWRIGHT_BROWSER].launchServer({
-    ...launchOptions(config),
+    ...options,
+    args: port === undefined ? options.args : [...options.args, debuggingPortArg(port)],
     host: '127.0.0.1',
     port: 0,
     wsPath: `/warm-${randomBytes(8).toString('hex')}`,
   });
-  return { server, endpoint: new URL(server.wsEndpoint()) };
+  const endpoint = new URL(server.wsEndpoint());
+  if (port === undefined) return { server, endpoint };
+  // Without its DevTools port (debugging-port.ts says when) the browser still serves; its sessions go unobserved.
+  const devtools = await debuggerUrl(port, DEVTOOLS_WAIT_MS).catch(() => undefined);
+  return devtools ? { server, endpoint, devtools } : { server, endpoint };
 }
 
 /** Playwright's run-server of one version, listening on loopback. */

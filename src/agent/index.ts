@@ -2,7 +2,10 @@
 // endpoint on the pod IP to clients of several Playwright versions (see
 // routing.ts and versions.ts) and, on Chromium pods, a CDP endpoint beside it
 // (cdp.ts), plus /healthz, /status and /metrics on a second port; exits
-// non-zero when its warm browser dies, and drains on SIGTERM.
+// non-zero when its warm browser dies, and drains on SIGTERM. A Tunnel
+// session on a Chromium pod is observed (observed-session.ts): recorded, and
+// watched live under <wsPath>/sessions/<id>/ (live.ts), where the gateway
+// also tells how it ended (session-http.ts).
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -18,9 +21,16 @@ import {
 import { AGENT_HEALTH_PORT, AGENT_PORT } from '../contracts/ports.ts';
 import { createLogger } from '../runtime/log.ts';
 import { majorMinor } from '../contracts/playwright-client.ts';
-import { defaultChromium, launchWarmBrowser, RunServers } from './browsers.ts';
+import { defaultChromium, DEVTOOLS_WAIT_MS, launchWarmBrowser, RunServers } from './browsers.ts';
 import { CdpBrowsers, launchCdpBrowser } from './cdp.ts';
-import { answerPlain, route, type Served } from './routing.ts';
+import { debuggerUrl, freePort } from './debugging-port.ts';
+import { findFfmpeg } from './ffmpeg.ts';
+import { LiveViews } from './live.ts';
+import { type Observation, type ObservedSession, observeSession } from './observed-session.ts';
+import { RecordingMetrics } from './recording-metrics.ts';
+import { answerPlain, observedSession, route, type Served, withDebuggingPort } from './routing.ts';
+import { receiveEnd, sessionRequest } from './session-http.ts';
+import { SessionEnds } from './session-ends.ts';
 import { Sessions } from './sessions.ts';
 import { installedPlaywrights, type PlaywrightPackage, servedPlaywrights } from './versions.ts';
 
@@ -28,10 +38,11 @@ import { installedPlaywrights, type PlaywrightPackage, servedPlaywrights } from 
 const SLOT_WAIT_MS = 5_000;
 
 export function usage(): string {
-  const { podIP, browser, wsPath, port, healthPort, sessions, launchArgs, chromiumPath, drainSeconds } = AGENT_ENV;
+  const { podIP, browser, wsPath, port, healthPort, sessions, launchArgs, chromiumPath, ffmpegPath, drainSeconds } =
+    AGENT_ENV;
   return `Configured through the environment the pool controller writes into the pod: ${podIP}, ${browser},\n` +
     `${wsPath}, ${port} (${AGENT_PORT}), ${healthPort} (${AGENT_HEALTH_PORT}), ${sessions},\n` +
-    `${launchArgs} (a JSON array), ${chromiumPath}, ${drainSeconds} (${DEFAULT_DRAIN_SECONDS}).`;
+    `${launchArgs} (a JSON array), ${chromiumPath}, ${ffmpegPath}, ${drainSeconds} (${DEFAULT_DRAIN_SECONDS}).`;
 }
 
 export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -75,6 +86,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   warm.server.on('close', () => {
     if (!draining) fail('the warm browser died');
   });
+  if (config.FLEETWRIGHT_BROWSER === 'chromium' && !warm.devtools) {
+    log.warn('the warm browser opened no DevTools port: its sessions are neither recorded nor watched live');
+  }
+  const ffmpeg = findFfmpeg(config);
+  if ('missing' in ffmpeg) log.warn(`${ffmpeg.missing}; session videos are skipped, logs still recorded`);
+  const metrics = new RecordingMetrics(sessions.registry);
+  const observation: Observation = { live: new LiveViews(metrics), ends: new SessionEnds(), metrics, ffmpeg };
 
   // changeOrigin: Playwright's servers accept only a Host header naming the loopback address they listen on.
   const proxy = createProxyServer({ ws: true, changeOrigin: true });
@@ -86,6 +104,9 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   const cdpBrowsers = new CdpBrowsers(() => launchCdpBrowser(config));
   const about = { browser: config.FLEETWRIGHT_BROWSER, playwright: first.version, playwrightVersions: served.versions };
   const endpoint = createServer((req, res) => {
+    const asked = sessionRequest(new URL(req.url ?? '/', 'http://agent').pathname, config.FLEETWRIGHT_WS_PATH);
+    if (asked?.path === 'end') return void receiveEnd(asked.id, req, res, observation.ends);
+    if (asked) return void observation.live.serve(asked.id, asked.path, req, res);
     const answer = answerPlain(req.method, req.url ?? '/', about);
     res.writeHead(answer.status, { 'content-type': answer.contentType }).end(answer.body);
   });
@@ -98,12 +119,29 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
       refuse(socket, decision.status, decision.reason);
       return;
     }
+    const { session } = decision;
+    const slog = session ? log.child({ session: session.id, tunnel: session.tunnel }) : log;
+    if (session && config.FLEETWRIGHT_BROWSER !== 'chromium') {
+      slog.info(`recording and live view need Chromium; this pod serves ${config.FLEETWRIGHT_BROWSER}: skipped`);
+    }
+    const observed = observedSession(config, session);
     const end = sessions.begin(decision.mode, majorMinor(decision.version) ?? decision.version);
     socket.once('close', end);
+    /** Observes the session on the browser at `devtools`, detaching before the slot frees on close. */
+    const observe = (devtools: Promise<URL>) => {
+      if (!observed) return undefined;
+      const observing = observeSession(observed, devtools, observation, slog);
+      // The next session on this browser must find no observer of this one.
+      if (socket.closed) observing.closed();
+      else socket.prependOnceListener('close', () => observing.closed());
+      return observing;
+    };
     let target: URL;
+    let headers = decision.headers;
+    let observing: ObservedSession | undefined;
     if (decision.mode === 'cdp') {
       const browser = await cdpBrowsers.take().catch((err: unknown) => {
-        log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not start Chromium for a CDP session');
+        slog.error({ err: err instanceof Error ? err.message : String(err) }, 'could not start Chromium for a CDP session');
       });
       if (!browser) {
         refuse(socket, 503, 'could not start a browser for the CDP session');
@@ -116,22 +154,34 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
       target = browser.endpoint;
       // DevTools refuses a WebSocket whose Origin it was not started to allow; the gateway authenticated the client.
       delete req.headers.origin;
+      observing = observe(Promise.resolve(browser.endpoint));
     } else {
       try {
         target = decision.mode === 'warm' ? warm.endpoint : await runServers.endpoint(decision.version);
       } catch (err) {
-        log.warn({ playwright: decision.version, err: (err as Error).message }, 'could not start a run-server');
+        slog.warn({ playwright: decision.version, err: (err as Error).message }, 'could not start a run-server');
         refuse(socket, 503, `Playwright ${decision.version} could not start here: ${(err as Error).message}`);
         end();
         return;
       }
+      if (decision.mode === 'warm' && warm.devtools) {
+        observing = observe(Promise.resolve(warm.devtools));
+      } else if (decision.mode === 'fresh' && observed) {
+        // The run-server launches the session's browser once the client's connection reaches it.
+        const port = await freePort();
+        headers = withDebuggingPort(headers, port);
+        observe(debuggerUrl(port, DEVTOOLS_WAIT_MS));
+      }
     }
+    // Warm and CDP sessions are observed before the client comes in, so nothing of its first page is missed.
+    await observing?.attached;
     if (socket.destroyed) return;
     // The upstream path, with no query: run-server would read browser, proxy and launch options from it.
     req.url = target.pathname;
     for (const name of ['x-playwright-browser', 'x-playwright-launch-options', 'x-playwright-proxy']) delete req.headers[name];
-    Object.assign(req.headers, decision.headers);
-    log.info({ mode: decision.mode, playwright: decision.version, active: sessions.activeCount }, 'session started');
+    Object.assign(req.headers, headers);
+    slog.info({ mode: decision.mode, playwright: decision.version, active: sessions.activeCount }, 'session started');
+    socket.once('close', () => slog.info({ mode: decision.mode, active: sessions.activeCount }, 'session ended'));
     proxy.ws(req, socket, head, { target: `ws://${target.host}` });
   });
 

@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { clientVersion, majorMinor, requestedBrowser } from '../contracts/playwright-client.ts';
 import { AGENT_CDP_SUFFIX, type AgentConfig } from '../contracts/agent.ts';
+import { debuggingPortArg } from './debugging-port.ts';
+import { type SessionIdentity, sessionIdentity } from './session-identity.ts';
 
 /**
  * warm: the default version's pre-launched browser; fresh: one its version's
@@ -23,7 +25,7 @@ export interface Served {
 /** What the agent does with one WebSocket upgrade. */
 export type Route =
   | { action: 'reject'; status: 400 | 404 | 428 | 503; reason: string } |
-  { action: 'proxy'; mode: Mode; version: string; headers: Record<string, string> };
+  { action: 'proxy'; mode: Mode; version: string; headers: Record<string, string>; session?: SessionIdentity };
 
 /** Chromium flags for a browser in a pod: no GPU, and /dev/shm is only 64 MB there. */
 const CHROMIUM_ARGS = ['--disable-gpu', '--disable-dev-shm-usage'];
@@ -63,6 +65,14 @@ export function versionMismatch(version: string, served: readonly string[]): str
  * refused: a "firefox" test that ran on Chromium would pass falsely. The
  * launch options and proxy are always the agent's: they are rewritten here,
  * and the query parameters run-server would also read are dropped by the caller.
+ *
+ * A Tunnel session (session-identity.ts) on a Chromium pod is observed, to be
+ * recorded and watched live (observedSession). A warm browser shared by
+ * several sessions (FLEETWRIGHT_SESSIONS > 1) cannot tell whose page is whose,
+ * so there such a session gets the default version's run-server instead.
+ * Every Tunnel session may be watched (spec.liveView has no off switch), so
+ * this holds whether or not it records; sessions without an id (TestRun
+ * runners) keep the shared warm browser.
  */
 export function route(
   url: string,
@@ -73,7 +83,13 @@ export function route(
   draining: boolean,
 ): Route {
   const parsed = new URL(url, 'http://agent');
-  if (parsed.pathname === `${config.FLEETWRIGHT_WS_PATH}${AGENT_CDP_SUFFIX}`) return cdpRoute(config, active, draining);
+  const identity = sessionIdentity(headers);
+  if (!identity.ok) return { action: 'reject', status: 400, reason: identity.reason };
+  const session = identity.session ? { session: identity.session } : {};
+  if (parsed.pathname === `${config.FLEETWRIGHT_WS_PATH}${AGENT_CDP_SUFFIX}`) {
+    const decision = cdpRoute(config, active, draining);
+    return decision.action === 'proxy' ? { ...decision, ...session } : decision;
+  }
   if (parsed.pathname !== config.FLEETWRIGHT_WS_PATH) {
     return { action: 'reject', status: 404, reason: 'no Playwright endpoint at this path' };
   }
@@ -96,17 +112,34 @@ export function route(
   if (busy) return busy;
   const proxy = first(headers['x-playwright-proxy']) || parsed.searchParams.get('proxy') || '';
   const isDefault = version === defaultVersion;
-  if (isDefault && !proxy) return { action: 'proxy', mode: 'warm', version, headers: {} };
+  const sharedWarm = config.FLEETWRIGHT_SESSIONS > 1 && observedSession(config, identity.session) !== undefined;
+  if (isDefault && !proxy && !sharedWarm) return { action: 'proxy', mode: 'warm', version, headers: {}, ...session };
   return {
     action: 'proxy',
     mode: 'fresh',
     version,
+    ...session,
     headers: {
       'x-playwright-browser': config.FLEETWRIGHT_BROWSER,
       'x-playwright-launch-options': JSON.stringify(launchOptions(config, isDefault ? undefined : served.defaultChromium)),
       ...(proxy ? { 'x-playwright-proxy': proxy } : {}),
     },
   };
+}
+
+/** The session the agent observes (records, serves live): a Tunnel session on a Chromium pod. */
+export function observedSession(config: AgentConfig, session?: SessionIdentity): SessionIdentity | undefined {
+  return config.FLEETWRIGHT_BROWSER === 'chromium' ? session : undefined;
+}
+
+/**
+ * The fresh route's launch options with a DevTools port the agent observes the
+ * run-server's browser on (debugging-port.ts).
+ */
+export function withDebuggingPort(headers: Record<string, string>, port: number): Record<string, string> {
+  const options = JSON.parse(headers['x-playwright-launch-options'] ?? '{}') as { args?: string[] };
+  const args = [...(options.args ?? []), debuggingPortArg(port)];
+  return { ...headers, 'x-playwright-launch-options': JSON.stringify({ ...options, args }) };
 }
 
 /** A Chrome DevTools Protocol session: only a Chromium pod serves one. */

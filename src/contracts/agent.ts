@@ -15,6 +15,7 @@ export const AGENT_ENV = {
   sessions: 'FLEETWRIGHT_SESSIONS',
   launchArgs: 'FLEETWRIGHT_LAUNCH_ARGS',
   chromiumPath: 'FLEETWRIGHT_CHROMIUM_PATH',
+  ffmpegPath: 'FLEETWRIGHT_FFMPEG_PATH',
   drainSeconds: 'FLEETWRIGHT_DRAIN_SECONDS',
   terminationLog: TERMINATION_LOG_ENV,
 } as const;
@@ -49,6 +50,8 @@ export const AgentConfig = z.object({
   [AGENT_ENV.launchArgs]: jsonArgs.default([]),
   /** Where the browser binary is when it is not Playwright's own (Debian's chromium in the local image). */
   [AGENT_ENV.chromiumPath]: z.string().optional(),
+  /** The ffmpeg that encodes session videos when it is not Playwright's own (Debian's in the local image). */
+  [AGENT_ENV.ffmpegPath]: z.string().optional(),
   /** How long SIGTERM waits for sessions to end; keep it under the pod's grace period. */
   [AGENT_ENV.drainSeconds]: z.coerce.number().min(0).max(3600).default(DEFAULT_DRAIN_SECONDS),
   /** Why the agent exited, for the pod status (and the pool's Degraded condition). */

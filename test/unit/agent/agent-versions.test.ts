@@ -3,34 +3,26 @@
 // the image carries: the pinned one gets the warm browser, the others a
 // browser of their own version's run-server, started on their first client.
 // What a pod adds (the pool, the gateway, a Tunnel) is for test/node/.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { chromium as chromium163 } from 'playwright-core-1-63';
 import { chromium as chromium164 } from 'playwright-core-1-64';
 import { chromium as chromium166 } from 'playwright-core-1-66';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../../hack/lib/paths.ts';
 import { installedPlaywrights } from '../../../src/agent/versions.ts';
+import { type LogLine, type RunningAgent, startAgent } from './run-agent.ts';
 
 const WS_PATH = '/pw-versions-test';
 const installed = installedPlaywrights().map((p) => p.version);
 const [pinned] = installed;
 const minor = (version: string | undefined) => version?.split('.').slice(0, 2).join('.');
 
-interface LogLine {
-  msg: string;
-  [key: string]: unknown;
-}
-
-let agent: ChildProcess;
-let tmp: string;
-const lines: LogLine[] = [];
+let agent: RunningAgent | undefined;
+let lines: LogLine[] = [];
 let endpoint = '';
 let health = '';
 
@@ -97,50 +89,13 @@ function upgrade(userAgent: string): Promise<{ status: number | undefined; body:
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'fleetwright-agent-versions-'));
-  agent = spawn(process.execPath, ['src/main.ts', 'agent'], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      POD_IP: '127.0.0.1',
-      FLEETWRIGHT_AGENT_PORT: '0',
-      FLEETWRIGHT_HEALTH_PORT: '0',
-      FLEETWRIGHT_WS_PATH: WS_PATH,
-      FLEETWRIGHT_SESSIONS: '4',
-      FLEETWRIGHT_CHROMIUM_PATH: '/usr/bin/chromium',
-      FLEETWRIGHT_DRAIN_SECONDS: '2',
-      FLEETWRIGHT_TERMINATION_LOG: join(tmp, 'termination-log'),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  agent.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  let partial = '';
-  agent.stdout?.on('data', (chunk: Buffer) => {
-    partial += chunk.toString();
-    const complete = partial.split('\n');
-    partial = complete.pop() ?? '';
-    for (const line of complete) if (line.startsWith('{')) lines.push(JSON.parse(line) as LogLine);
-  });
-  const deadline = Date.now() + 60_000;
-  let ready: LogLine | undefined;
-  while (!(ready = lines.find((l) => l.msg === 'browser agent ready'))) {
-    if (agent.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`the agent did not start: ${JSON.stringify(lines)}\n${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  endpoint = `ws://${String(ready.address)}${WS_PATH}`;
-  health = `http://${String(ready.health)}`;
+  agent = await startAgent({ FLEETWRIGHT_WS_PATH: WS_PATH, FLEETWRIGHT_SESSIONS: '4' });
+  lines = agent.lines;
+  endpoint = `${agent.origin.replace('http:', 'ws:')}${WS_PATH}`;
+  health = agent.health;
 }, 90_000);
 
-afterAll(async () => {
-  if (agent && agent.exitCode === null) {
-    agent.kill('SIGTERM');
-    await once(agent, 'exit');
-  }
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-}, 30_000);
+afterAll(() => agent?.stop(), 30_000);
 
 describe('a browser agent of several Playwright versions', () => {
   it('reports every version it serves, the pinned one first, and runs only the pinned one\'s servers until asked', async () => {
@@ -214,7 +169,8 @@ describe('a browser agent of several Playwright versions', () => {
   });
 
   it('stops every run-server it started when it stops', async () => {
-    const pid = agent.pid ?? 0;
+    const child = agent?.process;
+    const pid = child?.pid ?? 0;
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
     const runServers = children.filter((child) => {
       try {
@@ -224,8 +180,8 @@ describe('a browser agent of several Playwright versions', () => {
       }
     });
     expect(runServers).toHaveLength(installed.length);
-    agent.kill('SIGTERM');
-    const [code] = await once(agent, 'exit') as [number | null];
+    child?.kill('SIGTERM');
+    const [code] = await once(child as ChildProcess, 'exit') as [number | null];
     expect(code).toBe(0);
     expect(runServers.filter((child) => existsSync(`/proc/${child}`))).toEqual([]);
   }, 30_000);
