@@ -13,7 +13,6 @@
 // The store lists a Tunnel's sessions from what is stored, and deletes them
 // with the Tunnel and after its --max-age: no object per session in etcd.
 import { z } from 'zod';
-import { RecordingPolicy } from '../api/v1alpha1/tunnel.ts';
 
 /** On the 101 to the client and on the gateway's upgrade request to the agent. */
 export const SESSION_ID_HEADER = 'x-fleetwright-session';
@@ -22,9 +21,11 @@ export const SESSION_TUNNEL_HEADER = 'x-fleetwright-tunnel';
 /** Gateway → agent: a RecordingOrder as JSON; absent when the Tunnel records nothing. */
 export const SESSION_RECORDING_HEADER = 'x-fleetwright-recording';
 
-/** 12 lowercase hex digits (48 random bits): unique among a Tunnel's sessions, and the last part of its lease holder. */
+/** 12 lowercase hex digits (48 random bits): unique among a Tunnel's sessions; the last part of its lease holder. */
 export const SESSION_ID = /^[0-9a-f]{12}$/;
 
+/** A Tunnel's spec.recording.video and .log values (the API imports nothing of ours: a unit test keeps them equal). */
+export const RecordingPolicy = z.enum(['Never', 'Always', 'OnAbnormalClose']);
 export type RecordingPolicy = z.infer<typeof RecordingPolicy>;
 
 /** What the agent records of one session, and where it uploads what it keeps. */

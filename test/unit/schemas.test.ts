@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { BrowserPoolSpec, TestRunSpec, TunnelSpec } from '../../src/api/v1alpha1/index.ts';
+import { BrowserPoolSpec, RecordingPolicy as ApiRecordingPolicy, TestRunSpec, TunnelSpec } from '../../src/api/v1alpha1/index.ts';
 import { isContainedPath } from '../../src/contracts/suite-layout.ts';
+import { RecordingPolicy } from '../../src/contracts/tunnel-session.ts';
 
 describe('schema defaults', () => {
   it('gives a BrowserPool one chromium browser serving one session at a time', () => {
@@ -112,5 +113,11 @@ describe('a git source', () => {
   it('refuses a git source beside another source', () => {
     expect(messages({ poolRef: { name: 'p' }, source: { configMap: { name: 's' }, git: { url: 'https://h/r.git' } } }))
       .toContain('source: source must set exactly one of configMap, image or git');
+  });
+});
+
+describe('a Tunnel\'s recording policies', () => {
+  it('are the ones the gateway and the agent agree on (the API declares its own, importing nothing of ours)', () => {
+    expect(ApiRecordingPolicy.options).toEqual(RecordingPolicy.options);
   });
 });
