@@ -42,7 +42,8 @@ export function observeSession(
   let observer: Observer | undefined;
   let recording: SessionRecording | undefined;
   let over = false;
-  const attached = endpoint.then((url) => Observer.attach(url, log)).then(
+  const events = order !== undefined && order.log !== 'Never';
+  const attached = endpoint.then((url) => Observer.attach(url, log, { events })).then(
     (attachedObserver) => {
       if (over) return attachedObserver.close();
       observer = attachedObserver;

@@ -5,6 +5,9 @@
 // (as well as the client's own Playwright or Puppeteer, which attach the same
 // way) has enabled its domains and let it run. It follows "the current page":
 // the one most recently created or navigated, which the screencast shows.
+// Console messages, errors and network events are asked of the browser only
+// when the session's log is recorded: an unrecorded session pays for page
+// lifecycle events alone.
 import type { Logger } from 'pino';
 import { CdpConnection, type CdpParams } from './cdp-connection.ts';
 import { EventLog, type LogEntry } from './session-log.ts';
@@ -29,17 +32,23 @@ export class Observer {
   private readonly events = new EventLog();
   private readonly logListeners = new Set<(entry: LogEntry) => void>();
   private readonly pageListeners = new Set<() => void>();
+  private readonly domains: string[];
 
-  private constructor(connection: CdpConnection, log: Logger) {
+  private constructor(connection: CdpConnection, log: Logger, options: { events: boolean }) {
     this.connection = connection;
     this.log = log;
+    this.domains = options.events ? ['Page.enable', 'Runtime.enable', 'Network.enable'] : ['Page.enable'];
     connection.on((method, params, sessionId) => this.receive(method, params, sessionId));
   }
 
-  /** Connects to the browser's DevTools endpoint and attaches to its pages, those open now and every new one. */
-  static async attach(endpoint: URL, log: Logger): Promise<Observer> {
+  /**
+   * Connects to the browser's DevTools endpoint and attaches to its pages,
+   * those open now and every new one; with `events`, it also hears their
+   * console, errors and network (for the session's log).
+   */
+  static async attach(endpoint: URL, log: Logger, options: { events: boolean }): Promise<Observer> {
     const connection = await CdpConnection.open(endpoint);
-    const observer = new Observer(connection, log);
+    const observer = new Observer(connection, log, options);
     try {
       await connection.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true });
     } catch (err) {
@@ -101,7 +110,7 @@ export class Observer {
       if (info.type === 'page') {
         this.pages.set(sessionId, { sessionId, targetId: info.targetId });
         this.activate(sessionId);
-        await Promise.all([send('Page.enable'), send('Runtime.enable'), send('Network.enable')]);
+        await Promise.all(this.domains.map(send));
         await send('Runtime.runIfWaitingForDebugger');
       } else {
         // Workers and the like: let them run, and leave them to the client.
