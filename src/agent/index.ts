@@ -28,7 +28,7 @@ import { findFfmpeg } from './ffmpeg.ts';
 import { LiveViews } from './live.ts';
 import { type Observation, type ObservedSession, observeSession } from './observed-session.ts';
 import { RecordingMetrics } from './recording-metrics.ts';
-import { answerPlain, observedSession, route, type Served, withDebuggingPort } from './routing.ts';
+import { answerPlain, route, type Served, withDebuggingPort } from './routing.ts';
 import { receiveEnd, sessionRequest } from './session-http.ts';
 import { SessionEnds } from './session-ends.ts';
 import { Sessions } from './sessions.ts';
@@ -119,12 +119,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
       refuse(socket, decision.status, decision.reason);
       return;
     }
-    const { session } = decision;
+    const { session, observed } = decision;
     const slog = session ? log.child({ session: session.id, tunnel: session.tunnel }) : log;
-    if (session && config.FLEETWRIGHT_BROWSER !== 'chromium') {
-      slog.info(`recording and live view need Chromium; this pod serves ${config.FLEETWRIGHT_BROWSER}: skipped`);
+    if (session && !observed) {
+      slog.info(config.FLEETWRIGHT_BROWSER === 'chromium'
+        ? 'the session shares the warm browser: no live view (a recorded session gets a browser of its own)'
+        : `recording and live view need Chromium; this pod serves ${config.FLEETWRIGHT_BROWSER}: skipped`);
     }
-    const observed = observedSession(config, session);
     const end = sessions.begin(decision.mode, majorMinor(decision.version) ?? decision.version);
     socket.once('close', end);
     /** Observes the session on the browser at `devtools`, detaching before the slot frees on close. */

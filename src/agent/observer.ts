@@ -33,6 +33,8 @@ export class Observer {
   private readonly logListeners = new Set<(entry: LogEntry) => void>();
   private readonly pageListeners = new Set<() => void>();
   private readonly domains: string[];
+  /** Pages being attached to: those open when the observer came are attached before attach() resolves. */
+  private readonly attaching = new Set<Promise<void>>();
 
   private constructor(connection: CdpConnection, log: Logger, options: { events: boolean }) {
     this.connection = connection;
@@ -51,6 +53,8 @@ export class Observer {
     const observer = new Observer(connection, log, options);
     try {
       await connection.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true });
+      // The pages Chromium reported by its answer (those open now) have their domains enabled before this resolves.
+      await Promise.all(observer.attaching);
     } catch (err) {
       connection.close();
       throw err;
@@ -94,7 +98,9 @@ export class Observer {
 
   private receive(method: string, params: CdpParams, sessionId: string | undefined): void {
     if (method === 'Target.attachedToTarget') {
-      void this.attached(params.sessionId as string, params.targetInfo as TargetInfo);
+      const attaching = this.attached(params.sessionId as string, params.targetInfo as TargetInfo);
+      this.attaching.add(attaching);
+      void attaching.finally(() => this.attaching.delete(attaching));
     } else if (method === 'Target.detachedFromTarget') {
       this.forget(params.sessionId as string);
     } else if (sessionId && this.pages.has(sessionId)) {

@@ -25,7 +25,16 @@ export interface Served {
 /** What the agent does with one WebSocket upgrade. */
 export type Route =
   | { action: 'reject'; status: 400 | 404 | 428 | 503; reason: string } |
-  { action: 'proxy'; mode: Mode; version: string; headers: Record<string, string>; session?: SessionIdentity };
+  {
+    action: 'proxy';
+    mode: Mode;
+    version: string;
+    headers: Record<string, string>;
+    /** The Tunnel session, when the gateway named one. */
+    session?: SessionIdentity;
+    /** Set when the agent observes the session's browser (to record it and serve it live): the session. */
+    observed?: SessionIdentity;
+  };
 
 /** Chromium flags for a browser in a pod: no GPU, and /dev/shm is only 64 MB there. */
 const CHROMIUM_ARGS = ['--disable-gpu', '--disable-dev-shm-usage'];
@@ -67,12 +76,12 @@ export function versionMismatch(version: string, served: readonly string[]): str
  * and the query parameters run-server would also read are dropped by the caller.
  *
  * A Tunnel session (session-identity.ts) on a Chromium pod is observed, to be
- * recorded and watched live (observedSession). A warm browser shared by
- * several sessions (FLEETWRIGHT_SESSIONS > 1) cannot tell whose page is whose,
- * so there such a session gets the default version's run-server instead.
- * Every Tunnel session may be watched (spec.liveView has no off switch), so
- * this holds whether or not it records; sessions without an id (TestRun
- * runners) keep the shared warm browser.
+ * recorded and watched live, on a browser of its own. A warm browser shared
+ * by several sessions (FLEETWRIGHT_SESSIONS > 1) cannot tell whose page is
+ * whose: there a session that records gets the default version's run-server
+ * instead, and one that does not keeps the warm browser, unobserved (no live
+ * view: being warm matters more to most sessions than being watchable).
+ * Sessions without an id (TestRun runners) are never observed.
  */
 export function route(
   url: string,
@@ -86,9 +95,10 @@ export function route(
   const identity = sessionIdentity(headers);
   if (!identity.ok) return { action: 'reject', status: 400, reason: identity.reason };
   const session = identity.session ? { session: identity.session } : {};
+  const observable = identity.session && config.FLEETWRIGHT_BROWSER === 'chromium' ? { observed: identity.session } : {};
   if (parsed.pathname === `${config.FLEETWRIGHT_WS_PATH}${AGENT_CDP_SUFFIX}`) {
     const decision = cdpRoute(config, active, draining);
-    return decision.action === 'proxy' ? { ...decision, ...session } : decision;
+    return decision.action === 'proxy' ? { ...decision, ...session, ...observable } : decision;
   }
   if (parsed.pathname !== config.FLEETWRIGHT_WS_PATH) {
     return { action: 'reject', status: 404, reason: 'no Playwright endpoint at this path' };
@@ -112,24 +122,22 @@ export function route(
   if (busy) return busy;
   const proxy = first(headers['x-playwright-proxy']) || parsed.searchParams.get('proxy') || '';
   const isDefault = version === defaultVersion;
-  const sharedWarm = config.FLEETWRIGHT_SESSIONS > 1 && observedSession(config, identity.session) !== undefined;
-  if (isDefault && !proxy && !sharedWarm) return { action: 'proxy', mode: 'warm', version, headers: {}, ...session };
+  const sharedWarm = config.FLEETWRIGHT_SESSIONS > 1;
+  if (isDefault && !proxy && !(sharedWarm && observable.observed?.recording)) {
+    return { action: 'proxy', mode: 'warm', version, headers: {}, ...session, ...(sharedWarm ? {} : observable) };
+  }
   return {
     action: 'proxy',
     mode: 'fresh',
     version,
     ...session,
+    ...observable,
     headers: {
       'x-playwright-browser': config.FLEETWRIGHT_BROWSER,
       'x-playwright-launch-options': JSON.stringify(launchOptions(config, isDefault ? undefined : served.defaultChromium)),
       ...(proxy ? { 'x-playwright-proxy': proxy } : {}),
     },
   };
-}
-
-/** The session the agent observes (records, serves live): a Tunnel session on a Chromium pod. */
-export function observedSession(config: AgentConfig, session?: SessionIdentity): SessionIdentity | undefined {
-  return config.FLEETWRIGHT_BROWSER === 'chromium' ? session : undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Which Tunnel session an upgrade is, and how the agent routes it so that it can be observed.
 import { describe, expect, it } from 'vitest';
-import { launchOptions, observedSession, route, type Served, withDebuggingPort } from '../../../src/agent/routing.ts';
+import { launchOptions, route, type Served, withDebuggingPort } from '../../../src/agent/routing.ts';
 import { sessionIdentity } from '../../../src/agent/session-identity.ts';
 import { AgentConfig } from '../../../src/contracts/agent.ts';
 
@@ -47,24 +47,30 @@ describe('the session of an upgrade', () => {
 });
 
 describe('routing an observed session', () => {
-  it('gives a Tunnel session the warm browser when it is the only one the browser serves', () => {
-    expect(route('/pw', session, pod('1'), served, 0, false)).toMatchObject({ mode: 'warm', session: { id: '0123456789ab' } });
-    expect(route('/pw/cdp', session, pod('1'), served, 0, false)).toMatchObject({ mode: 'cdp', session: { tunnel: 'ns/t' } });
+  it('gives a Tunnel session the warm browser, observed, when it is the only one the browser serves', () => {
+    const observed = { id: '0123456789ab', tunnel: 'ns/t', recording: order };
+    expect(route('/pw', session, pod('1'), served, 0, false)).toMatchObject({ mode: 'warm', session: observed, observed });
+    expect(route('/pw/cdp', session, pod('1'), served, 0, false)).toMatchObject({ mode: 'cdp', observed });
+    // Another version's session has a run-server's browser of its own, observed too.
+    const older = { ...session, 'user-agent': 'Playwright/1.64.1 (x64; debian 12) node/24.0' };
+    expect(route('/pw', older, pod('1'), served, 0, false)).toMatchObject({ mode: 'fresh', observed });
   });
 
-  it('gives a Tunnel session the default version\'s run-server when sessions share the warm browser', () => {
+  it('gives a recorded Tunnel session the default version\'s run-server when sessions share the warm browser', () => {
     const decision = route('/pw', session, pod('2'), served, 1, false);
-    expect(decision).toMatchObject({ action: 'proxy', mode: 'fresh', version: '1.65.1', session: { id: '0123456789ab' } });
-    // Not a TestRun runner, nor a session on a pod whose browser the agent cannot observe.
+    expect(decision).toMatchObject({ action: 'proxy', mode: 'fresh', version: '1.65.1', observed: { id: '0123456789ab' } });
+    // An unrecorded one keeps the warm browser, unobserved; so does a TestRun runner.
+    const unrecorded = route('/pw', { ...session, 'x-fleetwright-recording': undefined }, pod('2'), served, 1, false);
+    expect(unrecorded).toMatchObject({ mode: 'warm', session: { id: '0123456789ab' } });
+    expect(unrecorded).not.toHaveProperty('observed');
     expect(route('/pw', {}, pod('2'), served, 1, false)).toMatchObject({ mode: 'warm' });
-    expect(route('/pw', session, pod('2', 'firefox'), { versions: ['1.65.1'] }, 1, false)).toMatchObject({ mode: 'warm' });
+    expect(route('/pw', {}, pod('1'), served, 0, false)).not.toHaveProperty('observed');
   });
 
   it('observes only sessions of a Chromium pod', () => {
-    const identity = { id: '0123456789ab', tunnel: 'ns/t' };
-    expect(observedSession(pod('1'), identity)).toBe(identity);
-    expect(observedSession(pod('1', 'webkit'), identity)).toBeUndefined();
-    expect(observedSession(pod('1'), undefined)).toBeUndefined();
+    const firefox = route('/pw', session, pod('1', 'firefox'), { versions: ['1.65.1'] }, 0, false);
+    expect(firefox).toMatchObject({ mode: 'warm', session: { id: '0123456789ab' } });
+    expect(firefox).not.toHaveProperty('observed');
   });
 
   it('adds the DevTools port to the agent\'s launch options of a fresh browser, and nothing else', () => {
