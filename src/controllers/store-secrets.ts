@@ -20,7 +20,7 @@ const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'fleetwright' };
 /** A fresh token: 32 random bytes, hex. */
 export const newToken = () => randomBytes(32).toString('hex');
 
-/** A writer's token Secret as the store recognises it: its name, one label naming the owner, the owner's controller reference. */
+/** A writer's token Secret as the store recognises it: its name, a label naming its owner, the token's key. */
 export interface OwnedToken {
   namespace: string;
   /** The Secret's name, as the contract derives it from the owner's. */
@@ -55,14 +55,18 @@ export function ownedTokenSecret(token: OwnedToken, reference: OwnerReference, v
  * that the garbage collector has not removed yet, or a user's) that the
  * report store would not take a token from.
  */
-export function ownedTokenState(secret: SecretObject | undefined, owner: KubeObject, token: Pick<OwnedToken, 'label' | 'key'>) {
+export function ownedTokenState(
+  secret: SecretObject | undefined,
+  owner: KubeObject,
+  token: Pick<OwnedToken, 'label' | 'key'>,
+) {
   if (!secret) return 'missing' as const;
   const ours = isControlledBy(secret, owner) && secret.metadata.labels?.[token.label] === owner.metadata.name &&
     Boolean(secret.data?.[token.key]);
   return ours ? 'ours' as const : 'foreign' as const;
 }
 
-/** The namespace's reader Secret: nobody's, so that it outlives every run and Tunnel (delete it to change the token). */
+/** The namespace's reader Secret: nobody's, so it outlives every run and Tunnel (delete it to change the token). */
 export function readerSecret(namespace: string, token = newToken()) {
   return {
     apiVersion: 'v1',
@@ -73,10 +77,10 @@ export function readerSecret(namespace: string, token = newToken()) {
   };
 }
 
-export const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** Creates `body` unless it exists already (409: made by an earlier pass the cache does not show yet). */
-export async function createSecret(rest: RestClient, namespace: string, body: KubeObject): Promise<void> {
+async function createSecret(rest: RestClient, namespace: string, body: KubeObject): Promise<void> {
   try {
     await rest.create(collectionPath(SECRET, namespace), body);
   } catch (err) {
@@ -96,7 +100,7 @@ export interface SecretDeps {
  * Secret exists, which a user can also create by hand); undefined when it
  * does.
  */
-export async function ensureReaderSecret(deps: SecretDeps, namespace: string, what: string): Promise<string | undefined> {
+async function ensureReaderSecret(deps: SecretDeps, namespace: string, what: string): Promise<string | undefined> {
   if (deps.secrets.get(keyOf({ namespace, name: REPORT_READER_SECRET }))) return undefined;
   try {
     await createSecret(deps.rest, namespace, readerSecret(namespace));
@@ -106,6 +110,59 @@ export async function ensureReaderSecret(deps: SecretDeps, namespace: string, wh
     return `cannot create Secret ${REPORT_READER_SECRET} in namespace ${namespace} (${messageOf(err)}): ${what} ` +
       `will be stored but nobody can read it until that Secret exists with a key ${REPORT_TOKEN_KEY}`;
   }
+}
+
+/** What a writer's token Secret is for, in the messages when it cannot be had. */
+export interface TokenWords {
+  /** `TestRun`, `Tunnel`. */
+  kind: string;
+  /** `upload token`. */
+  token: string;
+  /** What happens without it: `its shards run without uploading their Playwright reports`. */
+  without: string;
+  /** What deleting a foreign Secret brings: `runs started after that get a report`. */
+  after: string;
+  /** What the reader Secret is needed to read: `the run's report`. */
+  stored: string;
+}
+
+/** Whether the writer has its token Secret (and a warning when the reader Secret is missing), or why not. */
+export type TokenSetup = { ok: true; warning?: string } | { ok: false; message: string };
+
+/**
+ * Makes sure the owner's token Secret and its namespace's reader Secret
+ * exist. Never throws: an owner whose Secret cannot be made still does its
+ * main work, without storing in the report store, and the message says why.
+ */
+export async function ensureTokenSecrets(
+  deps: SecretDeps,
+  owner: KubeObject,
+  reference: OwnerReference,
+  token: OwnedToken,
+  words: TokenWords,
+): Promise<TokenSetup> {
+  const where = `Secret ${token.secret} in namespace ${token.namespace}`;
+  switch (ownedTokenState(deps.secrets.get(keyOf({ namespace: token.namespace, name: token.secret })), owner, token)) {
+    case 'foreign':
+      return {
+        ok: false,
+        message: `${where} is not this ${words.kind}'s ${words.token} (left from a deleted ${words.kind} of the same ` +
+          `name, or made by hand): ${words.without}. Delete the Secret; ${words.after}`,
+      };
+    case 'missing':
+      try {
+        await createSecret(deps.rest, token.namespace, ownedTokenSecret(token, reference));
+        deps.log.info({ secret: token.secret }, `created the ${words.kind}'s ${words.token}`);
+      } catch (err) {
+        return {
+          ok: false,
+          message: `cannot create ${where} (${messageOf(err)}): ${words.without}. Check that the controller may create ` +
+            'Secrets (the chart grants it with reportStore.enabled)',
+        };
+      }
+  }
+  const warning = await ensureReaderSecret(deps, token.namespace, words.stored);
+  return warning ? { ok: true, warning } : { ok: true };
 }
 
 /**

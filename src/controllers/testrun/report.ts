@@ -14,11 +14,8 @@ import {
   reportTokenSecret,
   shardUploadPath,
 } from '../../contracts/report-store.ts';
-import { keyOf } from '../../runtime/resource.ts';
 import {
-  createSecret,
-  ensureReaderSecret,
-  messageOf,
+  ensureTokenSecrets,
   type OwnedToken,
   ownedTokenSecret,
   ownedTokenState,
@@ -46,7 +43,7 @@ export const tokenSecretState = (secret: SecretObject | undefined, run: KubeObje
   ownedTokenState(secret, run, uploadToken(run.metadata.namespace ?? '', run.metadata.name ?? ''));
 
 /** The status the controller computed, with status.reportURL as the report store wrote it (see withStoreField). */
-export const withReportURL = <T extends Record<string, unknown>>(next: T, stored: Record<string, unknown> | undefined): T =>
+export const withReportURL = <T extends Record<string, unknown>>(next: T, stored?: Record<string, unknown>) =>
   withStoreField(next, stored, 'reportURL');
 
 /** Where a run's runners upload, or why they cannot. */
@@ -62,30 +59,13 @@ export async function ensureReportSecrets(
   run: KubeObject,
   owner: OwnerReference,
 ): Promise<ReportSetup> {
-  const namespace = run.metadata.namespace ?? '';
-  const name = run.metadata.name ?? '';
-  const secretName = reportTokenSecret(name);
-  const where = `Secret ${secretName} in namespace ${namespace}`;
-  const without = 'its shards run without uploading their Playwright reports';
-  switch (tokenSecretState(deps.secrets.get(keyOf({ namespace, name: secretName })), run)) {
-    case 'foreign':
-      return {
-        ok: false,
-        message: `${where} is not this TestRun's upload token (left from a deleted run of the same name, or made by ` +
-          `hand): ${without}. Delete the Secret; runs started after that get a report`,
-      };
-    case 'missing':
-      try {
-        await createSecret(deps.rest, namespace, tokenSecret({ namespace, name, owner }));
-        deps.log.info({ secret: secretName }, 'created the run\'s report upload token');
-      } catch (err) {
-        return {
-          ok: false,
-          message: `cannot create ${where} (${messageOf(err)}): ${without}. Check that the controller may create ` +
-            'Secrets (the chart grants it with reportStore.enabled)',
-        };
-      }
-  }
-  const warning = await ensureReaderSecret(deps, namespace, 'the run\'s report');
-  return warning ? { ok: true, secret: secretName, warning } : { ok: true, secret: secretName };
+  const token = uploadToken(run.metadata.namespace ?? '', run.metadata.name ?? '');
+  const setup = await ensureTokenSecrets(deps, run, owner, token, {
+    kind: 'TestRun',
+    token: 'upload token',
+    without: 'its shards run without uploading their Playwright reports',
+    after: 'runs started after that get a report',
+    stored: 'the run\'s report',
+  });
+  return setup.ok ? { ...setup, secret: token.secret } : setup;
 }
