@@ -15,7 +15,8 @@ import { dependencyCachePath } from '../../../src/contracts/report-store.ts';
 import { FilesystemStorage } from '../../../src/reports/filesystem.ts';
 import { ReportMetrics } from '../../../src/reports/metrics.ts';
 import { Retention } from '../../../src/reports/retention.ts';
-import { ReportServer, type StoreState, UploadsInFlight } from '../../../src/reports/server.ts';
+import { ReportServer, type StoreState } from '../../../src/reports/server.ts';
+import { UploadsInFlight } from '../../../src/reports/uploads.ts';
 
 const uid = '5d1e0c3a-7b2f-4e8d-9c6a-1f2e3d4c5b6a';
 const key = `npm-node24-linux-x64-${'ab'.repeat(32)}`;
@@ -26,8 +27,12 @@ const runs: Record<string, RunView> = {
 const state: StoreState = {
   ready: true,
   run: (namespace, name) => (namespace === 'ci' ? runs[name] : undefined),
-  tokenSecret: (_ns, name) => ({ namespace: 'ci', name: `${name}-report`, runLabel: name, ownerUids: [uid], token: 'upload' }),
+  tokenSecret: (_ns, name) => ({ namespace: 'ci', name: `${name}-report`, ownerLabel: name, ownerUids: [uid], token: 'upload' }),
   isTokenOfOtherRun: () => false,
+  // No Tunnels: the session routes are not what this exercises.
+  tunnel: () => undefined,
+  sessionSecret: () => undefined,
+  isTokenOfOtherTunnel: () => false,
   readerToken: () => undefined,
 };
 
@@ -136,7 +141,7 @@ describe('the retention sweep', () => {
     const tenDaysAgo = new Date(Date.now() - 10 * day);
     utimesSync(join(root, ...cacheObjectKey('qa', old).split('/')), tenDaysAgo, tenDaysAgo);
     const retention = new Retention({
-      storage, runs: () => [], maxAgeMs: 7 * day, intervalMs: day, log: pino({ level: 'silent' }),
+      storage, runs: () => [], tunnels: () => [], maxAgeMs: 7 * day, intervalMs: day, log: pino({ level: 'silent' }),
     });
     await retention.sweep();
     expect(await storedSize(cacheObjectKey('qa', old))).toBeUndefined();
