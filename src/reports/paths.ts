@@ -44,7 +44,7 @@ export const isRunName = (s: string) => s.length <= 253 && DNS_SUBDOMAIN.test(s)
 export const isFileSegment = (s: string) => s.length <= 255 && FILE_SEGMENT.test(s);
 
 /** Decodes one segment; undefined when its percent-encoding is malformed. */
-function decodeSegment(raw: string): string | undefined {
+export function decodeSegment(raw: string): string | undefined {
   try {
     return decodeURIComponent(raw);
   } catch {

@@ -7,7 +7,7 @@
 // is no different from any other. Below that, `<namespace>/<tunnel>/<tunnel
 // uid>/<id>/<file>`: a re-created Tunnel of the same name starts empty.
 import { SESSION_FILES, SESSION_ID, type SessionFile, SESSIONS_PREFIX } from '../contracts/tunnel-session.ts';
-import { isNamespace, isRunName, type RunRef, type StoredRunRef, UID } from './paths.ts';
+import { decodeSegment, isNamespace, isRunName, type RunRef, type StoredRunRef, UID } from './paths.ts';
 
 const ROOT = '_sessions/';
 const FILES: readonly string[] = Object.values(SESSION_FILES);
@@ -19,14 +19,6 @@ export type SessionRequest =
   { kind: 'invalid'; reason: string } |
   { kind: 'unknown' };
 
-const decode = (raw: string) => {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
-};
-
 /**
  * What `rawUrl` asks for: `/sessions/<ns>/<tunnel>/` (the list, the slash
  * optional) or `/sessions/<ns>/<tunnel>/<id>/<file>`. The path is never
@@ -35,7 +27,7 @@ const decode = (raw: string) => {
 export function parseSessionRequest(rawUrl: string): SessionRequest {
   const rawPath = rawUrl.split('?', 1)[0] ?? '';
   if (!rawPath.startsWith(SESSIONS_PREFIX)) return { kind: 'unknown' };
-  const segments = rawPath.slice(SESSIONS_PREFIX.length).split('/').map(decode);
+  const segments = rawPath.slice(SESSIONS_PREFIX.length).split('/').map(decodeSegment);
   const [namespace, name, id, file] = segments;
   if (namespace === undefined || !isNamespace(namespace)) {
     return { kind: 'invalid', reason: 'the namespace in the path is not a valid namespace name' };

@@ -176,9 +176,15 @@ export class SessionRoutes {
     const found = await newestSessions(folders, limit, async (id) => {
       const object = await storage.get(sessionKey(tunnel, id, SESSION_FILES.record));
       if (!object) return undefined;
-      const parsed = SessionRecord.safeParse(JSON.parse((await buffer(object.body)).toString('utf8')));
-      if (!parsed.success) log.warn({ namespace: ref.namespace, name: ref.name, session: id }, 'a stored session record does not parse');
-      return parsed.success ? parsed.data : undefined;
+      const text = (await buffer(object.body)).toString('utf8');
+      let parsed: ReturnType<typeof SessionRecord.safeParse> | undefined;
+      try {
+        parsed = SessionRecord.safeParse(JSON.parse(text));
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed?.success) log.warn({ namespace: ref.namespace, name: ref.name, session: id }, 'a stored session record does not parse');
+      return parsed?.success ? parsed.data : undefined;
     });
     const listing: SessionListing = { sessions: found.map((f) => listedSession(f, publicUrl)) };
     const body = Buffer.from(JSON.stringify(listing));

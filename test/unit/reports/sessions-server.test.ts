@@ -1,19 +1,14 @@
 // The session routes over real HTTP on loopback, with the cluster's state
 // given as plain values and a real filesystem backend in a temporary folder.
 // (test/integration/sessions.test.ts runs them against the API server.)
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { type IncomingHttpHeaders, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionListing, SessionRecord } from '../../../src/contracts/tunnel-session.ts';
 import type { TunnelView } from '../../../src/reports/auth.ts';
-import { FilesystemStorage } from '../../../src/reports/filesystem.ts';
-import { ReportMetrics } from '../../../src/reports/metrics.ts';
-import { ReportServer, type StoreState } from '../../../src/reports/server.ts';
-import { UploadsInFlight } from '../../../src/reports/uploads.ts';
+import type { StoreState } from '../../../src/reports/server.ts';
+import { startTestStore, type TestStore } from './store-server.ts';
 
 const uid = '5d1e0c3a-7b2f-4e8d-9c6a-1f2e3d4c5b6a';
 const tunnels: Record<string, TunnelView> = {
@@ -39,10 +34,10 @@ const record = (id: string, start: string, extra: Partial<SessionRecord> = {}): 
   id, namespace: 'team', tunnel: 'dev', pool: 'chromium', pod: 'chromium-abc', protocol: 'cdp', client: 'cdp', start, ...extra,
 });
 
+let store: TestStore;
 let root: string;
-let metrics: ReportMetrics;
-let server: ReportServer;
 let port: number;
+const metrics = () => store.metrics;
 
 interface Answer { status: number; headers: IncomingHttpHeaders; text: string }
 function send(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer) {
@@ -61,27 +56,16 @@ const put = (path: string, token: string | undefined, body: Buffer) =>
   send('PUT', `/sessions/team/${path}`, token ? { authorization: `Bearer ${token}` } : {}, body);
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 async function counted(file: string, result: string): Promise<number> {
-  const { values } = await metrics.sessionUploads.get();
+  const { values } = await metrics().sessionUploads.get();
   return values.find((v) => v.labels.file === file && v.labels.result === result)?.value ?? 0;
 }
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'fw-sessions-server-'));
-  const storage = new FilesystemStorage(root);
-  await storage.init();
-  metrics = new ReportMetrics();
-  server = new ReportServer({
-    state, storage, metrics, uploads: new UploadsInFlight(), publicUrl: PUBLIC, maxUploadBytes: 1000, log: pino({ level: 'silent' }),
-  });
-  await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
-  port = (server.server.address() as AddressInfo).port;
+  store = await startTestStore({ state, publicUrl: PUBLIC, maxUploadBytes: 1000 });
+  ({ root, port } = store);
 });
 
-afterAll(() => {
-  server.server.close();
-  server.server.closeAllConnections();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => store.close());
 
 describe('session uploads', () => {
   it('stores a record and the recordings with the Tunnel\'s session token, under the Tunnel\'s uid', async () => {
