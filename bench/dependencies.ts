@@ -19,7 +19,8 @@ import { cachePrefix } from '../src/reports/cache-paths.ts';
 import { DEPENDENCY_CACHE_URL_ENV } from '../src/contracts/report-store.ts';
 import { FilesystemStorage } from '../src/reports/filesystem.ts';
 import { ReportMetrics } from '../src/reports/metrics.ts';
-import { ReportServer, UploadsInFlight } from '../src/reports/server.ts';
+import { ReportServer } from '../src/reports/server.ts';
+import { UploadsInFlight } from '../src/reports/uploads.ts';
 import { installDependencies } from '../src/runner/install.ts';
 
 const { values: flags } = parseArgs({ options: { repeats: { type: 'string', default: '3' } } });
@@ -36,8 +37,12 @@ async function emptyStore(name: string) {
     state: {
       ready: true,
       run: (namespace, run) => (namespace === 'ci' && run === 'bench' ? { namespace, name: run, uid, shards: 2, phase: 'Running' } : undefined),
-      tokenSecret: () => ({ namespace: 'ci', name: 'bench-report', runLabel: 'bench', ownerUids: [uid], token: 'upload' }),
+      tokenSecret: () => ({ namespace: 'ci', name: 'bench-report', ownerLabel: 'bench', ownerUids: [uid], token: 'upload' }),
       isTokenOfOtherRun: () => false,
+      // No Tunnels: the session routes are not what this exercises.
+      tunnel: () => undefined,
+      sessionSecret: () => undefined,
+      isTokenOfOtherTunnel: () => false,
       readerToken: () => undefined,
     },
     storage, metrics: new ReportMetrics(), uploads: new UploadsInFlight(), publicUrl: 'http://127.0.0.1', maxUploadBytes: 1 << 30, log,

@@ -4,6 +4,7 @@
 import { helpText } from './flags.ts';
 import { help as logsHelp, logsCommand } from './logs.ts';
 import { help as runHelp, runCommand } from './run.ts';
+import { help as sessionsHelp, sessionsCommand } from './sessions.ts';
 import { help as statusHelp, statusCommand } from './status.ts';
 import { help as tunnelHelp, tunnelCommand } from './tunnel.ts';
 
@@ -44,5 +45,11 @@ export const cliCommands: Record<string, CliCommand> = {
     synopsis: tunnelHelp.synopsis,
     usage: () => helpText(tunnelHelp),
     run: async (args) => exit(await tunnelCommand(args, { out: process.stdout, err: process.stderr })),
+  },
+  sessions: {
+    summary: 'list a Tunnel\'s recent sessions, their recordings and live views, from the report store',
+    synopsis: sessionsHelp.synopsis,
+    usage: () => helpText(sessionsHelp),
+    run: async (args) => exit(await sessionsCommand(args, { out: process.stdout })),
   },
 };

@@ -174,7 +174,7 @@ export function awaitsReport(run: TestRunObject): boolean {
 }
 
 /** `service/<name>` and its namespace and port, when `url` is a Service's in-cluster address. */
-function inClusterService(url: URL): { service: string; namespace: string; port: string } | undefined {
+export function inClusterService(url: URL): { service: string; namespace: string; port: string } | undefined {
   const match = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$/.exec(url.hostname);
   if (!match) return undefined;
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');

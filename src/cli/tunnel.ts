@@ -83,7 +83,7 @@ function cdpSnippet(tunnel: Tunnel, url: string): string[] {
 /** The Authorization header, as JavaScript, with the token read from the environment variable. */
 const auth = (variable: string) => `{ Authorization: \`Bearer \${process.env.${variable}}\` }`;
 
-function getTunnel(cluster: Cluster, name: string): Promise<Tunnel> {
+export function getTunnel(cluster: Cluster, name: string): Promise<Tunnel> {
   return cluster.getOrList<Tunnel>(TUNNEL, name, (names) =>
     `Tunnel ${name} not found in namespace ${cluster.namespace}` + (names.length > 0
       ? `; Tunnels there: ${names.join(', ')}`

@@ -17,7 +17,7 @@ export interface ControllerConfig {
   image: string;
   /** The gateway's external URL, which Tunnel status.url starts with; unset: status.url is the path alone. */
   gatewayUrl?: string;
-  /** The report store's URL as runner pods reach it; unset: runners upload no report. */
+  /** The report store's URL as runner pods reach it; unset: runners upload no report, Tunnels store no sessions. */
   reportStoreUrl?: string;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
@@ -55,7 +55,8 @@ export const controllerFlags = {
   'report-store-url': {
     type: 'string',
     help: `URL runner pods reach the report store at, e.g. ${REPORT_STORE_EXAMPLE}; ` +
-      `each shard uploads its Playwright report there (default: $${REPORT_STORE_URL_ENV}, else no reports)`,
+      'each shard uploads its Playwright report there, and each Tunnel gets a session token to store its sessions ' +
+      `with (default: $${REPORT_STORE_URL_ENV}, else no reports and no sessions stored)`,
   },
   'metrics-bind-address': { type: 'string', default: `:${CONTROLLER_METRICS_PORT}`, help: 'address of /metrics; 0 disables it' },
   'health-probe-bind-address': {

@@ -17,7 +17,7 @@ export const controllers = (config: ControllerConfig) => (registry: Registry): C
   testRunController({
     image: config.image, reportStoreUrl: config.reportStoreUrl, registry, networkPolicy: config.networkPolicy,
   }),
-  tunnelController({ gatewayUrl: config.gatewayUrl }),
+  tunnelController({ gatewayUrl: config.gatewayUrl, reportStoreUrl: config.reportStoreUrl }),
 ];
 
 /**

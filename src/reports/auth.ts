@@ -1,9 +1,11 @@
-// Pure: who may upload a shard's blob report, and who may read a report.
+// Pure: who may upload a shard's blob report or a Tunnel's session files,
+// and who may read a report or a session.
 // The server gathers what the informer caches hold and asks these functions;
 // they decide from plain values, so the unit tests state every rule.
 import { isFinishedPhase } from '../api/objects.ts';
 import { tokenMatches } from '../runtime/tokens.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, reportTokenSecret } from '../contracts/report-store.ts';
+import { SESSION_TOKEN_KEY, sessionTokenSecret } from '../contracts/tunnel-session.ts';
 import type { UploadFailure } from './metrics.ts';
 
 /** A TestRun as the store needs it. */
@@ -17,13 +19,21 @@ export interface RunView {
   completionTime?: string;
 }
 
-/** An upload-token Secret as the store needs it. */
+/** A Tunnel as the store needs it. */
+export interface TunnelView {
+  namespace: string;
+  name: string;
+  uid: string;
+  sessionsURL?: string;
+}
+
+/** A writer's token Secret (a run's upload token, a Tunnel's session token) as the store needs it. */
 export interface TokenSecretView {
   namespace: string;
   name: string;
-  /** The value of REPORT_TOKEN_LABEL. */
-  runLabel?: string;
-  /** uids of the TestRuns it has ownerReferences to. */
+  /** The value of the contract's label (REPORT_TOKEN_LABEL, SESSION_TOKEN_LABEL): its owner's name. */
+  ownerLabel?: string;
+  /** uids of the objects of the owner's kind it has ownerReferences to. */
   ownerUids: string[];
   token?: string;
 }
@@ -39,17 +49,49 @@ export interface Refusal {
 const challenge = { 'www-authenticate': 'Bearer realm="fleetwright-reports"' };
 
 /**
- * Whether `secret` is the upload-token Secret of exactly this incarnation of
- * the run: the contract's name, labelled with the run's name, and owned by
- * the TestRun with the current uid (a Secret left from a deleted run of the
- * same name is not).
+ * Whether `secret` is the token Secret of exactly this incarnation of its
+ * owner: the contract's name, labelled with the owner's name, and owned by
+ * the object with the current uid (a Secret left from a deleted object of
+ * the same name is not).
  */
-export function isTokenSecretOf(secret: TokenSecretView, run: RunView): boolean {
-  return secret.namespace === run.namespace &&
-    secret.name === reportTokenSecret(run.name) &&
-    secret.runLabel === run.name &&
-    secret.ownerUids.includes(run.uid) &&
+function isSecretOf(secret: TokenSecretView, owner: Pick<TunnelView, 'namespace' | 'name' | 'uid'>, name: string): boolean {
+  return secret.namespace === owner.namespace &&
+    secret.name === name &&
+    secret.ownerLabel === owner.name &&
+    secret.ownerUids.includes(owner.uid) &&
     secret.token !== undefined;
+}
+
+export const isTokenSecretOf = (secret: TokenSecretView, run: RunView) =>
+  isSecretOf(secret, run, reportTokenSecret(run.name));
+
+/** What a writer's token is checked against. */
+interface WriterToken {
+  /** `TestRun ns/name`, `Tunnel ns/name`: who is written to. */
+  ref: string;
+  /** The bearer token sent; undefined when none. */
+  token?: string;
+  /** The valid token; undefined when the Secret is missing or not the owner's. */
+  valid?: string;
+  /** Whether `token` is the valid token of another owner of the same kind (then 403, not 401). */
+  ofOther: (token: string) => boolean;
+  /** How to send the right one, for the 401 without a token. */
+  hint: string;
+  /** `TestRun`, `Tunnel`. */
+  kind: string;
+}
+
+/** 401 no or wrong token, 403 another's token; undefined when the token is the owner's own. */
+function checkWriterToken(w: WriterToken): Refusal | undefined {
+  if (w.token === undefined) {
+    return { status: 401, failure: 'unauthorized', message: `send ${w.hint} as Authorization: Bearer <token>`, headers: challenge };
+  }
+  if (w.valid !== undefined && tokenMatches(w.token, w.valid)) return undefined;
+  if (w.ofOther(w.token)) {
+    return { status: 403, failure: 'forbidden', message: `this token is another ${w.kind}'s: it may not upload to ${w.ref}` };
+  }
+  const which = w.kind === 'TestRun' ? 'upload' : 'session';
+  return { status: 401, failure: 'unauthorized', message: `wrong ${which} token for ${w.ref}`, headers: challenge };
 }
 
 export interface UploadInput {
@@ -70,26 +112,18 @@ export type UploadDecision = { ok: true; run: RunView } | ({ ok: false } & Refus
 
 /** 404 unknown run, 401 no or wrong token, 403 another run's token, 409 finished, 400 index out of range. */
 export function authorizeUpload(input: UploadInput): UploadDecision {
-  const { run, token } = input;
+  const { run } = input;
   const ref = `TestRun ${input.namespace}/${input.name}`;
   if (!run) return { ok: false, status: 404, failure: 'not_found', message: `${ref} not found` };
-  if (token === undefined) {
-    return {
-      ok: false,
-      status: 401,
-      failure: 'unauthorized',
-      message: `send the run's upload token (Secret ${reportTokenSecret(run.name)}, key ${REPORT_TOKEN_KEY}) ` +
-        'as Authorization: Bearer <token>',
-      headers: challenge,
-    };
-  }
-  const secret = input.secret && isTokenSecretOf(input.secret, run) ? input.secret : undefined;
-  if (!secret?.token || !tokenMatches(token, secret.token)) {
-    if (input.tokenOfOtherRun(token)) {
-      return { ok: false, status: 403, failure: 'forbidden', message: `this token is another TestRun's: it may not upload to ${ref}` };
-    }
-    return { ok: false, status: 401, failure: 'unauthorized', message: `wrong upload token for ${ref}`, headers: challenge };
-  }
+  const refusal = checkWriterToken({
+    ref,
+    kind: 'TestRun',
+    token: input.token,
+    valid: input.secret && isTokenSecretOf(input.secret, run) ? input.secret.token : undefined,
+    ofOther: input.tokenOfOtherRun,
+    hint: `the run's upload token (Secret ${reportTokenSecret(run.name)}, key ${REPORT_TOKEN_KEY})`,
+  });
+  if (refusal) return { ok: false, ...refusal };
   if (isFinishedPhase(run.phase)) {
     return {
       ok: false,
@@ -107,6 +141,37 @@ export function authorizeUpload(input: UploadInput): UploadDecision {
     };
   }
   return { ok: true, run };
+}
+
+export interface SessionUploadInput {
+  namespace: string;
+  name: string;
+  /** The Tunnel in the cache; undefined when there is none. */
+  tunnel?: TunnelView;
+  token?: string;
+  /** The Secret sessionTokenSecret(name) in the Tunnel's namespace, if cached. */
+  secret?: TokenSecretView;
+  /** Whether `token` is the session token of some other Tunnel (then 403, not 401). */
+  tokenOfOtherTunnel: (token: string) => boolean;
+}
+
+export type SessionUploadDecision = { ok: true; tunnel: TunnelView } | ({ ok: false } & Refusal);
+
+/** 404 unknown Tunnel, 401 no or wrong token, 403 another Tunnel's token. */
+export function authorizeSessionUpload(input: SessionUploadInput): SessionUploadDecision {
+  const { tunnel } = input;
+  const ref = `Tunnel ${input.namespace}/${input.name}`;
+  if (!tunnel) return { ok: false, status: 404, failure: 'not_found', message: `${ref} not found` };
+  const secret = sessionTokenSecret(tunnel.name);
+  const refusal = checkWriterToken({
+    ref,
+    kind: 'Tunnel',
+    token: input.token,
+    valid: input.secret && isSecretOf(input.secret, tunnel, secret) ? input.secret.token : undefined,
+    ofOther: input.tokenOfOtherTunnel,
+    hint: `the Tunnel's session token (Secret ${secret}, key ${SESSION_TOKEN_KEY})`,
+  });
+  return refusal ? { ok: false, ...refusal } : { ok: true, tunnel };
 }
 
 export type ReadDecision = { ok: true; setCookie: boolean } | ({ ok: false } & Refusal);
@@ -129,8 +194,8 @@ export function authorizeRead(input: {
     return {
       ok: false,
       status: 401,
-      message: `reports of namespace ${input.namespace} need its read token: the ${where}; ` +
-        'open the report with ?token=<token> or send Authorization: Bearer <token>',
+      message: `reports and sessions of namespace ${input.namespace} need its read token: the ${where}; ` +
+        'open the URL with ?token=<token> or send Authorization: Bearer <token>',
       headers: challenge,
     };
   }

@@ -4,7 +4,7 @@
 // a prefix no namespace can have (a DNS label has no `_`), so the reports'
 // retention never mistakes them for a run's files.
 import { DEPENDENCIES_PREFIX, DEPENDENCY_CACHE_KEY } from '../contracts/report-store.ts';
-import { isFileSegment, isNamespace, isRunName, type RunRef } from './paths.ts';
+import { decodeSegment, isFileSegment, isNamespace, isRunName, type RunRef } from './paths.ts';
 import type { StoredObject } from './storage.ts';
 
 const ROOT = '_dependencies/';
@@ -15,19 +15,11 @@ export type CacheRequest =
   { kind: 'invalid'; reason: string } |
   { kind: 'unknown' };
 
-const decode = (raw: string) => {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
-};
-
 /** What `rawUrl` asks for under `/dependencies/<namespace>/<testrun>/<key>`. */
 export function parseCacheRequest(rawUrl: string): CacheRequest {
   const rawPath = rawUrl.split('?', 1)[0] ?? '';
   if (!rawPath.startsWith(DEPENDENCIES_PREFIX)) return { kind: 'unknown' };
-  const segments = rawPath.slice(DEPENDENCIES_PREFIX.length).split('/').map(decode);
+  const segments = rawPath.slice(DEPENDENCIES_PREFIX.length).split('/').map(decodeSegment);
   const [namespace, name, key] = segments;
   if (segments.length !== 3 || namespace === undefined || name === undefined || key === undefined) {
     return { kind: 'invalid', reason: 'dependency cache entries are at /dependencies/<namespace>/<testrun>/<key>' };

@@ -82,16 +82,17 @@ export function fileHeaders(path: string, size: number): Record<string, string> 
 export const READ_COOKIE = 'fleetwright-report-token';
 
 /**
- * The read token as a cookie for the namespace's reports only: HttpOnly (no
- * script reads it), SameSite=Strict (no other site's page sends it), Secure
- * when the store is served over https. `publicUrl` gives the path the
- * browser sees (a store behind a path prefix).
+ * The read token as a cookie for the namespace's reports (or sessions:
+ * `area` is REPORTS_PREFIX or SESSIONS_PREFIX) only: HttpOnly (no script
+ * reads it), SameSite=Strict (no other site's page sends it), Secure when
+ * the store is served over https. `publicUrl` gives the path the browser
+ * sees (a store behind a path prefix).
  */
-export function readCookie(publicUrl: string, namespace: string, token: string): string {
+export function readCookie(publicUrl: string, area: string, namespace: string, token: string): string {
   const url = new URL(publicUrl);
   return [
     `${READ_COOKIE}=${encodeURIComponent(token)}`,
-    `Path=${url.pathname.replace(/\/+$/, '')}/reports/${namespace}/`,
+    `Path=${url.pathname.replace(/\/+$/, '')}${area}${namespace}/`,
     'HttpOnly',
     'SameSite=Strict',
     ...(url.protocol === 'https:' ? ['Secure'] : []),

@@ -1,6 +1,8 @@
 // `fleetwright report-store`: takes the shards' blob reports, merges each
 // finished TestRun's into one HTML report, serves it, and deletes reports
-// with their runs. One replica: the filesystem backend has one writer, and
+// with their runs; keeps, lists and serves Tunnels' sessions the same way
+// (sessions-server.ts) and writes each Tunnel's status.sessionsURL. One
+// replica: the filesystem backend has one writer, and
 // merges are queued one at a time. Its own process rather than part of the
 // gateway, which scales out on the latency-sensitive path.
 import type { AddressInfo } from 'node:net';
@@ -14,8 +16,10 @@ import { Merger } from './merger.ts';
 import { ReportMetrics } from './metrics.ts';
 import { Retention } from './retention.ts';
 import { S3Storage } from './s3.ts';
-import { ReportServer, UploadsInFlight } from './server.ts';
-import { ReportState, runView } from './state.ts';
+import { ReportServer } from './server.ts';
+import { UploadsInFlight } from './uploads.ts';
+import { SessionsURLWriter } from './sessions-url.ts';
+import { ReportState, runView, tunnelView } from './state.ts';
 import type { ReportStorage } from './storage.ts';
 
 async function openStorage(config: ReportStoreConfig): Promise<ReportStorage> {
@@ -61,6 +65,7 @@ export function runReportStore(config: ReportStoreConfig): Promise<RunningProces
       const retention = new Retention({
         storage,
         runs: () => state.allRuns(),
+        tunnels: () => state.allTunnels(),
         namespace: config.watchNamespace,
         maxAgeMs: config.maxAgeMs,
         intervalMs: config.sweepIntervalMs,
@@ -72,6 +77,21 @@ export function runReportStore(config: ReportStoreConfig): Promise<RunningProces
         onDelete: (obj) => {
           const run = runView(obj);
           if (run) retention.deleted(run);
+        },
+      });
+
+      const sessionsURLs = new SessionsURLWriter({
+        tunnel: (ns, name) => state.tunnel(ns, name),
+        rest,
+        publicUrl: config.publicUrl,
+        log,
+      });
+      state.tunnels.addHandler({
+        onAdd: (obj) => sessionsURLs.consider(tunnelView(obj)),
+        onUpdate: (_old, obj) => sessionsURLs.consider(tunnelView(obj)),
+        onDelete: (obj) => {
+          const tunnel = tunnelView(obj);
+          if (tunnel) retention.tunnelDeleted(tunnel);
         },
       });
 
@@ -97,6 +117,7 @@ export function runReportStore(config: ReportStoreConfig): Promise<RunningProces
         async start() {
           await state.start();
           merger.start();
+          sessionsURLs.start();
           retention.start();
           log.info('caches synced; merging and sweeping');
         },
@@ -104,7 +125,9 @@ export function runReportStore(config: ReportStoreConfig): Promise<RunningProces
           log.info({ signal, uploads: uploads.total }, 'shutting down');
           await reports.drain(20_000);
           // A merge in progress is not waited for: the next start merges that run again.
-          await Promise.all([Promise.race([merger.stop(), sleep(5_000)]), retention.stop(), state.stop()]);
+          await Promise.all([
+            Promise.race([merger.stop(), sleep(5_000)]), sessionsURLs.stop(), retention.stop(), state.stop(),
+          ]);
           if (storage instanceof S3Storage) storage.destroy();
         },
       };

@@ -9,12 +9,13 @@ import { TEST_RUN } from '../api/resources.ts';
 import { objectPath, parseKey } from '../runtime/resource.ts';
 import { isNotFound, type RestClient, statusCode } from '../runtime/rest.ts';
 import { ExponentialBackoff, WorkQueue } from '../runtime/workqueue.ts';
+import { processQueue } from './queue-loop.ts';
 import type { RunView } from './auth.ts';
 import { reportPath } from '../contracts/report-store.ts';
 import { mergeAction, mergeRun } from './merge.ts';
 import type { ReportMetrics } from './metrics.ts';
 import { runPrefix } from './paths.ts';
-import type { UploadsInFlight } from './server.ts';
+import type { UploadsInFlight } from './uploads.ts';
 import type { ReportStorage } from './storage.ts';
 
 export interface MergerDeps {
@@ -52,20 +53,8 @@ export class Merger {
   }
 
   start(): void {
-    this.loop ??= (async () => {
-      for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
-        try {
-          await this.process(key);
-          this.queue.forget(key);
-        } catch (err) {
-          const retryInMs = this.queue.backoff.when(key);
-          this.deps.log.error({ ...parseKey(key), err: String(err), retryInMs }, 'could not merge the report; retrying');
-          this.queue.addAfter(key, retryInMs);
-        } finally {
-          this.queue.done(key);
-        }
-      }
-    })();
+    this.loop ??= processQueue(this.queue, (key) => this.process(key), (key, err, retryInMs) =>
+      this.deps.log.error({ ...parseKey(key), err: String(err), retryInMs }, 'could not merge the report; retrying'));
   }
 
   /** Takes no more runs; the merge in progress finishes (or the next start does it again). */

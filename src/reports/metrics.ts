@@ -15,6 +15,10 @@ export type UploadFailure =
 export const CACHE_RESULTS = ['hit', 'miss', 'stored', 'refused'] as const;
 export type CacheResult = (typeof CACHE_RESULTS)[number];
 
+/** The `file` label of fleetwright_session_uploads_total: SESSION_FILES' keys, never a session id. */
+export const SESSION_FILE_LABELS = ['record', 'video', 'log'] as const;
+export type SessionFileLabel = (typeof SESSION_FILE_LABELS)[number];
+
 /** The report store's metrics, beside every process's. */
 export class ReportMetrics extends ProcessMetrics {
   readonly bytes = new Counter({
@@ -48,10 +52,29 @@ export class ReportMetrics extends ProcessMetrics {
     registers: [this.registry],
   });
 
+  readonly sessionUploads = new Counter({
+    name: 'fleetwright_session_uploads_total',
+    help: 'Tunnel session files PUT by gateways and browser agents, by file (record, video, log) and result: stored, ' +
+      'or why it was refused or lost (bad_request, not_found, unauthorized, forbidden, too_large, aborted, storage_error).',
+    labelNames: ['file', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sessionBytes = new Counter({
+    name: 'fleetwright_session_bytes_total',
+    help: 'Tunnel session bytes moved: files received from gateways and agents (upload) and sent to readers (serve).',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     super();
     // Every direction and reason from the start, so rate() and alerts see a 0 rather than no series.
-    for (const direction of ['upload', 'serve']) this.bytes.inc({ direction }, 0);
+    for (const direction of ['upload', 'serve']) {
+      this.bytes.inc({ direction }, 0);
+      this.sessionBytes.inc({ direction }, 0);
+    }
+    for (const file of SESSION_FILE_LABELS) this.sessionUploads.inc({ file, result: 'stored' }, 0);
     for (const result of CACHE_RESULTS) this.dependencyCacheRequests.inc({ result }, 0);
   }
 }

@@ -17,7 +17,7 @@ const FILE_SEGMENT = /^[A-Za-z0-9_@+~-][A-Za-z0-9._@+~-]*$/;
  * purpose: the retention sweep deletes what has this shape and no TestRun,
  * so little else in a shared bucket can look like a report.
  */
-const UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Shard numbers are 1..100 (TestRun spec.shards). */
 const SHARD_INDEX = /^[1-9][0-9]{0,2}$/;
 
@@ -44,7 +44,7 @@ export const isRunName = (s: string) => s.length <= 253 && DNS_SUBDOMAIN.test(s)
 export const isFileSegment = (s: string) => s.length <= 255 && FILE_SEGMENT.test(s);
 
 /** Decodes one segment; undefined when its percent-encoding is malformed. */
-function decodeSegment(raw: string): string | undefined {
+export function decodeSegment(raw: string): string | undefined {
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -135,9 +135,17 @@ export function htmlKey(run: StoredRunRef, path: string): string {
   return key;
 }
 
-/** The TestRun a stored key belongs to; undefined for keys that do not have the `<ns>/<name>/<uid>/...` shape. */
+/** What a run's prefix holds: its shards' blobs and its merged report. */
+const RUN_FOLDERS = ['blobs', 'html'];
+
+/**
+ * The TestRun a stored key belongs to; undefined for keys that do not have
+ * the `<ns>/<name>/<uid>/{blobs,html}/...` shape (a Tunnel's sessions, under
+ * `_sessions/`, never have it: session-paths.ts).
+ */
 export function runOfKey(key: string): StoredRunRef | undefined {
-  const [namespace = '', name = '', uid = '', ...rest] = key.split('/');
-  if (rest.length === 0 || !isNamespace(namespace) || !isRunName(name) || !UID.test(uid)) return undefined;
+  const [namespace = '', name = '', uid = '', folder = '', ...rest] = key.split('/');
+  if (rest.length === 0 || !RUN_FOLDERS.includes(folder)) return undefined;
+  if (!isNamespace(namespace) || !isRunName(name) || !UID.test(uid)) return undefined;
   return { namespace, name, uid };
 }

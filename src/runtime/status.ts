@@ -16,17 +16,20 @@ function nameOf(obj: KubeObject): { namespace?: string; name: string } {
  * exactly that (a field it no longer sets is removed, where a merge patch
  * would leave it stale), needs no resourceVersion (a concurrent spec edit
  * causes no 409), and records which manager owns each field. Forced, as
- * controllers should: the status is the controller's alone.
+ * controllers should: the status is the controller's alone. Another process
+ * that writes a field of it (the report store's status.sessionsURL) passes
+ * a `manager` of its own, so the controller's applies do not remove it.
  */
 export function applyStatus<T extends KubeObject>(
   rest: RestClient,
   type: ResourceType,
   obj: KubeObject,
   status: Record<string, unknown>,
+  manager = fieldManager,
 ): Promise<T> {
   const { namespace, name } = nameOf(obj);
   const body = { apiVersion: type.apiVersion, kind: type.kind, metadata: { name, namespace }, status };
-  return rest.apply<T>(objectPath(type, { namespace, name }, 'status'), body, fieldManager);
+  return rest.apply<T>(objectPath(type, { namespace, name }, 'status'), body, manager);
 }
 
 /**

@@ -379,6 +379,9 @@ spec: { poolRef: { name: pool }, source: { configMap: { name: suite } }, shards:
     ['report-store', 'create', 'secrets'],
     ['report-store', 'patch', 'testruns.fleetwright.dev'],
     ['report-store', 'delete', 'testruns.fleetwright.dev'],
+    ['report-store', 'patch', 'tunnels.fleetwright.dev'],
+    ['report-store', 'update', 'tunnels.fleetwright.dev/status'],
+    ['report-store', 'delete', 'tunnels.fleetwright.dev'],
     ['report-store', 'create', 'pods'],
   ] as [Component, string, string][])('never lets the %s %s %s', (component, verb, resource) => {
     const result = kubectl(['auth', 'can-i', verb, resource, '-n', system.name, `--as=${serviceAccount(release, component)}`]);

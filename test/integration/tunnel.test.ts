@@ -191,4 +191,21 @@ describe('the Tunnel controller', () => {
     expect(deleted.status).toBe(0);
     await waitForReason('second', 'NoGateway');
   });
+
+  it('says that a Tunnel asking for recordings gets none without a report store, and serves it all the same', async () => {
+    const spec = '{ poolRefs: [{ name: chromium }], auth: { secretRef: { name: token } }, recording: { video: OnAbnormalClose } }';
+    apply(tunnelManifest('recorded', spec));
+    const recorded = await waitForTunnel('recorded', 'the Recording condition', (t) =>
+      Boolean(t.status?.conditions?.some((c) => c.type === 'Recording')));
+    expect(recorded.status?.conditions?.find((c) => c.type === 'Recording')).toMatchObject({
+      status: 'False',
+      reason: 'NoReportStore',
+      message: expect.stringContaining('Set --report-store-url on the controller') as string,
+    });
+    // Nothing about recording keeps it from being served.
+    expect(ready(recorded)?.reason).toBe('NoGateway');
+    // This controller has no report store: it makes no session token.
+    const token = await rest().get(`/api/v1/namespaces/${ns.name}/secrets/recorded-sessions`).catch((e: unknown) => e);
+    expect(statusCode(token)).toBe(404);
+  });
 });

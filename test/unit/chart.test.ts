@@ -211,11 +211,13 @@ describe('the Helm chart', () => {
       .toEqual(['fleetwright-controller: list,watch', 'fleetwright-gateway: list,watch']);
   });
 
-  it('gives the report store only what it uses: runs to watch, their status.reportURL to write, tokens to watch', () => {
+  it('gives the report store only what it uses: runs and Tunnels to watch, their status URLs to write, tokens to watch', () => {
     const role = find(template(), 'ClusterRole', 'fleetwright-report-store');
     expect(role.rules?.map((r) => `${r.apiGroups.join(',') || 'core'} ${r.resources.join(',')}: ${r.verbs.join(',')}`)).toEqual([
       'fleetwright.dev testruns: list,watch',
       'fleetwright.dev testruns/status: patch',
+      'fleetwright.dev tunnels: list,watch',
+      'fleetwright.dev tunnels/status: patch',
       'core secrets: list,watch',
     ]);
   });

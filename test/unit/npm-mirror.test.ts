@@ -14,7 +14,8 @@ import { startNpmMirror, stopNpmMirror } from '../../hack/lib/npm-mirror.ts';
 import { DEPENDENCY_CACHE_URL_ENV } from '../../src/contracts/report-store.ts';
 import { FilesystemStorage } from '../../src/reports/filesystem.ts';
 import { ReportMetrics } from '../../src/reports/metrics.ts';
-import { ReportServer, UploadsInFlight } from '../../src/reports/server.ts';
+import { ReportServer } from '../../src/reports/server.ts';
+import { UploadsInFlight } from '../../src/reports/uploads.ts';
 import { installDependencies } from '../../src/runner/install.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -44,8 +45,12 @@ beforeAll(async () => {
       run: (namespace, name) => (namespace === 'ci' && name === 'checkout'
         ? { namespace, name, uid, shards: 2, phase: 'Running' }
         : undefined),
-      tokenSecret: () => ({ namespace: 'ci', name: 'checkout-report', runLabel: 'checkout', ownerUids: [uid], token: 'upload' }),
+      tokenSecret: () => ({ namespace: 'ci', name: 'checkout-report', ownerLabel: 'checkout', ownerUids: [uid], token: 'upload' }),
       isTokenOfOtherRun: () => false,
+      // No Tunnels: the session routes are not what this exercises.
+      tunnel: () => undefined,
+      sessionSecret: () => undefined,
+      isTokenOfOtherTunnel: () => false,
       readerToken: () => undefined,
     },
     storage, metrics, uploads: new UploadsInFlight(), publicUrl: 'http://127.0.0.1', maxUploadBytes: 256 * 1024 * 1024, log,

@@ -55,6 +55,8 @@ describe('schema defaults', () => {
       idleTimeoutSeconds: 300,
       maxSessionSeconds: 3600,
       queueTimeoutSeconds: 30,
+      recording: { video: 'Never', log: 'Never' },
+      liveView: { takeover: false },
     });
   });
 });

@@ -1,18 +1,23 @@
 // The Tunnel controller: reports where a Tunnel is served, whether it can be
 // (its pools, its Secret, its path, a gateway), the Playwright versions it
-// serves, and its connections over all gateway replicas; and deletes the
-// heartbeat Lease of a dead replica once every Tunnel has folded its counts.
-// Decisions are plan.ts's; this file reads the cache and applies them.
+// serves, and its connections over all gateway replicas; with a report store,
+// gives it its session token (sessions.ts) and says whether its recordings
+// are stored; and deletes the heartbeat Lease of a dead replica once every
+// Tunnel has folded its counts. Decisions are plan.ts's; this file reads the
+// cache and applies them.
 import { LEASE, SECRET, type SecretObject } from '../../api/builtin.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import type { BrowserPoolObject, TunnelObject } from '../../api/objects.ts';
 import { type Tunnel, TunnelResource, tunnelPath } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
 import { GATEWAY_REPLICA_LABEL, type TunnelCounts } from '../../contracts/gateway-heartbeat.ts';
+import { REPORT_READER_SECRET } from '../../contracts/report-store.ts';
+import { SESSION_TOKEN_LABEL } from '../../contracts/tunnel-session.ts';
 import { isReplicaAlive, type ReplicaLease, replicaExpiry, reportOf } from '../../leasing/gateways.ts';
 import { findCondition } from '../../runtime/conditions.ts';
 import type { Controller } from '../../runtime/controller.ts';
 import { defineReconciler, type Outcome, type Pass } from '../../runtime/reconciler.ts';
+import { controllerReference } from '../../runtime/owners.ts';
 import { keyOf, objectKey, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { isConflict, isNotFound } from '../../runtime/rest.ts';
 import { BROWSER_POOL, TUNNEL } from '../../api/resources.ts';
@@ -21,9 +26,12 @@ import {
   type PathClaim,
   pathHolder,
   type PoolView,
+  type Readiness,
+  type SessionStorage,
   tunnelStatus,
   tunnelUrl,
 } from './plan.ts';
+import { ensureSessionSecrets } from './sessions.ts';
 
 /** Looks at a replica just after its Lease would expire: timers and clocks are not exact to the millisecond. */
 const EXPIRY_MARGIN_MS = 100;
@@ -35,6 +43,8 @@ const storedSpec = (obj: KubeObject): StoredSpec => (obj as TunnelObject).spec ?
 export interface TunnelOptions {
   /** The gateway's external URL (scheme and host); status.url is it plus the Tunnel's path. */
   gatewayUrl?: string;
+  /** The report store's URL (--report-store-url); unset: sessions are not stored. */
+  reportStoreUrl?: string;
   now?: () => Date;
 }
 
@@ -64,12 +74,19 @@ export function tunnelController(options: TunnelOptions): Controller {
   const listsPool = (pool: KubeObject) => (spec: StoredSpec) =>
     (spec.poolRefs ?? []).some((ref) => ref.name === pool.metadata.name);
   const namesSecret = (secret: KubeObject) => (spec: StoredSpec) => spec.auth?.secretRef?.name === secret.metadata.name;
+  // With a report store: a session token or reader Secret deleted by hand is made again.
+  const sessionSecret = (secret: KubeObject) => {
+    if (!options.reportStoreUrl) return [];
+    if (secret.metadata.name === REPORT_READER_SECRET) return inNamespace(secret, () => true);
+    const tunnel = secret.metadata.labels?.[SESSION_TOKEN_LABEL];
+    return tunnel ? [{ namespace: secret.metadata.namespace ?? '', name: tunnel }] : [];
+  };
   return defineReconciler<TunnelObject>({
     name: 'tunnel',
     for: TUNNEL,
     watches: [
       { type: BROWSER_POOL, map: (pool) => inNamespace(pool, listsPool(pool)) },
-      { type: SECRET, map: (secret) => inNamespace(secret, namesSecret(secret)) },
+      { type: SECRET, map: (secret) => [...inNamespace(secret, namesSecret(secret)), ...sessionSecret(secret)] },
       // A Tunnel that leaves a path, or claims one, changes who holds it.
       {
         type: TUNNEL,
@@ -83,7 +100,7 @@ export function tunnelController(options: TunnelOptions): Controller {
     setup: (cache) => {
       tunnels = () => cache(TUNNEL).list();
     },
-    reconcile: (tunnel, pass) => reconcileTunnel(tunnel, pass, options.gatewayUrl),
+    reconcile: (tunnel, pass) => reconcileTunnel(tunnel, pass, options),
     // A deleted Tunnel's dead replicas still fold and go.
     gone: async (pass) => {
       const replicas = replicasOf(pass);
@@ -94,30 +111,43 @@ export function tunnelController(options: TunnelOptions): Controller {
 }
 
 /** The status of where the Tunnel is served and its connections; then the dead replicas folded everywhere go. */
-async function reconcileTunnel(cached: TunnelObject, pass: Pass, gatewayUrl: string | undefined): Promise<Outcome> {
+async function reconcileTunnel(cached: TunnelObject, pass: Pass, options: TunnelOptions): Promise<Outcome> {
   const replicas = replicasOf(pass);
   const parsed = parseResource(TunnelResource, cached);
-  const { status, ready } = tunnelStatus({
+  const { status, ready, recording } = tunnelStatus({
     previous: cached.status,
     generation: cached.metadata.generation,
-    observed: parsed.ok ? observe(pass, parsed.value, replicas, gatewayUrl) : { invalid: parsed.message },
+    observed: parsed.ok ? observe(pass, parsed.value, replicas, options.gatewayUrl) : { invalid: parsed.message },
     replicas,
+    sessions: parsed.ok ? await sessionStorage(pass, cached, options.reportStoreUrl) : { store: false },
     now: pass.now,
   });
-  const before = findCondition(cached.status?.conditions, 'Ready');
+  const before = (type: string) => findCondition(cached.status?.conditions, type)?.reason;
   return {
     status,
     afterStatus: async (written) => {
-      if (written && before?.reason !== ready.reason) {
-        const type = ready.status === 'True' ? 'Normal' : 'Warning';
-        if (type === 'Normal') pass.log.info({ reason: ready.reason }, ready.message);
-        else pass.log.warn({ reason: ready.reason }, ready.message);
-        await pass.events.emit(cached, { type, reason: ready.reason, action: 'Reconcile', note: ready.message });
-      }
+      if (written && before('Ready') !== ready.reason) await announce(pass, cached, ready);
+      if (written && recording && before('Recording') !== recording.reason) await announce(pass, cached, recording);
       await deleteFoldedReplicas(pass, replicas);
     },
     ...nextLook(replicas, pass.now),
   };
+}
+
+/** A condition that changed, said in the log and as an Event, in the same words. */
+async function announce(pass: Pass, tunnel: TunnelObject, condition: Readiness): Promise<void> {
+  const type = condition.status === 'True' ? 'Normal' : 'Warning';
+  if (type === 'Normal') pass.log.info({ reason: condition.reason }, condition.message);
+  else pass.log.warn({ reason: condition.reason }, condition.message);
+  await pass.events.emit(tunnel, { type, reason: condition.reason, action: 'Reconcile', note: condition.message });
+}
+
+/** With a report store, the Tunnel's session token and the namespace's reader Secret, made when missing. */
+async function sessionStorage(pass: Pass, tunnel: TunnelObject, storeUrl: string | undefined): Promise<SessionStorage> {
+  if (!storeUrl) return { store: false };
+  const deps = { rest: pass.rest, secrets: pass.cache<SecretObject>(SECRET), log: pass.log };
+  const setup = await ensureSessionSecrets(deps, tunnel, controllerReference(tunnel));
+  return { store: true, problem: setup.ok ? setup.warning : setup.message };
 }
 
 /** Looks again just after the first live replica would expire. */

@@ -4,7 +4,8 @@
 import type { SecretObject } from '../../api/builtin.ts';
 import { type BrowserPoolStatus, type Tunnel, tunnelPath, type TunnelStatus } from '../../api/v1alpha1/index.ts';
 import type { TunnelCounts } from '../../contracts/gateway-heartbeat.ts';
-import { type ConditionUpdate, setCondition } from '../../runtime/conditions.ts';
+import { type ConditionUpdate, removeCondition, setCondition } from '../../runtime/conditions.ts';
+import { withStoreField } from '../store-secrets.ts';
 
 /** One replica's counts for one Tunnel, as status.gateways records them. */
 export interface GatewayCount {
@@ -148,8 +149,35 @@ export function tunnelReadiness(o: TunnelObservation): Readiness {
   return { status: 'True', reason: 'Serving', message: `serving at ${o.url} through ${o.liveReplicas} gateway replica(s)` };
 }
 
+/** The controller flag without which sessions are not stored, as the Recording condition names it. */
+export const REPORT_STORE_FLAG = '--report-store-url';
+
+/**
+ * Where the Tunnel's sessions go: nowhere (the controller has no report
+ * store), or the report store, with `problem` saying why the session token
+ * or the reader Secret could not be had.
+ */
+export type SessionStorage = { store: false } | { store: true; problem?: string };
+
+/**
+ * The Recording condition, for a Tunnel whose spec.recording keeps
+ * anything; undefined (no condition) for one that records nothing. Not
+ * recording never stops the Tunnel from serving: Ready says nothing of it.
+ */
+export function recordingCondition(tunnel: Pick<Tunnel, 'spec'>, storage: SessionStorage): Readiness | undefined {
+  const { video, log } = tunnel.spec.recording;
+  if (video === 'Never' && log === 'Never') return undefined;
+  if (!storage.store) {
+    return notReady('NoReportStore', 'spec.recording asks for recordings, but the controller has no report store: ' +
+      `sessions are served but neither recorded nor listed. Set ${REPORT_STORE_FLAG} on the controller ` +
+      '(the chart: reportStore.enabled=true)');
+  }
+  if (storage.problem) return notReady('SessionTokenUnavailable', storage.problem);
+  return { status: 'True', reason: 'Recording', message: 'sessions and the recordings spec.recording keeps go to the report store' };
+}
+
 /** What the next status is computed from of the stored one. */
-export type TunnelStatusView = Pick<TunnelStatus, 'gateways' | 'totalConnections' | 'conditions'>;
+export type TunnelStatusView = Pick<TunnelStatus, 'gateways' | 'totalConnections' | 'conditions' | 'sessionsURL'>;
 
 /**
  * The whole next status. A Tunnel whose stored spec fails the schema
@@ -161,18 +189,25 @@ export function tunnelStatus(input: {
   generation: number | undefined;
   observed: TunnelObservation | { invalid: string };
   replicas: readonly ReplicaCounts[];
+  sessions: SessionStorage;
   now: Date;
-}): { status: Record<string, unknown>; ready: Readiness } {
+}): { status: Record<string, unknown>; ready: Readiness; recording?: Readiness } {
   const { previous, generation, observed } = input;
   const connections = aggregateConnections(previous ?? {}, input.replicas);
   const valid = 'invalid' in observed ? undefined : observed;
   const ready = 'invalid' in observed
     ? notReady('InvalidSpec', `${observed.invalid}: fix the Tunnel with kubectl edit or apply`)
     : tunnelReadiness(observed);
-  const conditions = setCondition(previous?.conditions, { type: 'Ready', ...ready, observedGeneration: generation }, input.now);
+  const recording = valid && recordingCondition(valid.tunnel, input.sessions);
+  const withReady = setCondition(previous?.conditions, { type: 'Ready', ...ready, observedGeneration: generation }, input.now);
+  const conditions = recording
+    ? setCondition(withReady, { type: 'Recording', ...recording, observedGeneration: generation }, input.now)
+    : removeCondition(withReady, 'Recording');
   return {
     ready,
-    status: {
+    recording,
+    // status.sessionsURL is the report store's to write (with its own field manager).
+    status: withStoreField({
       url: valid?.url,
       activeConnections: connections.activeConnections,
       totalConnections: connections.totalConnections,
@@ -180,6 +215,6 @@ export function tunnelStatus(input: {
       gateways: connections.gateways,
       observedGeneration: generation,
       conditions,
-    },
+    }, previous, 'sessionsURL'),
   };
 }

@@ -11,12 +11,12 @@ import { runnerPod } from '../../../src/controllers/testrun/pod.ts';
 import {
   dependencyCacheUrl,
   ensureReportSecrets,
-  readerSecret,
   tokenSecret,
   tokenSecretState,
   uploadUrl,
   withReportURL,
 } from '../../../src/controllers/testrun/report.ts';
+import { readerSecret } from '../../../src/controllers/store-secrets.ts';
 import type { ShardSummary } from '../../../src/contracts/shard-summary.ts';
 import { ApiError, type RestClient } from '../../../src/runtime/rest.ts';
 import type { Reader } from '../../../src/runtime/store.ts';
@@ -117,7 +117,7 @@ describe('the report Secrets', () => {
       labels: { 'fleetwright.dev/report-token': 'checkout' },
       ownerReferences: [owner],
     });
-    const token = Buffer.from(a.data.token, 'base64').toString();
+    const token = Buffer.from(a.data.token ?? '', 'base64').toString();
     expect(token).toMatch(/^[0-9a-f]{64}$/);
     expect(b.data.token).not.toBe(a.data.token);
   });

@@ -7,6 +7,7 @@ import {
   type PathClaim,
   pathHolder,
   type PoolView,
+  recordingCondition,
   type ReplicaCounts,
   servedVersions,
   type TunnelObservation,
@@ -217,6 +218,7 @@ describe('tunnelStatus', () => {
       generation: 2,
       observed: observation(),
       replicas: [live('gw-1', 1, 4)],
+      sessions: { store: false },
       now,
     });
     expect(status).toEqual({
@@ -243,6 +245,7 @@ describe('tunnelStatus', () => {
       generation: 3,
       observed: { invalid: 'spec.poolRefs: Too small: expected array to have >=1 items' },
       replicas: [live('gw-1', 0, 5)],
+      sessions: { store: false },
       now,
     });
     expect(ready).toEqual({
@@ -251,5 +254,66 @@ describe('tunnelStatus', () => {
       message: 'spec.poolRefs: Too small: expected array to have >=1 items: fix the Tunnel with kubectl edit or apply',
     });
     expect(status).toMatchObject({ url: undefined, activeConnections: 0, totalConnections: 5 });
+  });
+});
+
+describe('recordingCondition', () => {
+  const recording = tunnel({ recording: { video: 'OnAbnormalClose' } });
+
+  it('is absent on a Tunnel that records nothing, with or without a report store', () => {
+    expect(recordingCondition(tunnel({}), { store: false })).toBeUndefined();
+    expect(recordingCondition(tunnel({}), { store: true })).toBeUndefined();
+  });
+
+  it('says that nothing is stored, and which controller flag to set, when there is no report store', () => {
+    expect(recordingCondition(recording, { store: false })).toEqual({
+      status: 'False',
+      reason: 'NoReportStore',
+      message: expect.stringMatching(/sessions are served but neither recorded nor listed\. Set --report-store-url on the controller/) as string,
+    });
+  });
+
+  it('says why the session token cannot be had, in the words of the Secret check', () => {
+    expect(recordingCondition(recording, { store: true, problem: 'Secret remote-sessions in namespace team is not ...' }))
+      .toEqual({ status: 'False', reason: 'SessionTokenUnavailable', message: 'Secret remote-sessions in namespace team is not ...' });
+  });
+
+  it('is True once the report store takes the sessions', () => {
+    expect(recordingCondition(recording, { store: true })).toMatchObject({ status: 'True', reason: 'Recording' });
+  });
+});
+
+describe('tunnelStatus and sessions', () => {
+  const pass = (previous: Parameters<typeof tunnelStatus>[0]['previous'], spec: object, store: boolean) => tunnelStatus({
+    previous,
+    generation: 2,
+    observed: observation({ tunnel: tunnel(spec) }),
+    replicas: [],
+    sessions: store ? { store: true } : { store: false },
+    now,
+  });
+  const types = (status: Record<string, unknown>) => (status.conditions as { type: string }[]).map((c) => c.type);
+
+  it('keeps status.sessionsURL as the report store wrote it, so that an idle Tunnel is not written again', () => {
+    const url = 'https://reports.example.com/sessions/team/remote/';
+    expect(pass({ sessionsURL: url }, {}, true).status.sessionsURL).toBe(url);
+    expect(pass(undefined, {}, true).status).not.toHaveProperty('sessionsURL');
+  });
+
+  it('adds the Recording condition beside Ready, and takes it back once the Tunnel records nothing', () => {
+    const recorded = pass(undefined, { recording: { log: 'Always' } }, false);
+    expect(types(recorded.status)).toEqual(['Ready', 'Recording']);
+    expect(recorded.recording?.reason).toBe('NoReportStore');
+    // Not recording never keeps a Tunnel from serving.
+    expect(recorded.ready.reason).toBe('Serving');
+    const previous = { conditions: recorded.status.conditions as never };
+    expect(types(pass(previous, {}, false).status)).toEqual(['Ready']);
+  });
+
+  it('gives an invalid Tunnel no Recording condition', () => {
+    const { status } = tunnelStatus({
+      previous: undefined, generation: 1, observed: { invalid: 'x' }, replicas: [], sessions: { store: false }, now,
+    });
+    expect(types(status)).toEqual(['Ready']);
   });
 });

@@ -5,7 +5,7 @@ const run: RunView = { namespace: 'ci', name: 'checkout', uid: 'uid-2', shards: 
 const secret: TokenSecretView = {
   namespace: 'ci',
   name: 'checkout-report',
-  runLabel: 'checkout',
+  ownerLabel: 'checkout',
   ownerUids: ['uid-2'],
   token: 'run-token',
 };
@@ -48,8 +48,8 @@ describe('who may upload a shard\'s report', () => {
     // Left from a deleted run of the same name: owned by the old uid.
     expect(upload({ secret: { ...secret, ownerUids: ['uid-1'] } })).toMatchObject({ status: 401 });
     expect(upload({ secret: { ...secret, ownerUids: [] } })).toMatchObject({ status: 401 });
-    expect(upload({ secret: { ...secret, runLabel: 'other' } })).toMatchObject({ status: 401 });
-    expect(upload({ secret: { ...secret, runLabel: undefined } })).toMatchObject({ status: 401 });
+    expect(upload({ secret: { ...secret, ownerLabel: 'other' } })).toMatchObject({ status: 401 });
+    expect(upload({ secret: { ...secret, ownerLabel: undefined } })).toMatchObject({ status: 401 });
     expect(upload({ secret: { ...secret, name: 'checkout-token' } })).toMatchObject({ status: 401 });
     expect(upload({ secret: { ...secret, namespace: 'other' } })).toMatchObject({ status: 401 });
     expect(upload({ secret: { ...secret, token: undefined } })).toMatchObject({ status: 401 });

@@ -1,9 +1,7 @@
 // The report store's dependency cache over real HTTP on loopback, with a real
 // filesystem backend in a temporary folder and the cluster's state as values.
-import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { utimesSync } from 'node:fs';
 import { request } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -12,10 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../../src/reports/auth.ts';
 import { cacheObjectKey, expiredCacheEntries, parseCacheRequest } from '../../../src/reports/cache-paths.ts';
 import { dependencyCachePath } from '../../../src/contracts/report-store.ts';
-import { FilesystemStorage } from '../../../src/reports/filesystem.ts';
-import { ReportMetrics } from '../../../src/reports/metrics.ts';
+import type { FilesystemStorage } from '../../../src/reports/filesystem.ts';
+import type { ReportMetrics } from '../../../src/reports/metrics.ts';
 import { Retention } from '../../../src/reports/retention.ts';
-import { ReportServer, type StoreState, UploadsInFlight } from '../../../src/reports/server.ts';
+import type { StoreState } from '../../../src/reports/server.ts';
+import { startTestStore, type TestStore } from './store-server.ts';
 
 const uid = '5d1e0c3a-7b2f-4e8d-9c6a-1f2e3d4c5b6a';
 const key = `npm-node24-linux-x64-${'ab'.repeat(32)}`;
@@ -26,15 +25,19 @@ const runs: Record<string, RunView> = {
 const state: StoreState = {
   ready: true,
   run: (namespace, name) => (namespace === 'ci' ? runs[name] : undefined),
-  tokenSecret: (_ns, name) => ({ namespace: 'ci', name: `${name}-report`, runLabel: name, ownerUids: [uid], token: 'upload' }),
+  tokenSecret: (_ns, name) => ({ namespace: 'ci', name: `${name}-report`, ownerLabel: name, ownerUids: [uid], token: 'upload' }),
   isTokenOfOtherRun: () => false,
+  // No Tunnels: the session routes are not what this exercises.
+  tunnel: () => undefined,
+  sessionSecret: () => undefined,
+  isTokenOfOtherTunnel: () => false,
   readerToken: () => undefined,
 };
 
+let store: TestStore;
 let root: string;
 let storage: FilesystemStorage;
 let metrics: ReportMetrics;
-let server: ReportServer;
 let port: number;
 
 function send(method: string, path: string, token: string, body?: Buffer) {
@@ -59,23 +62,11 @@ const counted = async (result: string) =>
   (await metrics.dependencyCacheRequests.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'fw-dependency-cache-'));
-  storage = new FilesystemStorage(root);
-  await storage.init();
-  metrics = new ReportMetrics();
-  server = new ReportServer({
-    state, storage, metrics, uploads: new UploadsInFlight(), publicUrl: 'http://127.0.0.1', maxUploadBytes: 10_000,
-    log: pino({ level: 'silent' }),
-  });
-  await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
-  port = (server.server.address() as AddressInfo).port;
+  store = await startTestStore({ state, publicUrl: 'http://127.0.0.1', maxUploadBytes: 10_000 });
+  ({ root, storage, metrics, port } = store);
 });
 
-afterAll(() => {
-  server.server.close();
-  server.server.closeAllConnections();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => store.close());
 
 describe('the dependency cache', () => {
   const path = dependencyCachePath('ci', 'checkout', key);
@@ -136,7 +127,7 @@ describe('the retention sweep', () => {
     const tenDaysAgo = new Date(Date.now() - 10 * day);
     utimesSync(join(root, ...cacheObjectKey('qa', old).split('/')), tenDaysAgo, tenDaysAgo);
     const retention = new Retention({
-      storage, runs: () => [], maxAgeMs: 7 * day, intervalMs: day, log: pino({ level: 'silent' }),
+      storage, runs: () => [], tunnels: () => [], maxAgeMs: 7 * day, intervalMs: day, log: pino({ level: 'silent' }),
     });
     await retention.sweep();
     expect(await storedSize(cacheObjectKey('qa', old))).toBeUndefined();

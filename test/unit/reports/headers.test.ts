@@ -35,13 +35,13 @@ describe('the headers of report files', () => {
 });
 
 describe('the read token', () => {
-  it('goes into an HttpOnly, SameSite=Strict cookie for the namespace\'s reports only', () => {
-    expect(readCookie('http://127.0.0.1:8082', 'ci', 'a b')).toBe(
+  it('goes into an HttpOnly, SameSite=Strict cookie for the namespace\'s reports (or sessions) only', () => {
+    expect(readCookie('http://127.0.0.1:8082', '/reports/', 'ci', 'a b')).toBe(
       'fleetwright-report-token=a%20b; Path=/reports/ci/; HttpOnly; SameSite=Strict',
     );
     // Behind a path prefix, and Secure over https.
-    expect(readCookie('https://example.com/fleetwright/', 'ci', 't')).toBe(
-      'fleetwright-report-token=t; Path=/fleetwright/reports/ci/; HttpOnly; SameSite=Strict; Secure',
+    expect(readCookie('https://example.com/fleetwright/', '/sessions/', 'ci', 't')).toBe(
+      'fleetwright-report-token=t; Path=/fleetwright/sessions/ci/; HttpOnly; SameSite=Strict; Secure',
     );
   });
 

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../../src/reports/auth.ts';
 import { FilesystemStorage } from '../../../src/reports/filesystem.ts';
 import { ReportMetrics } from '../../../src/reports/metrics.ts';
-import { ReportServer, type StoreState, UploadsInFlight } from '../../../src/reports/server.ts';
+import { ReportServer, type StoreState } from '../../../src/reports/server.ts';
+import { UploadsInFlight } from '../../../src/reports/uploads.ts';
 import type { ReportStorage } from '../../../src/reports/storage.ts';
 
 const uid = '5d1e0c3a-7b2f-4e8d-9c6a-1f2e3d4c5b6a';
@@ -22,8 +23,12 @@ const zip = Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(100, 1)]);
 const state: StoreState & { ready: boolean } = {
   ready: true,
   run: (namespace, name) => (namespace === 'ci' && name === 'checkout' ? run : undefined),
-  tokenSecret: () => ({ namespace: 'ci', name: 'checkout-report', runLabel: 'checkout', ownerUids: [uid], token: 'upload' }),
+  tokenSecret: () => ({ namespace: 'ci', name: 'checkout-report', ownerLabel: 'checkout', ownerUids: [uid], token: 'upload' }),
   isTokenOfOtherRun: () => false,
+  // No Tunnels: sessions-server.test.ts exercises the session routes.
+  tunnel: () => undefined,
+  sessionSecret: () => undefined,
+  isTokenOfOtherTunnel: () => false,
   readerToken: (namespace) => (namespace === 'ci' ? 'read' : undefined),
 };
 
