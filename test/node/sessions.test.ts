@@ -39,8 +39,6 @@ let siteUrl = '';
 let readToken = '';
 let work = '';
 
-useController(() => ns.name, () => [`--report-store-url=${storeUrl}`]);
-
 const tunnelManifest = (name: string, spec: string) => `
 apiVersion: fleetwright.dev/v1alpha1
 kind: Tunnel
@@ -94,6 +92,7 @@ type LogLine = { type: string; url?: string; text?: string };
 const logLines = async (url: string) =>
   (await download(url)).toString().trim().split('\n').map((l) => JSON.parse(l) as LogLine);
 
+// The store first: the controller and the gateway are told its URL.
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fleetwright-sessions-'));
   storeDir = join(work, 'store');
@@ -104,6 +103,10 @@ beforeAll(async () => {
     '--backend=filesystem',
     `--path=${storeDir}`,
   ]));
+});
+useController(() => ns.name, () => [`--report-store-url=${storeUrl}`]);
+
+beforeAll(async () => {
   site = createServer((req, res) => {
     const page = (req.url ?? '/').slice(1) || 'home';
     res.writeHead(200, { 'content-type': 'text/html' });
@@ -223,30 +226,31 @@ describe('OnAbnormalClose', () => {
   }, 120_000);
 });
 
-/** JPEG frames of a multipart/x-mixed-replace stream, as they come. */
+/** JPEG frames of a multipart/x-mixed-replace stream, as they come, each read by its part's content-length. */
 async function* frames(url: string, signal: AbortSignal): AsyncGenerator<Buffer> {
   const res = await fetch(url, { signal });
   expect(res.status).toBe(200);
-  const boundary = /boundary=([^;]+)/.exec(res.headers.get('content-type') ?? '')?.[1];
-  expect(boundary).toBeDefined();
+  expect(res.headers.get('content-type')).toMatch(/^multipart\/x-mixed-replace; boundary=/);
   let buffered = Buffer.alloc(0);
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     buffered = Buffer.concat([buffered, chunk]);
     for (;;) {
-      const start = buffered.indexOf(Buffer.from([0xff, 0xd8]));
-      const end = start < 0 ? -1 : buffered.indexOf(Buffer.from([0xff, 0xd9]), start + 2);
-      if (end < 0) break;
-      yield buffered.subarray(start, end + 2);
-      buffered = buffered.subarray(end + 2);
+      const headersEnd = buffered.indexOf('\r\n\r\n');
+      if (headersEnd < 0) break;
+      const length = Number(/content-length: (\d+)/i.exec(buffered.subarray(0, headersEnd).toString())?.[1]);
+      const start = headersEnd + 4;
+      if (buffered.length < start + length) break;
+      yield buffered.subarray(start, start + length);
+      buffered = buffered.subarray(start + length);
     }
   }
 }
 
-/** The colour of a frame's pixel at (20, 300), below the heading: which page's background it shows. */
+/** The colour of a frame's pixel at its left edge half way down, below the heading: the page's background. */
 function dominant(jpeg: Buffer): 'red' | 'green' | 'blue' | 'other' {
   const file = join(work, `frame-${Date.now()}.jpg`);
   writeFileSync(file, jpeg);
-  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-vf', 'crop=1:1:20:300', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
+  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-vf', 'scale=64:36,crop=1:1:1:18', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
   const [r = 0, g = 0, b = 0] = rgb;
   if (r > 150 && g < 100 && b < 100) return 'red';
   if (g > 150 && r < 100 && b < 100) return 'green';
@@ -278,8 +282,11 @@ describe('the live view', () => {
 
       const abort = new AbortController();
       const stream = frames(`${live}/frames?token=${readToken}`, abort.signal);
+      // next() rather than for await: leaving a for await loop would end the stream.
       const until = async (colour: ReturnType<typeof dominant>) => {
-        for await (const frame of stream) if (dominant(frame) === colour) return true;
+        for (let frame = await stream.next(); !frame.done; frame = await stream.next()) {
+          if (dominant(frame.value) === colour) return true;
+        }
         return false;
       };
       expect(await until('red')).toBe(true);
