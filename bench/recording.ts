@@ -7,13 +7,13 @@
 // Each session opens a page of a site on the bridge address that animates
 // every frame (the worst case for video: the screencast never rests), and
 // runs `round-trips` page.evaluate(() => 1). Per Tunnel: p50/p99 per round
-// trip, and the browser pod's CPU (its cgroup's cpuacct, agent, Chromium and
-// ffmpeg together) per second of session; for the recorded one also the
+// trip, and the browser pod's CPU (its container's cpuacct: agent, Chromium
+// and ffmpeg together) per second of session; for the recorded one also the
 // video's and log's size and how long after the session's end they were
 // listed. Each repeat runs both Tunnels in an order rotated per repeat.
 // Prints one JSON object. A benchmark, not a test: nothing here asserts.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -49,22 +49,21 @@ const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 *
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
-/** The CPU seconds a pod's cgroup has used (cgroup v1 cpuacct, where the node of hack/ puts pods). */
-function podCpuSeconds(uid: string): number {
-  const root = '/sys/fs/cgroup/cpuacct';
-  const find = (dir: string, depth: number): string | undefined => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
-      const path = join(dir, entry.name);
-      if (entry.name === `pod${uid}`) return path;
-      const found = depth > 0 ? find(path, depth - 1) : undefined;
-      if (found) return found;
-    }
-    return undefined;
-  };
-  const dir = find(root, 3);
-  if (!dir || !existsSync(join(dir, 'cpuacct.usage'))) throw new Error(`no cpuacct cgroup of pod ${uid} under ${root}`);
-  return Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8')) / 1e9;
+/**
+ * The CPU seconds a pod's containers have used: the node of hack/ (cgroup v1,
+ * no per-QoS or per-pod cgroups) gives each container its own cpuacct cgroup
+ * under k8s.io/<container id>, and a browser pod's agent, Chromium and ffmpeg
+ * all run in its one container.
+ */
+function podCpuSeconds(pod: PodObject): number {
+  const statuses = (pod.status?.containerStatuses ?? []) as { containerID?: string }[];
+  const ids = statuses.map((c) => c.containerID?.replace(/^containerd:\/\//, '') ?? '');
+  if (ids.length === 0 || ids.includes('')) throw new Error(`pod ${pod.metadata.name} has no running containers`);
+  return ids.reduce((sum, id) => {
+    const file = join('/sys/fs/cgroup/cpuacct/k8s.io', id, 'cpuacct.usage');
+    if (!existsSync(file)) throw new Error(`no cpuacct cgroup of container ${id} of pod ${pod.metadata.name}: ${file}`);
+    return sum + Number(readFileSync(file, 'utf8')) / 1e9;
+  }, 0);
 }
 
 async function main(): Promise<void> {
@@ -102,7 +101,8 @@ async function main(): Promise<void> {
     const pods = await rest().get<{ items: PodObject[] }>(collectionPath(POD, namespace), {
       labelSelector: `${POOL_LABEL}=bench`,
     });
-    const uid = pods.items[0]?.metadata.uid ?? '';
+    const [pod] = pods.items;
+    if (!pod) throw new Error('the pool has no browser pod');
     const readToken = await until('the namespace\'s read token', async () => {
       const path = objectPath(SECRET, { namespace, name: REPORT_READER_SECRET });
       const value = (await rest().get<{ data?: Record<string, string> }>(path)).data?.[REPORT_TOKEN_KEY];
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       const order: Variant[] = r % 2 === 0 ? ['off', 'video'] : ['video', 'off'];
       for (const variant of order) {
         const listedBefore = variant === 'video' ? (await listing()).length : 0;
-        const cpuBefore = podCpuSeconds(uid);
+        const cpuBefore = podCpuSeconds(pod);
         const opened = performance.now();
         const browser = await chromium.connect(`${base}/tunnels/${namespace}/${variant}?token=${TOKEN}`, { timeout: 120_000 });
         const page = await browser.newPage();
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
         }
         await browser.close();
         const ended = performance.now();
-        const cpuSeconds = podCpuSeconds(uid) - cpuBefore;
+        const cpuSeconds = podCpuSeconds(pod) - cpuBefore;
         runs[variant].push({ samples, cpuSeconds, sessionSeconds: (ended - opened) / 1000 });
         if (variant === 'video') {
           const session = await until('the recordings to be listed', async () => {
