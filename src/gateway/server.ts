@@ -401,7 +401,7 @@ export class Gateway {
       client: protocol === 'cdp' ? 'cdp' : clientVersion(req.headers['user-agent']) ?? 'unknown',
       start: new Date().toISOString(),
     };
-    void sessions.save(started, sessionToken, log);
+    const saved = sessions.save(started, sessionToken, log);
     // The relay counts every chunk: a plain addition, which the metrics take at each scrape.
     const bytes = this.deps.metrics.openSessionBytes(labels);
     const session = relay({ socket, head }, upstream, {
@@ -418,7 +418,9 @@ export class Gateway {
     this.deps.metrics.closeSessionBytes(bytes);
     this.relays.delete(entry);
     log.info({ pod: browser.pod.name, ...end }, 'session ended');
-    void sessions.save(endedRecord(started, end, bytes, new Date()), sessionToken, log);
+    // After the start's record: a short session's end must not be overwritten by its start arriving late.
+    const ended = endedRecord(started, end, bytes, new Date());
+    void saved.then(() => sessions.save(ended, sessionToken, log));
     if (order) void sessions.tellAgent(browser.endpoint, id, end, log);
     return end.by === 'gateway' && end.code === CLOSE.badGateway ? 'upstream_error' : 'ok';
   }
