@@ -49,19 +49,34 @@ export class Screencast {
       void this.observer.connection.send('Page.screencastFrameAck', { sessionId: params.sessionId }, sessionId).catch(() => undefined);
       if (sessionId !== this.casting) return;
       const metadata = params.metadata as { timestamp?: number; deviceWidth: number; deviceHeight: number };
-      const jpeg = Buffer.from(params.data as string, 'base64');
-      const { deviceWidth, deviceHeight } = metadata;
-      const size = jpegSize(jpeg) ?? { width: deviceWidth, height: deviceHeight };
-      this.last = {
-        jpeg,
-        timestampMs: metadata.timestamp === undefined ? Date.now() : metadata.timestamp * 1000,
-        ...size,
-        deviceWidth,
-        deviceHeight,
-      };
-      this.shown = { ...size, deviceWidth, deviceHeight };
-      for (const consumer of this.consumers) consumer(this.last);
+      const timestampMs = metadata.timestamp === undefined ? Date.now() : metadata.timestamp * 1000;
+      this.deliver(Buffer.from(params.data as string, 'base64'), timestampMs, metadata.deviceWidth, metadata.deviceHeight);
     });
+  }
+
+  private deliver(jpeg: Buffer, timestampMs: number, deviceWidth: number, deviceHeight: number): void {
+    const size = jpegSize(jpeg) ?? { width: deviceWidth, height: deviceHeight };
+    this.last = { jpeg, timestampMs, ...size, deviceWidth, deviceHeight };
+    this.shown = { ...size, deviceWidth, deviceHeight };
+    for (const consumer of this.consumers) consumer(this.last);
+  }
+
+  /**
+   * Chromium's screencast sends nothing when it starts on a page that stands
+   * still, until the page paints again (seen with Chromium 156): a viewer
+   * joining then would see nothing, and a video would start late. So a still
+   * of the viewport, capped at FRAME_SIZE, is shown first, unless a frame of
+   * the screencast came meanwhile.
+   */
+  private async still(sessionId: string): Promise<void> {
+    const { connection } = this.observer;
+    type Viewport = { pageX: number; pageY: number; clientWidth: number; clientHeight: number };
+    const { cssVisualViewport: v } = await connection.send<{ cssVisualViewport: Viewport }>('Page.getLayoutMetrics', {}, sessionId);
+    const scale = Math.min(1, FRAME_SIZE.width / v.clientWidth, FRAME_SIZE.height / v.clientHeight);
+    const clip = { x: v.pageX, y: v.pageY, width: v.clientWidth, height: v.clientHeight, scale };
+    const { data } = await connection.send<{ data: string }>('Page.captureScreenshot', { format: 'jpeg', quality: QUALITY, clip }, sessionId);
+    if (this.casting !== sessionId || this.last) return;
+    this.deliver(Buffer.from(data, 'base64'), Date.now(), v.clientWidth, v.clientHeight);
   }
 
   /** The latest frame of the current page, for a viewer that joins while it shows something static. */
@@ -100,7 +115,9 @@ export class Screencast {
         maxHeight: FRAME_SIZE.height,
         everyNthFrame: EVERY_NTH_FRAME,
       };
-      void connection.send('Page.startScreencast', params, wanted).catch(() => undefined);
+      void connection.send('Page.startScreencast', params, wanted)
+        .then(() => this.still(wanted))
+        .catch(() => undefined);
     }
   }
 }

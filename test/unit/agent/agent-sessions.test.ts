@@ -288,6 +288,8 @@ describe('the live view of a session', () => {
       expect(html).toContain('live/frames');
       expect(html).not.toMatch(/(src|href)="https?:/);
 
+      // The page has stood still for a while: Chromium's screencast alone would send nothing when it starts.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
       const [first] = await frames(id, () => true);
       await page.goto(`${siteUrl}/three`);
       const [after] = await frames(id, () => true);
