@@ -9,12 +9,6 @@ import type { Observer } from './observer.ts';
 export const FRAME_SIZE = { width: 1280, height: 720 } as const;
 /** JPEG quality of the frames; 80 keeps a 1280×720 frame near 100 KB. */
 const QUALITY = 80;
-/**
- * Every second frame the page paints: at most 30 a second at 60 Hz, above the
- * video's 25 and more than a viewer needs; every frame would be JPEG-encoded
- * and passed through the agent for nothing.
- */
-const EVERY_NTH_FRAME = 2;
 
 /** How a frame maps onto the page: its own size in pixels, and the page's viewport in CSS pixels (input's). */
 export interface FrameGeometry {
@@ -113,7 +107,6 @@ export class Screencast {
         quality: QUALITY,
         maxWidth: FRAME_SIZE.width,
         maxHeight: FRAME_SIZE.height,
-        everyNthFrame: EVERY_NTH_FRAME,
       };
       void connection.send('Page.startScreencast', params, wanted)
         .then(() => this.still(wanted))
