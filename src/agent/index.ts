@@ -132,7 +132,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     const observe = (devtools: Promise<URL>) => {
       if (!observed) return undefined;
       const observing = observeSession(observed, devtools, observation, slog);
-      // The next session on this browser must find no observer of this one.
+      // The observer follows none of the next session's pages on this browser.
       if (socket.closed) observing.closed();
       else socket.prependOnceListener('close', () => observing.closed());
       return observing;

@@ -26,7 +26,7 @@ const UNREPORTED_END: SessionEnd = { by: 'gateway', code: 1006, reason: 'no Sess
 export interface ObservedSession {
   /** Resolves once the observer is attached, or observing failed (logged): the client may be let in. */
   attached: Promise<void>;
-  /** The session's socket closed: detach at once, then finish and settle the recordings in the background. */
+  /** The socket closed: follow no new page from now on; detach, finish and settle the recordings in the background. */
   closed(): void;
 }
 
@@ -55,6 +55,7 @@ export function observeSession(
   );
   /** Waits for the recordings' files and the gateway's word, then keeps, drops or uploads them. */
   const settle = async () => {
+    await observer?.detach();
     const [files, end] = await Promise.all([recording?.finish(), shared.ends.wait(id, SESSION_END_WAIT_MS)]);
     if (!order) return;
     if (!end) log.warn(`no SessionEnd from the gateway within ${SESSION_END_WAIT_MS} ms: taken as abnormal`);
@@ -69,7 +70,6 @@ export function observeSession(
     closed() {
       over = true;
       shared.live.close(id);
-      observer?.close();
       void settle();
     },
   };

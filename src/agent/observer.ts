@@ -8,6 +8,13 @@
 // Console messages, errors and network events are asked of the browser only
 // when the session's log is recorded: an unrecorded session pays for page
 // lifecycle events alone.
+//
+// When the session's socket closes, the observer stops following new pages
+// (they belong to the next session) but stays on the session's own until they
+// are gone: Chromium sends this connection's events on its own, a moment after
+// the client's, so a client that closes right after its last navigation would
+// otherwise leave that navigation out of the log.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { CdpConnection, type CdpParams } from './cdp-connection.ts';
 import { EventLog, type LogEntry } from './session-log.ts';
@@ -16,6 +23,9 @@ interface TargetInfo {
   targetId: string;
   type: string;
 }
+
+/** How long a closed session's pages may take to go before the observer detaches from them regardless. */
+const PAGES_GONE_WAIT_MS = 1_000;
 
 /** A page of the session, by the flat DevTools session the observer has on it. */
 export interface ObservedPage {
@@ -35,6 +45,10 @@ export class Observer {
   private readonly domains: string[];
   /** Pages being attached to: those open when the observer came are attached before attach() resolves. */
   private readonly attaching = new Set<Promise<void>>();
+  /** False once the session ended: new pages are let run and left alone. */
+  private following = true;
+  /** Called when the last observed page is gone. */
+  private noPagesLeft: (() => void) | undefined;
 
   private constructor(connection: CdpConnection, log: Logger, options: { events: boolean }) {
     this.connection = connection;
@@ -89,6 +103,21 @@ export class Observer {
     return () => this.pageListeners.delete(listener);
   }
 
+  /**
+   * The session ended: follows no new page, waits (at most PAGES_GONE_WAIT_MS)
+   * for the session's pages to close so that their last events arrive, then
+   * closes.
+   */
+  async detach(): Promise<void> {
+    this.following = false;
+    const gone = new Promise<void>((resolve) => {
+      this.noPagesLeft = resolve;
+      if (this.pages.size === 0) resolve();
+    });
+    await Promise.race([gone, this.connection.closed, delay(PAGES_GONE_WAIT_MS)]);
+    this.close();
+  }
+
   /** Detaches from the browser: nothing the browser does from now on reaches the session's recordings or viewers. */
   close(): void {
     this.logListeners.clear();
@@ -113,13 +142,13 @@ export class Observer {
   private async attached(sessionId: string, info: TargetInfo): Promise<void> {
     const send = (method: string) => this.connection.send(method, {}, sessionId);
     try {
-      if (info.type === 'page') {
+      if (info.type === 'page' && this.following) {
         this.pages.set(sessionId, { sessionId, targetId: info.targetId });
         this.activate(sessionId);
         await Promise.all(this.domains.map(send));
         await send('Runtime.runIfWaitingForDebugger');
       } else {
-        // Workers and the like: let them run, and leave them to the client.
+        // Workers and the like, and the next session's pages: let them run, and leave them to the client.
         await send('Runtime.runIfWaitingForDebugger');
         await this.connection.send('Target.detachFromTarget', { sessionId });
       }
@@ -140,5 +169,6 @@ export class Observer {
     this.pages.delete(sessionId);
     this.recent = this.recent.filter((id) => id !== sessionId);
     if (this.current() !== before) for (const listener of this.pageListeners) listener();
+    if (this.pages.size === 0) this.noPagesLeft?.();
   }
 }
