@@ -273,13 +273,26 @@ async function removeSecondNode(): Promise<void> {
   rmSync(SECOND_NODE.dir, { recursive: true, force: true });
 }
 
-/** Stops the second node, removes its network and deletes its Node (its pods go with it); idempotent. */
+/**
+ * Stops the second node, removes its network, deletes its Node and its pods
+ * (at once, as the pod garbage collector would, which this control plane does
+ * not run); idempotent.
+ */
 export async function downSecondNode(log: Log = console.log): Promise<void> {
   await removeSecondNode();
-  if (existsSync(nodeDir)) {
-    const { status } = await apiRequest(runningSetup(), 'DELETE', `/api/v1/nodes/${SECOND_NODE.name}`);
-    if (status !== 200 && status !== 404) log(`warning: could not delete Node ${SECOND_NODE.name} (HTTP ${status})`);
+  if (!existsSync(nodeDir)) return;
+  const setup = runningSetup();
+  const { status } = await apiRequest(setup, 'DELETE', `/api/v1/nodes/${SECOND_NODE.name}`);
+  if (status !== 200 && status !== 404) log(`warning: could not delete Node ${SECOND_NODE.name} (HTTP ${status})`);
+  const pods = await apiRequest(setup, 'GET', `/api/v1/pods?fieldSelector=spec.nodeName%3D${SECOND_NODE.name}`);
+  const items = pods.status === 200 ? (JSON.parse(pods.body) as { items: PodRef[] }).items : [];
+  for (const { metadata: { namespace, name } } of items) {
+    await apiRequest(setup, 'DELETE', `/api/v1/namespaces/${namespace}/pods/${name}?gracePeriodSeconds=0`);
   }
+}
+
+interface PodRef {
+  metadata: { namespace: string; name: string };
 }
 
 /** Stops one component (as a crash would, with `signal`), for tests of what survives it. */
