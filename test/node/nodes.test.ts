@@ -8,8 +8,10 @@ import { downSecondNode, upSecondNode } from '../../hack/controlplane.ts';
 import { FIRST_NODE, SECOND_NODE, SECOND_NODE_LINK } from '../../hack/lib/node-layout.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { core, isReady, pod, SERVER, waitForPod } from './pods.ts';
+import { apply, poolManifest, useController, waitForPool } from './pools.ts';
 
 const ns = useNamespace('nodes');
+useController(() => ns.name);
 
 beforeAll(async () => {
   await upSecondNode((line) => console.log(`[cluster] ${line}`));
@@ -71,5 +73,16 @@ describe('a second node', () => {
     await upSecondNode(() => {});
     // Warm: its containerd kept the images.
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+});
+
+describe('a BrowserPool over two nodes', () => {
+  it('spreads its browsers evenly over them by default', async () => {
+    apply(ns.name, poolManifest('spread', 'replicas: 4'));
+    await waitForPool(ns.name, 'spread', '4 idle', (p) => p.status?.idle === 4, 120_000);
+    const pods = await core().listNamespacedPod({ namespace: ns.name, labelSelector: 'fleetwright.dev/pool=spread' });
+    const nodes = pods.items.map((p) => p.spec?.nodeName ?? 'none');
+    expect(Object.groupBy(nodes, (n) => n)).toEqual({ [FIRST_NODE.name]: [FIRST_NODE.name, FIRST_NODE.name],
+      [SECOND_NODE.name]: [SECOND_NODE.name, SECOND_NODE.name] });
   });
 });
