@@ -26,7 +26,7 @@ import {
   stopManaged,
   stopProcess,
 } from './lib/processes.ts';
-import { downNode, NODE_IP, nodeDir, nodeRunning, SERVICE_CIDR, upNode } from './lib/node.ts';
+import { crashNode, downNode, NODE_IP, nodeDir, nodeRunning, SERVICE_CIDR, upNode } from './lib/node.ts';
 import { FIRST_NODE, NODES, type NodeLayout, SECOND_NODE } from './lib/node-layout.ts';
 import { ensureNodeNetwork, removeNodeNetwork, removeSecondNodeNetwork } from './lib/node-network.ts';
 import { accepting } from './lib/ports.ts';
@@ -263,6 +263,11 @@ function runningSetup(): Setup {
 export async function upSecondNode(log: Log = console.log): Promise<NodeLayout> {
   await upNode(SECOND_NODE, nodeOptions(runningSetup(), log));
   return SECOND_NODE;
+}
+
+/** Kills the second node as a crash would (crashNode): upSecondNode brings it back as a rebooted machine. */
+export function crashSecondNode(): void {
+  crashNode(SECOND_NODE);
 }
 
 /** Stops the second node and removes its network, if this checkout's state folder says it has one. */

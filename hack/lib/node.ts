@@ -425,6 +425,47 @@ export async function downNode(layout: NodeLayout = FIRST_NODE): Promise<void> {
   for (const entry of readdirSync(layout.dir)) rmSync(join(layout.dir, entry), { recursive: true, force: true });
 }
 
+/**
+ * Kills a node as a crash or power loss would: SIGKILL to its kubelet,
+ * kube-proxy and containerd, and to every container process (the containerd
+ * shims name the node's socket; the containers are their descendants). Its
+ * network and state stay, as a machine's disk does: upNode brings it back
+ * from them, and downNode removes them.
+ */
+export function crashNode(layout: NodeLayout): void {
+  const shims = processesMentioning(layout.dir);
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const victims = new Set(shims);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, parent] of parents) {
+      if (victims.has(parent) && !victims.has(pid)) {
+        victims.add(pid);
+        grew = true;
+      }
+    }
+  }
+  for (const name of ['kubelet', 'kube-proxy', 'containerd'] as const) {
+    const pid = runningPid(daemon(layout, name));
+    if (pid !== undefined) victims.add(pid);
+  }
+  for (const pid of victims) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
+
 function removeAllContainers(layout: NodeLayout): void {
   const list = (what: string) => {
     try {
