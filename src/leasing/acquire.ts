@@ -1,4 +1,4 @@
-import { POD, type PodObject } from '../api/builtin.ts';
+import { type NodeObject, POD, type PodObject } from '../api/builtin.ts';
 import {
   IDLE_SINCE_ANNOTATION,
   type Lease,
@@ -39,9 +39,17 @@ export async function leasePod(rest: RestClient, pod: PodObject, lease: Lease): 
   }
 }
 
-/** Tries the leasable pods of `candidates` in random order (racing takers spread out) until one is won. */
-export async function leaseFirst(rest: RestClient, candidates: readonly PodObject[], lease: Lease) {
-  const shuffled = candidates.filter(isLeasable).sort(() => Math.random() - 0.5);
+/**
+ * Tries the leasable pods of `candidates` (none on a lost node: `nodeOf` looks Nodes up) in random order
+ * (racing takers spread out) until one is won.
+ */
+export async function leaseFirst(
+  rest: RestClient,
+  candidates: readonly PodObject[],
+  lease: Lease,
+  nodeOf?: (name: string) => NodeObject | undefined,
+) {
+  const shuffled = candidates.filter((pod) => isLeasable(pod, nodeOf)).sort(() => Math.random() - 0.5);
   for (const pod of shuffled) {
     const leased = await leasePod(rest, pod, lease);
     if (leased) return leased;
