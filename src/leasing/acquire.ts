@@ -4,6 +4,7 @@ import {
   type Lease,
   LEASE_ANNOTATION,
   LEASED_TO_LABEL,
+  SAFE_TO_EVICT_ANNOTATION,
   SESSIONS_ANNOTATION,
   STATE_LABEL,
 } from '../contracts/browser-lease.ts';
@@ -28,7 +29,11 @@ export async function leasePod(rest: RestClient, pod: PodObject, lease: Lease): 
     metadata: {
       resourceVersion: pod.metadata?.resourceVersion,
       labels: { [STATE_LABEL]: 'leased', [LEASED_TO_LABEL]: leasedToOf(lease) },
-      annotations: { [LEASE_ANNOTATION]: JSON.stringify(lease), [SESSIONS_ANNOTATION]: String(sessionsOf(pod) + 1) },
+      annotations: {
+        [LEASE_ANNOTATION]: JSON.stringify(lease),
+        [SESSIONS_ANNOTATION]: String(sessionsOf(pod) + 1),
+        [SAFE_TO_EVICT_ANNOTATION]: 'false',
+      },
     },
   };
   try {
@@ -77,7 +82,11 @@ export async function releaseBrowser(rest: RestClient, pod: ObjectRef, holder: s
       metadata: {
         resourceVersion: current.metadata?.resourceVersion,
         labels: { [STATE_LABEL]: 'idle', [LEASED_TO_LABEL]: null },
-        annotations: { [LEASE_ANNOTATION]: null, [IDLE_SINCE_ANNOTATION]: new Date().toISOString() },
+        annotations: {
+          [LEASE_ANNOTATION]: null,
+          [SAFE_TO_EVICT_ANNOTATION]: null,
+          [IDLE_SINCE_ANNOTATION]: new Date().toISOString(),
+        },
       },
     };
     try {

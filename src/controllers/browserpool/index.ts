@@ -4,7 +4,7 @@
 // reads the cache and applies them.
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { LEASE, NETWORK_POLICY, NODE, type NodeObject, POD, type PodObject } from '../../api/builtin.ts';
+import { LEASE, NETWORK_POLICY, NODE, type NodeObject, POD, POD_DISRUPTION_BUDGET, type PodObject } from '../../api/builtin.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import type { BrowserPoolObject, TestRunObject, TunnelObject } from '../../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../../api/resources.ts';
@@ -30,7 +30,9 @@ import { defineReconciler, type ObjectPass, type Outcome } from '../../runtime/r
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
+import { ensureApplied } from '../applied.ts';
 import { ensurePolicy, type NetworkPolicyConfig, poolPolicy } from '../networkpolicy.ts';
+import { leasedBudget } from './disruption-budget.ts';
 import { readPlaywrightVersions } from './agent.ts';
 import { BrowserPoolMetrics } from './metrics.ts';
 import { planPool } from './plan.ts';
@@ -87,7 +89,7 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
     name: 'browserpool',
     for: BROWSER_POOL,
     // A pool's NetworkPolicy edited or deleted by hand is written again.
-    owns: options.networkPolicy ? [POD, NETWORK_POLICY] : [POD],
+    owns: options.networkPolicy ? [POD, POD_DISRUPTION_BUDGET, NETWORK_POLICY] : [POD, POD_DISRUPTION_BUDGET],
     watches: [
       {
         type: LEASE,
@@ -177,8 +179,12 @@ class PoolPass {
 
   async reconcile(value: BrowserPool): Promise<Outcome> {
     const { pass, request, pool } = this;
+    const owner = { namespace: request.namespace, name: request.name, owner: controllerReference(pool) };
+    const budget = leasedBudget(owner);
+    if (await ensureApplied(pass.rest, pass.cache(POD_DISRUPTION_BUDGET), POD_DISRUPTION_BUDGET, budget)) {
+      pass.log.info({ podDisruptionBudget: budget.metadata.name }, 'wrote the PodDisruptionBudget of the pool\'s leased browsers');
+    }
     if (this.networkPolicy) {
-      const owner = { namespace: request.namespace, name: request.name, owner: controllerReference(pool) };
       const policy = poolPolicy(owner, this.networkPolicy);
       if (await ensurePolicy(pass.rest, pass.cache(NETWORK_POLICY), policy)) {
         pass.log.info({ networkPolicy: policy.metadata.name }, 'wrote the pool\'s NetworkPolicy');
