@@ -61,8 +61,11 @@ export interface Controller {
   for: ResourceType;
   /** Kinds it creates; their events enqueue the owner named by their controller reference. */
   owns?: ResourceType[];
-  /** Other kinds and how their objects map to keys of `for`. */
-  watches?: { type: ResourceType; map: (obj: KubeObject) => Request[] }[];
+  /**
+   * Other kinds and how their objects map to keys of `for`; `transform`, what the shared cache keeps of each
+   * object of the kind (see InformerOptions.transform; the first controller to declare one for a kind sets it).
+   */
+  watches?: { type: ResourceType; map: (obj: KubeObject) => Request[]; transform?: (obj: KubeObject) => KubeObject }[];
   maxConcurrentReconciles?: number;
   /**
    * Called once as the controller starts, before any event reaches it, with the caches: for map functions

@@ -12,7 +12,7 @@ export interface EventHandler<T extends KubeObject> {
   onDelete?(obj: T): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   /** Watch one namespace only; all namespaces when unset. */
   namespace?: string;
   labelSelector?: string;
@@ -20,6 +20,11 @@ export interface InformerOptions {
   fieldSelector?: string;
   /** Objects per list page (client-go's reflector pages by 500 too). */
   pageSize?: number;
+  /**
+   * What the store keeps of each object (client-go's TransformFunc): the fields its readers use, nothing
+   * more. It must keep `metadata.name`, `namespace` and `resourceVersion`.
+   */
+  transform?: (obj: T) => T;
 }
 
 interface ObjectList<T> {
@@ -46,7 +51,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly stats = { lists: 0, watches: 0, bookmarks: 0, relistsAfterGone: 0 };
   private readonly rest: RestClient;
   private readonly log: Logger;
-  private readonly options: InformerOptions;
+  private readonly options: InformerOptions<T>;
   private readonly handlers: EventHandler<T>[] = [];
   private resourceVersion = '';
   private synced = false;
@@ -55,7 +60,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private abortWatch?: AbortController;
   private loop?: Promise<void>;
 
-  constructor(rest: RestClient, type: ResourceType, log: Logger, options: InformerOptions = {}) {
+  constructor(rest: RestClient, type: ResourceType, log: Logger, options: InformerOptions<T> = {}) {
     this.rest = rest;
     this.type = type;
     this.log = log.child({ informer: `${type.plural}.${type.apiVersion}` });
@@ -225,7 +230,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     });
   }
 
-  private upsert(obj: T): string {
+  private upsert(received: T): string {
+    const obj = this.options.transform ? this.options.transform(received) : received;
     const old = this.store.upsert(obj);
     if (!old) this.notify((h) => h.onAdd?.(obj));
     // A relist hands back every unchanged object too: only a new resourceVersion is news.

@@ -80,7 +80,10 @@ export class RestClient {
     await this.kubeConfig.applyToHTTPSOptions(opts);
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     if (payload !== undefined) {
-      opts.headers = { ...opts.headers, 'Content-Type': options.contentType ?? 'application/json' };
+      // Node sends a DELETE's body neither chunked nor with a length unless told its length: the API server
+      // would read none, and a DeleteOptions' preconditions and grace period would be silently dropped.
+      const length = Buffer.byteLength(payload);
+      opts.headers = { ...opts.headers, 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': length };
     }
     const send = url.protocol === 'https:' ? https.request : http.request;
     const { code, text } = await new Promise<{ code: number; text: string }>((resolve, reject) => {
