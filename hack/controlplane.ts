@@ -156,11 +156,12 @@ const components: Component[] = [
       // scales BrowserPools through their scale subresource. The rest is what a Helm install needs: the
       // default ServiceAccount of each namespace and its token's CA (kube-root-ca.crt), Deployments, and
       // the endpoints of Services that kube-proxy maps; clusterrole-aggregation fills the built-in
-      // admin/edit/view roles from the chart's aggregated ones.
+      // admin/edit/view roles from the chart's aggregated ones. The disruption controller fills the
+      // PodDisruptionBudgets' status, which the Eviction API (kubectl drain) reads.
       '--controllers=garbage-collector-controller,namespace-controller,node-lifecycle-controller,' +
       'horizontal-pod-autoscaler-controller,serviceaccount-controller,serviceaccount-token-controller,' +
       'root-ca-certificate-publisher-controller,deployment-controller,replicaset-controller,' +
-      'endpointslice-controller,endpoints-controller,clusterrole-aggregation-controller',
+      'endpointslice-controller,endpoints-controller,clusterrole-aggregation-controller,disruption-controller',
       '--horizontal-pod-autoscaler-sync-period=2s',
       `--root-ca-file=${pki.caCert}`,
       `--service-account-private-key-file=${pki.serviceAccountKey}`,

@@ -4,19 +4,17 @@
 // keeps them (the node lifecycle controller of hack/ watches both); they are
 // unschedulable, so the scheduler leaves them to this file, which binds the
 // pool's pods to them (the binding subresource, as the scheduler does) and
-// makes them Running and Ready (their status, as a kubelet does). A
-// kube-controller-manager running the disruption controller alone fills the
+// makes them Running and Ready (their status, as a kubelet does). The
+// disruption controller of hack/'s kube-controller-manager fills the
 // PodDisruptionBudgets' status, as on a real cluster.
 //
 // What it shows: browsers spread by hostname; a NotReady node's browsers are
 // deleted and replaced at once and never leased, idle or queued; a holder is
 // told its browser is gone; the pool's budget makes the Eviction API refuse a
 // leased browser (429) and evict an idle one, which the pool replaces.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { ensureBinary } from '../../hack/lib/binaries.ts';
 import { LEASE, POD, type PodObject } from '../../src/api/builtin.ts';
 import { type KubeObject, microTime } from '../../src/api/meta.ts';
 import { BROWSER_POOL, TUNNEL } from '../../src/api/resources.ts';
@@ -34,7 +32,6 @@ const nodeB = `fw-it-${suffix}-b`;
 const TUNNEL_NAME = 'holder';
 
 let controller: ControllerProcess;
-let disruptionController: ChildProcess;
 let heartbeats: NodeJS.Timeout;
 let leaser: BrowserLeaser;
 const alive = new Set<string>();
@@ -152,10 +149,6 @@ beforeAll(async () => {
   controller = new ControllerProcess([
     `--watch-namespace=${ns.name}`, '--metrics-bind-address=0', '--health-probe-bind-address=0',
   ], {}, fleetwrightController);
-  // The disruption controller alone, as a real cluster's kube-controller-manager runs it.
-  disruptionController = spawn(ensureBinary('kube-controller-manager'), [
-    `--kubeconfig=${inject('kubeconfig')}`, '--controllers=disruption-controller', '--leader-elect=false', '--secure-port=0',
-  ], { stdio: 'ignore' });
   leaser = new BrowserLeaser(rest(), pino({ level: 'silent' }), { namespace: ns.name });
   await leaser.start();
 }, 120_000);
@@ -164,7 +157,6 @@ afterAll(async () => {
   clearInterval(heartbeats);
   await leaser?.stop();
   await controller?.kill('SIGTERM');
-  disruptionController?.kill('SIGTERM');
   // No kubelet confirms a deletion here: the namespace could not go while its pods wait for one.
   for (const pod of await podsOf('lost').then((a) => podsOf('drain').then((b) => [...a, ...b]))) {
     const body = { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 };
