@@ -6,11 +6,12 @@
 // (status.ts); stopping a run is cleanup.ts's. This file says what the
 // controller watches and puts the parts into the reconciler frame.
 import type { Registry } from 'prom-client';
-import { CONFIG_MAP, LEASE, NETWORK_POLICY, POD, SECRET } from '../../api/builtin.ts';
+import { CONFIG_MAP, LEASE, NETWORK_POLICY, NODE, type NodeObject, POD, type PodObject, SECRET } from '../../api/builtin.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { isFinished, type TestRunObject } from '../../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN } from '../../api/resources.ts';
 import { leaseOf } from '../../leasing/lease.ts';
+import { nodeLost, nodeReadiness } from '../../leasing/nodes.ts';
 import type { Controller } from '../../runtime/controller.ts';
 import { defineReconciler } from '../../runtime/reconciler.ts';
 import type { Request } from '../../runtime/resource.ts';
@@ -19,6 +20,7 @@ import { type RunDeps, ShardPass } from './act.ts';
 import { cleanUp, finishedRun } from './cleanup.ts';
 import { TestRunMetrics } from './metrics.ts';
 import { type Observed, observeRun } from './observe.ts';
+import { TESTRUN_LABEL } from './pod.ts';
 import { RunnerProgress } from './progress.ts';
 import { queueChanged } from './requeue.ts';
 
@@ -44,9 +46,22 @@ function runsUsing(field: (run: TestRunObject) => string | undefined, runs: () =
       .map((run) => ({ namespace: run.metadata.namespace ?? '', name: run.metadata.name ?? '' }));
 }
 
+/** The runs with a runner pod on `node`, when it is lost: their shards there are retried at once. */
+const runsOnLostNode = (pods: () => PodObject[]) => (node: KubeObject): Request[] => {
+  if (!nodeLost(node as NodeObject)) return [];
+  const keys = new Map<string, Request>();
+  for (const pod of pods()) {
+    const run = pod.metadata.labels?.[TESTRUN_LABEL];
+    if (!run || pod.spec?.nodeName !== node.metadata.name) continue;
+    keys.set(`${pod.metadata.namespace}/${run}`, { namespace: pod.metadata.namespace ?? '', name: run });
+  }
+  return [...keys.values()];
+};
+
 export function testRunController(options: TestRunOptions): Controller {
-  // The map functions and the phase gauge read the TestRun cache, which the frame hands over once at start.
+  // The map functions and the phase gauge read the TestRun and Pod caches, which the frame hands over once at start.
   let runs: () => TestRunObject[] = () => [];
+  let pods: () => PodObject[] = () => [];
   const deps: RunDeps = {
     image: options.image,
     reportStoreUrl: options.reportStoreUrl,
@@ -77,11 +92,14 @@ export function testRunController(options: TestRunOptions): Controller {
           return [{ namespace, name }];
         },
       },
+      // A node that goes NotReady wakes the runs with runners on it; a Ready node's updates wake none.
+      { type: NODE, map: runsOnLostNode(() => pods()), transform: (node) => nodeReadiness(node as NodeObject) },
     ],
     maxConcurrentReconciles: 4,
     clock: options.now,
     setup: (cache) => {
       runs = () => cache<TestRunObject>(TEST_RUN).list();
+      pods = () => cache<PodObject>(POD).list();
     },
     observe: observeRun,
     reconcile: (run, pass, observed) => observed.finished
