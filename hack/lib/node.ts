@@ -182,9 +182,16 @@ export function removeImage(tag: string): void {
   for (const layout of runningNodes()) if (imagesOn(layout).includes(tag)) ctrOn(layout, 'images', 'rm', tag);
 }
 
-/** The first node's tagged images (not digests) in `layout`'s containerd too: the same images on every node. */
-function copyImagesFromFirstNode(layout: NodeLayout, log: Log): void {
-  const missing = imagesOn(FIRST_NODE).filter((name) => !name.startsWith('sha256:') && !imagesOn(layout).includes(name));
+/**
+ * `layout`'s containerd holds the first node's tagged images (not digests),
+ * and no others: the same images on every node. Its content stays cached
+ * across `down`, so only what changed is copied.
+ */
+function mirrorFirstNodeImages(layout: NodeLayout, log: Log): void {
+  const wanted = imagesOn(FIRST_NODE).filter((name) => !name.startsWith('sha256:'));
+  const present = imagesOn(layout).filter((name) => !name.startsWith('sha256:'));
+  for (const name of present.filter((n) => !wanted.includes(n))) ctrOn(layout, 'images', 'rm', name);
+  const missing = wanted.filter((name) => !present.includes(name));
   if (missing.length === 0) return;
   const started = Date.now();
   const archive = join(cacheDir, `images-${layout.name}.tar`);
@@ -351,7 +358,7 @@ export async function upNode(layout: NodeLayout, options: NodeOptions): Promise<
   startOnNode(layout, containerd, 'containerd', ['--config', writeContainerdConfig(layout)]);
   await waitForSocket(containerdSocket(layout), containerd);
   if (layout === FIRST_NODE) ensurePauseImage(options.log);
-  else copyImagesFromFirstNode(layout, options.log);
+  else mirrorFirstNodeImages(layout, options.log);
   const kubelet = daemon(layout, 'kubelet');
   const args = writeKubeletConfig(layout, options.pki, options.kubeconfigOf);
   const binary = ensureBinary('kubelet', options.log);
