@@ -110,6 +110,7 @@ describe('the Tunnel gateway', () => {
     await page.setContent('<p id="x">42</p>');
     expect(await page.textContent('#x')).toBe('42');
     await browser.close();
+    await eventually('the browser to be given back', async () => (await leasedPods()) === 0);
   });
 
   it('refuses a missing or wrong token with 401 and leases nothing', async () => {
