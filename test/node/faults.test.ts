@@ -24,7 +24,7 @@ import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
 import { handshake } from './handshake.ts';
-import { apply, deleteFleetwrightObjects, poolManifest, poolPods, startGateway, waitForPool } from './pools.ts';
+import { apply, deleteFleetwrightObjects, poolManifest, poolPods, startGateway, tunnelManifest, waitForPool } from './pools.ts';
 
 const ns = useNamespace('faults');
 const size = (name: string, fallback: number) => Number(process.env[`FLEETWRIGHT_FAULTS_${name}`] ?? fallback);
@@ -318,15 +318,7 @@ describe('faults under load', { timeout: STEP_MS + 60_000 }, () => {
   });
 
   it('a Tunnel\'s maxConnections counts the sessions of both replicas: one more gets 429 from either, until one closes', async () => {
-    apply(ns.name, `
-apiVersion: fleetwright.dev/v1alpha1
-kind: Tunnel
-metadata: { name: limited }
-spec:
-  poolRefs: [{ name: sessions }]
-  auth: { secretRef: { name: load-token } }
-  maxConnections: 2
-`);
+    apply(ns.name, tunnelManifest('limited', 'poolRefs: [{ name: sessions }]\nauth: { secretRef: { name: load-token } }\nmaxConnections: 2'));
     const auth = { Authorization: `Bearer ${TOKEN}` };
     await eventually('both replicas to serve the Tunnel', async () =>
       (await Promise.all(['a', 'b'].map((via) => fetch(tunnelUrl(via as 'a' | 'b', 'limited').replace('ws', 'http')))))

@@ -22,7 +22,9 @@ import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { type ControllerProcess, eventually, rest } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
 import { core, isReady, pod, SERVER, waitForPod } from './pods.ts';
-import { apply, poolManifest, poolPods, startGateway, testRunManifest, useController, waitForPool } from './pools.ts';
+import {
+  apply, poolManifest, poolPods, startGateway, testRunManifest, tunnelManifest, useController, waitForPool,
+} from './pools.ts';
 
 const ns = useNamespace('nodes');
 useController(() => ns.name);
@@ -41,15 +43,9 @@ afterAll(async () => {
   await downSecondNode();
 }, 120_000);
 
-/** A Tunnel over `pool` with the file's token, and a session through it; the session's browser pod's name. */
-const tunnelManifest = (name: string, pool: string) => `
-apiVersion: fleetwright.dev/v1alpha1
-kind: Tunnel
-metadata: { name: ${name} }
-spec:
-  poolRefs: [{ name: ${pool} }]
-  auth: { secretRef: { name: token } }
-`;
+/** A Tunnel over `pool` with the file's token. */
+const poolTunnel = (name: string, pool: string) =>
+  tunnelManifest(name, `poolRefs: [{ name: ${pool} }]\nauth: { secretRef: { name: token } }`);
 async function openSession(tunnel: string): Promise<Browser> {
   const url = `${(await gateway.url('Tunnels')).replace('http', 'ws')}/tunnels/${ns.name}/${tunnel}`;
   const browser = await chromium.connect(url, { headers: { Authorization: `Bearer ${TOKEN}` }, timeout: 120_000 });
@@ -150,7 +146,7 @@ kind: Secret
 metadata: { name: token }
 stringData: { token: ${TOKEN} }
 ---
-${tunnelManifest('spread', 'spread')}`);
+${poolTunnel('spread', 'spread')}`);
     const direct = await runDirectly(suiteDir);
     const sessions = [await openSession('spread'), await openSession('spread')];
     const runs = ['lost-a', 'lost-b'];
@@ -214,7 +210,7 @@ describe('kubectl drain of a node', () => {
   it('evicts its idle browsers at once and its leased ones only once their leases end, cutting no session', async () => {
     apply(ns.name, `${poolManifest('pinned', `replicas: 4\ntemplate: { nodeSelector: { kubernetes.io/hostname: ${SECOND_NODE.name} } }`)}
 ---
-${tunnelManifest('pinned', 'pinned')}`);
+${poolTunnel('pinned', 'pinned')}`);
     await waitForPool(ns.name, 'pinned', '4 idle', (p) => p.status?.idle === 4, 120_000);
     const sessions = [await openSession('pinned'), await openSession('pinned')];
     const before = await poolPods(ns.name, 'pinned');

@@ -124,6 +124,15 @@ export function startGateway(namespace: string, replica: string, extra: string[]
   );
 }
 
+/** A Tunnel manifest: `spec` is YAML, indented here under spec:. */
+export const tunnelManifest = (name: string, spec: string) => `
+apiVersion: fleetwright.dev/v1alpha1
+kind: Tunnel
+metadata: { name: ${name} }
+spec:
+${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
+`;
+
 /** A TestRun manifest: `spec` is YAML, indented here under spec:. */
 export const testRunManifest = (name: string, spec: string) => `
 apiVersion: fleetwright.dev/v1alpha1
