@@ -9,6 +9,7 @@ import { POOL_LABEL } from '../../contracts/browser-lease.ts';
 import type { ProjectNotRun } from '../../contracts/shard-summary.ts';
 import { releaseBrowser } from '../../leasing/acquire.ts';
 import { leaseOf } from '../../leasing/lease.ts';
+import type { QueueIndex } from '../../leasing/queue-index.ts';
 import { leaseRequest } from '../../leasing/requests.ts';
 import { controllerReference } from '../../runtime/owners.ts';
 import type { ObjectPass, Outcome } from '../../runtime/reconciler.ts';
@@ -35,6 +36,8 @@ export interface RunDeps {
   networkPolicy: boolean;
   metrics: TestRunMetrics;
   progress: RunnerProgress;
+  /** The pools' queues of lease requests: a queued run's place. */
+  queue: QueueIndex;
 }
 
 /** One pass over a run that can be scheduled: its shards, then its status. */
@@ -101,7 +104,10 @@ export class ShardPass {
       if (summary && isFinalShard(plan.status)) durations.push(summary.durationMs);
       if (summary?.projectsNotRun?.length) projectsNotRun = summary.projectsNotRun;
     }
-    const input = { pool: this.observed.pool, reports: this.reportOutcome, deadline, metrics: this.deps.metrics };
+    const input = {
+      pool: this.observed.pool, reports: this.reportOutcome, deadline, metrics: this.deps.metrics,
+      queuePosition: () => this.deps.queue.position(request.namespace, spec.spec.poolRef.name, uid),
+    };
     const status = await runStatus(run, spec, { shards, durations, projectsNotRun }, input, pass);
     return {
       ...status,
