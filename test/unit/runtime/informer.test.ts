@@ -91,6 +91,33 @@ describe('Informer', () => {
     expect(informer.store.get('ns/a')).toMatchObject({ apiVersion: 'v1', kind: 'ConfigMap' });
   });
 
+  it('keeps no managedFields, from lists or watches: no reader of a cache needs them', async () => {
+    const managed = (name: string, rv: string): KubeObject => {
+      const obj = cm(name, rv);
+      return { ...obj, metadata: { ...obj.metadata, labels: { app: 'x' }, managedFields: [{ manager: 'kubectl' }] } };
+    };
+    const { rest } = await fakeApiServer([json(list('1', [managed('a', '1')]))], [stream(line('ADDED', managed('b', '2')))]);
+    informer = new Informer(rest, configMaps, pino({ level: 'silent' }));
+    const handed: KubeObject[] = [];
+    informer.addHandler({ onAdd: (o) => handed.push(o) });
+    informer.start();
+    await until(() => informer?.store.size === 2);
+    for (const obj of [...informer.store.list(), ...handed]) {
+      expect(obj.metadata).not.toHaveProperty('managedFields');
+      expect(obj.metadata.labels).toEqual({ app: 'x' });
+    }
+    expect(handed).toHaveLength(2);
+  });
+
+  it('keeps what a transform leaves of each object', async () => {
+    const { rest } = await fakeApiServer([json(list('1', [{ ...cm('a', '1'), data: { big: 'x'.repeat(1000) } }]))], []);
+    const transform = (obj: KubeObject) => ({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: obj.metadata });
+    informer = new Informer(rest, configMaps, pino({ level: 'silent' }), { transform });
+    informer.start();
+    await informer.waitForSync();
+    expect(informer.store.get('ns/a')).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: cm('a', '1').metadata });
+  });
+
   it('keeps retrying a failing list with backoff and syncs once the server answers', async () => {
     const unavailable = json({ kind: 'Status', code: 503, reason: 'ServiceUnavailable', message: 'starting' }, 503);
     const { rest, seen } = await fakeApiServer([unavailable, unavailable, json(list('5', [cm('a', '5')]))], []);
