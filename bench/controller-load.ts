@@ -13,9 +13,9 @@
 //             loop shows here: an idle system makes no writes).
 // Prints one JSON object. A benchmark, not a test: nothing here asserts a time.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,8 @@ const { values: flags } = parseArgs({
     replicas: { type: 'string', default: '100' },
     namespaces: { type: 'string', default: '5' },
     idle: { type: 'string', default: '30' },
+    // A folder: the controller writes a V8 heap snapshot there once converged and once restarted and settled.
+    'heap-snapshot': { type: 'string' },
   },
 });
 const sizes = {
@@ -42,6 +44,7 @@ const sizes = {
   namespaces: Number(flags.namespaces),
 };
 const idleSeconds = Number(flags.idle);
+const snapshotDir = flags['heap-snapshot'] === undefined ? undefined : resolve(flags['heap-snapshot']);
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'CREATE', 'UPDATE', 'APPLY', 'DELETECOLLECTION']);
 
 type Obj = KubeObject & { spec?: { replicas?: number }; status?: { observedGeneration?: number; replicas?: number } };
@@ -85,7 +88,10 @@ const grown = (before: Record<string, number>, after: Record<string, number>) =>
 
 /** `fleetwright controller` over every namespace, with its metrics URL and peak RSS. */
 async function startController() {
+  // Node writes a heap snapshot into --diagnostic-dir on the signal, then goes on.
+  const snapshotFlags = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
   const child = spawn(process.execPath, [
+    ...snapshotFlags,
     join(repoRoot, 'src', 'main.ts'), 'controller', `--kubeconfig=${kubeconfigPath}`,
     '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=0', '--log-level=info',
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -115,6 +121,17 @@ async function startController() {
         reconciled: (controller: string) => sum(s, 'controller_runtime_reconcile_total', (l) => l.controller === controller),
         busy: sum(s, 'workqueue_depth') + sum(s, 'controller_runtime_active_workers'),
       };
+    },
+    /** Writes a heap snapshot into --heap-snapshot's folder; resolves with its file name once written. */
+    heapSnapshot: async (): Promise<string | undefined> => {
+      if (!snapshotDir) return undefined;
+      const before = new Set(readdirSync(snapshotDir));
+      child.kill('SIGUSR2');
+      // The snapshot is written on the main thread: the controller answers again once it is complete.
+      let file: string | undefined;
+      while (!(file = readdirSync(snapshotDir).find((f) => !before.has(f)))) await sleep(100);
+      await until('the heap snapshot', async () => (await fetch(`${url}/metrics`)).ok);
+      return join(snapshotDir, file);
     },
     stopped: () => child.exitCode !== null || child.signalCode !== null,
     stop: async () => {
@@ -188,6 +205,7 @@ async function converged(): Promise<boolean> {
 
 async function main(): Promise<void> {
   if (sizes.pools < sizes.namespaces) throw new Error('--pools must be at least --namespaces: each namespace needs a pool');
+  if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
   await up(() => undefined);
   installCrds(kubeconfigPath);
   let controller = await startController();
@@ -202,6 +220,7 @@ async function main(): Promise<void> {
     const first = {
       createMs: Math.round(createdMs), convergedMs: Math.round(convergedAt - t0), settledMs: Math.round(quietAt - t0),
       peakRssMiB: controller.peakRssMiB(),
+      heapSnapshot: await controller.heapSnapshot(),
     };
     await controller.stop();
 
@@ -222,6 +241,7 @@ async function main(): Promise<void> {
       writes: settled.writes,
       requestsPerReconcile: Math.round((settled.requests / settled.reconciles) * 100) / 100,
       apiServerRequests: apiAfter.total - apiBefore.total,
+      heapSnapshot: await controller.heapSnapshot(),
     };
 
     await sleep(idleSeconds * 1000);
@@ -252,7 +272,10 @@ async function main(): Promise<void> {
     // While the controller runs: the pools' and runs' finalizers need it.
     if (controller.stopped()) controller = await startController();
     const namespaces = Array.from({ length: sizes.namespaces }, (_, n) => namespaceOf(n));
-    kubectl(kubeconfigPath, 'delete', 'namespace', ...namespaces, '--ignore-not-found', '--timeout=900s');
+    kubectl(kubeconfigPath, 'delete', 'namespace', ...namespaces, '--ignore-not-found', '--wait=false');
+    // kubectl delete can return while the namespaces still terminate: the TestRuns' finalizers need the
+    // controller until they are gone, or the next run finds them stuck.
+    kubectl(kubeconfigPath, 'wait', '--for=delete', ...namespaces.map((n) => `namespace/${n}`), '--timeout=900s');
     await controller.stop();
   }
 }
