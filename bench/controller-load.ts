@@ -12,15 +12,15 @@
 //   idle:     the controller's requests and the API server's writes over --idle seconds after that (a hot
 //             loop shows here: an idle system makes no writes).
 // Prints one JSON object. A benchmark, not a test: nothing here asserts a time.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { up } from '../hack/controlplane.ts';
-import { installCrds, kubectl } from '../hack/lib/crds.ts';
+import { installCrds } from '../hack/lib/crds.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
 import { ensureTool } from '../hack/lib/tools.ts';
 import type { KubeObject } from '../src/api/meta.ts';
@@ -30,11 +30,11 @@ import { rest } from './cluster.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    testruns: { type: 'string', default: '5000' },
-    pools: { type: 'string', default: '10' },
-    replicas: { type: 'string', default: '100' },
-    namespaces: { type: 'string', default: '5' },
-    idle: { type: 'string', default: '30' },
+    'testruns': { type: 'string', default: '5000' },
+    'pools': { type: 'string', default: '10' },
+    'replicas': { type: 'string', default: '100' },
+    'namespaces': { type: 'string', default: '5' },
+    'idle': { type: 'string', default: '30' },
     // A folder: the controller writes a V8 heap snapshot there once converged and once restarted and settled.
     'heap-snapshot': { type: 'string' },
   },
@@ -272,10 +272,12 @@ async function main(): Promise<void> {
     // While the controller runs: the pools' and runs' finalizers need it.
     if (controller.stopped()) controller = await startController();
     const namespaces = Array.from({ length: sizes.namespaces }, (_, n) => namespaceOf(n));
-    kubectl(kubeconfigPath, 'delete', 'namespace', ...namespaces, '--ignore-not-found', '--wait=false');
-    // kubectl delete can return while the namespaces still terminate: the TestRuns' finalizers need the
-    // controller until they are gone, or the next run finds them stuck.
-    kubectl(kubeconfigPath, 'wait', '--for=delete', ...namespaces.map((n) => `namespace/${n}`), '--timeout=900s');
+    // Not kubectl's synchronous helper: this process must go on reading the controller's log meanwhile, or the
+    // controller blocks on its full stdout pipe and the TestRuns' finalizers are never run.
+    const kubectlAsync = (...args: string[]) =>
+      promisify(execFile)(ensureTool('kubectl'), ['--kubeconfig', kubeconfigPath, ...args], { maxBuffer: 2 ** 24 });
+    await kubectlAsync('delete', 'namespace', ...namespaces, '--ignore-not-found', '--wait=false');
+    await kubectlAsync('wait', '--for=delete', ...namespaces.map((n) => `namespace/${n}`), '--timeout=900s');
     await controller.stop();
   }
 }
