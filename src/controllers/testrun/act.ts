@@ -5,7 +5,7 @@
 import { LEASE, NETWORK_POLICY, POD, type PodObject, SECRET, type SecretObject } from '../../api/builtin.ts';
 import type { TestRunObject } from '../../api/objects.ts';
 import type { TestRun } from '../../api/v1alpha1/index.ts';
-import { POOL_LABEL } from '../../contracts/browser-lease.ts';
+import { LEASED_TO_LABEL, POOL_LABEL } from '../../contracts/browser-lease.ts';
 import type { ProjectNotRun } from '../../contracts/shard-summary.ts';
 import { releaseBrowser } from '../../leasing/acquire.ts';
 import { leaseOf } from '../../leasing/lease.ts';
@@ -74,8 +74,10 @@ export class ShardPass {
     if (pass.now.getTime() >= deadline) return timeOut(pass, run, spec, this.deps.metrics);
 
     const runners = runnerPods(pass, run);
-    const inPool = { [POOL_LABEL]: spec.spec.poolRef.name };
-    const poolPods = pass.cache<PodObject>(POD).list({ namespace: request.namespace, labels: inPool });
+    // The pool's browsers leased to this run only (a lease labels its pod with the run's name in the same
+    // write): reading every browser's lease at every pass of every queued run was most of a pass's work.
+    const leasedHere = { [POOL_LABEL]: spec.spec.poolRef.name, [LEASED_TO_LABEL]: request.name };
+    const poolPods = pass.cache<PodObject>(POD).list({ namespace: request.namespace, labels: leasedHere });
     const byHolder = new Map(poolPods.map((p) => [leaseOf(p)?.holder, p]));
     const uid = run.metadata.uid ?? '';
     const previous = run.status?.shards ?? [];
