@@ -48,13 +48,20 @@ export function leaseRequest(r: NewRequest): LeaseRequest {
   };
 }
 
+/** Requests read, by the (frozen, cached) object they were read from: each pool pass reads its whole queue. */
+const requested = new WeakMap<object, RequestedLease | undefined>();
+
 /** The lease the request asks for; undefined when its annotation is unreadable. */
 export function requestedLease(request: LeaseRequest): RequestedLease | undefined {
+  if (Object.isFrozen(request) && requested.has(request)) return requested.get(request);
+  let lease: RequestedLease | undefined;
   try {
-    return RequestedLease.parse(JSON.parse(request.metadata.annotations?.[REQUEST_ANNOTATION] ?? ''));
+    lease = Object.freeze(RequestedLease.parse(JSON.parse(request.metadata.annotations?.[REQUEST_ANNOTATION] ?? '')));
   } catch {
-    return undefined;
+    lease = undefined;
   }
+  if (Object.isFrozen(request)) requested.set(request, lease);
+  return lease;
 }
 
 /** What orders a request in its pool's queue, read once (a sort would parse the dates at every comparison). */
