@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { up } from '../hack/controlplane.ts';
 import { installCrds } from '../hack/lib/crds.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
@@ -86,11 +87,25 @@ function apiServerRequests() {
 const grown = (before: Record<string, number>, after: Record<string, number>) =>
   Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, d]) => d !== 0));
 
+/**
+ * The Node flags the shipped manifests run the controller with (its container's NODE_OPTIONS): the bench
+ * measures the process as a cluster runs it.
+ */
+function shippedNodeOptions(): string[] {
+  type Container = { name: string; env?: { name: string; value?: string }[] };
+  type Doc = { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } };
+  const docs = parseAllDocuments(readFileSync(join(repoRoot, 'config', 'manager', 'controller.yaml'), 'utf8'));
+  const deployment = docs.map((d) => d.toJS() as Doc).find((d) => d.kind === 'Deployment');
+  const container = deployment?.spec?.template?.spec?.containers?.find((c) => c.name === 'controller');
+  return (container?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(' ').filter(Boolean);
+}
+
 /** `fleetwright controller` over every namespace, with its metrics URL and peak RSS. */
 async function startController() {
   // Node writes a heap snapshot into --diagnostic-dir on the signal, then goes on.
   const snapshotFlags = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
   const child = spawn(process.execPath, [
+    ...shippedNodeOptions(),
     ...snapshotFlags,
     join(repoRoot, 'src', 'main.ts'), 'controller', `--kubeconfig=${kubeconfigPath}`,
     '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=0', '--log-level=info',
@@ -263,7 +278,7 @@ async function main(): Promise<void> {
       converge: first,
       restart,
       idle,
-      machine: { cpus: cpus().length, node: process.version },
+      machine: { cpus: cpus().length, node: process.version, controllerNodeOptions: shippedNodeOptions().join(' ') },
     }, null, 2));
   } catch (err) {
     console.error(err);
