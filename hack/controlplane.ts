@@ -1,13 +1,13 @@
 // A real Kubernetes cluster on this machine: etcd, kube-apiserver,
 // kube-controller-manager and kube-scheduler, built from their Go modules, and
-// one real node (containerd, runc, CNI, kubelet, kube-proxy; hack/lib/node.ts).
-// With the node, the API server listens on the node's bridge address, where
-// pods reach it through the kubernetes Service as in any cluster; without it
-// (--api-only), on loopback.
+// one real node (containerd, runc, CNI, kubelet, kube-proxy; hack/lib/node.ts),
+// or two. With a node, the API server listens on the first node's bridge
+// address, where pods reach it through the kubernetes Service as in any
+// cluster; without (--api-only), on loopback.
 //
-//   node hack/controlplane.ts up [--api-only]   start (or find running) and write .fleetwright/kubeconfig
-//   node hack/controlplane.ts down              stop everything and remove its data
-//   node hack/controlplane.ts status            say what runs
+//   node hack/controlplane.ts up [--api-only | --nodes=2]   start (or find running) and write .fleetwright/kubeconfig
+//   node hack/controlplane.ts down                          stop everything and remove its data
+//   node hack/controlplane.ts status                        say what runs
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -26,17 +26,9 @@ import {
   stopManaged,
   stopProcess,
 } from './lib/processes.ts';
-import {
-  downNode,
-  ensureNodeNetwork,
-  NODE_IP,
-  NODE_NAME,
-  nodeDir,
-  nodeRunning,
-  removeNodeNetwork,
-  SERVICE_CIDR,
-  upNode,
-} from './lib/node.ts';
+import { crashNode, downNode, NODE_IP, nodeDir, nodeRunning, SERVICE_CIDR, upNode } from './lib/node.ts';
+import { FIRST_NODE, NODES, type NodeLayout, SECOND_NODE } from './lib/node-layout.ts';
+import { ensureNodeNetwork, removeNodeNetwork, removeSecondNodeNetwork } from './lib/node-network.ts';
 import { accepting } from './lib/ports.ts';
 import { ensureTool } from './lib/tools.ts';
 
@@ -164,11 +156,12 @@ const components: Component[] = [
       // scales BrowserPools through their scale subresource. The rest is what a Helm install needs: the
       // default ServiceAccount of each namespace and its token's CA (kube-root-ca.crt), Deployments, and
       // the endpoints of Services that kube-proxy maps; clusterrole-aggregation fills the built-in
-      // admin/edit/view roles from the chart's aggregated ones.
+      // admin/edit/view roles from the chart's aggregated ones. The disruption controller fills the
+      // PodDisruptionBudgets' status, which the Eviction API (kubectl drain) reads.
       '--controllers=garbage-collector-controller,namespace-controller,node-lifecycle-controller,' +
       'horizontal-pod-autoscaler-controller,serviceaccount-controller,serviceaccount-token-controller,' +
       'root-ca-certificate-publisher-controller,deployment-controller,replicaset-controller,' +
-      'endpointslice-controller,endpoints-controller,clusterrole-aggregation-controller',
+      'endpointslice-controller,endpoints-controller,clusterrole-aggregation-controller,disruption-controller',
       '--horizontal-pod-autoscaler-sync-period=2s',
       `--root-ca-file=${pki.caCert}`,
       `--service-account-private-key-file=${pki.serviceAccountKey}`,
@@ -187,9 +180,13 @@ const components: Component[] = [
  * A component whose flags changed (the API server moving onto the bridge for
  * the node, or a newer hack/) is restarted. Processes left by a crashed run
  * without pid files are stopped first. Without `node`, a cluster that has a
- * node keeps it, and its API server stays on the bridge.
+ * node keeps it, and its API server stays on the bridge. With `nodes: 2`, a
+ * second node joins the first (upSecondNode).
  */
-export async function up(log: Log = console.log, options: { node?: boolean } = {}): Promise<ControlPlane> {
+export async function up(
+  log: Log = console.log,
+  options: { node?: boolean; nodes?: 1 | 2 } = {},
+): Promise<ControlPlane> {
   // The Debian packages the cluster needs; instant when they are present.
   execFileSync('bash', [join(import.meta.dirname, 'setup.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
   // Leftovers of the control plane: its binaries on this state folder without a pid file. The node's
@@ -244,15 +241,64 @@ export async function up(log: Log = console.log, options: { node?: boolean } = {
     `KUBECONFIG=${kubeconfigPath}`,
   );
   if (options.node) {
-    await upNode({
-      pki: setup.pki,
-      log,
-      kubeconfigOf: (cert) =>
-        kubeconfigText(setup, `system:node:${NODE_NAME}`, { 'client-certificate': cert.cert, 'client-key': cert.key }),
-      nodeReady: (since) => nodeReady(setup, since),
-    });
+    for (const layout of NODES.slice(0, options.nodes ?? 1)) await upNode(layout, nodeOptions(setup, log));
   }
   return { kubeconfig: kubeconfigPath, server: setup.server };
+}
+
+const nodeOptions = (setup: Setup, log: Log) => ({
+  pki: setup.pki,
+  log,
+  kubeconfigOf: (user: string, cert: { cert: string; key: string }) =>
+    kubeconfigText(setup, user, { 'client-certificate': cert.cert, 'client-key': cert.key }),
+  nodeReady: (name: string, since?: Date) => nodeReady(setup, name, since),
+});
+
+/** The setup of the running control plane, for a second node joining or leaving it. */
+function runningSetup(): Setup {
+  if (!existsSync(nodeDir)) throw new Error('no cluster with a node runs here: node hack/controlplane.ts up');
+  return { pki: ensurePki(pkiDir), address: NODE_IP, server: serverAt(NODE_IP) };
+}
+
+/** Starts the second node (fw-node2) beside a running cluster with its first node; idempotent. */
+export async function upSecondNode(log: Log = console.log): Promise<NodeLayout> {
+  await upNode(SECOND_NODE, nodeOptions(runningSetup(), log));
+  return SECOND_NODE;
+}
+
+/** Kills the second node as a crash would (crashNode): upSecondNode brings it back as a rebooted machine. */
+export function crashSecondNode(): void {
+  crashNode(SECOND_NODE);
+}
+
+/** Stops the second node and removes its network, if this checkout's state folder says it has one. */
+async function removeSecondNode(): Promise<void> {
+  if (!existsSync(SECOND_NODE.dir)) return;
+  await downNode(SECOND_NODE);
+  removeSecondNodeNetwork(SECOND_NODE);
+  rmSync(SECOND_NODE.dir, { recursive: true, force: true });
+}
+
+/**
+ * Stops the second node, removes its network, deletes its Node and its pods
+ * (at once, as the pod garbage collector would, which this control plane does
+ * not run); idempotent.
+ */
+export async function downSecondNode(log: Log = console.log): Promise<void> {
+  await removeSecondNode();
+  if (!existsSync(nodeDir)) return;
+  const setup = runningSetup();
+  const { status } = await apiRequest(setup, 'DELETE', `/api/v1/nodes/${SECOND_NODE.name}`);
+  if (status !== 200 && status !== 404) log(`warning: could not delete Node ${SECOND_NODE.name} (HTTP ${status})`);
+  const pods = await apiRequest(setup, 'GET', `/api/v1/pods?fieldSelector=spec.nodeName%3D${SECOND_NODE.name}`);
+  const items = pods.status === 200 ? (JSON.parse(pods.body) as { items: PodRef[] }).items : [];
+  for (const { metadata: { namespace, name } } of items) {
+    await apiRequest(setup, 'DELETE', `/api/v1/namespaces/${namespace}/pods/${name}?gracePeriodSeconds=0`);
+  }
+}
+
+interface PodRef {
+  metadata: { namespace: string; name: string };
 }
 
 /** Stops one component (as a crash would, with `signal`), for tests of what survives it. */
@@ -266,7 +312,8 @@ export async function kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Pr
 
 export async function down(log: Log = console.log): Promise<void> {
   const hadNode = existsSync(nodeDir);
-  await downNode();
+  await removeSecondNode();
+  await downNode(FIRST_NODE);
   for (const c of [...components].reverse()) await stopManaged(c, c.name === 'etcd' ? 10_000 : 5_000);
   // Whatever a crashed run left without a pid file still names the state folder on its command line.
   for (const pid of processesMentioning(stateDir)) await stopProcess(pid, 5_000);
@@ -281,7 +328,7 @@ function status(): void {
     const pid = runningPid(c);
     console.log(`${c.name.padEnd(24)} ${pid ? `running (pid ${pid})` : 'stopped'}`);
   }
-  console.log(`${`node ${NODE_NAME}`.padEnd(24)} ${nodeRunning() ? 'running' : 'stopped'}`);
+  for (const layout of NODES) console.log(`${`node ${layout.name}`.padEnd(24)} ${nodeRunning(layout) ? 'running' : 'stopped'}`);
 }
 
 async function waitFor(m: Managed, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -305,10 +352,11 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
-/** GET on the API server as the admin user: status code and body, or status 0 when it does not answer. */
-function apiGet({ pki, server }: Setup, path: string): Promise<{ status: number; body: string }> {
+/** A request to the API server as the admin user: status code and body, or status 0 when it does not answer. */
+function apiRequest({ pki, server }: Setup, method: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = request(`${server}${path}`, {
+      method,
       ca: readFileSync(pki.caCert),
       headers: { Authorization: `Bearer ${pki.adminToken}` },
       timeout: 2000,
@@ -326,7 +374,7 @@ function apiGet({ pki, server }: Setup, path: string): Promise<{ status: number;
 }
 
 async function readyz(setup: Setup): Promise<boolean> {
-  return (await apiGet(setup, '/readyz')).status === 200;
+  return (await apiRequest(setup, 'GET', '/readyz')).status === 200;
 }
 
 /**
@@ -334,8 +382,8 @@ async function readyz(setup: Setup): Promise<boolean> {
  * restarted kubelet's Node still says Ready from before, so with `since` the
  * Ready condition must have a heartbeat from after that moment.
  */
-async function nodeReady(setup: Setup, since?: Date): Promise<boolean> {
-  const response = await apiGet(setup, `/api/v1/nodes/${NODE_NAME}`);
+async function nodeReady(setup: Setup, name: string, since?: Date): Promise<boolean> {
+  const response = await apiRequest(setup, 'GET', `/api/v1/nodes/${name}`);
   if (response.status !== 200) return false;
   const node = JSON.parse(response.body) as {
     spec?: { taints?: { key: string }[] };
@@ -380,13 +428,13 @@ function kubeconfigText({ pki, server }: Setup, user: string, credentials: Recor
 if (import.meta.main) {
   const command = process.argv[2];
   const commands: Record<string, () => Promise<unknown>> = {
-    up: () => up(console.log, { node: !process.argv.includes('--api-only') }),
+    up: () => up(console.log, { node: !process.argv.includes('--api-only'), nodes: process.argv.includes('--nodes=2') ? 2 : 1 }),
     down: () => down(),
     status: async () => status(),
   };
   const run = command ? commands[command] : undefined;
   if (!run) {
-    console.error('usage: node hack/controlplane.ts up [--api-only] | down | status');
+    console.error('usage: node hack/controlplane.ts up [--api-only | --nodes=2] | down | status');
     process.exit(2);
   }
   try {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DEFAULT_IMAGE } from '../../src/contracts/image.ts';
-import { ctr, importImage } from './node.ts';
+import { ctrOn, importImage, inEveryNode, removeImage, runningNodes } from './node.ts';
 import { podman, podmanHas, podmanWithInput } from './podman.ts';
 import { cacheDir, repoRoot } from './paths.ts';
 
@@ -106,7 +106,7 @@ export function ensureProjectImage(log: Log = console.log): string {
     podman('build', '--network=host', '--build-arg', `BASE_IMAGE=${base}`, ...npmCaSecret(), '-t', tag, repoRoot);
   });
   if (imported) {
-    ctr('images', 'tag', '--force', tag, DEV_IMAGE);
+    for (const layout of runningNodes()) ctrOn(layout, 'images', 'tag', '--force', tag, DEV_IMAGE);
     removeSupersededImages(`${IMAGE_REPOSITORY}:`, [tag, DEV_IMAGE]);
   }
   return tag;
@@ -172,11 +172,11 @@ export function ensureSuiteImage(name: string, suiteDir: string, projectImage: s
 }
 
 /**
- * Puts `tag` into the node's containerd unless it is there, building it in
- * podman first unless podman has it. Returns whether it was imported.
+ * Puts `tag` into the containerd of every running node unless it is there,
+ * building it in podman first unless podman has it. Returns whether it was imported.
  */
 function ensureInNode(tag: string, log: Log, build: () => void): boolean {
-  if (ctr('images', 'ls', '-q').split('\n').includes(tag)) return false;
+  if (inEveryNode(tag)) return false;
   if (!podmanHas(tag)) {
     const started = Date.now();
     build();
@@ -191,7 +191,9 @@ function ensureInNode(tag: string, log: Log, build: () => void): boolean {
 /** Each input change makes a new tag; keep only the tags in `keep` of those starting with `prefix`, in both stores. */
 function removeSupersededImages(prefix: string, keep: string[]): void {
   const superseded = (names: string[]) => names.filter((n) => n.startsWith(prefix) && !keep.includes(n));
-  for (const name of superseded(ctr('images', 'ls', '-q').split('\n'))) ctr('images', 'rm', name);
+  for (const name of superseded(runningNodes().flatMap((layout) => ctrOn(layout, 'images', 'ls', '-q').split('\n')))) {
+    removeImage(name);
+  }
   for (const name of superseded(podman('images', '--format', '{{.Repository}}:{{.Tag}}').split('\n'))) {
     podman('rmi', '--force', name);
   }

@@ -1,44 +1,44 @@
-// One real Kubernetes node on this machine: Debian's containerd, runc and CNI
-// plugins, and a kubelet built from the pinned Go modules. Pods get addresses
-// on the bridge fw0 (10.244.0.0/24), reachable from the host; each pod has its
-// own network namespace and localhost. kube-proxy maps Service IPs
-// (10.0.0.0/24) onto pods and onto the API server on the bridge address, and
-// CoreDNS on that address answers for cluster.local (and nothing else). Pods
-// get no route off the bridge but the one to Service IPs, and no masquerading:
-// they reach each other, the host and Services, and nothing outside.
+// A real Kubernetes node on this machine: Debian's containerd, runc and CNI
+// plugins, and a kubelet built from the pinned Go modules; the first node, or
+// a second one in a network namespace of its own (node-layout.ts,
+// node-network.ts). Pods get addresses on their node's bridge (10.244.0.0/24
+// on the first, 10.244.1.0/24 on the second), reachable from the host; each
+// pod has its own network namespace and localhost. kube-proxy maps Service IPs
+// (10.0.0.0/24) onto pods and onto the API server on the first node's bridge
+// address, and CoreDNS on that address answers for cluster.local (and nothing
+// else). Pods get no route but to the pods of every node and to Service IPs,
+// and no masquerading: they reach each other, the host and Services, and
+// nothing outside.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBinary, kubernetesVersion } from './binaries.ts';
+import { CLUSTER_POD_CIDR, FIRST_NODE, type NodeLayout, SECOND_NODE, SERVICE_CIDR } from './node-layout.ts';
+import { ensureNodeNetwork, ensureSecondNodeNetwork, inNodeNetwork, serviceRoutingWarnings } from './node-network.ts';
 import { cacheDir, kubeconfigPath, stateDir } from './paths.ts';
 import { issueCertificate, type Pki } from './pki.ts';
 import { podman } from './podman.ts';
 import { type Managed, processesMentioning, runningPid, sleep, startDetached, stopManaged, stopProcess } from './processes.ts';
 
-export const NODE_NAME = 'fw-node';
-export const BRIDGE = 'fw0';
-export const NODE_IP = '10.244.0.1';
-export const POD_CIDR = '10.244.0.0/24';
-/** Service ClusterIPs (the API server's --service-cluster-ip-range); kube-proxy maps them onto pods. */
-export const SERVICE_CIDR = '10.0.0.0/24';
+export { SERVICE_CIDR } from './node-layout.ts';
+export const NODE_NAME = FIRST_NODE.name;
+export const NODE_IP = FIRST_NODE.ip;
+export const POD_CIDR = FIRST_NODE.podCidr;
 export const PAUSE_IMAGE = 'localhost/fleetwright/pause:3.10.1';
 
-export const nodeDir = join(stateDir, 'node');
+export const nodeDir = FIRST_NODE.dir;
 const runDir = join(stateDir, 'run');
-const containerdDir = join(nodeDir, 'containerd');
-export const containerdSocket = join(containerdDir, 'containerd.sock');
-/** Image content survives `down`: the images are built here and can never be pulled again. */
-const containerdRoot = join(cacheDir, 'containerd');
-const cniDir = join(nodeDir, 'cni');
-const kubeletDir = join(nodeDir, 'kubelet');
+const containerdDir = (layout: NodeLayout) => join(layout.dir, 'containerd');
+const containerdSocket = (layout: NodeLayout) => join(containerdDir(layout), 'containerd.sock');
+const cniDir = (layout: NodeLayout) => join(layout.dir, 'cni');
+const kubeletDir = (layout: NodeLayout) => join(layout.dir, 'kubelet');
+const kubeProxyDir = (layout: NodeLayout) => join(layout.dir, 'kube-proxy');
 
-const containerd: Managed = { name: 'containerd', runDir };
-const kubelet: Managed = { name: 'kubelet', runDir };
-const kubeProxy: Managed = { name: 'kube-proxy', runDir };
-const kubeProxyDir = join(nodeDir, 'kube-proxy');
-const KUBE_PROXY_HEALTHZ = '127.0.0.1:10256';
+/** A node's daemons, by their pid files in the run folder. */
+const daemon = (layout: NodeLayout, name: 'containerd' | 'kubelet' | 'kube-proxy'): Managed =>
+  ({ name: `${name}${layout.suffix}`, runDir });
 const coredns: Managed = { name: 'coredns', runDir };
-const corednsDir = join(nodeDir, 'coredns');
+const corednsDir = join(FIRST_NODE.dir, 'coredns');
 const COREDNS_READY = '127.0.0.1:18181';
 /** The cluster's DNS domain: <service>.<namespace>.svc.cluster.local. */
 export const CLUSTER_DOMAIN = 'cluster.local';
@@ -49,99 +49,41 @@ function run(command: string, args: string[], input?: Buffer | string): string {
   return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-/** ctr against our containerd, in the namespace the CRI plugin uses. */
+/** ctr against a node's containerd (the first's unless told), in the namespace the CRI plugin uses. */
 export function ctr(...args: string[]): string {
-  return run('ctr', ['--address', containerdSocket, '--namespace', 'k8s.io', ...args]);
+  return ctrOn(FIRST_NODE, ...args);
 }
 
-export function nodeRunning(): boolean {
-  return [containerd, kubelet, kubeProxy, coredns].every((m) => runningPid(m) !== undefined);
+export function ctrOn(layout: NodeLayout, ...args: string[]): string {
+  return run('ctr', ['--address', containerdSocket(layout), '--namespace', 'k8s.io', ...args]);
 }
 
-/**
- * The bridge with the node's address, and the host's route to Service IPs
- * through it. It comes before the control plane, whose API server listens on
- * the bridge address so that pods reach it, and goes only with `down`
- * (removeNodeNetwork). The route sends whatever kube-proxy does not map onto a
- * pod or the API server to the bridge, never to the host's default route.
- */
-export function ensureNodeNetwork(): void {
-  // The node's state folder marks the bridge as this checkout's, for down to remove.
-  mkdirSync(nodeDir, { recursive: true });
-  if (spawnSync('ip', ['link', 'show', BRIDGE]).status !== 0) run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-  const addresses = run('ip', ['-4', '-o', 'addr', 'show', 'dev', BRIDGE]);
-  if (!addresses.includes(`${NODE_IP}/24`)) run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', BRIDGE]);
-  run('ip', ['link', 'set', BRIDGE, 'up']);
-  run('ip', ['route', 'replace', SERVICE_CIDR, 'dev', BRIDGE, 'src', NODE_IP]);
-  forwardOnBridgeOnly();
+/** Starts one of a node's daemons in the node's network namespace. */
+function startOnNode(layout: NodeLayout, m: Managed, binary: string, args: string[]): void {
+  const [command, commandArgs] = inNodeNetwork(layout, binary, args);
+  startDetached(m, command, commandArgs);
 }
 
-/** Deletes the bridge (and the route through it); after the control plane has stopped listening on it. */
-export function removeNodeNetwork(): void {
-  if (spawnSync('ip', ['link', 'show', BRIDGE]).status === 0) run('ip', ['link', 'delete', BRIDGE]);
-  for (const rule of FORWARD_GUARDS) {
-    while (spawnSync('iptables', ['-t', 'mangle', '-C', 'FORWARD', ...rule]).status === 0) {
-      run('iptables', ['-t', 'mangle', '-D', 'FORWARD', ...rule]);
-    }
-  }
-  if (existsSync(ipForwardBefore)) {
-    writeFileSync(IP_FORWARD, readFileSync(ipForwardBefore, 'utf8'));
-    rmSync(ipForwardBefore);
-  }
+export function nodeRunning(layout: NodeLayout = FIRST_NODE): boolean {
+  const daemons = [daemon(layout, 'containerd'), daemon(layout, 'kubelet'), daemon(layout, 'kube-proxy')];
+  return [...daemons, ...(layout === FIRST_NODE ? [coredns] : [])].every((m) => runningPid(m) !== undefined);
 }
 
-const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
-/** The host's ip_forward before `up` turned it on, for `down` to put back. */
-const ipForwardBefore = join(stateDir, 'ip-forward-before');
-/** Forwarded packets may only go from the bridge back onto it: pods reach nothing off it, nor it them. */
-const FORWARD_GUARDS = [
-  ['-i', BRIDGE, '!', '-o', BRIDGE, '-m', 'comment', '--comment', 'fleetwright: pods reach nothing off the bridge', '-j', 'DROP'],
-  ['!', '-i', BRIDGE, '-o', BRIDGE, '-m', 'comment', '--comment', 'fleetwright: nothing off the host reaches pods', '-j', 'DROP'],
-];
+/** The nodes whose containerd runs now: images go into each. */
+export const runningNodes = (): NodeLayout[] =>
+  [FIRST_NODE, SECOND_NODE].filter((layout) => runningPid(daemon(layout, 'containerd')) !== undefined);
 
-/**
- * A pod reaches a Service whose endpoint is another pod (a runner uploading
- * to the report store) only when the host forwards the DNAT-ed packet back
- * onto the bridge it came in on; so IP forwarding goes on, with rules that
- * drop anything forwarded off the bridge or onto it from elsewhere, in the
- * mangle table's FORWARD chain, which runs before the filter rules where
- * kube-proxy accepts its own traffic. Bridged replies must pass iptables too
- * (br_netfilter) to be un-NAT-ed: turned on where the kernel lets this
- * machine, else `up` warns.
- */
-function forwardOnBridgeOnly(): void {
-  for (const rule of [...FORWARD_GUARDS].reverse()) {
-    if (spawnSync('iptables', ['-t', 'mangle', '-C', 'FORWARD', ...rule]).status !== 0) {
-      run('iptables', ['-t', 'mangle', '-I', 'FORWARD', '1', ...rule]);
-    }
-  }
-  const current = readFileSync(IP_FORWARD, 'utf8').trim();
-  if (current !== '1') {
-    if (!existsSync(ipForwardBefore)) writeFileSync(ipForwardBefore, current);
-    writeFileSync(IP_FORWARD, '1');
-  }
-  spawnSync('modprobe', ['br_netfilter']);
-  const bridged = '/proc/sys/net/bridge/bridge-nf-call-iptables';
-  if (existsSync(bridged) && readFileSync(bridged, 'utf8').trim() !== '1') {
-    try {
-      writeFileSync(bridged, '1');
-    } catch {
-      // serviceRoutingWarnings says so.
-    }
-  }
-}
-
-function writeContainerdConfig(): string {
-  mkdirSync(containerdDir, { recursive: true });
-  const config = join(containerdDir, 'config.toml');
+function writeContainerdConfig(layout: NodeLayout): string {
+  mkdirSync(containerdDir(layout), { recursive: true });
+  const config = join(containerdDir(layout), 'config.toml');
   writeFileSync(
     config,
     `version = 2
-root = "${containerdRoot}"
-state = "${join(containerdDir, 'state')}"
+root = "${layout.containerdRoot}"
+state = "${join(containerdDir(layout), 'state')}"
 
 [grpc]
-  address = "${containerdSocket}"
+  address = "${containerdSocket(layout)}"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${PAUSE_IMAGE}"
@@ -157,38 +99,39 @@ state = "${join(containerdDir, 'state')}"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "${join(cniDir, 'net.d')}"
+    conf_dir = "${join(cniDir(layout), 'net.d')}"
 `,
   );
   return config;
 }
 
-function writeCniConfig(): void {
-  mkdirSync(join(cniDir, 'net.d'), { recursive: true });
+function writeCniConfig(layout: NodeLayout): void {
+  mkdirSync(join(cniDir(layout), 'net.d'), { recursive: true });
+  const prefix = layout.podCidr.split('.').slice(0, 3).join('.');
   const conflist = {
     cniVersion: '1.0.0',
     name: 'fleetwright',
     plugins: [
       {
         type: 'bridge',
-        bridge: BRIDGE,
-        // Not a gateway: the plugin would turn on IP forwarding, and pods need no route off the bridge.
+        bridge: layout.bridge,
+        // Not a gateway: the plugin would turn on IP forwarding, and pods need no route off the cluster.
         isGateway: false,
         ipMasq: false,
         hairpinMode: true,
         ipam: {
           type: 'host-local',
-          ranges: [[{ subnet: POD_CIDR, rangeStart: '10.244.0.10', gateway: NODE_IP }]],
-          // Service IPs through the host, where kube-proxy's rules map them (the kubernetes
-          // Service onto the API server on the bridge address). No default route.
-          routes: [{ dst: SERVICE_CIDR, gw: NODE_IP }],
-          dataDir: join(cniDir, 'ipam'),
+          ranges: [[{ subnet: layout.podCidr, rangeStart: `${prefix}.10`, gateway: layout.bridgeIp }]],
+          // Service IPs through the node, where kube-proxy's rules map them (the kubernetes Service onto
+          // the API server on the first node's address); every node's pods through it too. No default route.
+          routes: [{ dst: SERVICE_CIDR, gw: layout.bridgeIp }, { dst: CLUSTER_POD_CIDR, gw: layout.bridgeIp }],
+          dataDir: join(cniDir(layout), 'ipam'),
         },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
   };
-  writeFileSync(join(cniDir, 'net.d', '10-fleetwright.conflist'), JSON.stringify(conflist, null, 2));
+  writeFileSync(join(cniDir(layout), 'net.d', '10-fleetwright.conflist'), JSON.stringify(conflist, null, 2));
 }
 
 async function waitForSocket(path: string, m: Managed): Promise<void> {
@@ -201,9 +144,11 @@ async function waitForSocket(path: string, m: Managed): Promise<void> {
   throw new Error(`${m.name} did not start; see ${join(runDir, `${m.name}.log`)}`);
 }
 
+const imagesOn = (layout: NodeLayout) => ctrOn(layout, 'images', 'ls', '-q').split('\n').filter(Boolean);
+
 /** The sandbox image: pause.c from the pinned k8s.io/kubernetes module, static, FROM scratch. Built once. */
 function ensurePauseImage(log: Log): void {
-  if (ctr('images', 'ls', '-q').split('\n').includes(PAUSE_IMAGE)) return;
+  if (imagesOn(FIRST_NODE).includes(PAUSE_IMAGE)) return;
   const modDir = run('go', ['env', 'GOMODCACHE']).trim();
   const module = `k8s.io/kubernetes@${kubernetesVersion()}`;
   const source = join(modDir, module, 'build', 'pause', 'linux', 'pause.c');
@@ -217,24 +162,57 @@ function ensurePauseImage(log: Log): void {
   log(`built the sandbox image ${PAUSE_IMAGE}`);
 }
 
-/** Copies an image from podman's store into the node's containerd, where the kubelet finds it. */
+/** Whether every running node's containerd has `tag`. */
+export const inEveryNode = (tag: string) => runningNodes().every((layout) => imagesOn(layout).includes(tag));
+
+/** Copies an image from podman's store into the containerd of every running node that lacks it. */
 export function importImage(tag: string): void {
   // docker-archive (podman's default) keeps the full name, so ctr imports it as tagged.
   const archive = join(cacheDir, 'image-import.tar');
   podman('save', '-o', archive, tag);
   try {
-    ctr('images', 'import', archive);
+    for (const layout of runningNodes()) if (!imagesOn(layout).includes(tag)) ctrOn(layout, 'images', 'import', archive);
   } finally {
     rmSync(archive, { force: true });
   }
 }
 
-function writeKubeletConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key: string }) => string): string[] {
-  mkdirSync(kubeletDir, { recursive: true });
-  const client = issueCertificate(pki, 'kubelet-client', `/O=system:nodes/CN=system:node:${NODE_NAME}`, 'clientAuth');
-  const serving = issueCertificate(pki, 'kubelet-serving', `/CN=${NODE_NAME}`, 'serverAuth', [`IP:${NODE_IP}`]);
-  const kubeconfig = join(kubeletDir, 'kubeconfig');
-  writeFileSync(kubeconfig, kubeconfigOf(client), { mode: 0o600 });
+/** Removes `tag` from every running node's containerd. */
+export function removeImage(tag: string): void {
+  for (const layout of runningNodes()) if (imagesOn(layout).includes(tag)) ctrOn(layout, 'images', 'rm', tag);
+}
+
+/**
+ * `layout`'s containerd holds the first node's tagged images (not digests),
+ * and no others: the same images on every node. Its content stays cached
+ * across `down`, so only what changed is copied.
+ */
+function mirrorFirstNodeImages(layout: NodeLayout, log: Log): void {
+  const wanted = imagesOn(FIRST_NODE).filter((name) => !name.startsWith('sha256:'));
+  const present = imagesOn(layout).filter((name) => !name.startsWith('sha256:'));
+  for (const name of present.filter((n) => !wanted.includes(n))) ctrOn(layout, 'images', 'rm', name);
+  const missing = wanted.filter((name) => !present.includes(name));
+  if (missing.length === 0) return;
+  const started = Date.now();
+  const archive = join(cacheDir, `images-${layout.name}.tar`);
+  try {
+    ctrOn(FIRST_NODE, 'images', 'export', archive, ...missing);
+    ctrOn(layout, 'images', 'import', archive);
+  } finally {
+    rmSync(archive, { force: true });
+  }
+  log(`copied ${missing.length} image(s) into ${layout.name}'s containerd in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function writeKubeletConfig(layout: NodeLayout, pki: Pki, kubeconfigOf: KubeconfigOf): string[] {
+  const dir = kubeletDir(layout);
+  mkdirSync(dir, { recursive: true });
+  const user = `system:node:${layout.name}`;
+  const client = issueCertificate(pki, `kubelet-client${layout.suffix}`, `/O=system:nodes/CN=${user}`, 'clientAuth');
+  const serving = issueCertificate(pki, `kubelet-serving${layout.suffix}`, `/CN=${layout.name}`, 'serverAuth', [`IP:${layout.ip}`]);
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, kubeconfigOf(user, client), { mode: 0o600 });
+  const [healthzHost, healthzPort] = layout.kubeletHealthz.split(':');
   const config = {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
@@ -244,18 +222,19 @@ function writeKubeletConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key: 
     failSwapOn: false,
     cgroupsPerQOS: false,
     enforceNodeAllocatable: [],
-    containerRuntimeEndpoint: `unix://${containerdSocket}`,
-    address: NODE_IP,
+    containerRuntimeEndpoint: `unix://${containerdSocket(layout)}`,
+    address: layout.ip,
     readOnlyPort: 0,
-    healthzBindAddress: '127.0.0.1',
+    healthzBindAddress: healthzHost,
+    healthzPort: Number(healthzPort),
     tlsCertFile: serving.cert,
     tlsPrivateKeyFile: serving.key,
     authentication: { x509: { clientCAFile: pki.caCert }, webhook: { enabled: false }, anonymous: { enabled: false } },
     authorization: { mode: 'AlwaysAllow' },
-    podLogsDir: join(nodeDir, 'pod-logs'),
-    // Pods resolve Service names through CoreDNS on the bridge address, and nothing else: no host resolv.conf.
+    podLogsDir: join(layout.dir, 'pod-logs'),
+    // Pods resolve Service names through CoreDNS on the first node's address, and nothing else: no host resolv.conf.
     resolvConf: '',
-    clusterDNS: [NODE_IP],
+    clusterDNS: [FIRST_NODE.ip],
     clusterDomain: CLUSTER_DOMAIN,
     // Images are built here and can never be pulled again: never garbage-collect them,
     // and never evict for a disk that is merely fuller than a cluster default.
@@ -263,14 +242,14 @@ function writeKubeletConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key: 
     imageGCLowThresholdPercent: 99,
     evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },
   };
-  const path = join(kubeletDir, 'config.json');
+  const path = join(dir, 'config.json');
   writeFileSync(path, JSON.stringify(config, null, 2));
   return [
     `--config=${path}`,
     `--kubeconfig=${kubeconfig}`,
-    `--root-dir=${join(kubeletDir, 'root')}`,
-    `--node-ip=${NODE_IP}`,
-    `--hostname-override=${NODE_NAME}`,
+    `--root-dir=${join(dir, 'root')}`,
+    `--node-ip=${layout.ip}`,
+    `--hostname-override=${layout.name}`,
   ];
 }
 
@@ -280,42 +259,45 @@ function writeKubeletConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key: 
  * host's sysctls alone: no conntrack table sizes or timeouts, and no
  * route_localnet (which NodePorts on 127.0.0.1 would need).
  */
-function writeKubeProxyConfig(pki: Pki, kubeconfigOf: (cert: { cert: string; key: string }) => string): string[] {
-  mkdirSync(kubeProxyDir, { recursive: true });
+function writeKubeProxyConfig(layout: NodeLayout, pki: Pki, kubeconfigOf: KubeconfigOf): string[] {
+  const dir = kubeProxyDir(layout);
+  mkdirSync(dir, { recursive: true });
   const client = issueCertificate(pki, 'kube-proxy-client', '/CN=system:kube-proxy', 'clientAuth');
-  const kubeconfig = join(kubeProxyDir, 'kubeconfig');
-  writeFileSync(kubeconfig, kubeconfigOf(client), { mode: 0o600 });
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, kubeconfigOf('system:kube-proxy', client), { mode: 0o600 });
   const keep = '0s';
   const config = {
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
     kind: 'KubeProxyConfiguration',
     clientConnection: { kubeconfig },
-    hostnameOverride: NODE_NAME,
-    bindAddress: NODE_IP,
-    healthzBindAddress: KUBE_PROXY_HEALTHZ,
+    hostnameOverride: layout.name,
+    bindAddress: layout.ip,
+    healthzBindAddress: layout.kubeProxyHealthz,
+    // The second node's loopback is its own namespace's.
     metricsBindAddress: '127.0.0.1:10249',
     mode: 'iptables',
-    clusterCIDR: POD_CIDR,
-    nodePortAddresses: [`${NODE_IP}/32`],
+    clusterCIDR: layout.podCidr,
+    nodePortAddresses: [`${layout.ip}/32`],
     iptables: { localhostNodePorts: false },
     conntrack: { maxPerCore: 0, tcpEstablishedTimeout: keep, tcpCloseWaitTimeout: keep },
   };
-  const path = join(kubeProxyDir, 'config.json');
+  const path = join(dir, 'config.json');
   writeFileSync(path, JSON.stringify(config, null, 2));
   return [`--config=${path}`];
 }
 
 /**
- * CoreDNS serving cluster.local (Services, and pods by address) on the bridge
- * address, where the kubelet points every pod's resolv.conf. Other names get
- * REFUSED at once: nothing is forwarded off this machine. It reads Services
- * and EndpointSlices with the admin kubeconfig, as kube-controller-manager does.
+ * CoreDNS serving cluster.local (Services, and pods by address) on the first
+ * node's address, where the kubelets point every pod's resolv.conf. Other
+ * names get REFUSED at once: nothing is forwarded off this machine. It reads
+ * Services and EndpointSlices with the admin kubeconfig, as
+ * kube-controller-manager does.
  */
 function writeCorefile(): string[] {
   mkdirSync(corednsDir, { recursive: true });
   const path = join(corednsDir, 'Corefile');
   writeFileSync(path, `${CLUSTER_DOMAIN}:53 in-addr.arpa:53 {
-    bind ${NODE_IP}
+    bind ${FIRST_NODE.ip}
     ready ${COREDNS_READY}
     errors
     kubernetes ${CLUSTER_DOMAIN} in-addr.arpa {
@@ -326,23 +308,6 @@ function writeCorefile(): string[] {
   return ['-conf', path];
 }
 
-/** What forwardOnBridgeOnly could not set: pods then reach Services on the host (the API server), not other pods. */
-function serviceRoutingWarnings(): string[] {
-  const read = (path: string) => {
-    try {
-      return readFileSync(path, 'utf8').trim();
-    } catch {
-      return 'missing';
-    }
-  };
-  const settings: [string, string][] = [
-    ['/proc/sys/net/ipv4/ip_forward', 'IP forwarding (sysctl net.ipv4.ip_forward=1)'],
-    ['/proc/sys/net/bridge/bridge-nf-call-iptables', 'br_netfilter (modprobe br_netfilter; sysctl net.bridge.bridge-nf-call-iptables=1)'],
-  ];
-  return settings.filter(([path]) => read(path) !== '1')
-    .map(([path, what]) => `${path} is ${read(path)}: pods reach Services backed by other pods only with ${what}`);
-}
-
 const httpOk = async (url: string) => {
   try {
     return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
@@ -351,15 +316,14 @@ const httpOk = async (url: string) => {
   }
 };
 
-/** kube-proxy has synced its rules at least once (its /healthz says so). */
-const kubeProxyHealthy = () => httpOk(`http://${KUBE_PROXY_HEALTHZ}/healthz`);
+/** A kubeconfig (YAML/JSON text) for `user` with this client certificate. */
+type KubeconfigOf = (user: string, cert: { cert: string; key: string }) => string;
 
 export interface NodeOptions {
   pki: Pki;
-  /** A kubeconfig (YAML/JSON text) for the kubelet with this client certificate. */
-  kubeconfigOf: (cert: { cert: string; key: string }) => string;
+  kubeconfigOf: KubeconfigOf;
   /** Whether the API server reports the Node Ready and schedulable, from a heartbeat after `since` if given. */
-  nodeReady: (since?: Date) => Promise<boolean>;
+  nodeReady: (name: string, since?: Date) => Promise<boolean>;
   log: Log;
 }
 
@@ -375,43 +339,56 @@ function ensureNetnsMount(): void {
   run('mount', ['--make-shared', '/run/netns']);
 }
 
-/** Starts the node from a clean slate, unless it already runs. */
-export async function upNode(options: NodeOptions): Promise<void> {
-  if (nodeRunning() && (await kubeletHealthy()) && (await options.nodeReady())) return;
-  await downNode();
+const kubeletHealthy = (layout: NodeLayout) => httpOk(`http://${layout.kubeletHealthz}/healthz`);
+
+/**
+ * Starts a node from a clean slate, unless it already runs: the first (in the
+ * host's network, with CoreDNS), or the second (in its own namespace, with
+ * the first node's images copied in; the first must be up).
+ */
+export async function upNode(layout: NodeLayout, options: NodeOptions): Promise<void> {
+  if (nodeRunning(layout) && (await kubeletHealthy(layout)) && (await options.nodeReady(layout.name))) return;
+  await downNode(layout);
   const started = Date.now();
-  ensureNodeNetwork();
   ensureNetnsMount();
-  writeCniConfig();
-  startDetached(containerd, 'containerd', ['--config', writeContainerdConfig()]);
-  await waitForSocket(containerdSocket, containerd);
-  ensurePauseImage(options.log);
-  const args = writeKubeletConfig(options.pki, options.kubeconfigOf);
+  if (layout.netns) ensureSecondNodeNetwork(layout);
+  else ensureNodeNetwork();
+  writeCniConfig(layout);
+  const containerd = daemon(layout, 'containerd');
+  startOnNode(layout, containerd, 'containerd', ['--config', writeContainerdConfig(layout)]);
+  await waitForSocket(containerdSocket(layout), containerd);
+  if (layout === FIRST_NODE) ensurePauseImage(options.log);
+  else mirrorFirstNodeImages(layout, options.log);
+  const kubelet = daemon(layout, 'kubelet');
+  const args = writeKubeletConfig(layout, options.pki, options.kubeconfigOf);
   const binary = ensureBinary('kubelet', options.log);
   // Heartbeats have whole seconds; anything from this second on is from the new kubelet.
   const since = new Date(Math.floor(Date.now() / 1000) * 1000);
-  startDetached(kubelet, binary, args);
+  startOnNode(layout, kubelet, binary, args);
   const deadline = Date.now() + 90_000;
   let restarts = 0;
-  while (!((await kubeletHealthy()) && (await options.nodeReady(since)))) {
+  while (!((await kubeletHealthy(layout)) && (await options.nodeReady(layout.name, since)))) {
     if (runningPid(kubelet) === undefined) {
       // containerd answers ctr before its CRI service has initialized, and a kubelet started in between exits.
-      if (restarts++ < 5 && readFileSync(join(runDir, 'kubelet.log'), 'utf8').includes('server is not initialized yet')) {
+      if (restarts++ < 5 && readFileSync(join(runDir, `${kubelet.name}.log`), 'utf8').includes('server is not initialized yet')) {
         await sleep(1000);
-        startDetached(kubelet, binary, args);
+        startOnNode(layout, kubelet, binary, args);
         continue;
       }
-      throw new Error(`the kubelet exited; see ${join(runDir, 'kubelet.log')}`);
+      throw new Error(`the kubelet of ${layout.name} exited; see ${join(runDir, `${kubelet.name}.log`)}`);
     }
-    if (Date.now() > deadline) throw new Error(`node ${NODE_NAME} did not become Ready; see ${join(runDir, 'kubelet.log')}`);
+    if (Date.now() > deadline) throw new Error(`node ${layout.name} did not become Ready; see ${join(runDir, `${kubelet.name}.log`)}`);
     await sleep(250);
   }
-  startDetached(kubeProxy, ensureBinary('kube-proxy', options.log), writeKubeProxyConfig(options.pki, options.kubeconfigOf));
-  startDetached(coredns, ensureBinary('coredns', options.log), writeCorefile());
+  const kubeProxy = daemon(layout, 'kube-proxy');
+  startOnNode(layout, kubeProxy, ensureBinary('kube-proxy', options.log), writeKubeProxyConfig(layout, options.pki, options.kubeconfigOf));
   const services: [Managed, () => Promise<boolean>, string][] = [
-    [kubeProxy, kubeProxyHealthy, 'did not sync its rules'],
-    [coredns, () => httpOk(`http://${COREDNS_READY}/ready`), `did not serve ${CLUSTER_DOMAIN}`],
+    [kubeProxy, () => httpOk(`http://${layout.kubeProxyHealthz}/healthz`), 'did not sync its rules'],
   ];
+  if (layout === FIRST_NODE) {
+    startDetached(coredns, ensureBinary('coredns', options.log), writeCorefile());
+    services.push([coredns, () => httpOk(`http://${COREDNS_READY}/ready`), `did not serve ${CLUSTER_DOMAIN}`]);
+  }
   for (const [m, ready, failure] of services) {
     while (!(await ready())) {
       if (runningPid(m) === undefined) throw new Error(`${m.name} exited; see ${join(runDir, `${m.name}.log`)}`);
@@ -419,51 +396,87 @@ export async function upNode(options: NodeOptions): Promise<void> {
       await sleep(100);
     }
   }
-  options.log(`node ${NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (pods on ${POD_CIDR})`);
-  for (const warning of serviceRoutingWarnings()) options.log(`warning: ${warning}`);
-}
-
-async function kubeletHealthy(): Promise<boolean> {
-  try {
-    return (await fetch('http://127.0.0.1:10248/healthz', { signal: AbortSignal.timeout(1000) })).ok;
-  } catch {
-    return false;
-  }
+  options.log(`node ${layout.name} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (pods on ${layout.podCidr})`);
+  if (layout === FIRST_NODE) for (const warning of serviceRoutingWarnings()) options.log(`warning: ${warning}`);
 }
 
 /**
- * Stops the node and removes what it made: containers and sandboxes (through
- * containerd, so the processes in them end too), mounts, network namespaces,
- * and the iptables chains of the kubelet and kube-proxy. Safe on any leftover.
- * The bridge stays (the API server may listen on it): removeNodeNetwork.
+ * Stops a node and removes what it made: containers and sandboxes (through
+ * containerd, so the processes in them end too), mounts, its pods' network
+ * namespaces, and, on the first node, the iptables chains of the kubelet and
+ * kube-proxy (the second node's go with its namespace). Safe on any leftover.
+ * The network stays: removeNodeNetwork, removeSecondNodeNetwork.
  */
-export async function downNode(): Promise<void> {
+export async function downNode(layout: NodeLayout = FIRST_NODE): Promise<void> {
   // Only a node of this state folder: another checkout's control plane must never touch it.
-  if (!existsSync(nodeDir)) return;
-  await stopManaged(coredns, 5_000);
-  await stopManaged(kubeProxy, 5_000);
-  await stopManaged(kubelet, 10_000);
-  if (existsSync(join(containerdDir, 'config.toml'))) {
+  if (!existsSync(layout.dir)) return;
+  if (layout === FIRST_NODE) await stopManaged(coredns, 5_000);
+  await stopManaged(daemon(layout, 'kube-proxy'), 5_000);
+  await stopManaged(daemon(layout, 'kubelet'), 10_000);
+  const containerd = daemon(layout, 'containerd');
+  const config = join(containerdDir(layout), 'config.toml');
+  if (existsSync(config) && (!layout.netns || existsSync(`/run/netns/${layout.netns}`))) {
     if (runningPid(containerd) === undefined) {
-      startDetached(containerd, 'containerd', ['--config', join(containerdDir, 'config.toml')]);
-      await waitForSocket(containerdSocket, containerd).catch(() => {});
+      startOnNode(layout, containerd, 'containerd', ['--config', config]);
+      await waitForSocket(containerdSocket(layout), containerd).catch(() => {});
     }
-    removeAllContainers();
+    removeAllContainers(layout);
   }
   await stopManaged(containerd, 10_000);
-  for (const pid of processesMentioning(nodeDir)) await stopProcess(pid, 5_000);
-  unmountUnder(nodeDir);
-  unmountUnder(containerdRoot);
-  removePodNetworkNamespaces();
-  removeKubeChains();
-  // Everything but the folder itself, which marks the bridge as ours until removeNodeNetwork.
-  for (const entry of readdirSync(nodeDir)) rmSync(join(nodeDir, entry), { recursive: true, force: true });
+  for (const pid of processesMentioning(layout.dir)) await stopProcess(pid, 5_000);
+  unmountUnder(layout.dir);
+  unmountUnder(layout.containerdRoot);
+  removePodNetworkNamespaces(layout);
+  if (layout === FIRST_NODE) removeKubeChains();
+  // Everything but the folder itself, which marks the network as this checkout's until it is removed.
+  for (const entry of readdirSync(layout.dir)) rmSync(join(layout.dir, entry), { recursive: true, force: true });
 }
 
-function removeAllContainers(): void {
+/**
+ * Kills a node as a crash or power loss would: SIGKILL to its kubelet,
+ * kube-proxy and containerd, and to every container process (the containerd
+ * shims name the node's socket; the containers are their descendants). Its
+ * network and state stay, as a machine's disk does: upNode brings it back
+ * from them, and downNode removes them.
+ */
+export function crashNode(layout: NodeLayout): void {
+  const shims = processesMentioning(layout.dir);
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const victims = new Set(shims);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, parent] of parents) {
+      if (victims.has(parent) && !victims.has(pid)) {
+        victims.add(pid);
+        grew = true;
+      }
+    }
+  }
+  for (const name of ['kubelet', 'kube-proxy', 'containerd'] as const) {
+    const pid = runningPid(daemon(layout, name));
+    if (pid !== undefined) victims.add(pid);
+  }
+  for (const pid of victims) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
+
+function removeAllContainers(layout: NodeLayout): void {
   const list = (what: string) => {
     try {
-      return ctr(what, 'ls', '-q').split('\n').filter(Boolean);
+      return ctrOn(layout, what, 'ls', '-q').split('\n').filter(Boolean);
     } catch {
       return [];
     }
@@ -471,7 +484,7 @@ function removeAllContainers(): void {
   // Best effort, one object at a time: whatever is already gone must not stop the rest.
   const attempt = (...args: string[]) => {
     try {
-      ctr(...args);
+      ctrOn(layout, ...args);
     } catch {
       // gone already, or it goes with its container
     }
@@ -491,11 +504,18 @@ function unmountUnder(dir: string): void {
   for (const point of mounts) spawnSync('umount', ['-l', point]);
 }
 
-/** containerd names the pod network namespaces it creates cni-<uuid> under /run/netns. */
-function removePodNetworkNamespaces(): void {
+/**
+ * containerd names the pod network namespaces it creates cni-<uuid> under
+ * /run/netns, for the pods of both nodes: a node's are those with an address
+ * in its pod range; the first node also takes those left with none.
+ */
+function removePodNetworkNamespaces(layout: NodeLayout): void {
   if (!existsSync('/run/netns')) return;
+  const prefix = `inet ${layout.podCidr.split('.').slice(0, 3).join('.')}.`;
   for (const name of readdirSync('/run/netns').filter((n) => n.startsWith('cni-'))) {
-    spawnSync('ip', ['netns', 'delete', name]);
+    const addresses = spawnSync('ip', ['-n', name, '-4', '-o', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '';
+    const ours = addresses.includes(prefix) || (layout === FIRST_NODE && !addresses.includes('inet 10.'));
+    if (ours) spawnSync('ip', ['netns', 'delete', name]);
   }
 }
 

@@ -15,6 +15,21 @@ export const NETWORK_POLICY: ResourceType = {
   namespaced: true,
 };
 
+/** Nodes: a browser pod on a node that is not Ready is lost to its pool. */
+export const NODE: ResourceType = { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false };
+/** policy/v1 PodDisruptionBudgets: each pool's keeps drains off its leased browsers. */
+export const POD_DISRUPTION_BUDGET: ResourceType = {
+  apiVersion: 'policy/v1',
+  kind: 'PodDisruptionBudget',
+  plural: 'poddisruptionbudgets',
+  namespaced: true,
+};
+
+/** A Node: only its conditions are read (the caches keep its Ready condition and nothing else). */
+export interface NodeObject extends KubeObject {
+  status?: { conditions?: { type: string; status: string; reason?: string }[] };
+}
+
 export interface ContainerState {
   waiting?: { reason?: string; message?: string };
   terminated?: { exitCode?: number; reason?: string; message?: string; finishedAt?: string };
@@ -27,7 +42,11 @@ export interface ContainerStatus {
 
 /** A pod: browser pods, runner pods. */
 export interface PodObject extends KubeObject {
-  spec?: { containers?: { name?: string; ports?: { name?: string; containerPort?: number }[] }[] };
+  spec?: {
+    /** The node the pod is bound to; unset until it is scheduled. */
+    nodeName?: string;
+    containers?: { name?: string; ports?: { name?: string; containerPort?: number }[] }[];
+  };
   status?: {
     phase?: string;
     podIP?: string;

@@ -27,6 +27,13 @@ export const PLAYWRIGHT_VERSION_ANNOTATION = 'fleetwright.dev/playwright-version
  */
 export const PLAYWRIGHT_VERSIONS_ANNOTATION = 'fleetwright.dev/playwright-versions';
 
+/**
+ * Written "false" with each lease and removed with each return: the cluster autoscaler does not remove a node
+ * with a leased browser (its own convention; kubectl drain and the Eviction API heed the pool's
+ * PodDisruptionBudget instead).
+ */
+export const SAFE_TO_EVICT_ANNOTATION = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
+
 export type BrowserState = 'starting' | 'idle' | 'leased' | 'draining' | 'failed';
 
 /** Who holds a browser, as written in the pod's fleetwright.dev/lease annotation. */

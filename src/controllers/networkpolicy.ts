@@ -2,15 +2,13 @@
 // on its health port) and one per TestRun (the run's runners on the agent's port of the browsers leased to it).
 // Policies add up, so a browser leased to a run admits the gateway, the controller and that run's runners only.
 // The chart cannot render these: they live in the users' namespaces and follow the leases.
-import { isDeepStrictEqual } from 'node:util';
 import { NETWORK_POLICY } from '../api/builtin.ts';
 import type { KubeObject, OwnerReference } from '../api/meta.ts';
 import { LEASED_TO_LABEL, POOL_LABEL } from '../contracts/browser-lease.ts';
 import { AGENT_HEALTH_PORT, AGENT_PORT } from '../contracts/ports.ts';
 import type { Reader } from '../runtime/store.ts';
-import { keyOf, objectPath } from '../runtime/resource.ts';
 import type { RestClient } from '../runtime/rest.ts';
-import { fieldManager } from '../runtime/status.ts';
+import { ensureApplied, matchesStored } from './applied.ts';
 import { TESTRUN_LABEL } from './testrun/pod.ts';
 
 /** Where the gateway and the controller run (--network-policy-namespace and the pod label flags). */
@@ -74,21 +72,8 @@ export function runPolicy(run: PolicyOwner): KubeObject {
 }
 
 /** Whether the stored policy already is `desired`: same spec, labels and owners. */
-export function policyMatches(stored: KubeObject | undefined, desired: KubeObject): boolean {
-  if (!stored) return false;
-  const labels = desired.metadata.labels ?? {};
-  return isDeepStrictEqual(stored.spec, desired.spec) &&
-    Object.entries(labels).every(([k, v]) => stored.metadata.labels?.[k] === v) &&
-    isDeepStrictEqual(stored.metadata.ownerReferences, desired.metadata.ownerReferences);
-}
+export const policyMatches = matchesStored;
 
-/**
- * Server-side applies `desired` unless the cache holds it as it is: an idle controller makes no writes.
- * Apply creates or updates in one call and takes the fields back from anyone who edited them.
- */
-export async function ensurePolicy(rest: RestClient, cache: Reader, desired: KubeObject): Promise<boolean> {
-  const ref = { namespace: desired.metadata.namespace ?? '', name: desired.metadata.name ?? '' };
-  if (policyMatches(cache.get(keyOf(ref)), desired)) return false;
-  await rest.apply(objectPath(NETWORK_POLICY, ref), desired, fieldManager);
-  return true;
-}
+/** Server-side applies the policy unless the cache holds it as it is: an idle controller makes no writes. */
+export const ensurePolicy = (rest: RestClient, cache: Reader, desired: KubeObject): Promise<boolean> =>
+  ensureApplied(rest, cache, NETWORK_POLICY, desired);

@@ -414,7 +414,14 @@ export class Gateway {
     this.relays.add(entry);
     const exposeNetwork = Boolean(headers['x-playwright-proxy']);
     log.info({ pod: browser.pod.name, source: browser.source, protocol, exposeNetwork, recording: Boolean(order) }, 'session started');
+    // A pod on a lost node answers nothing and sends no close: its deletion (its pool's, at once) ends it here,
+    // as the relay's unanswered pings would later, with the same code.
+    const unwatch = this.deps.leaser.onLost(browser.pod, () => {
+      log.warn({ pod: browser.pod.name }, 'the browser pod was deleted; closing the session');
+      session.close(CLOSE.badGateway, 'the browser went away (its pod was lost)');
+    });
     const end = await session.done;
+    unwatch();
     this.deps.metrics.closeSessionBytes(bytes);
     this.relays.delete(entry);
     log.info({ pod: browser.pod.name, ...end }, 'session ended');

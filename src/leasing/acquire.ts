@@ -1,9 +1,10 @@
-import { POD, type PodObject } from '../api/builtin.ts';
+import { type NodeObject, POD, type PodObject } from '../api/builtin.ts';
 import {
   IDLE_SINCE_ANNOTATION,
   type Lease,
   LEASE_ANNOTATION,
   LEASED_TO_LABEL,
+  SAFE_TO_EVICT_ANNOTATION,
   SESSIONS_ANNOTATION,
   STATE_LABEL,
 } from '../contracts/browser-lease.ts';
@@ -28,7 +29,11 @@ export async function leasePod(rest: RestClient, pod: PodObject, lease: Lease): 
     metadata: {
       resourceVersion: pod.metadata?.resourceVersion,
       labels: { [STATE_LABEL]: 'leased', [LEASED_TO_LABEL]: leasedToOf(lease) },
-      annotations: { [LEASE_ANNOTATION]: JSON.stringify(lease), [SESSIONS_ANNOTATION]: String(sessionsOf(pod) + 1) },
+      annotations: {
+        [LEASE_ANNOTATION]: JSON.stringify(lease),
+        [SESSIONS_ANNOTATION]: String(sessionsOf(pod) + 1),
+        [SAFE_TO_EVICT_ANNOTATION]: 'false',
+      },
     },
   };
   try {
@@ -39,9 +44,17 @@ export async function leasePod(rest: RestClient, pod: PodObject, lease: Lease): 
   }
 }
 
-/** Tries the leasable pods of `candidates` in random order (racing takers spread out) until one is won. */
-export async function leaseFirst(rest: RestClient, candidates: readonly PodObject[], lease: Lease) {
-  const shuffled = candidates.filter(isLeasable).sort(() => Math.random() - 0.5);
+/**
+ * Tries the leasable pods of `candidates` (none on a lost node: `nodeOf` looks Nodes up) in random order
+ * (racing takers spread out) until one is won.
+ */
+export async function leaseFirst(
+  rest: RestClient,
+  candidates: readonly PodObject[],
+  lease: Lease,
+  nodeOf?: (name: string) => NodeObject | undefined,
+) {
+  const shuffled = candidates.filter((pod) => isLeasable(pod, nodeOf)).sort(() => Math.random() - 0.5);
   for (const pod of shuffled) {
     const leased = await leasePod(rest, pod, lease);
     if (leased) return leased;
@@ -69,7 +82,11 @@ export async function releaseBrowser(rest: RestClient, pod: ObjectRef, holder: s
       metadata: {
         resourceVersion: current.metadata?.resourceVersion,
         labels: { [STATE_LABEL]: 'idle', [LEASED_TO_LABEL]: null },
-        annotations: { [LEASE_ANNOTATION]: null, [IDLE_SINCE_ANNOTATION]: new Date().toISOString() },
+        annotations: {
+          [LEASE_ANNOTATION]: null,
+          [SAFE_TO_EVICT_ANNOTATION]: null,
+          [IDLE_SINCE_ANNOTATION]: new Date().toISOString(),
+        },
       },
     };
     try {

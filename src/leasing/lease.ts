@@ -1,7 +1,8 @@
-import type { PodObject } from '../api/builtin.ts';
+import type { NodeObject, PodObject } from '../api/builtin.ts';
 import { Lease, LEASE_ANNOTATION, SESSIONS_ANNOTATION, STATE_LABEL, WS_PATH_ANNOTATION } from '../contracts/browser-lease.ts';
 import { AGENT_PORT } from '../contracts/ports.ts';
 import { parseKey } from '../runtime/resource.ts';
+import { podNodeLost } from './nodes.ts';
 
 /**
  * The leased-to label value a lease writes: the TestRun's name, or null (remove) for a Tunnel, whose browsers
@@ -42,11 +43,18 @@ export function leaseOf(pod: Partial<PodObject>): Lease | undefined {
   return lease;
 }
 
-/** Ready, idle, not being deleted: a browser a taker may try to lease. */
-export function isLeasable(pod: Partial<PodObject>): boolean {
+/**
+ * Ready, idle, not being deleted, not on a lost node (`nodeOf` looks Nodes up by name): a browser a taker may
+ * try to lease. A terminating pod never is, so a node that comes back with pods its pool deleted meanwhile
+ * gives none of them out again.
+ */
+export function isLeasable(
+  pod: Partial<PodObject>,
+  nodeOf: (name: string) => NodeObject | undefined = () => undefined,
+): boolean {
   const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   return ready && !pod.metadata?.deletionTimestamp && pod.status?.phase === 'Running' &&
-    pod.metadata?.labels?.[STATE_LABEL] === 'idle';
+    pod.metadata?.labels?.[STATE_LABEL] === 'idle' && podNodeLost(pod, nodeOf) === undefined;
 }
 
 /** Where a lease holder connects: ws://<pod IP>:3000/<secret path>. */

@@ -2,7 +2,7 @@
 // benchmark): take an idle browser when nobody queues, else join the pool's
 // queue of lease requests and wait until the pool controller grants one.
 import type { Logger } from 'pino';
-import { LEASE, POD, type PodObject } from '../api/builtin.ts';
+import { LEASE, NODE, type NodeObject, POD, type PodObject } from '../api/builtin.ts';
 import { microTime } from '../api/meta.ts';
 import { type Lease, POOL_LABEL, REQUEST_LABEL, type RequestedLease, STATE_LABEL } from '../contracts/browser-lease.ts';
 import { Informer } from '../runtime/informer.ts';
@@ -10,6 +10,7 @@ import { collectionPath, objectPath } from '../runtime/resource.ts';
 import { ignoreNotFound, type RestClient } from '../runtime/rest.ts';
 import { leaseFirst, type ObjectRef, podRef, releaseBrowser } from './acquire.ts';
 import { endpointOf, leaseOf } from './lease.ts';
+import { nodeReadiness } from './nodes.ts';
 import { type LeaseRequest, leaseRequest } from './requests.ts';
 
 /** A waiting taker renews its request this often; the pool controller drops one not renewed for 3 times as long. */
@@ -35,25 +36,81 @@ export class LeaseTimeoutError extends Error {
   }
 }
 
+interface LossWatcher {
+  lost: () => void;
+  /** Set once the pod is deleted or being deleted: fires at the end of its grace period. */
+  timer: NodeJS.Timeout | undefined;
+}
+
 export class BrowserLeaser {
   private readonly rest: RestClient;
   private readonly pods: Informer<PodObject>;
   private readonly requests: Informer<LeaseRequest>;
+  /** Every Node's Ready condition: an idle browser on a lost node is never taken. */
+  private readonly nodes: Informer<NodeObject>;
+  /** Holders to tell when their browser pod is gone (onLost), by pod key. */
+  private readonly lossWatchers = new Map<string, Set<LossWatcher>>();
 
   constructor(rest: RestClient, log: Logger, options: { namespace?: string } = {}) {
     this.rest = rest;
     this.pods = new Informer<PodObject>(rest, POD, log, { ...options, labelSelector: POOL_LABEL });
     this.requests = new Informer<LeaseRequest>(rest, LEASE, log, { ...options, labelSelector: REQUEST_LABEL });
+    this.nodes = new Informer<NodeObject>(rest, NODE, log, { transform: nodeReadiness });
+    const keyOf = (pod: PodObject) => `${pod.metadata.namespace}/${pod.metadata.name}`;
+    this.pods.addHandler({
+      onUpdate: (_, pod) => this.checkLoss(keyOf(pod), pod),
+      onDelete: (pod) => this.checkLoss(keyOf(pod), undefined),
+    });
+  }
+
+  private get informers() {
+    return [this.pods, this.requests, this.nodes];
   }
 
   async start(): Promise<void> {
-    this.pods.start();
-    this.requests.start();
-    await Promise.all([this.pods.waitForSync(), this.requests.waitForSync()]);
+    for (const informer of this.informers) informer.start();
+    await Promise.all(this.informers.map((i) => i.waitForSync()));
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.pods.stop(), this.requests.stop()]);
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  /**
+   * Calls `lost` once the browser pod `ref` is gone: deleted, or past the end of its grace period (its
+   * deletionTimestamp) while still there, which is how a pod on a lost node stays: its kubelet cannot confirm
+   * the deletion. A pod on a live node has stopped by then; a holder still connected to one talks to nothing.
+   * Returns the function that stops watching.
+   */
+  onLost(ref: ObjectRef, lost: () => void): () => void {
+    const key = `${ref.namespace}/${ref.name}`;
+    const watcher: LossWatcher = { lost, timer: undefined };
+    let set = this.lossWatchers.get(key);
+    if (!set) this.lossWatchers.set(key, (set = new Set()));
+    set.add(watcher);
+    this.checkLoss(key, this.pods.store.get(key));
+    return () => this.unwatchLoss(key, watcher);
+  }
+
+  private checkLoss(key: string, pod: PodObject | undefined): void {
+    const end = Date.parse(pod?.metadata.deletionTimestamp ?? '');
+    if (pod && Number.isNaN(end)) return;
+    for (const watcher of this.lossWatchers.get(key) ?? []) {
+      // Deleted: now, even if the grace period has not run out (a forced deletion). Else at its end, once.
+      if (pod && watcher.timer) continue;
+      clearTimeout(watcher.timer);
+      watcher.timer = setTimeout(() => {
+        this.unwatchLoss(key, watcher);
+        watcher.lost();
+      }, pod ? Math.max(0, end - Date.now()) : 0);
+    }
+  }
+
+  private unwatchLoss(key: string, watcher: LossWatcher): void {
+    clearTimeout(watcher.timer);
+    const set = this.lossWatchers.get(key);
+    set?.delete(watcher);
+    if (set?.size === 0) this.lossWatchers.delete(key);
   }
 
   /**
@@ -68,7 +125,8 @@ export class BrowserLeaser {
     const inPool = { namespace: pool.namespace, labels: { [POOL_LABEL]: pool.name } };
     if (this.requests.store.list(inPool).length === 0) {
       const idle = this.pods.store.list({ ...inPool, labels: { ...inPool.labels, [STATE_LABEL]: 'idle' } });
-      const pod = await leaseFirst(this.rest, idle, { ...want, since: new Date().toISOString() });
+      const since = new Date().toISOString();
+      const pod = await leaseFirst(this.rest, idle, { ...want, since }, (name) => this.nodes.store.get(name));
       if (pod) return this.leased(pod, 'idle');
     }
     const ttlSeconds = (3 * RENEW_MS) / 1000;

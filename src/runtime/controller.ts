@@ -82,6 +82,11 @@ export interface MapWatch {
    * GenerationChangedPredicate); every update when unset. Adds and deletes always pass.
    */
   updated?: (oldObj: KubeObject, newObj: KubeObject) => boolean;
+  /**
+   * What the shared cache keeps of each object of the kind (InformerOptions.transform); the first
+   * controller to declare one for a kind sets it.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ResourceType } from '../api/meta.ts';
+import type { KubeObject, ResourceType } from '../api/meta.ts';
 import { type Controller, ControllerRunner } from './controller.ts';
 import { Informer } from './informer.ts';
 import { type LeaderElectionConfig, LeaderElector } from './leaderelection.ts';
@@ -43,17 +43,20 @@ export class Manager {
     const observe = (method: string, code: number) => options.metrics.restRequest(method, code);
     this.rest = options.rest ?? new RestClient(options.kubeConfig, observe);
     for (const c of options.controllers) {
+      for (const w of c.watches ?? []) if ('transform' in w && w.transform) this.informer(w.type, w.transform);
+    }
+    for (const c of options.controllers) {
       for (const type of [c.for, ...(c.owns ?? []), ...(c.watches ?? []).map((w) => w.type)]) this.informer(type);
     }
     if (options.leaderElection) this.elector = new LeaderElector(this.rest, options.leaderElection, options.log);
   }
 
   /** The shared informer of `type` (created on first use, started by `start()`). */
-  informer(type: ResourceType): Informer {
+  informer(type: ResourceType, transform?: (obj: KubeObject) => KubeObject): Informer {
     const id = `${type.apiVersion}/${type.kind}`;
     let informer = this.informers.get(id);
     if (!informer) {
-      informer = new Informer(this.rest, type, this.log, { namespace: this.options.namespace });
+      informer = new Informer(this.rest, type, this.log, { namespace: this.options.namespace, transform });
       this.informers.set(id, informer);
     }
     return informer;

@@ -82,7 +82,10 @@ export class RestClient {
     opts.agent = keepAlive(opts.agent) as http.Agent | undefined;
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     if (payload !== undefined) {
-      opts.headers = { ...opts.headers, 'Content-Type': options.contentType ?? 'application/json' };
+      // Node sends a DELETE's body neither chunked nor with a length unless told its length: the API server
+      // would read none, and a DeleteOptions' preconditions and grace period would be silently dropped.
+      const length = Buffer.byteLength(payload);
+      opts.headers = { ...opts.headers, 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': length };
     }
     const send = url.protocol === 'https:' ? https.request : http.request;
     const exchange = () => new Promise<{ code: number; text: string }>((resolve, reject) => {

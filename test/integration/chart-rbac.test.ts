@@ -170,7 +170,7 @@ spec: { poolRef: { name: pool }, source: { configMap: { name: suite } }, shards:
 apiVersion: fleetwright.dev/v1alpha1
 kind: Tunnel
 metadata: { name: tun }
-spec: { poolRefs: [{ name: fake }], auth: { secretRef: { name: token } } }
+spec: { poolRefs: [{ name: fake }], auth: { secretRef: { name: token } }, queueTimeoutSeconds: 1 }
 ---
 apiVersion: fleetwright.dev/v1alpha1
 kind: Tunnel
@@ -240,7 +240,9 @@ spec: { containers: [{ name: agent, image: none }] }
 `, work.name);
     await rest().mergePatch(`${pod('fake-browser')}/status`, running('127.0.0.9'));
     const url = `${gatewayUrl}/tunnels/${work.name}/tun/json/version`;
-    // 502: the gateway leased the browser (once its cache has the pod) and found nobody at its endpoint.
+    // 502: the gateway leased the browser (once its cache has the pod) and found nobody at its endpoint. A
+    // lease that loses a race with another write to the pod (the scheduler's, retrying it as Nodes come and go
+    // in other files) joins the pool's queue, where nobody grants this pod: queueTimeoutSeconds 1 ends it soon.
     await eventually('the gateway to lease the browser', async () =>
       (await fetch(url, { headers: { Authorization: 'Bearer s3cret' } })).status === 502);
     await eventually('the browser given back', async () => {

@@ -19,9 +19,11 @@ import type { KubeObject } from '../../src/api/meta.ts';
 import { TEST_RUN } from '../../src/api/resources.ts';
 import { leaseOf } from '../../src/leasing/lease.ts';
 import { collectionPath } from '../../src/runtime/resource.ts';
+import { GATEWAY_REPLICA_LABEL, GatewayReport, REPORT_ANNOTATION } from '../../src/contracts/gateway-heartbeat.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
+import { handshake } from './handshake.ts';
 import { apply, deleteFleetwrightObjects, poolManifest, poolPods, startGateway, waitForPool } from './pools.ts';
 
 const ns = useNamespace('faults');
@@ -84,8 +86,10 @@ const gateway = (which: 'a' | 'b') => {
 interface Session { browser: Browser; page: Page; via: 'a' | 'b' }
 /** Every session opened, for afterAll to close what a failed test left open: the pool drains only then. */
 const opened: Browser[] = [];
-async function openSession(via: 'a' | 'b'): Promise<Session> {
-  const browser = await chromium.connect(gateway(via).url, { headers: { Authorization: `Bearer ${TOKEN}` }, timeout: 120_000 });
+/** A Tunnel's URL on a replica: the load Tunnel's, or another's of the namespace. */
+const tunnelUrl = (via: 'a' | 'b', tunnel = 'load') => gateway(via).url.replace(/\/load$/, `/${tunnel}`);
+async function openSession(via: 'a' | 'b', tunnel?: string): Promise<Session> {
+  const browser = await chromium.connect(tunnelUrl(via, tunnel), { headers: { Authorization: `Bearer ${TOKEN}` }, timeout: 120_000 });
   opened.push(browser);
   const page = await browser.newPage();
   await page.setContent('<title>session</title>');
@@ -310,6 +314,47 @@ describe('faults under load', { timeout: STEP_MS + 60_000 }, () => {
       .map((l) => uids.get((l.holder as string).split('/')[0]))
       .filter((n): n is string => n !== undefined);
     expect(granted.filter((n, i) => granted.indexOf(n) === i)).toEqual(names.filter((n) => granted.includes(n)));
+    await noBrowserLeased();
+  });
+
+  it('a Tunnel\'s maxConnections counts the sessions of both replicas: one more gets 429 from either, until one closes', async () => {
+    apply(ns.name, `
+apiVersion: fleetwright.dev/v1alpha1
+kind: Tunnel
+metadata: { name: limited }
+spec:
+  poolRefs: [{ name: sessions }]
+  auth: { secretRef: { name: load-token } }
+  maxConnections: 2
+`);
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    await eventually('both replicas to serve the Tunnel', async () =>
+      (await Promise.all(['a', 'b'].map((via) => fetch(tunnelUrl(via as 'a' | 'b', 'limited').replace('ws', 'http')))))
+        .every((r) => r.status !== 404), 30_000, 250);
+    const sessions = [await openSession('a', 'limited'), await openSession('b', 'limited')];
+    // Each replica learns the other's count from its heartbeat Lease, renewed soon after a change.
+    const key = `${ns.name}/limited`;
+    await eventually('both replicas to report one session', async () => {
+      const leases = await rest().get<{ items: KubeObject[] }>(`/apis/coordination.k8s.io/v1/namespaces/${ns.name}/leases`,
+        { labelSelector: GATEWAY_REPLICA_LABEL });
+      const active = leases.items.map((l) => GatewayReport.parse(JSON.parse(l.metadata.annotations?.[REPORT_ANNOTATION] ?? '{}'))
+        .tunnels[key]?.active ?? 0).filter((n) => n > 0);
+      return active.length === 2 && active.every((n) => n === 1);
+    }, 30_000, 250);
+    for (const via of ['a', 'b'] as const) {
+      const refused = await handshake(tunnelUrl(via, 'limited'), auth);
+      expect({ via, status: refused.status, retryAfter: refused.headers['retry-after'] })
+        .toEqual({ via, status: 429, retryAfter: expect.any(String) });
+      expect(refused.body).toContain('maxConnections (2)');
+    }
+    await closeAll(sessions.slice(0, 1));
+    const next = await eventually('a session to get in once one closed', async () => {
+      const attempt = await handshake(tunnelUrl('b', 'limited'), auth);
+      attempt.socket?.close();
+      return attempt.status === 101;
+    }, 30_000, 500);
+    expect(next).toBe(true);
+    await closeAll(sessions);
     await noBrowserLeased();
   });
 

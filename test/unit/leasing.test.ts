@@ -69,6 +69,19 @@ describe('the leased-to label', () => {
     expect(back.patches[0]?.metadata.annotations['fleetwright.dev/lease']).toBeNull();
   });
 
+  it('comes with safe-to-evict "false" for the cluster autoscaler, in the same single patch, gone on return', async () => {
+    const idle = { metadata: { name: 'p', namespace: 'ci', resourceVersion: '7', labels: {}, annotations: {} } };
+    const { rest, patches } = recorder(idle);
+    await leasePod(rest, idle, lease);
+    expect(patches).toHaveLength(1);
+    expect(patches[0]?.metadata.annotations['cluster-autoscaler.kubernetes.io/safe-to-evict']).toBe('false');
+    const leased = { metadata: { ...idle.metadata, annotations: { 'fleetwright.dev/lease': JSON.stringify(lease) } } };
+    const back = recorder(leased);
+    await releaseBrowser(back.rest, { namespace: 'ci', name: 'p' }, lease.holder);
+    expect(back.patches).toHaveLength(1);
+    expect(back.patches[0]?.metadata.annotations['cluster-autoscaler.kubernetes.io/safe-to-evict']).toBeNull();
+  });
+
   it('is removed (null in the merge patch) when a Tunnel leases a browser a run held before', async () => {
     const pod = { metadata: { name: 'p', namespace: 'ci', resourceVersion: '7', labels: { 'fleetwright.dev/leased-to': 'old' } } };
     const { rest, patches } = recorder(pod);

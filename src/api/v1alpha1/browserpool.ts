@@ -82,6 +82,14 @@ const PodTemplate = z
       .optional()
       .describe('Tolerations of browser pods.'),
     affinity: Opaque('A corev1.Affinity for browser pods.').optional(),
+    topologySpreadConstraints: z
+      .array(Opaque('A corev1.TopologySpreadConstraint.'))
+      .max(16)
+      .optional()
+      .describe(
+        'How browser pods spread over the cluster. Unset: over nodes (kubernetes.io/hostname, maxSkew 1, ' +
+        'ScheduleAnyway); set: used as given, so [] turns spreading off.',
+      ),
     priorityClassName: objectName('PriorityClass').optional().describe('PriorityClass of browser pods.'),
     imagePullSecrets: z
       .array(LocalObjectReference('Secret'))

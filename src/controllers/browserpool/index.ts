@@ -4,7 +4,7 @@
 // reads the cache and applies them.
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { LEASE, NETWORK_POLICY, POD, type PodObject } from '../../api/builtin.ts';
+import { LEASE, NETWORK_POLICY, NODE, type NodeObject, POD, POD_DISRUPTION_BUDGET, type PodObject } from '../../api/builtin.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import type { BrowserPoolObject, TestRunObject, TunnelObject } from '../../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN, TUNNEL } from '../../api/resources.ts';
@@ -20,6 +20,7 @@ import {
 } from '../../contracts/browser-lease.ts';
 import { leasePod } from '../../leasing/acquire.ts';
 import { isLeasable, leaseOf, reclaimReason } from '../../leasing/lease.ts';
+import { nodeLost, nodeReadiness } from '../../leasing/nodes.ts';
 import { isExpired, type LeaseRequest, queueOrder, requestedLease } from '../../leasing/requests.ts';
 import { parseResource } from '../../api/validate.ts';
 import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasing/gateways.ts';
@@ -29,7 +30,9 @@ import { defineReconciler, type ObjectPass, type Outcome } from '../../runtime/r
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
 import { ignoreNotFound, isConflict, isNotFound, statusCode } from '../../runtime/rest.ts';
+import { ensureApplied } from '../applied.ts';
 import { ensurePolicy, type NetworkPolicyConfig, poolPolicy } from '../networkpolicy.ts';
+import { leasedBudget } from './disruption-budget.ts';
 import { readPlaywrightVersions } from './agent.ts';
 import { BrowserPoolMetrics } from './metrics.ts';
 import { planPool } from './plan.ts';
@@ -38,6 +41,8 @@ import { needsVersionProbe, poolPlaywrightVersions } from './version.ts';
 import { browserPodView } from './view.ts';
 
 const POD_REJECTED_RETRY_MS = 30_000;
+/** The grace period of a browser pod deleted because its node is lost. */
+const LOST_NODE_GRACE_SECONDS = 1;
 
 export const DRAIN_FINALIZER = 'fleetwright.dev/drain';
 /** Deleting a pool waits for its leased browsers up to maxSessionSeconds, and never longer than this. */
@@ -63,15 +68,28 @@ const poolsOfUser = (obj: KubeObject): Request[] => {
   return names.map((name) => ({ namespace: obj.metadata.namespace ?? '', name }));
 };
 
+/** The pools with a browser pod on `node`, when it is lost: they replace those pods at once. */
+const poolsOnLostNode = (pods: () => PodObject[]) => (node: KubeObject): Request[] => {
+  if (!nodeLost(node as NodeObject)) return [];
+  const keys = new Set<string>();
+  for (const pod of pods()) {
+    const pool = pod.metadata.labels?.[POOL_LABEL];
+    if (!pool || pod.spec?.nodeName !== node.metadata.name) continue;
+    keys.add(keyOf({ namespace: pod.metadata.namespace, name: pool }));
+  }
+  return [...keys].map(parseKey);
+};
+
 export function browserPoolController(options: BrowserPoolOptions): Controller {
   // The gauges read the pool cache at scrape time; the frame hands it over once at start.
   let pools: () => BrowserPoolObject[] = () => [];
+  let pods: () => PodObject[] = () => [];
   new BrowserPoolMetrics(options.registry, () => pools());
   return defineReconciler<BrowserPoolObject, BrowserPool>({
     name: 'browserpool',
     for: BROWSER_POOL,
     // A pool's NetworkPolicy edited or deleted by hand is written again.
-    owns: options.networkPolicy ? [POD, NETWORK_POLICY] : [POD],
+    owns: options.networkPolicy ? [POD, POD_DISRUPTION_BUDGET, NETWORK_POLICY] : [POD, POD_DISRUPTION_BUDGET],
     watches: [
       {
         type: LEASE,
@@ -86,11 +104,14 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
       // a run's status moves with every pass, and each would wake its pool for nothing.
       { type: TEST_RUN, map: poolsOfUser, updated: generationChanged },
       { type: TUNNEL, map: poolsOfUser, updated: generationChanged },
+      // A node that goes NotReady wakes the pools with browsers on it; a Ready node's updates wake none.
+      { type: NODE, map: poolsOnLostNode(() => pods()), transform: (node) => nodeReadiness(node as NodeObject) },
     ],
     maxConcurrentReconciles: 4,
     clock: options.now,
     setup: (cache) => {
       pools = () => cache<BrowserPoolObject>(BROWSER_POOL).list();
+      pods = () => cache<PodObject>(POD).list();
     },
     observe: (pool, pass) => {
       const parsed = parseResource(BrowserPoolResource, pool);
@@ -142,6 +163,13 @@ class PoolPass {
     return this.pass.request;
   }
 
+  /** The cached Node of that name (its Ready condition only). */
+  private readonly nodeOf = (name: string) => this.pass.cache<NodeObject>(NODE).get(name);
+
+  private view(pod: PodObject) {
+    return browserPodView(pod, this.nodeOf);
+  }
+
   /** The pool's waiting lease requests. */
   private leaseRequests(): LeaseRequest[] {
     return this.pass.cache<LeaseRequest>(LEASE).list({
@@ -152,8 +180,12 @@ class PoolPass {
 
   async reconcile(value: BrowserPool): Promise<Outcome> {
     const { pass, request, pool } = this;
+    const owner = { namespace: request.namespace, name: request.name, owner: controllerReference(pool) };
+    const budget = leasedBudget(owner);
+    if (await ensureApplied(pass.rest, pass.cache(POD_DISRUPTION_BUDGET), POD_DISRUPTION_BUDGET, budget)) {
+      pass.log.info({ podDisruptionBudget: budget.metadata.name }, 'wrote the PodDisruptionBudget of the pool\'s leased browsers');
+    }
     if (this.networkPolicy) {
-      const owner = { namespace: request.namespace, name: request.name, owner: controllerReference(pool) };
       const policy = poolPolicy(owner, this.networkPolicy);
       if (await ensurePolicy(pass.rest, pass.cache(NETWORK_POLICY), policy)) {
         pass.log.info({ networkPolicy: policy.metadata.name }, 'wrote the pool\'s NetworkPolicy');
@@ -162,13 +194,17 @@ class PoolPass {
 
     const replicaExpiresAt = await this.reclaimLeases(pool, value);
     const waiting = await this.serveQueue(this.leaseRequests());
-    const plan = planPool(value.spec, [...this.pods.values()].map(browserPodView), waiting, this.now);
+    const plan = planPool(value.spec, [...this.pods.values()].map((p) => this.view(p)), waiting, this.now);
 
     for (const name of plan.markIdle) await this.markIdle(name);
     for (const removal of plan.delete) {
-      if (await this.deletePod(removal.name)) {
-        pass.log.info({ pod: removal.name, reason: removal.reason }, removal.message);
-        await pass.events.emit(pool, { type: 'Normal', reason: removal.reason, action: 'DeletePod', note: removal.message });
+      const lost = removal.reason === 'NodeLost';
+      // A lost node's kubelet cannot run a graceful stop; the deletion's end (now + 1 s) is when holders
+      // still connected to the pod (gateway sessions) take it for gone.
+      if (await this.deletePod(removal.name, lost ? LOST_NODE_GRACE_SECONDS : undefined)) {
+        pass.log[lost ? 'warn' : 'info']({ pod: removal.name, reason: removal.reason }, removal.message);
+        const type = lost ? 'Warning' : 'Normal';
+        await pass.events.emit(pool, { type, reason: removal.reason, action: 'DeletePod', note: removal.message });
       }
     }
     const rejected = plan.create > 0 ? await this.createPods(pool, value, plan.create, plan.desired) : undefined;
@@ -188,7 +224,7 @@ class PoolPass {
     conditions = ignored
       ? setCondition(conditions, { ...ignored, observedGeneration: pool.metadata.generation }, this.now)
       : removeCondition(conditions, 'ScaleIgnored');
-    const playwrightVersions = poolPlaywrightVersions([...this.pods.values()].map(browserPodView));
+    const playwrightVersions = poolPlaywrightVersions([...this.pods.values()].map((p) => this.view(p)));
     const status = {
       ...plan.status,
       playwrightVersion: playwrightVersions?.[0],
@@ -263,7 +299,7 @@ class PoolPass {
       else pending.push(r);
     }
     const queue = queueOrder(pending);
-    const idle = [...this.pods.values()].filter(isLeasable);
+    const idle = [...this.pods.values()].filter((p) => isLeasable(p, this.nodeOf));
     let waiting = queue.length;
     for (const r of queue) {
       const pod = idle.shift();
@@ -304,10 +340,15 @@ class PoolPass {
    * Deletes a pod only if it is still the version this pass read: a pod
    * leased meanwhile by a taker must not go. Returns whether it was deleted.
    */
-  private async deletePod(name: string): Promise<boolean> {
+  private async deletePod(name: string, gracePeriodSeconds?: number): Promise<boolean> {
     const pod = this.pods.get(name);
     if (!pod) return false;
-    const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: pod.metadata.resourceVersion } };
+    const body = {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      preconditions: { resourceVersion: pod.metadata.resourceVersion },
+      ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
+    };
     try {
       await this.pass.rest.request('DELETE', objectPath(POD, { namespace: this.request.namespace, name }), { body });
       this.pods.delete(name);
@@ -349,7 +390,7 @@ class PoolPass {
    * the answer on its pod. Returns when to ask again if one did not answer.
    */
   private async recordPlaywrightVersions(): Promise<number | undefined> {
-    const unknown = [...this.pods.values()].filter((p) => p.status?.podIP && needsVersionProbe(browserPodView(p)));
+    const unknown = [...this.pods.values()].filter((p) => p.status?.podIP && needsVersionProbe(this.view(p)));
     const answered = await Promise.all(unknown.map(async (pod) => {
       const name = pod.metadata.name ?? '';
       try {
@@ -377,7 +418,7 @@ class PoolPass {
   /** A pod whose agent exited is labelled failed and reported once, with why it stopped. */
   private async reportFailures(pool: BrowserPoolObject): Promise<void> {
     for (const pod of this.pods.values()) {
-      const view = browserPodView(pod);
+      const view = this.view(pod);
       if (!view.finishedAt || view.state === 'failed' || view.terminating) continue;
       const patch = { metadata: { resourceVersion: pod.metadata.resourceVersion, labels: { [STATE_LABEL]: 'failed' } } };
       try {
@@ -408,7 +449,8 @@ class PoolPass {
     let leased = 0;
     for (const pod of [...this.pods.values()]) {
       if (pod.metadata.deletionTimestamp) continue;
-      const busy = pod.metadata.labels?.[STATE_LABEL] === 'leased' && pod.status?.phase === 'Running';
+      const busy = pod.metadata.labels?.[STATE_LABEL] === 'leased' && pod.status?.phase === 'Running' &&
+        !this.view(pod).nodeLost;
       if (busy && !pastDeadline) leased++;
       else if (!(await this.deletePod(pod.metadata.name ?? ''))) leased++;
     }

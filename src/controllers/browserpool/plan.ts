@@ -22,6 +22,8 @@ export interface BrowserPodView {
   createdAt: Date;
   /** The Playwright versions its agent reported (annotation), the default first, once the controller has asked. */
   playwrightVersions?: string[];
+  /** Set: the node it runs on is NotReady, and why. The pod serves nobody any more, whatever its status says. */
+  nodeLost?: string;
 }
 
 export interface PoolStatusCounts {
@@ -37,7 +39,7 @@ export interface PoolStatusCounts {
 
 export interface PodRemoval {
   name: string;
-  reason: 'ScaledDown' | 'Recycled' | 'FailedPodRemoved';
+  reason: 'ScaledDown' | 'Recycled' | 'FailedPodRemoved' | 'NodeLost';
   message: string;
 }
 
@@ -130,9 +132,18 @@ export function planPool(spec: BrowserPoolSpec, pods: BrowserPodView[], waiting:
   const oldest = recentFailures.at(-1);
   if (oldest) requeueIn(oldest.finishedAt.getTime() + FAILURE_WINDOW_MS - now.getTime());
 
+  // A lost node's browsers are gone for the pool at once, leased ones too: their holders see them deleted
+  // and retry or close as for any lost browser, and the pool replaces them on the nodes that are left.
+  // The node lifecycle controller would evict them only after their 300 s tolerations.
+  for (const p of live) {
+    if (p.finishedAt || !p.nodeLost) continue;
+    const message = `browser pod ${p.name} was ${p.state} on a lost node: ${p.nodeLost}; replacing it`;
+    remove.push({ name: p.name, reason: 'NodeLost', message });
+  }
+
   const recycle = spec.recycleAfterSessions;
   for (const p of live) {
-    if (!p.finishedAt && recycle !== undefined && p.state === 'idle' && p.sessions >= recycle) {
+    if (!p.finishedAt && !p.nodeLost && recycle !== undefined && p.state === 'idle' && p.sessions >= recycle) {
       const message = `browser pod ${p.name} served ${p.sessions} sessions (recycleAfterSessions ${recycle})`;
       remove.push({ name: p.name, reason: 'Recycled', message });
     }

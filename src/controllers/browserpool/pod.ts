@@ -1,10 +1,29 @@
-import type { V1Affinity, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import type { V1Affinity, V1Pod, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import { API_VERSION } from '../../api/kind.ts';
 import type { BrowserPoolSpec } from '../../api/v1alpha1/index.ts';
 import { AGENT_ENV, AGENT_HEALTH_PATH } from '../../contracts/agent.ts';
 import { POOL_LABEL, STATE_LABEL, WS_PATH_ANNOTATION } from '../../contracts/browser-lease.ts';
 import { AGENT_HEALTH_PORT, AGENT_PORT } from '../../contracts/ports.ts';
 import { podResources } from '../quantities.ts';
+
+/** The label every node carries with its name: one topology domain per node. */
+export const HOSTNAME_TOPOLOGY_KEY = 'kubernetes.io/hostname';
+
+/**
+ * A pool's browsers spread over nodes unless its template says how: one node lost or drained takes as few
+ * of them as can be. ScheduleAnyway, not DoNotSchedule: the spread is a preference, never a reason to leave
+ * a browser Pending. With DoNotSchedule, a pool that lost a node could not put its replacements on the
+ * surviving ones (the lost node still counts as a domain), a pool with a nodeSelector matching one node
+ * could not grow past maxSkew, and a cluster autoscaler would add nodes only to even out the count.
+ */
+export function defaultSpread(pool: string): V1TopologySpreadConstraint[] {
+  return [{
+    maxSkew: 1,
+    topologyKey: HOSTNAME_TOPOLOGY_KEY,
+    whenUnsatisfiable: 'ScheduleAnyway',
+    labelSelector: { matchLabels: { [POOL_LABEL]: pool } },
+  }];
+}
 
 export interface PoolIdentity {
   namespace: string;
@@ -47,6 +66,8 @@ export function browserPod(pool: PoolIdentity, spec: BrowserPoolSpec, image: str
       // Opaque in our schema: the API server validates them when it admits the pod.
       ...(template.tolerations ? { tolerations: template.tolerations as V1Toleration[] } : {}),
       ...(template.affinity ? { affinity: template.affinity as V1Affinity } : {}),
+      topologySpreadConstraints:
+        (template.topologySpreadConstraints as V1TopologySpreadConstraint[] | undefined) ?? defaultSpread(pool.name),
       ...(template.priorityClassName ? { priorityClassName: template.priorityClassName } : {}),
       ...(template.imagePullSecrets ? { imagePullSecrets: template.imagePullSecrets } : {}),
       containers: [

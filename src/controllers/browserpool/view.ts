@@ -1,4 +1,4 @@
-import type { ContainerState, PodObject } from '../../api/builtin.ts';
+import type { ContainerState, NodeObject, PodObject } from '../../api/builtin.ts';
 import {
   type BrowserState,
   IDLE_SINCE_ANNOTATION,
@@ -6,6 +6,7 @@ import {
   STATE_LABEL,
 } from '../../contracts/browser-lease.ts';
 import { sessionsOf } from '../../leasing/lease.ts';
+import { podNodeLost } from '../../leasing/nodes.ts';
 import type { BrowserPodView } from './plan.ts';
 
 /** Waiting reasons after which a container will not start without a change to the pod or the node. */
@@ -28,7 +29,11 @@ function describeTermination(t: NonNullable<ContainerState['terminated']>): stri
 
 const STATES: readonly string[] = ['starting', 'idle', 'leased', 'draining', 'failed'] satisfies BrowserState[];
 
-export function browserPodView(pod: PodObject): BrowserPodView {
+/** The pool's view of one pod; `nodeOf` looks its Node up by name (none known: the pod's node is not lost). */
+export function browserPodView(
+  pod: PodObject,
+  nodeOf: (name: string) => NodeObject | undefined = () => undefined,
+): BrowserPodView {
   const { metadata, status } = pod;
   const label = metadata.labels?.[STATE_LABEL] ?? 'starting';
   const container = status?.containerStatuses?.find((c) => c.name === 'agent');
@@ -40,6 +45,7 @@ export function browserPodView(pod: PodObject): BrowserPodView {
   const idleSince = metadata.annotations?.[IDLE_SINCE_ANNOTATION];
   // Only the list: a pod annotated by a controller before it (one version) is asked again.
   const playwrightVersions = metadata.annotations?.[PLAYWRIGHT_VERSIONS_ANNOTATION]?.split(',').filter(Boolean);
+  const nodeLost = podNodeLost(pod, nodeOf);
   let failure: string | undefined;
   if (terminated) failure = describeTermination(terminated);
   else if (stuck) failure = `${waiting.reason}${waiting.message ? `: ${firstLine(waiting.message)}` : ''}`;
@@ -56,5 +62,6 @@ export function browserPodView(pod: PodObject): BrowserPodView {
     stuck,
     createdAt: created,
     ...(playwrightVersions?.length ? { playwrightVersions } : {}),
+    ...(nodeLost ? { nodeLost } : {}),
   };
 }

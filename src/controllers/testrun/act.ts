@@ -2,7 +2,7 @@
 // then for each shard what planShard decided (ask the pool for a browser,
 // start a runner on the leased one, stop a runner, hand a browser back), then
 // the status. Every decision is planShard's; this file applies them.
-import { LEASE, NETWORK_POLICY, POD, type PodObject, SECRET, type SecretObject } from '../../api/builtin.ts';
+import { LEASE, NETWORK_POLICY, NODE, type NodeObject, POD, type PodObject, SECRET, type SecretObject } from '../../api/builtin.ts';
 import type { TestRunObject } from '../../api/objects.ts';
 import type { TestRun } from '../../api/v1alpha1/index.ts';
 import { LEASED_TO_LABEL, POOL_LABEL } from '../../contracts/browser-lease.ts';
@@ -79,6 +79,7 @@ export class ShardPass {
     const leasedHere = { [POOL_LABEL]: spec.spec.poolRef.name, [LEASED_TO_LABEL]: request.name };
     const poolPods = pass.cache<PodObject>(POD).list({ namespace: request.namespace, labels: leasedHere });
     const byHolder = new Map(poolPods.map((p) => [leaseOf(p)?.holder, p]));
+    const nodeOf = (name: string) => pass.cache<NodeObject>(NODE).get(name);
     const uid = run.metadata.uid ?? '';
     const previous = run.status?.shards ?? [];
     const shards: ShardStatus[] = [];
@@ -91,18 +92,18 @@ export class ShardPass {
       const plan = planShard({
         index,
         status: previous.find((s) => s.index === index),
-        runners: new Map(mine.map((r) => [Number(r.metadata.labels?.[ATTEMPT_LABEL]), runnerView(r)])),
+        runners: new Map(mine.map((r) => [Number(r.metadata.labels?.[ATTEMPT_LABEL]), runnerView(r, nodeOf)])),
         browserOf: (attempt) => browserView(byHolder.get(holderOf(uid, index, attempt))),
         runnerName: (attempt) => runnerName(request.name, index, attempt),
       }, spec.spec.retries);
       for (const action of plan.actions) {
-        if (action.type === 'releaseBrowser') releases.push({ index, action });
+        if (action.type === 'releaseBrowser' || action.type === 'discardBrowser') releases.push({ index, action });
         else await this.act(index, action, deadline);
       }
       const runner = mine.find((r) => r.metadata.name === plan.status.runnerPod);
       const reported = runner && plan.status.phase === 'Running' ? this.deps.progress.read(runner, pass.log) : undefined;
       shards.push(withProgress(plan.status, previous.find((s) => s.index === index), reported));
-      const summary = mine.map(runnerView).find((r) => r.attempt === plan.status.attempts)?.summary;
+      const summary = mine.map((r) => runnerView(r)).find((r) => r.attempt === plan.status.attempts)?.summary;
       if (summary && isFinalShard(plan.status)) durations.push(summary.durationMs);
       if (summary?.projectsNotRun?.length) projectsNotRun = summary.projectsNotRun;
     }
@@ -136,6 +137,9 @@ export class ShardPass {
         await releaseBrowser(pass.rest, browser, holderOf(run.metadata.uid ?? '', index, action.attempt));
         return;
       }
+      case 'discardBrowser':
+        pass.log.warn({ shard: index, pod: action.browser }, 'deleting the browser of a runner on a lost node: it may still drive it');
+        return deletePod(pass, action.browser);
       case 'retry':
         this.deps.metrics.retried(action.reason);
         return;

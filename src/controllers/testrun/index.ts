@@ -6,11 +6,12 @@
 // (status.ts); stopping a run is cleanup.ts's. This file says what the
 // controller watches and puts the parts into the reconciler frame.
 import type { Registry } from 'prom-client';
-import { CONFIG_MAP, LEASE, NETWORK_POLICY, POD, SECRET } from '../../api/builtin.ts';
+import { CONFIG_MAP, LEASE, NETWORK_POLICY, NODE, type NodeObject, POD, type PodObject, SECRET } from '../../api/builtin.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { isFinished, type TestRunObject } from '../../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN } from '../../api/resources.ts';
 import { leaseOf } from '../../leasing/lease.ts';
+import { nodeLost, nodeReadiness } from '../../leasing/nodes.ts';
 import { QueueIndex } from '../../leasing/queue-index.ts';
 import { type Controller, generationChanged } from '../../runtime/controller.ts';
 import { defineReconciler } from '../../runtime/reconciler.ts';
@@ -21,6 +22,7 @@ import { type RunDeps, ShardPass } from './act.ts';
 import { cleanUp, finishedRun } from './cleanup.ts';
 import { TestRunMetrics } from './metrics.ts';
 import { type Observed, observeRun } from './observe.ts';
+import { TESTRUN_LABEL } from './pod.ts';
 import { RunnerProgress } from './progress.ts';
 import { queueMoves } from './requeue.ts';
 
@@ -46,10 +48,23 @@ function runsUsing(field: (run: TestRunObject) => string | undefined, runs: () =
       .map((run) => ({ namespace: run.metadata.namespace ?? '', name: run.metadata.name ?? '' }));
 }
 
+/** The runs with a runner pod on `node`, when it is lost: their shards there are retried at once. */
+const runsOnLostNode = (pods: () => PodObject[]) => (node: KubeObject): Request[] => {
+  if (!nodeLost(node as NodeObject)) return [];
+  const keys = new Map<string, Request>();
+  for (const pod of pods()) {
+    const run = pod.metadata.labels?.[TESTRUN_LABEL];
+    if (!run || pod.spec?.nodeName !== node.metadata.name) continue;
+    keys.set(`${pod.metadata.namespace}/${run}`, { namespace: pod.metadata.namespace ?? '', name: run });
+  }
+  return [...keys.values()];
+};
+
 export function testRunController(options: TestRunOptions): Controller {
-  // The map functions and the phase gauge read the TestRun cache, which the frame hands over once at start.
+  // The map functions and the phase gauge read the TestRun and Pod caches, which the frame hands over once at start.
   let runCache: () => Reader<TestRunObject> | undefined = () => undefined;
   const runs = () => runCache()?.list() ?? [];
+  let pods: () => PodObject[] = () => [];
   // The pools' queues, kept from the Lease watch: which runs a request's change moved, and each run's place.
   const queue = new QueueIndex();
   const deps: RunDeps = {
@@ -84,6 +99,8 @@ export function testRunController(options: TestRunOptions): Controller {
           return [{ namespace, name }];
         },
       },
+      // A node that goes NotReady wakes the runs with runners on it; a Ready node's updates wake none.
+      { type: NODE, map: runsOnLostNode(() => pods()), transform: (node) => nodeReadiness(node as NodeObject) },
     ],
     maxConcurrentReconciles: 4,
     clock: options.now,
@@ -92,6 +109,7 @@ export function testRunController(options: TestRunOptions): Controller {
       runCache = () => store;
       // The Lease watch replays every cached Lease once it is registered.
       queue.clear();
+      pods = () => cache<PodObject>(POD).list();
     },
     observe: observeRun,
     reconcile: (run, pass, observed) => observed.finished

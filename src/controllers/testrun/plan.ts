@@ -26,6 +26,8 @@ export interface RunnerView {
   output?: string;
   /** Why the fetch-source init container could not fetch a git source; the runner never started. */
   sourceError?: string;
+  /** Set: the node it runs on is NotReady, and why. An unfinished runner there is taken for gone. */
+  nodeLost?: string;
 }
 
 /** The browser leased to one attempt of a shard. */
@@ -52,6 +54,7 @@ export type ShardAction =
   { type: 'createRunner'; attempt: number; browser: BrowserView } |
   { type: 'deleteRunner'; name: string } |
   { type: 'releaseBrowser'; attempt: number; browser: string } |
+  { type: 'discardBrowser'; browser: string } |
   { type: 'event'; kind: 'Normal' | 'Warning'; reason: string; note: string } |
   { type: 'retry'; reason: string };
 
@@ -133,7 +136,10 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
     // A running shard needs its browser; a finished one only must not have lost it (a browser no longer
     // held is one this controller handed back after recording the result, and a restart lost the record).
     const browserLost = finished ? browser?.lost === true : !browser || browser.lost;
-    if (runner && !finished && !browserLost) return { status, actions };
+    // A runner on a lost node may still be running, cut off from the API server: the attempt is over for
+    // this controller, and the browser it may still be driving goes to nobody else.
+    const runnerLost = runner !== undefined && !finished && runner.nodeLost !== undefined;
+    if (runner && !finished && !browserLost && !runnerLost) return { status, actions };
     if (runner && finished && !browserLost && !runner.infraReason && runner.summary) {
       return shardResult(status, runner, runner.summary, browser, actions);
     }
@@ -153,6 +159,7 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
     let failure: string;
     if (!runner) failure = `runner pod ${status.runnerPod ?? ''} was deleted`;
     else if (browserLost) failure = `browser pod ${browser?.name ?? status.browserPod ?? ''} was lost`;
+    else if (runnerLost) failure = `runner pod ${runner.name} was on a lost node: ${runner.nodeLost}`;
     else if (runner.infraReason) failure = `runner pod ${runner.name} stopped: ${runner.infraReason}`;
     else if (runner.sourceError) failure = `runner pod ${runner.name} could not fetch the tests: ${runner.sourceError}`;
     else {
@@ -160,14 +167,16 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
       failure = `runner pod ${runner.name} exited with code ${runner.exitCode ?? '?'} and no summary${output}`;
     }
     if (runner && !finished) actions.push({ type: 'deleteRunner', name: runner.name });
-    if (browser && !browserLost) actions.push({ type: 'releaseBrowser', attempt, browser: browser.name });
+    if (browser && !browserLost) {
+      actions.push(runnerLost ? { type: 'discardBrowser', browser: browser.name } : { type: 'releaseBrowser', attempt, browser: browser.name });
+    }
     if (attempt > retries) {
       const message = `attempt ${attempt} failed: ${failure}; no retries left (retries: ${retries})`;
       actions.push({ type: 'event', kind: 'Warning', reason: 'ShardError', note: `shard ${index}: ${message}` });
       return { status: { ...status, phase: 'Error', message }, actions };
     }
     const message = `attempt ${attempt} failed: ${failure}; retrying`;
-    actions.push({ type: 'retry', reason: retryReason(runner, browserLost) });
+    actions.push({ type: 'retry', reason: retryReason(runner, browserLost, runnerLost) });
     actions.push({ type: 'event', kind: 'Warning', reason: 'ShardRetried', note: `shard ${index}: ${message}` });
     status = { index, phase: 'Pending', attempts: attempt, message };
   }
@@ -186,9 +195,10 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
 }
 
 /** The label of fleetwright_shard_retries_total{reason}. */
-function retryReason(runner: RunnerView | undefined, browserLost: boolean): string {
+function retryReason(runner: RunnerView | undefined, browserLost: boolean, runnerLost: boolean): string {
   if (!runner) return 'RunnerDeleted';
   if (browserLost) return 'BrowserLost';
+  if (runnerLost) return 'NodeLost';
   return runner.infraReason ?? (runner.sourceError ? 'SourceFetchFailed' : 'NoSummary');
 }
 

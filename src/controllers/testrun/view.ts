@@ -1,10 +1,11 @@
 // How the TestRun controller reads pods: its runner pods, as what each
 // attempt of a shard did, and the browser pods leased to it.
-import { POD, type PodObject } from '../../api/builtin.ts';
+import { type NodeObject, POD, type PodObject } from '../../api/builtin.ts';
 import type { TestRunObject } from '../../api/objects.ts';
 import { FETCH_SOURCE_CONTAINER } from '../../contracts/git-source.ts';
 import { parseShardSummary } from '../../contracts/shard-summary.ts';
 import { endpointOf } from '../../leasing/lease.ts';
+import { podNodeLost } from '../../leasing/nodes.ts';
 import { isControlledBy } from '../../runtime/owners.ts';
 import type { Pass } from '../../runtime/reconciler.ts';
 import type { BrowserView, RunnerView } from './plan.ts';
@@ -25,7 +26,15 @@ export function browserView(pod: PodObject | undefined): BrowserView | undefined
   return { name: pod.metadata.name ?? '', lost, ...(endpoint ? { endpoint } : {}) };
 }
 
-export function runnerView(pod: PodObject): RunnerView {
+/**
+ * What one runner pod did, as far as its status says; with `nodeOf`, also
+ * whether its node is lost (its status then says nothing true any more).
+ */
+export function runnerView(
+  pod: PodObject,
+  nodeOf: (name: string) => NodeObject | undefined = () => undefined,
+): RunnerView {
+  const nodeLost = podNodeLost(pod, nodeOf);
   const fetch = pod.status?.initContainerStatuses?.find((c) => c.name === FETCH_SOURCE_CONTAINER)?.state?.terminated;
   if (fetch && fetch.exitCode !== 0) {
     // The runner never started: the shard ends on fetch-source's message, not on a missing summary.
@@ -36,6 +45,7 @@ export function runnerView(pod: PodObject): RunnerView {
       terminating: pod.metadata.deletionTimestamp !== undefined,
       ...(fetch.exitCode !== undefined ? { exitCode: fetch.exitCode } : {}),
       sourceError: fetch.message?.trim() || `fetch-source exited with code ${fetch.exitCode ?? '?'}`,
+      ...(nodeLost ? { nodeLost } : {}),
     };
   }
   const terminated = pod.status?.containerStatuses?.find((c) => c.name === 'runner')?.state?.terminated;
@@ -54,5 +64,6 @@ export function runnerView(pod: PodObject): RunnerView {
     ...(infraReason ? { infraReason } : {}),
     ...(parsed?.ok ? { summary: parsed.value } : {}),
     ...(terminated?.message && !parsed?.ok ? { output: terminated.message } : {}),
+    ...(nodeLost ? { nodeLost } : {}),
   };
 }

@@ -27,6 +27,19 @@ async function createPool(name: string): Promise<Pool> {
 }
 
 describe('object helpers against the API server', () => {
+  it('sends a DELETE\'s DeleteOptions: a stale resourceVersion precondition is refused, a current one deletes', async () => {
+    const api = rest();
+    const pool = await createPool('delete-options');
+    const path = `${collectionPath(pools, ns.name)}/delete-options`;
+    const options = (resourceVersion: string) => ({ apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion } });
+    await api.mergePatch(path, { spec: { replicas: 2 } });
+    const stale = await api.request('DELETE', path, { body: options(pool.metadata.resourceVersion ?? '') }).catch((e: unknown) => e);
+    expect(isConflict(stale)).toBe(true);
+    const current = await api.get<Pool>(path);
+    await api.request('DELETE', path, { body: options(current.metadata.resourceVersion ?? '') });
+    await expect(api.get(path)).rejects.toThrow();
+  });
+
   it('applies status through the status subresource as fleetwright, moving lastTransitionTime only on a flip', async () => {
     const api = rest();
     const pool = await createPool('status');

@@ -53,6 +53,9 @@ describe('a browser pod of shared sessions', () => {
     const state = `${agent.origin}${WS_PATH}/sessions/${id}/live/state`;
     for (let ok = false; !ok; ok = (await fetch(state)).ok) await new Promise((r) => setTimeout(r, 50));
     for (const path of ['/a', '/b']) await page.goto(`${origin}${path}`);
+    // A run-server browser ends with the client's connection, and Chromium sends the observer's events on
+    // their own, a moment after the client's: what the page did in the last moment may never reach the log.
+    await new Promise((r) => setTimeout(r, 500));
     await browser.close();
     await fetch(`${agent.origin}${WS_PATH}/sessions/${id}/end`, {
       method: 'POST',

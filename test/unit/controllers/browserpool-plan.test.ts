@@ -42,6 +42,34 @@ describe('planPool', () => {
     expect(plan.conditions[0]).toMatchObject({ type: 'Ready', status: 'True', reason: 'BrowsersIdle' });
   });
 
+  it('counts the browsers of a lost node as gone at once, leased ones too, and replaces them', () => {
+    const lost = 'node fw-node2 is NotReady (Ready=Unknown, NodeStatusUnknown)';
+    const pods = [
+      browser('a', 'idle'),
+      browser('b', 'leased'),
+      browser('c', 'idle', { nodeLost: lost }),
+      browser('d', 'leased', { nodeLost: lost }),
+      browser('e', 'starting', { nodeLost: lost }),
+    ];
+    const plan = planPool(fixed(4), pods, 0, now);
+    expect(plan.delete).toEqual([
+      { name: 'c', reason: 'NodeLost', message: `browser pod c was idle on a lost node: ${lost}; replacing it` },
+      { name: 'd', reason: 'NodeLost', message: `browser pod d was leased on a lost node: ${lost}; replacing it` },
+      { name: 'e', reason: 'NodeLost', message: `browser pod e was starting on a lost node: ${lost}; replacing it` },
+    ]);
+    expect(plan.create).toBe(2);
+    expect(plan.status).toMatchObject({ replicas: 2, readyReplicas: 2, idle: 1, busy: 1, starting: 0 });
+  });
+
+  it('opens no browser of a lost node for leasing, and recycles none twice', () => {
+    const lost = 'node n is NotReady (Ready=False)';
+    const pods = [browser('ready', 'starting', { ready: true, nodeLost: lost }), browser('used', 'idle', { sessions: 9, nodeLost: lost })];
+    const plan = planPool(fixed(2, { recycleAfterSessions: 5 }), pods, 0, now);
+    expect(plan.markIdle).toEqual([]);
+    expect(plan.delete.map((d) => [d.name, d.reason])).toEqual([['ready', 'NodeLost'], ['used', 'NodeLost']]);
+    expect(plan.conditions[0]).toMatchObject({ type: 'Ready', status: 'False', reason: 'NoBrowsers' });
+  });
+
   it('never deletes a leased browser when scaling down', () => {
     const pods = [browser('leased', 'leased'), ...['a', 'b', 'c', 'd'].map((n) => browser(n, 'idle'))];
     const plan = planPool(fixed(1), pods, 0, now);

@@ -57,3 +57,23 @@ describe('browserPod', () => {
     expect(custom.spec?.containers[0]?.image).toBe('registry.example/browsers:1');
   });
 });
+
+describe('browserPod topology spread', () => {
+  const spread = (template?: Record<string, unknown>) =>
+    browserPod(pool, BrowserPoolSpec.parse({ template }), 'img', '/pw-1').spec?.topologySpreadConstraints;
+
+  it('spreads a pool\'s browsers over nodes by default, as a preference that never leaves a pod Pending', () => {
+    expect(spread()).toEqual([{
+      maxSkew: 1,
+      topologyKey: 'kubernetes.io/hostname',
+      whenUnsatisfiable: 'ScheduleAnyway',
+      labelSelector: { matchLabels: { 'fleetwright.dev/pool': 'chromium' } },
+    }]);
+  });
+
+  it('uses the template\'s constraints as given instead, and none when it gives an empty list', () => {
+    const zones = [{ maxSkew: 2, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }];
+    expect(spread({ topologySpreadConstraints: zones })).toEqual(zones);
+    expect(spread({ topologySpreadConstraints: [] })).toEqual([]);
+  });
+});

@@ -30,6 +30,13 @@ describe('browserPodView', () => {
     expect(browserPodView(pod({ labels: {} })).idleSince).toEqual(new Date('2026-11-23T12:00:00Z'));
   });
 
+  it('says when the pod\'s node is lost, though the pod itself still reads Ready', () => {
+    const bound = { ...pod({}), spec: { nodeName: 'fw-node2' } };
+    const node = (status: string) => () => ({ metadata: { name: 'fw-node2' }, status: { conditions: [{ type: 'Ready', status }] } });
+    expect(browserPodView(bound, node('Unknown'))).toMatchObject({ ready: true, nodeLost: 'node fw-node2 is NotReady (Ready=Unknown)' });
+    expect(browserPodView(bound, node('True')).nodeLost).toBeUndefined();
+  });
+
   it('reads the Playwright versions the agent reported, the default first', () => {
     const view = browserPodView(pod({ annotations: {
       'fleetwright.dev/playwright-version': '1.65.1',

@@ -77,6 +77,31 @@ describe('planShard', () => {
     expect(plan.status).toEqual({ index: 2, phase: 'Pending', attempts: 1, message: 'attempt 1 failed: browser pod chromium-a was lost; retrying' });
   });
 
+  it('retries a shard whose runner is on a lost node, and deletes its browser rather than hand it to another', () => {
+    const lost = 'node fw-node2 is NotReady (Ready=Unknown, NodeStatusUnknown)';
+    const plan = planShard(observe({
+      status: { index: 2, phase: 'Running', attempts: 1, runnerPod: 'run-2-1', browserPod: 'chromium-a' },
+      runners: new Map([[1, runner(1, { nodeLost: lost })]]),
+      browserOf: (a) => (a === 1 ? browser : undefined),
+    }), 2);
+    const message = `attempt 1 failed: runner pod run-2-1 was on a lost node: ${lost}; retrying`;
+    expect(plan.actions).toEqual([
+      { type: 'deleteRunner', name: 'run-2-1' },
+      { type: 'discardBrowser', browser: 'chromium-a' },
+      { type: 'retry', reason: 'NodeLost' },
+      { type: 'event', kind: 'Warning', reason: 'ShardRetried', note: `shard 2: ${message}` },
+      { type: 'requestBrowser', attempt: 2 },
+    ]);
+    expect(plan.status).toEqual({ index: 2, phase: 'Pending', attempts: 1, message });
+    // A runner that finished before its node was lost keeps its result.
+    const finished = planShard(observe({
+      status: { index: 2, phase: 'Running', attempts: 1, runnerPod: 'run-2-1', browserPod: 'chromium-a' },
+      runners: new Map([[1, runner(1, { phase: 'Succeeded', exitCode: 0, summary: summary(0), nodeLost: lost })]]),
+      browserOf: () => browser,
+    }), 2);
+    expect(finished.status).toMatchObject({ phase: 'Succeeded', passed: 4 });
+  });
+
   it('treats a runner without a summary, or OOMKilled, as an infrastructure failure; Error when retries run out', () => {
     const noSummary = planShard(observe({
       status: { index: 2, phase: 'Running', attempts: 1 },

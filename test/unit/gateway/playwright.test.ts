@@ -14,6 +14,7 @@ let gateway: Gateway;
 let metrics: GatewayMetrics;
 let url: string;
 let released = 0;
+let loseBrowserPod: () => void;
 
 beforeAll(async () => {
   server = await chromium.launchServer({
@@ -22,7 +23,7 @@ beforeAll(async () => {
     port: 0,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  ({ gateway, metrics } = standInGateway({
+  ({ gateway, metrics, loseBrowserPod } = standInGateway({
     endpoint: server.wsEndpoint(),
     maxMessageBytes: 64 << 20,
     onRelease: () => released++,
@@ -59,6 +60,20 @@ describe('Playwright through the gateway', () => {
       .toBeGreaterThan(1_000);
     expect(await metric('fleetwright_tunnel_bytes_total{namespace="team-a",tunnel="ci",direction="to_client"}'))
       .toBeGreaterThan(png.length);
+  }, 60_000);
+
+  it('closes a session whose browser pod is lost, as for a browser that went away, and gives the pod back', async () => {
+    const browser = await chromium.connect(url, { headers: { authorization: `Bearer ${TOKEN}` }, timeout: 30_000 });
+    const disconnected = new Promise<void>((resolve) => browser.once('disconnected', () => resolve()));
+    const page = await browser.newPage();
+    expect(await page.evaluate(() => 2 * 3)).toBe(6);
+    const before = released;
+    loseBrowserPod();
+    await disconnected;
+    expect(browser.isConnected()).toBe(false);
+    await expect.poll(() => released, { timeout: 10_000 }).toBe(before + 1);
+    expect(await metric('fleetwright_tunnel_connections_total{namespace="team-a",tunnel="ci",result="upstream_error"}'))
+      .toBe(1);
   }, 60_000);
 
   it('tells the client when the gateway shuts down, and the browser serves the next client', async () => {

@@ -47,7 +47,13 @@ export function standInGateway(options: {
     liveView: { takeover: options.sessions.takeover },
   };
   const served = recorded ? { ...tunnel, spec: { ...tunnel.spec, ...recorded } } : tunnel;
+  // What the leaser's onLost was given: the sessions to end as their pod is lost.
+  const watchingLoss = new Set<() => void>();
   const leaser = {
+    onLost: (_pod: unknown, lost: () => void) => {
+      watchingLoss.add(lost);
+      return () => watchingLoss.delete(lost);
+    },
     lease: async (_pool: unknown, want: { holder: string }): Promise<LeasedBrowser> => {
       holder = want.holder;
       return {
@@ -92,5 +98,9 @@ export function standInGateway(options: {
     },
     log: pino({ level: 'silent' }),
   });
-  return { gateway, metrics };
+  /** The leased browser's pod is gone (deleted on a lost node), as the leaser would tell it. */
+  const loseBrowserPod = () => {
+    for (const lost of [...watchingLoss]) lost();
+  };
+  return { gateway, metrics, loseBrowserPod };
 }

@@ -10,6 +10,7 @@ import { fetchCommit, type GitRemote, resolveRevision } from '../../../src/git/r
 import { runFetchSource } from '../../../src/runner/fetch-source.ts';
 
 const TIMEOUT_MS = 10_000;
+// A git server and ssh on the same 2 cores as the other test files: each test may take a few fetches' time.
 let server: GitServer;
 let access: SshAccess;
 let repo: GitRepository;
@@ -43,7 +44,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('a repository over ssh', () => {
+describe('a repository over ssh', { timeout: 30_000 }, () => {
   it('resolves a branch, an annotated tag and the HEAD with the deploy key', async () => {
     repo.tag('v1', first);
     expect(await resolveRevision(remoteOf(repo), 'main', TIMEOUT_MS)).toEqual({ revision: 'refs/heads/main', commit: first });
@@ -83,7 +84,7 @@ describe('a repository over ssh', () => {
   });
 });
 
-describe('what ssh refuses, said with the fix', () => {
+describe('what ssh refuses, said with the fix', { timeout: 30_000 }, () => {
   const where = () => `repository ssh://127.0.0.1:${access.port}${repo.sshUrl?.split(`${access.port}`)[1]} at revision main`;
 
   it('refuses a server whose host key is not the one known_hosts holds', async () => {
@@ -124,7 +125,7 @@ describe('what ssh refuses, said with the fix', () => {
   });
 });
 
-describe('fleetwright fetch-source over ssh', () => {
+describe('fleetwright fetch-source over ssh', { timeout: 30_000 }, () => {
   it('fetches with the identity and known_hosts of the mounted Secret, and names a missing key', async () => {
     const pod = (name: string, keys: Record<string, string>) => {
       const { root } = scratch();

@@ -109,13 +109,23 @@ describe('Informer', () => {
     expect(handed).toHaveLength(2);
   });
 
-  it('keeps what a transform leaves of each object', async () => {
-    const { rest } = await fakeApiServer([json(list('1', [{ ...cm('a', '1'), data: { big: 'x'.repeat(1000) } }]))], []);
-    const transform = (obj: KubeObject) => ({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: obj.metadata });
-    informer = new Informer(rest, configMaps, pino({ level: 'silent' }), { transform });
+  it('keeps what its transform keeps of each listed and watched object, and resumes from the server\'s versions', async () => {
+    const big = (name: string, rv: string) => ({ ...cm(name, rv), data: { payload: 'x'.repeat(10_000) } });
+    const { rest, seen } = await fakeApiServer(
+      [json(list('11', [big('a', '10')]))],
+      [stream(line('MODIFIED', big('a', '12'))), stream()],
+    );
+    const slim = ({ metadata: { name, namespace, resourceVersion } }: KubeObject): KubeObject =>
+      ({ metadata: { name, namespace, resourceVersion } });
+    informer = new Informer(rest, configMaps, pino({ level: 'silent' }), { transform: slim });
+    const updated: KubeObject[] = [];
+    informer.addHandler({ onUpdate: (_, o) => updated.push(o) });
     informer.start();
     await informer.waitForSync();
-    expect(informer.store.get('ns/a')).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: cm('a', '1').metadata });
+    await until(() => seen.filter((u) => u.searchParams.get('watch')).length === 2);
+    expect(informer.store.get('ns/a')).toEqual({ metadata: { name: 'a', namespace: 'ns', resourceVersion: '12' } });
+    expect(updated).toEqual([{ metadata: { name: 'a', namespace: 'ns', resourceVersion: '12' } }]);
+    expect(seen.filter((u) => u.searchParams.get('watch')).map((u) => u.searchParams.get('resourceVersion'))).toEqual(['11', '12']);
   });
 
   it('keeps retrying a failing list with backoff and syncs once the server answers', async () => {
