@@ -12,15 +12,16 @@
 //   idle:     the controller's requests and the API server's writes over --idle seconds after that (a hot
 //             loop shows here: an idle system makes no writes).
 // Prints one JSON object. A benchmark, not a test: nothing here asserts a time.
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { up } from '../hack/controlplane.ts';
-import { installCrds, kubectl } from '../hack/lib/crds.ts';
+import { installCrds } from '../hack/lib/crds.ts';
 import { kubeconfigPath, repoRoot } from '../hack/lib/paths.ts';
 import { ensureTool } from '../hack/lib/tools.ts';
 import type { KubeObject } from '../src/api/meta.ts';
@@ -30,11 +31,13 @@ import { rest } from './cluster.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    testruns: { type: 'string', default: '5000' },
-    pools: { type: 'string', default: '10' },
-    replicas: { type: 'string', default: '100' },
-    namespaces: { type: 'string', default: '5' },
-    idle: { type: 'string', default: '30' },
+    'testruns': { type: 'string', default: '5000' },
+    'pools': { type: 'string', default: '10' },
+    'replicas': { type: 'string', default: '100' },
+    'namespaces': { type: 'string', default: '5' },
+    'idle': { type: 'string', default: '30' },
+    // A folder: the controller writes a V8 heap snapshot there once converged and once restarted and settled.
+    'heap-snapshot': { type: 'string' },
   },
 });
 const sizes = {
@@ -42,6 +45,7 @@ const sizes = {
   namespaces: Number(flags.namespaces),
 };
 const idleSeconds = Number(flags.idle);
+const snapshotDir = flags['heap-snapshot'] === undefined ? undefined : resolve(flags['heap-snapshot']);
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'CREATE', 'UPDATE', 'APPLY', 'DELETECOLLECTION']);
 
 type Obj = KubeObject & { spec?: { replicas?: number }; status?: { observedGeneration?: number; replicas?: number } };
@@ -83,9 +87,26 @@ function apiServerRequests() {
 const grown = (before: Record<string, number>, after: Record<string, number>) =>
   Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, d]) => d !== 0));
 
+/**
+ * The Node flags the shipped manifests run the controller with (its container's NODE_OPTIONS): the bench
+ * measures the process as a cluster runs it.
+ */
+function shippedNodeOptions(): string[] {
+  type Container = { name: string; env?: { name: string; value?: string }[] };
+  type Doc = { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } };
+  const docs = parseAllDocuments(readFileSync(join(repoRoot, 'config', 'manager', 'controller.yaml'), 'utf8'));
+  const deployment = docs.map((d) => d.toJS() as Doc).find((d) => d.kind === 'Deployment');
+  const container = deployment?.spec?.template?.spec?.containers?.find((c) => c.name === 'controller');
+  return (container?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(' ').filter(Boolean);
+}
+
 /** `fleetwright controller` over every namespace, with its metrics URL and peak RSS. */
 async function startController() {
+  // Node writes a heap snapshot into --diagnostic-dir on the signal, then goes on.
+  const snapshotFlags = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
   const child = spawn(process.execPath, [
+    ...shippedNodeOptions(),
+    ...snapshotFlags,
     join(repoRoot, 'src', 'main.ts'), 'controller', `--kubeconfig=${kubeconfigPath}`,
     '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=0', '--log-level=info',
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -115,6 +136,17 @@ async function startController() {
         reconciled: (controller: string) => sum(s, 'controller_runtime_reconcile_total', (l) => l.controller === controller),
         busy: sum(s, 'workqueue_depth') + sum(s, 'controller_runtime_active_workers'),
       };
+    },
+    /** Writes a heap snapshot into --heap-snapshot's folder; resolves with its file name once written. */
+    heapSnapshot: async (): Promise<string | undefined> => {
+      if (!snapshotDir) return undefined;
+      const before = new Set(readdirSync(snapshotDir));
+      child.kill('SIGUSR2');
+      // The snapshot is written on the main thread: the controller answers again once it is complete.
+      let file: string | undefined;
+      while (!(file = readdirSync(snapshotDir).find((f) => !before.has(f)))) await sleep(100);
+      await until('the heap snapshot', async () => (await fetch(`${url}/metrics`)).ok);
+      return join(snapshotDir, file);
     },
     stopped: () => child.exitCode !== null || child.signalCode !== null,
     stop: async () => {
@@ -188,6 +220,7 @@ async function converged(): Promise<boolean> {
 
 async function main(): Promise<void> {
   if (sizes.pools < sizes.namespaces) throw new Error('--pools must be at least --namespaces: each namespace needs a pool');
+  if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
   await up(() => undefined);
   installCrds(kubeconfigPath);
   let controller = await startController();
@@ -202,6 +235,7 @@ async function main(): Promise<void> {
     const first = {
       createMs: Math.round(createdMs), convergedMs: Math.round(convergedAt - t0), settledMs: Math.round(quietAt - t0),
       peakRssMiB: controller.peakRssMiB(),
+      heapSnapshot: await controller.heapSnapshot(),
     };
     await controller.stop();
 
@@ -222,6 +256,7 @@ async function main(): Promise<void> {
       writes: settled.writes,
       requestsPerReconcile: Math.round((settled.requests / settled.reconciles) * 100) / 100,
       apiServerRequests: apiAfter.total - apiBefore.total,
+      heapSnapshot: await controller.heapSnapshot(),
     };
 
     await sleep(idleSeconds * 1000);
@@ -243,7 +278,7 @@ async function main(): Promise<void> {
       converge: first,
       restart,
       idle,
-      machine: { cpus: cpus().length, node: process.version },
+      machine: { cpus: cpus().length, node: process.version, controllerNodeOptions: shippedNodeOptions().join(' ') },
     }, null, 2));
   } catch (err) {
     console.error(err);
@@ -252,7 +287,12 @@ async function main(): Promise<void> {
     // While the controller runs: the pools' and runs' finalizers need it.
     if (controller.stopped()) controller = await startController();
     const namespaces = Array.from({ length: sizes.namespaces }, (_, n) => namespaceOf(n));
-    kubectl(kubeconfigPath, 'delete', 'namespace', ...namespaces, '--ignore-not-found', '--timeout=900s');
+    // Not kubectl's synchronous helper: this process must go on reading the controller's log meanwhile, or the
+    // controller blocks on its full stdout pipe and the TestRuns' finalizers are never run.
+    const kubectlAsync = (...args: string[]) =>
+      promisify(execFile)(ensureTool('kubectl'), ['--kubeconfig', kubeconfigPath, ...args], { maxBuffer: 2 ** 24 });
+    await kubectlAsync('delete', 'namespace', ...namespaces, '--ignore-not-found', '--wait=false');
+    await kubectlAsync('wait', '--for=delete', ...namespaces.map((n) => `namespace/${n}`), '--timeout=900s');
     await controller.stop();
   }
 }

@@ -21,15 +21,26 @@ export function sessionsOf(pod: Partial<PodObject>): number {
   return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
+/**
+ * Leases read, by the object they were read from. Cached objects are frozen and replaced, never changed, so
+ * a pod's lease is parsed once per version rather than at every pass that looks at the pod; the entry goes
+ * with the object.
+ */
+const leases = new WeakMap<object, Lease | undefined>();
+
 /** The lease a pod carries; undefined when it has none or an unreadable one. */
 export function leaseOf(pod: Partial<PodObject>): Lease | undefined {
   const text = pod.metadata?.annotations?.[LEASE_ANNOTATION];
   if (!text) return undefined;
+  if (Object.isFrozen(pod) && leases.has(pod)) return leases.get(pod);
+  let lease: Lease | undefined;
   try {
-    return Lease.parse(JSON.parse(text));
+    lease = Object.freeze(Lease.parse(JSON.parse(text)));
   } catch {
-    return undefined;
+    lease = undefined;
   }
+  if (Object.isFrozen(pod)) leases.set(pod, lease);
+  return lease;
 }
 
 /**

@@ -48,26 +48,49 @@ export function leaseRequest(r: NewRequest): LeaseRequest {
   };
 }
 
+/** Requests read, by the (frozen, cached) object they were read from: each pool pass reads its whole queue. */
+const requested = new WeakMap<object, RequestedLease | undefined>();
+
 /** The lease the request asks for; undefined when its annotation is unreadable. */
 export function requestedLease(request: LeaseRequest): RequestedLease | undefined {
+  if (Object.isFrozen(request) && requested.has(request)) return requested.get(request);
+  let lease: RequestedLease | undefined;
   try {
-    return RequestedLease.parse(JSON.parse(request.metadata.annotations?.[REQUEST_ANNOTATION] ?? ''));
+    lease = Object.freeze(RequestedLease.parse(JSON.parse(request.metadata.annotations?.[REQUEST_ANNOTATION] ?? '')));
   } catch {
-    return undefined;
+    lease = undefined;
   }
+  if (Object.isFrozen(request)) requested.set(request, lease);
+  return lease;
 }
 
-const priorityOf = (r: LeaseRequest) => Number(r.metadata.annotations?.[PRIORITY_ANNOTATION] ?? 0) || 0;
-const queuedAt = (r: LeaseRequest) => Date.parse(r.spec?.acquireTime ?? r.metadata.creationTimestamp as string ?? '');
+/** What orders a request in its pool's queue, read once (a sort would parse the dates at every comparison). */
+export interface QueuePlace {
+  priority: number;
+  queuedAt: number;
+  name: string;
+}
 
-/** Serving order: higher priority first, then first come, first served. */
+export function placeOf(r: LeaseRequest): QueuePlace {
+  const queuedAt = Date.parse(r.spec?.acquireTime ?? r.metadata.creationTimestamp as string ?? '');
+  return {
+    priority: Number(r.metadata.annotations?.[PRIORITY_ANNOTATION] ?? 0) || 0,
+    // An unreadable time queues last: NaN would make the order inconsistent.
+    queuedAt: Number.isNaN(queuedAt) ? Number.MAX_SAFE_INTEGER : queuedAt,
+    name: r.metadata.name ?? '',
+  };
+}
+
+/** Serving order: higher priority first, then first come, first served, then by name. */
+export const comparePlaces = (a: QueuePlace, b: QueuePlace): number =>
+  b.priority - a.priority || a.queuedAt - b.queuedAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** The requests in serving order. */
 export function queueOrder<T extends LeaseRequest>(requests: readonly T[]): T[] {
-  return [...requests].sort(
-    (a, b) =>
-      priorityOf(b) - priorityOf(a) ||
-      queuedAt(a) - queuedAt(b) ||
-      (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''),
-  );
+  return requests
+    .map((request) => ({ request, place: placeOf(request) }))
+    .sort((a, b) => comparePlaces(a.place, b.place))
+    .map((x) => x.request);
 }
 
 /** A heartbeating request whose taker stopped renewing it (its process died). */

@@ -61,11 +61,8 @@ export interface Controller {
   for: ResourceType;
   /** Kinds it creates; their events enqueue the owner named by their controller reference. */
   owns?: ResourceType[];
-  /**
-   * Other kinds and how their objects map to keys of `for`; `transform`, what the shared cache keeps of each
-   * object of the kind (see InformerOptions.transform; the first controller to declare one for a kind sets it).
-   */
-  watches?: { type: ResourceType; map: (obj: KubeObject) => Request[]; transform?: (obj: KubeObject) => KubeObject }[];
+  /** Other kinds and how their objects, or changes to them, map to keys of `for`. */
+  watches?: Watch[];
   maxConcurrentReconciles?: number;
   /**
    * Called once as the controller starts, before any event reaches it, with the caches: for map functions
@@ -75,15 +72,57 @@ export interface Controller {
   reconcile(request: Request, ctx: ReconcileContext): Promise<ReconcileResult | void>;
 }
 
-/** An event handler that enqueues the keys `map` gives for the old and the new object. */
-function enqueueing(queue: WorkQueue, map: (obj: KubeObject) => Request[]): EventHandler<KubeObject> {
-  const add = (obj: KubeObject) => {
-    for (const r of map(obj)) queue.add(keyOf(r));
+/** Objects of a watched kind, mapped one at a time to keys of the controller's kind. */
+export interface MapWatch {
+  type: ResourceType;
+  /** The keys an added or deleted object concerns; for an update, those of the old and of the new object. */
+  map: (obj: KubeObject) => Request[];
+  /**
+   * Which updates can concern the controller at all (controller-runtime's update predicates, such as
+   * GenerationChangedPredicate); every update when unset. Adds and deletes always pass.
+   */
+  updated?: (oldObj: KubeObject, newObj: KubeObject) => boolean;
+  /**
+   * What the shared cache keeps of each object of the kind (InformerOptions.transform); the first
+   * controller to declare one for a kind sets it.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
+}
+
+/**
+ * Changes of a watched kind, mapped with both sides at once: for a map that keeps state of its own (an
+ * ordered queue, where what moved depends on where an object was and where it is now). `before` is
+ * undefined for an add, `after` for a delete.
+ */
+export interface ChangeWatch {
+  type: ResourceType;
+  changes: (before: KubeObject | undefined, after: KubeObject | undefined) => Request[];
+}
+
+export type Watch = MapWatch | ChangeWatch;
+
+/** An update predicate: the object's spec changed (its generation moved), as GenerationChangedPredicate. */
+export const generationChanged = (oldObj: KubeObject, newObj: KubeObject): boolean =>
+  oldObj.metadata.generation !== newObj.metadata.generation;
+
+/** An event handler that enqueues the keys a watch gives for each event. */
+function enqueueing(queue: WorkQueue, watch: Omit<MapWatch, 'type'> | Omit<ChangeWatch, 'type'>): EventHandler<KubeObject> {
+  const enqueue = (requests: Request[]) => {
+    for (const r of requests) queue.add(keyOf(r));
   };
+  if ('changes' in watch) {
+    return {
+      onAdd: (obj) => enqueue(watch.changes(undefined, obj)),
+      onUpdate: (oldObj, newObj) => enqueue(watch.changes(oldObj, newObj)),
+      onDelete: (obj) => enqueue(watch.changes(obj, undefined)),
+    };
+  }
+  const add = (obj: KubeObject) => enqueue(watch.map(obj));
   return {
     onAdd: add,
     // A child can move between owners; both must look again (as controller-runtime's handlers do).
     onUpdate: (oldObj, newObj) => {
+      if (watch.updated && !watch.updated(oldObj, newObj)) return;
       add(oldObj);
       add(newObj);
     },
@@ -144,9 +183,9 @@ export class ControllerRunner {
     const d = this.definition;
     const self = (obj: KubeObject) => [parseKey(objectKey(obj))];
     d.setup?.(this.cache);
-    this.watch(d.for, self);
-    for (const type of d.owns ?? []) this.watch(type, (obj) => ownerRequests(obj, d.for));
-    for (const w of d.watches ?? []) this.watch(w.type, w.map);
+    this.watch(d.for, { map: self });
+    for (const type of d.owns ?? []) this.watch(type, { map: (obj) => ownerRequests(obj, d.for) });
+    for (const w of d.watches ?? []) this.watch(w.type, w);
     this.metrics.initController(d.name, this.workerCount);
     this.workers = Array.from({ length: this.workerCount }, () => this.work());
     this.log.info({ workers: this.workerCount }, 'starting workers');
@@ -169,9 +208,9 @@ export class ControllerRunner {
     return finished;
   }
 
-  private watch(type: ResourceType, map: (obj: KubeObject) => Request[]): void {
+  private watch(type: ResourceType, watch: Omit<MapWatch, 'type'> | Omit<ChangeWatch, 'type'>): void {
     const informer = this.informerOf(type);
-    this.detach.push(informer.addHandler(enqueueing(this.queue, map)));
+    this.detach.push(informer.addHandler(enqueueing(this.queue, watch)));
   }
 
   private async work(): Promise<void> {

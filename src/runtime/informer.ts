@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { KubeObject, ResourceType } from '../api/meta.ts';
+import type { KubeObject, ObjectMeta, ResourceType } from '../api/meta.ts';
 import { collectionPath, objectKey } from './resource.ts';
 import { ApiError, isGone, type RestClient } from './rest.ts';
 import { Store } from './store.ts';
@@ -12,7 +12,7 @@ export interface EventHandler<T extends KubeObject> {
   onDelete?(obj: T): void;
 }
 
-export interface InformerOptions<T extends KubeObject = KubeObject> {
+export interface InformerOptions {
   /** Watch one namespace only; all namespaces when unset. */
   namespace?: string;
   labelSelector?: string;
@@ -21,10 +21,23 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   /** Objects per list page (client-go's reflector pages by 500 too). */
   pageSize?: number;
   /**
-   * What the store keeps of each object (client-go's TransformFunc): the fields its readers use, nothing
-   * more. It must keep `metadata.name`, `namespace` and `resourceVersion`.
+   * What of each object the cache keeps (client-go's SetTransform): it runs once per object as it arrives,
+   * before the store and the handlers see it. Unset: everything but metadata.managedFields.
    */
-  transform?: (obj: T) => T;
+  transform?: (obj: KubeObject) => KubeObject;
+}
+
+/**
+ * The object without metadata.managedFields, as controller-runtime's TransformStripManagedFields: server-side
+ * apply's field ownership, which no reader of a cache uses, is often the largest part of an object (a pod's
+ * is as long as its spec).
+ */
+export function stripManagedFields<T extends KubeObject>(obj: T): T {
+  if (obj.metadata.managedFields === undefined) return obj;
+  // Copied rather than `delete`d: a deleted property can leave V8's object in slow dictionary mode.
+  const metadata: ObjectMeta = {};
+  for (const [field, value] of Object.entries(obj.metadata)) if (field !== 'managedFields') metadata[field] = value;
+  return { ...obj, metadata };
 }
 
 interface ObjectList<T> {
@@ -51,7 +64,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly stats = { lists: 0, watches: 0, bookmarks: 0, relistsAfterGone: 0 };
   private readonly rest: RestClient;
   private readonly log: Logger;
-  private readonly options: InformerOptions<T>;
+  private readonly options: InformerOptions;
+  private readonly transform: (obj: KubeObject) => KubeObject;
   private readonly handlers: EventHandler<T>[] = [];
   private resourceVersion = '';
   private synced = false;
@@ -60,11 +74,12 @@ export class Informer<T extends KubeObject = KubeObject> {
   private abortWatch?: AbortController;
   private loop?: Promise<void>;
 
-  constructor(rest: RestClient, type: ResourceType, log: Logger, options: InformerOptions<T> = {}) {
+  constructor(rest: RestClient, type: ResourceType, log: Logger, options: InformerOptions = {}) {
     this.rest = rest;
     this.type = type;
     this.log = log.child({ informer: `${type.plural}.${type.apiVersion}` });
     this.options = options;
+    this.transform = options.transform ?? stripManagedFields;
   }
 
   /**
@@ -137,7 +152,9 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private async relist(): Promise<void> {
-    const items: T[] = [];
+    // Each page goes into the store as it comes, so that only one page's answer is held at a time.
+    const fresh = new Set<string>();
+    let objects = 0;
     let page: ObjectList<T> | undefined;
     do {
       page = await this.rest.get<ObjectList<T>>(collectionPath(this.type, this.options.namespace), {
@@ -146,22 +163,20 @@ export class Informer<T extends KubeObject = KubeObject> {
         labelSelector: this.options.labelSelector,
         fieldSelector: this.options.fieldSelector,
       }, this.stopper.signal);
-      items.push(...page.items);
+      // List items carry no apiVersion/kind; watch events do. Give every cached object both.
+      for (const item of page.items) {
+        fresh.add(this.upsert({ ...item, apiVersion: this.type.apiVersion, kind: this.type.kind }));
+      }
+      objects += page.items.length;
     } while (page.metadata.continue);
 
-    // List items carry no apiVersion/kind; watch events do. Give every cached object both.
-    const fresh = new Set<string>();
-    for (const item of items) {
-      const obj = { ...item, apiVersion: this.type.apiVersion, kind: this.type.kind };
-      fresh.add(this.upsert(obj));
-    }
     for (const key of this.store.keys()) {
       const gone = this.store.get(key);
       if (!fresh.has(key) && gone) this.remove(gone);
     }
     this.resourceVersion = page.metadata.resourceVersion ?? '';
     this.stats.lists++;
-    this.log.debug({ objects: items.length, resourceVersion: this.resourceVersion }, 'listed');
+    this.log.debug({ objects, resourceVersion: this.resourceVersion }, 'listed');
     if (!this.synced) {
       this.synced = true;
       for (const resolve of this.syncWaiters.splice(0)) resolve();
@@ -231,7 +246,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private upsert(received: T): string {
-    const obj = this.options.transform ? this.options.transform(received) : received;
+    const obj = this.transform(received) as T;
     const old = this.store.upsert(obj);
     if (!old) this.notify((h) => h.onAdd?.(obj));
     // A relist hands back every unchanged object too: only a new resourceVersion is news.
@@ -241,7 +256,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   private remove(obj: T): void {
     const old = this.store.remove(obj);
-    this.notify((h) => h.onDelete?.(old ?? obj));
+    this.notify((h) => h.onDelete?.(old ?? (this.transform(obj) as T)));
   }
 
   private notify(call: (h: EventHandler<T>) => void): void {

@@ -43,7 +43,7 @@ export class Manager {
     const observe = (method: string, code: number) => options.metrics.restRequest(method, code);
     this.rest = options.rest ?? new RestClient(options.kubeConfig, observe);
     for (const c of options.controllers) {
-      for (const w of c.watches ?? []) if (w.transform) this.informer(w.type, w.transform);
+      for (const w of c.watches ?? []) if ('transform' in w && w.transform) this.informer(w.type, w.transform);
     }
     for (const c of options.controllers) {
       for (const type of [c.for, ...(c.owns ?? []), ...(c.watches ?? []).map((w) => w.type)]) this.informer(type);

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { keepAlive } from './agents.ts';
 
 /**
  * A non-2xx answer of the API server, with its `metav1.Status`. `code` has
@@ -78,6 +79,7 @@ export class RestClient {
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const opts: https.RequestOptions = { method, headers: { Accept: 'application/json' }, signal: options.signal };
     await this.kubeConfig.applyToHTTPSOptions(opts);
+    opts.agent = keepAlive(opts.agent) as http.Agent | undefined;
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     if (payload !== undefined) {
       // Node sends a DELETE's body neither chunked nor with a length unless told its length: the API server
@@ -86,15 +88,22 @@ export class RestClient {
       opts.headers = { ...opts.headers, 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': length };
     }
     const send = url.protocol === 'https:' ? https.request : http.request;
-    const { code, text } = await new Promise<{ code: number; text: string }>((resolve, reject) => {
+    const exchange = () => new Promise<{ code: number; text: string }>((resolve, reject) => {
       const req = send(url, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(payload);
+    });
+    // A kept connection the server closed as this request went out is retried once on a new one, as Node's
+    // documentation of reusedSocket advises; not a create, which might have been carried out.
+    const { code, text } = await exchange().catch((err: unknown) => {
+      const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
+      if (e.reusedSocket && e.code === 'ECONNRESET' && method !== 'POST') return exchange();
+      throw err;
     }).catch((err: unknown) => {
       this.observe?.(method, 0);
       throw err;

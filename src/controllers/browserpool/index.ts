@@ -25,7 +25,7 @@ import { isExpired, type LeaseRequest, queueOrder, requestedLease } from '../../
 import { parseResource } from '../../api/validate.ts';
 import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasing/gateways.ts';
 import { findCondition, removeCondition, setCondition } from '../../runtime/conditions.ts';
-import type { Controller } from '../../runtime/controller.ts';
+import { type Controller, generationChanged } from '../../runtime/controller.ts';
 import { defineReconciler, type ObjectPass, type Outcome } from '../../runtime/reconciler.ts';
 import { controllerReference, isControlledBy } from '../../runtime/owners.ts';
 import { keyOf, objectPath, parseKey, type Request } from '../../runtime/resource.ts';
@@ -100,9 +100,10 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
           return (reportOf(obj)?.pools ?? []).map(parseKey);
         },
       },
-      // A lease holder that goes away frees its browser at once.
-      { type: TEST_RUN, map: poolsOfUser },
-      { type: TUNNEL, map: poolsOfUser },
+      // A lease holder that goes away frees its browser at once. Only its existence and its pools count here:
+      // a run's status moves with every pass, and each would wake its pool for nothing.
+      { type: TEST_RUN, map: poolsOfUser, updated: generationChanged },
+      { type: TUNNEL, map: poolsOfUser, updated: generationChanged },
       // A node that goes NotReady wakes the pools with browsers on it; a Ready node's updates wake none.
       { type: NODE, map: poolsOnLostNode(() => pods()), transform: (node) => nodeReadiness(node as NodeObject) },
     ],

@@ -5,10 +5,11 @@
 import { LEASE, NETWORK_POLICY, NODE, type NodeObject, POD, type PodObject, SECRET, type SecretObject } from '../../api/builtin.ts';
 import type { TestRunObject } from '../../api/objects.ts';
 import type { TestRun } from '../../api/v1alpha1/index.ts';
-import { POOL_LABEL } from '../../contracts/browser-lease.ts';
+import { LEASED_TO_LABEL, POOL_LABEL } from '../../contracts/browser-lease.ts';
 import type { ProjectNotRun } from '../../contracts/shard-summary.ts';
 import { releaseBrowser } from '../../leasing/acquire.ts';
 import { leaseOf } from '../../leasing/lease.ts';
+import type { QueueIndex } from '../../leasing/queue-index.ts';
 import { leaseRequest } from '../../leasing/requests.ts';
 import { controllerReference } from '../../runtime/owners.ts';
 import type { ObjectPass, Outcome } from '../../runtime/reconciler.ts';
@@ -35,6 +36,8 @@ export interface RunDeps {
   networkPolicy: boolean;
   metrics: TestRunMetrics;
   progress: RunnerProgress;
+  /** The pools' queues of lease requests: a queued run's place. */
+  queue: QueueIndex;
 }
 
 /** One pass over a run that can be scheduled: its shards, then its status. */
@@ -71,8 +74,10 @@ export class ShardPass {
     if (pass.now.getTime() >= deadline) return timeOut(pass, run, spec, this.deps.metrics);
 
     const runners = runnerPods(pass, run);
-    const inPool = { [POOL_LABEL]: spec.spec.poolRef.name };
-    const poolPods = pass.cache<PodObject>(POD).list({ namespace: request.namespace, labels: inPool });
+    // The pool's browsers leased to this run only (a lease labels its pod with the run's name in the same
+    // write): reading every browser's lease at every pass of every queued run was most of a pass's work.
+    const leasedHere = { [POOL_LABEL]: spec.spec.poolRef.name, [LEASED_TO_LABEL]: request.name };
+    const poolPods = pass.cache<PodObject>(POD).list({ namespace: request.namespace, labels: leasedHere });
     const byHolder = new Map(poolPods.map((p) => [leaseOf(p)?.holder, p]));
     const nodeOf = (name: string) => pass.cache<NodeObject>(NODE).get(name);
     const uid = run.metadata.uid ?? '';
@@ -102,7 +107,10 @@ export class ShardPass {
       if (summary && isFinalShard(plan.status)) durations.push(summary.durationMs);
       if (summary?.projectsNotRun?.length) projectsNotRun = summary.projectsNotRun;
     }
-    const input = { pool: this.observed.pool, reports: this.reportOutcome, deadline, metrics: this.deps.metrics };
+    const input = {
+      pool: this.observed.pool, reports: this.reportOutcome, deadline, metrics: this.deps.metrics,
+      queuePosition: () => this.deps.queue.position(request.namespace, spec.spec.poolRef.name, uid),
+    };
     const status = await runStatus(run, spec, { shards, durations, projectsNotRun }, input, pass);
     return {
       ...status,

@@ -12,9 +12,11 @@ import { isFinished, type TestRunObject } from '../../api/objects.ts';
 import { BROWSER_POOL, TEST_RUN } from '../../api/resources.ts';
 import { leaseOf } from '../../leasing/lease.ts';
 import { nodeLost, nodeReadiness } from '../../leasing/nodes.ts';
-import type { Controller } from '../../runtime/controller.ts';
+import { QueueIndex } from '../../leasing/queue-index.ts';
+import { type Controller, generationChanged } from '../../runtime/controller.ts';
 import { defineReconciler } from '../../runtime/reconciler.ts';
 import type { Request } from '../../runtime/resource.ts';
+import type { Reader } from '../../runtime/store.ts';
 import type { NetworkPolicyConfig } from '../networkpolicy.ts';
 import { type RunDeps, ShardPass } from './act.ts';
 import { cleanUp, finishedRun } from './cleanup.ts';
@@ -22,7 +24,7 @@ import { TestRunMetrics } from './metrics.ts';
 import { type Observed, observeRun } from './observe.ts';
 import { TESTRUN_LABEL } from './pod.ts';
 import { RunnerProgress } from './progress.ts';
-import { queueChanged } from './requeue.ts';
+import { queueMoves } from './requeue.ts';
 
 export const CLEANUP_FINALIZER = 'fleetwright.dev/testrun-cleanup';
 
@@ -60,14 +62,18 @@ const runsOnLostNode = (pods: () => PodObject[]) => (node: KubeObject): Request[
 
 export function testRunController(options: TestRunOptions): Controller {
   // The map functions and the phase gauge read the TestRun and Pod caches, which the frame hands over once at start.
-  let runs: () => TestRunObject[] = () => [];
+  let runCache: () => Reader<TestRunObject> | undefined = () => undefined;
+  const runs = () => runCache()?.list() ?? [];
   let pods: () => PodObject[] = () => [];
+  // The pools' queues, kept from the Lease watch: which runs a request's change moved, and each run's place.
+  const queue = new QueueIndex();
   const deps: RunDeps = {
     image: options.image,
     reportStoreUrl: options.reportStoreUrl,
     networkPolicy: options.networkPolicy !== undefined,
-    metrics: new TestRunMetrics(options.registry, () => runs()),
+    metrics: new TestRunMetrics(options.registry, runs),
     progress: new RunnerProgress(),
+    queue,
   };
   return defineReconciler<TestRunObject, Observed>({
     name: 'testrun',
@@ -76,12 +82,13 @@ export function testRunController(options: TestRunOptions): Controller {
     // A run's NetworkPolicy edited or deleted by hand is written again.
     owns: options.networkPolicy ? [POD, SECRET, NETWORK_POLICY] : [POD, SECRET],
     watches: [
-      { type: BROWSER_POOL, map: runsUsing((run) => run.spec?.poolRef?.name, () => runs()) },
+      // A run reads the pool's spec, never its status (which moves with every browser and request).
+      { type: BROWSER_POOL, map: runsUsing((run) => run.spec?.poolRef?.name, runs), updated: generationChanged },
       { type: CONFIG_MAP, map: runsUsing((run) => run.spec?.source?.configMap?.name, () => runs()) },
       // A git source's credentials created or fixed: a run waiting for them pins its commit at once.
       { type: SECRET, map: runsUsing((run) => run.spec?.source?.git?.secretRef?.name, () => runs()) },
-      // A queued run's queuePosition moves when a request of its pool joins or leaves the queue.
-      { type: LEASE, map: (request) => queueChanged(request, runs()) },
+      // A queued run's queuePosition moves when a request of its pool joins, leaves or moves ahead of it.
+      { type: LEASE, changes: queueMoves(queue, (key) => runCache()?.get(key)) },
       {
         // Browser pods leased to a run: a lost browser must be noticed at once.
         type: POD,
@@ -98,7 +105,10 @@ export function testRunController(options: TestRunOptions): Controller {
     maxConcurrentReconciles: 4,
     clock: options.now,
     setup: (cache) => {
-      runs = () => cache<TestRunObject>(TEST_RUN).list();
+      const store = cache<TestRunObject>(TEST_RUN);
+      runCache = () => store;
+      // The Lease watch replays every cached Lease once it is registered.
+      queue.clear();
       pods = () => cache<PodObject>(POD).list();
     },
     observe: observeRun,

@@ -7,7 +7,6 @@ import { type BrowserPoolObject, isFinished, type TestRunObject } from '../../ap
 import { BROWSER_POOL } from '../../api/resources.ts';
 import { type TestRun, TestRunResource } from '../../api/v1alpha1/index.ts';
 import { parseResource } from '../../api/validate.ts';
-import { resolveRevision } from '../../git/remote.ts';
 import type { ObjectPass, Observation, Outcome } from '../../runtime/reconciler.ts';
 import { keyOf } from '../../runtime/resource.ts';
 import { npmrcSecretProblem } from './pod.ts';
@@ -100,6 +99,8 @@ async function pinSource(run: TestRunObject, spec: TestRun, pass: ObjectPass): P
     case 'resolve': {
       let pinned: PinnedSource;
       try {
+        // Loaded on the first git source: isomorphic-git and ssh2 are memory a controller without one never needs.
+        const { resolveRevision } = await import('../../git/remote.ts');
         pinned = await resolveRevision(plan.remote, plan.revision, RESOLVE_TIMEOUT_MS, pass.signal);
       } catch (err) {
         // Stopped, not failed: this replica writes nothing more.

@@ -2,12 +2,9 @@
 // its changes: Pending and why (notScheduled), queued or running with its
 // shards (runStatus), finished (finish). The reconciler frame writes it, once
 // per pass and only when it changed.
-import { LEASE } from '../../api/builtin.ts';
 import type { TestRunObject } from '../../api/objects.ts';
 import type { TestRun } from '../../api/v1alpha1/index.ts';
-import { POOL_LABEL, REQUEST_LABEL } from '../../contracts/browser-lease.ts';
 import type { ProjectNotRun } from '../../contracts/shard-summary.ts';
-import { type LeaseRequest, queueOrder } from '../../leasing/requests.ts';
 import { metaTime, setCondition } from '../../runtime/conditions.ts';
 import type { Outcome, Pass } from '../../runtime/reconciler.ts';
 import type { TestRunMetrics } from './metrics.ts';
@@ -104,6 +101,8 @@ export interface RunStatusInput {
   reports: ReportSetup | undefined;
   deadline: number;
   metrics: TestRunMetrics;
+  /** 1-based place of the run's first waiting request in its pool's queue. */
+  queuePosition: () => number | undefined;
 }
 
 /** The status of a scheduled run from its shards: queued, running, or finished. */
@@ -163,7 +162,7 @@ export async function runStatus(
   else if (reports?.ok && run.status?.conditions?.some((c) => c.type === 'ReportUpload' && c.status === 'False')) {
     set('ReportUpload', 'True', 'TokenSecretReady', `shards started from now on upload their reports (Secret ${reports.secret})`);
   }
-  const position = phase === 'Queued' ? queuePosition(run, pool, pass) : undefined;
+  const position = phase === 'Queued' ? input.queuePosition() : undefined;
   const startTime = run.status?.startTime ?? (phase === 'Running' ? metaTime(now) : undefined);
   const status = withReportURL({
     phase,
@@ -189,14 +188,4 @@ export async function runStatus(
     },
     requeueAfter: nextLookMs(running, Math.max(input.deadline - now.getTime(), 100), PROGRESS_INTERVAL_MS),
   };
-}
-
-/** 1-based place of the run's first waiting request in its pool's queue. */
-function queuePosition(run: TestRunObject, pool: string, pass: Pass): number | undefined {
-  const queue = queueOrder(pass.cache<LeaseRequest>(LEASE).list({
-    namespace: pass.request.namespace,
-    labels: { [POOL_LABEL]: pool, [REQUEST_LABEL]: 'true' },
-  }));
-  const i = queue.findIndex((r) => r.metadata.ownerReferences?.some((o) => o.uid === run.metadata.uid));
-  return i < 0 ? undefined : i + 1;
 }

@@ -6,7 +6,13 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GitRepository, type GitServer, startGitServer } from '../../../hack/lib/gitserver.ts';
 import type { KubeObject, ResourceType } from '../../../src/api/meta.ts';
-import { LEASE_ANNOTATION, POOL_LABEL, WS_PATH_ANNOTATION } from '../../../src/contracts/browser-lease.ts';
+import {
+  LEASE_ANNOTATION,
+  LEASED_TO_LABEL,
+  POOL_LABEL,
+  STATE_LABEL,
+  WS_PATH_ANNOTATION,
+} from '../../../src/contracts/browser-lease.ts';
 import { testRunController } from '../../../src/controllers/testrun/index.ts';
 import type { ReconcileContext } from '../../../src/runtime/controller.ts';
 import type { EventRecorder } from '../../../src/runtime/events.ts';
@@ -93,11 +99,12 @@ const secret = (data: Record<string, string>): KubeObject => ({
   apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git', namespace: NS },
   data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
 } as KubeObject);
-/** A browser of the pool leased to attempt `attempt` of shard 1. */
+/** A browser of the pool leased to attempt `attempt` of shard 1, labelled as a lease labels it. */
 const browser = (attempt: number) => ({
   apiVersion: 'v1', kind: 'Pod',
   metadata: {
-    name: 'chromium-x', namespace: NS, labels: { [POOL_LABEL]: 'chromium' },
+    name: 'chromium-x', namespace: NS,
+    labels: { [POOL_LABEL]: 'chromium', [STATE_LABEL]: 'leased', [LEASED_TO_LABEL]: 'e2e' },
     annotations: {
       [LEASE_ANNOTATION]: JSON.stringify({ holder: `${UID}/1/${attempt}`, kind: 'TestRun', ref: `${NS}/e2e`, since: '2026-12-06T09:59:30Z' }),
       [WS_PATH_ANNOTATION]: '/pw-x',

@@ -91,6 +91,24 @@ describe('Informer', () => {
     expect(informer.store.get('ns/a')).toMatchObject({ apiVersion: 'v1', kind: 'ConfigMap' });
   });
 
+  it('keeps no managedFields, from lists or watches: no reader of a cache needs them', async () => {
+    const managed = (name: string, rv: string): KubeObject => {
+      const obj = cm(name, rv);
+      return { ...obj, metadata: { ...obj.metadata, labels: { app: 'x' }, managedFields: [{ manager: 'kubectl' }] } };
+    };
+    const { rest } = await fakeApiServer([json(list('1', [managed('a', '1')]))], [stream(line('ADDED', managed('b', '2')))]);
+    informer = new Informer(rest, configMaps, pino({ level: 'silent' }));
+    const handed: KubeObject[] = [];
+    informer.addHandler({ onAdd: (o) => handed.push(o) });
+    informer.start();
+    await until(() => informer?.store.size === 2);
+    for (const obj of [...informer.store.list(), ...handed]) {
+      expect(obj.metadata).not.toHaveProperty('managedFields');
+      expect(obj.metadata.labels).toEqual({ app: 'x' });
+    }
+    expect(handed).toHaveLength(2);
+  });
+
   it('keeps what its transform keeps of each listed and watched object, and resumes from the server\'s versions', async () => {
     const big = (name: string, rv: string) => ({ ...cm(name, rv), data: { payload: 'x'.repeat(10_000) } });
     const { rest, seen } = await fakeApiServer(

@@ -6,11 +6,13 @@ import type { KubeObject, ResourceType } from '../../../src/api/meta.ts';
 import {
   type Caches,
   ControllerRunner,
+  generationChanged,
   type ReconcileContext,
   TerminalError,
+  type Watch,
 } from '../../../src/runtime/controller.ts';
 import type { EventRecorder, EventSpec } from '../../../src/runtime/events.ts';
-import { Informer } from '../../../src/runtime/informer.ts';
+import { type EventHandler, Informer } from '../../../src/runtime/informer.ts';
 import { Metrics } from '../../../src/runtime/metrics.ts';
 import { defineReconciler, type Outcome, type Reconciler } from '../../../src/runtime/reconciler.ts';
 import { ApiError, type RestClient } from '../../../src/runtime/rest.ts';
@@ -321,5 +323,67 @@ describe('the controller runner', () => {
     const { queue, text } = await runOnce(() => Promise.reject(new Error('flaky')));
     expect(queue.backoff.retries('team-a/w')).toBe(1);
     expect(text).toMatch(/^controller_runtime_terminal_reconcile_errors_total\{controller="widget"\} 0$/m);
+  });
+});
+
+describe('the controller runner\'s watches', () => {
+  const GADGET: ResourceType = { apiVersion: 'example.dev/v1', kind: 'Gadget', plural: 'gadgets', namespaced: true };
+  const gadget = (generation: number, resourceVersion: string): KubeObject => ({
+    apiVersion: GADGET.apiVersion, kind: GADGET.kind, metadata: { namespace: 'ns', name: 'g', generation, resourceVersion },
+  });
+
+  /** A runner whose reconciles record their keys, with the Gadget watch's handler to call by hand. */
+  function watching(watch: Watch) {
+    const handlers = new Map<string, EventHandler<KubeObject>>();
+    const keys: string[] = [];
+    const runner = new ControllerRunner({
+      name: 'widget',
+      for: WIDGET,
+      watches: [watch],
+      reconcile: (request) => Promise.resolve(void keys.push(`${request.namespace}/${request.name}`)),
+    }, {
+      log: pino({ level: 'silent' }),
+      metrics: new Metrics(),
+      rest: {} as RestClient,
+      identity: 'test',
+      informerOf: (type) => ({
+        store: new Store(),
+        addHandler: (h: EventHandler<KubeObject>) => (handlers.set(type.kind, h), () => undefined),
+      }) as unknown as Informer,
+    });
+    runner.start();
+    const handler = handlers.get(GADGET.kind) as EventHandler<KubeObject>;
+    const settled = () => new Promise((resolve) => setImmediate(resolve));
+    return { runner, handler, keys, settled };
+  }
+
+  it('passes on only the updates its predicate accepts; adds and deletes always', async () => {
+    const { runner, handler, keys, settled } = watching({
+      type: GADGET, map: (obj) => [{ namespace: 'ns', name: obj.metadata.resourceVersion ?? '' }], updated: generationChanged,
+    });
+    handler.onUpdate?.(gadget(1, '1'), gadget(1, '2'));
+    await settled();
+    expect(keys).toEqual([]);
+    handler.onUpdate?.(gadget(1, '2'), gadget(2, '3'));
+    await settled();
+    handler.onAdd?.(gadget(1, '1'));
+    await settled();
+    handler.onDelete?.(gadget(1, '1'));
+    await settled();
+    expect(keys.sort()).toEqual(['ns/1', 'ns/1', 'ns/2', 'ns/3']);
+    await runner.stop(0);
+  });
+
+  it('hands a change watch both sides of each event', async () => {
+    const seen: [string | undefined, string | undefined][] = [];
+    const { runner, handler } = watching({
+      type: GADGET,
+      changes: (before, after) => (seen.push([before?.metadata.resourceVersion, after?.metadata.resourceVersion]), []),
+    });
+    handler.onAdd?.(gadget(1, '1'));
+    handler.onUpdate?.(gadget(1, '1'), gadget(1, '2'));
+    handler.onDelete?.(gadget(1, '2'));
+    expect(seen).toEqual([[undefined, '1'], ['1', '2'], ['2', undefined]]);
+    await runner.stop(0);
   });
 });
