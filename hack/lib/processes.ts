@@ -74,14 +74,22 @@ export function runningPid(m: Managed): number | undefined {
 }
 
 /**
- * Every process whose command line names `marker` (the state folder): this
+ * Every process whose command line names the folder `dir` (a state folder): this
  * finds what a crashed or killed run left behind even when its pid files are gone.
  */
-export function processesMentioning(marker: string): number[] {
+export function processesMentioning(dir: string): number[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
-    .filter((pid) => pid !== process.pid && commandLine(pid).includes(marker));
+    .filter((pid) => pid !== process.pid && mentionsPath(commandLine(pid), dir));
+}
+
+/** `path` occurs in `text` as a whole path, not as the start of a longer name (`.fleetwright-it`). */
+export function mentionsPath(text: string, path: string): boolean {
+  for (let at = text.indexOf(path); at !== -1; at = text.indexOf(path, at + 1)) {
+    if (!/[\w.-]/.test(text.charAt(at + path.length))) return true;
+  }
+  return false;
 }
 
 /** SIGTERM, then SIGKILL once `graceMs` has passed; resolves when the process is gone. */
