@@ -27,7 +27,7 @@ import {
 } from './pools.ts';
 
 const ns = useNamespace('nodes');
-useController(() => ns.name);
+const controller = useController(() => ns.name);
 const TOKEN = randomBytes(16).toString('hex');
 let gateway: ControllerProcess;
 const opened: Browser[] = [];
@@ -176,6 +176,9 @@ ${poolTunnel('spread', 'spread')}`);
         p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
     }, 120_000, 500);
     expect(Date.now() - notReadyAt).toBeLessThan(60_000);
+    const metrics = await (await fetch(`${await controller.process.url('metrics')}/metrics`)).text();
+    expect(metrics).toContain(
+      `\nfleetwright_pool_browsers_removed_total{namespace="${ns.name}",pool="spread",reason="NodeLost"} ${onSecond.size}\n`);
 
     const finished = await eventually('both runs to finish', async () => {
       const items = await listRuns(runs);

@@ -84,7 +84,7 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
   // The gauges read the pool cache at scrape time; the frame hands it over once at start.
   let pools: () => BrowserPoolObject[] = () => [];
   let pods: () => PodObject[] = () => [];
-  new BrowserPoolMetrics(options.registry, () => pools());
+  const metrics = new BrowserPoolMetrics(options.registry, () => pools());
   return defineReconciler<BrowserPoolObject, BrowserPool>({
     name: 'browserpool',
     for: BROWSER_POOL,
@@ -117,9 +117,9 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
       const parsed = parseResource(BrowserPoolResource, pool);
       return Promise.resolve(parsed.ok ? { act: parsed.value } : { stop: refuse(pool, parsed.message, pass) });
     },
-    reconcile: (pool, pass, value) => new PoolPass(pass, pool, options).reconcile(value),
+    reconcile: (pool, pass, value) => new PoolPass(pass, pool, options, metrics).reconcile(value),
     // Deleting a pool drains it first: the finalizer goes once no leased browser is left.
-    finalizer: { name: DRAIN_FINALIZER, finalize: (pool, pass) => new PoolPass(pass, pool, options).drain() },
+    finalizer: { name: DRAIN_FINALIZER, finalize: (pool, pass) => new PoolPass(pass, pool, options, metrics).drain() },
   });
 }
 
@@ -147,9 +147,11 @@ class PoolPass {
   private readonly image: string;
   private readonly now: Date;
   private readonly networkPolicy: NetworkPolicyConfig | undefined;
+  private readonly metrics: BrowserPoolMetrics;
 
-  constructor(pass: ObjectPass, pool: BrowserPoolObject, options: BrowserPoolOptions) {
+  constructor(pass: ObjectPass, pool: BrowserPoolObject, options: BrowserPoolOptions, metrics: BrowserPoolMetrics) {
     this.pass = pass;
+    this.metrics = metrics;
     this.pool = pool;
     this.image = options.image;
     this.now = pass.now;
@@ -203,6 +205,7 @@ class PoolPass {
       // still connected to the pod (gateway sessions) take it for gone.
       if (await this.deletePod(removal.name, lost ? LOST_NODE_GRACE_SECONDS : undefined)) {
         pass.log[lost ? 'warn' : 'info']({ pod: removal.name, reason: removal.reason }, removal.message);
+        this.metrics.browserRemoved(pool, removal.reason);
         const type = lost ? 'Warning' : 'Normal';
         await pass.events.emit(pool, { type, reason: removal.reason, action: 'DeletePod', note: removal.message });
       }

@@ -1,5 +1,6 @@
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BrowserPoolObject } from '../../api/objects.ts';
+import type { PodRemoval } from './plan.ts';
 
 const STATES = ['idle', 'busy', 'starting'] as const;
 
@@ -8,10 +9,20 @@ const STATES = ['idle', 'busy', 'starting'] as const;
  * and computed at scrape time from the pools in the informer cache (their
  * status is what the controller counted on its last pass, so `/metrics` and
  * `kubectl get bp` never disagree). A pool that is deleted leaves no series.
+ * The count of browser pods removed is the exception: an event, counted as it happens.
  */
 export class BrowserPoolMetrics {
+  private readonly removed: Counter<'namespace' | 'pool' | 'reason'>;
+
   constructor(registry: Registry, pools: () => BrowserPoolObject[]) {
     const registers = [registry];
+    this.removed = new Counter({
+      name: 'fleetwright_pool_browsers_removed_total',
+      help: 'Browser pods a BrowserPool controller deleted, by reason: ScaledDown, Recycled, FailedPodRemoved, ' +
+        'NodeLost (its node turned NotReady).',
+      labelNames: ['namespace', 'pool', 'reason'] as const,
+      registers,
+    });
     const each = (visit: (labels: { namespace: string; pool: string }, pool: BrowserPoolObject) => void) => {
       for (const pool of pools()) {
         visit({ namespace: pool.metadata.namespace ?? '', pool: pool.metadata.name ?? '' }, pool);
@@ -49,5 +60,9 @@ export class BrowserPoolMetrics {
         each((labels, pool) => this.set(labels, pool.spec?.autoscaling?.maxReplicas ?? pool.spec?.replicas ?? 0));
       },
     });
+  }
+
+  browserRemoved(pool: BrowserPoolObject, reason: PodRemoval['reason']): void {
+    this.removed.inc({ namespace: pool.metadata.namespace ?? '', pool: pool.metadata.name ?? '', reason });
   }
 }

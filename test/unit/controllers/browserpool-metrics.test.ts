@@ -32,4 +32,16 @@ describe('BrowserPoolMetrics', () => {
     expect(after).toContain('fleetwright_pool_waiting{namespace="team-b",pool="firefox"} 0');
     expect(after).toContain('fleetwright_pool_max_browsers{namespace="team-b",pool="firefox"} 1');
   });
+
+  it('counts the browser pods it removed by reason, as they are removed', async () => {
+    const registry = new Registry();
+    const metrics = new BrowserPoolMetrics(registry, () => []);
+    const chromium = pool('team-a', 'chromium', { replicas: 2 });
+    metrics.browserRemoved(chromium, 'NodeLost');
+    metrics.browserRemoved(chromium, 'NodeLost');
+    metrics.browserRemoved(chromium, 'Recycled');
+    const text = await registry.metrics();
+    expect(text).toContain('fleetwright_pool_browsers_removed_total{namespace="team-a",pool="chromium",reason="NodeLost"} 2');
+    expect(text).toContain('fleetwright_pool_browsers_removed_total{namespace="team-a",pool="chromium",reason="Recycled"} 1');
+  });
 });
