@@ -6,7 +6,7 @@ import { BROWSER_POOL } from '../../src/api/resources.ts';
 import { BrowserLeaser } from '../../src/leasing/leaser.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
-import { kubectl } from '../integration/helpers.ts';
+import { kubectl, kubectlInBackground } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, fleetwrightGateway, rest } from '../integration/runtime/support.ts';
 
 export interface PoolObject extends KubeObject {
@@ -64,7 +64,7 @@ export function useLeaser(namespace: () => string): { readonly leaser: BrowserLe
  * finish deleting.
  */
 export async function deleteFleetwrightObjects(namespace: string): Promise<void> {
-  const result = kubectl(['delete', 'testruns,browserpools', '--all', '-n', namespace, '--wait=true', '--timeout=120s']);
+  const result = await kubectlInBackground(['delete', 'testruns,browserpools', '--all', '-n', namespace, '--wait=true', '--timeout=120s']);
   if (result.status !== 0) throw new Error(`could not delete the test's TestRuns and BrowserPools: ${result.stderr}`);
 }
 

@@ -15,7 +15,7 @@ import type { KubeObject } from '../../src/api/meta.ts';
 import { TEST_RUN } from '../../src/api/resources.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY, reportTokenSecret } from '../../src/contracts/report-store.ts';
 import { objectPath } from '../../src/runtime/resource.ts';
-import { kubectl, useNamespace } from '../integration/helpers.ts';
+import { kubectlInBackground, useNamespace } from '../integration/helpers.ts';
 import { type ControllerProcess, eventually, rest, startReportStore } from '../integration/runtime/support.ts';
 import { apply, poolManifest, useController, waitForPool } from './pools.ts';
 
@@ -118,7 +118,7 @@ spec: { poolRef: { name: browsers }, source: { configMap: { name: suite } }, sha
     const uid = (await getRun('checkout')).metadata.uid ?? '';
     const stored = join(storeDir, ns.name, 'checkout', uid);
     expect(existsSync(stored)).toBe(true);
-    expect(kubectl(['delete', 'tr', 'checkout', '-n', ns.name, '--wait=true', '--timeout=60s']).status).toBe(0);
+    expect((await kubectlInBackground(['delete', 'tr', 'checkout', '-n', ns.name, '--wait=true', '--timeout=60s'])).status).toBe(0);
     await eventually('the report deleted', () => !existsSync(stored));
   });
 

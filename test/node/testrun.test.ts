@@ -7,7 +7,7 @@ import type { KubeObject } from '../../src/api/meta.ts';
 import { TEST_RUN } from '../../src/api/resources.ts';
 import type { Condition } from '../../src/runtime/conditions.ts';
 import { collectionPath, objectPath } from '../../src/runtime/resource.ts';
-import { kubectl, useNamespace } from '../integration/helpers.ts';
+import { kubectl, kubectlInBackground, useNamespace } from '../integration/helpers.ts';
 import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
 import { podProcessStates } from './pods.ts';
@@ -233,7 +233,7 @@ describe('deleting a TestRun', () => {
   it('stops its runners and frees its browsers', async () => {
     apply(ns.name, testRun('doomed', 'poolRef: { name: runners }\nsource: { configMap: { name: suite } }\nshards: 2'));
     await waitForRun('doomed', 'running', (r) => r.status?.phase === 'Running');
-    expect(kubectl(['delete', 'tr', 'doomed', '-n', ns.name, '--wait=true', '--timeout=60s']).status).toBe(0);
+    expect((await kubectlInBackground(['delete', 'tr', 'doomed', '-n', ns.name, '--wait=true', '--timeout=60s'])).status).toBe(0);
     await waitForPool(ns.name, 'runners', 'both idle', (p) => p.status?.idle === 2 && p.status.busy === 0);
     await eventually('its runners to be gone', async () => (await runnerPods('doomed')).length === 0, 60_000);
   });

@@ -104,7 +104,11 @@ const KUBECONFIGS = {
 } as const;
 const kubeconfigOf = (command: Command) => inject(KUBECONFIGS[command.as]);
 
-/** `fleetwright controller` (the toy one unless told) as its own process; its JSON log lines are collected. */
+/**
+ * `fleetwright controller` (the toy one unless told) as its own process; its JSON log lines are collected.
+ * Its log writes are synchronous: while this process is blocked (spawnSync) the pipe fills and the controller
+ * stops, so whatever waits on it runs in the background (kubectlInBackground).
+ */
 export class ControllerProcess {
   readonly lines: LogLine[] = [];
   readonly child: ChildProcess;
