@@ -115,7 +115,8 @@ describe('the Helm chart', () => {
     const controller = find(objects, 'Deployment', 'fleetwright-controller');
     expect(controller.spec?.replicas).toBe(2);
     const { image, args } = containerOf(controller);
-    expect(image).toBe('localhost/fleetwright/fleetwright:0.1.0');
+    const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    expect(image).toBe(`localhost/fleetwright/fleetwright:${version}`);
     // Browser and runner pods run the same image; the leader election Lease is the one the Role names.
     expect(args).toEqual(expect.arrayContaining([
       'controller',
