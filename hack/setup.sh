@@ -21,6 +21,8 @@ packages=(
   openssh-server openssh-client
   # Tunnel session videos: ffprobe checks the webm files the agents record
   ffmpeg
+  # actionlint (npm run lint) checks the release workflow's run: scripts with it
+  shellcheck
 )
 
 missing=()

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 step "system packages"; bash hack/setup.sh
-step "lint";            npm run --silent lint
+step "lint (ESLint, and actionlint over .github/workflows)"; npm run --silent lint
 step "types";           npm run --silent typecheck
 step "generated CRDs, config/ and docs/reference.md"; npm run --silent check:generated
 step "unit tests";      npm run --silent test:unit

@@ -29,3 +29,14 @@ export function ensureTool(name: 'kubectl' | 'helm'): string {
   renameSync(partial, dir);
   return binary;
 }
+
+// `node hack/lib/tools.ts helm` prints the path, for a shell without the local cluster's .fleetwright/bin
+// (the release workflow logs this helm in to its registry).
+if (import.meta.main) {
+  const name = process.argv[2];
+  if (name !== 'kubectl' && name !== 'helm') {
+    console.error('usage: node hack/lib/tools.ts kubectl|helm');
+    process.exit(2);
+  }
+  console.log(ensureTool(name));
+}
