@@ -12,7 +12,7 @@
 //   idle:     the controller's requests and the API server's writes over --idle seconds after that (a hot
 //             loop shows here: an idle system makes no writes).
 // Prints one JSON object. A benchmark, not a test: nothing here asserts a time.
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -100,14 +100,17 @@ function shippedNodeOptions(): string[] {
   return (container?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(' ').filter(Boolean);
 }
 
-/** `fleetwright controller` over every namespace, with its metrics URL and peak RSS. */
+/**
+ * `fleetwright controller` over every namespace, with its metrics URL and peak RSS. The compiled dist/ (built
+ * by main), as the image runs it: from src/ Node's TypeScript stripper alone would add about 20 MiB.
+ */
 async function startController() {
   // Node writes a heap snapshot into --diagnostic-dir on the signal, then goes on.
   const snapshotFlags = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
   const child = spawn(process.execPath, [
     ...shippedNodeOptions(),
     ...snapshotFlags,
-    join(repoRoot, 'src', 'main.ts'), 'controller', `--kubeconfig=${kubeconfigPath}`,
+    join(repoRoot, 'dist', 'main.js'), 'controller', `--kubeconfig=${kubeconfigPath}`,
     '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=0', '--log-level=info',
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
@@ -117,7 +120,8 @@ async function startController() {
       if (log.msg === 'serving metrics' && log.url) resolve(log.url);
     });
   });
-  const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  const statusMiB = (field: 'VmHWM' | 'VmRSS') => Math.round(
+    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
   const metrics = async () => {
     const res = await fetch(`${url}/metrics`);
     if (!res.ok) throw new Error(`GET ${url}/metrics: ${res.status}`);
@@ -125,7 +129,13 @@ async function startController() {
   };
   return {
     metrics,
-    peakRssMiB: () => Math.round(hwm() / 2 ** 20),
+    peakRssMiB: () => statusMiB('VmHWM'),
+    /** The resident set now, and how much of it is V8's heap (committed) and memory outside it (buffers). */
+    memory: async () => {
+      const s = await metrics();
+      const mib = (name: string) => Math.round(sum(s, name) / 2 ** 20);
+      return { rssMiB: statusMiB('VmRSS'), heapMiB: mib('nodejs_heap_size_total_bytes'), externalMiB: mib('nodejs_external_memory_bytes') };
+    },
     /** Requests and reconciles so far, and keys queued or being worked on. */
     progress: async () => {
       const s = await metrics();
@@ -223,6 +233,7 @@ async function main(): Promise<void> {
   if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
   await up(() => undefined);
   installCrds(kubeconfigPath);
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
   let controller = await startController();
   try {
     const t0 = performance.now();
@@ -235,6 +246,7 @@ async function main(): Promise<void> {
     const first = {
       createMs: Math.round(createdMs), convergedMs: Math.round(convergedAt - t0), settledMs: Math.round(quietAt - t0),
       peakRssMiB: controller.peakRssMiB(),
+      settled: await controller.memory(),
       heapSnapshot: await controller.heapSnapshot(),
     };
     await controller.stop();
@@ -251,6 +263,7 @@ async function main(): Promise<void> {
     const restart = {
       settledMs: Math.round(restartedAt - t1),
       peakRssMiB: controller.peakRssMiB(),
+      settled: await controller.memory(),
       reconciles: settled.reconciles,
       requests: settled.requests,
       writes: settled.writes,
@@ -267,6 +280,7 @@ async function main(): Promise<void> {
       controllerRequests: idleEnd.requests - settled.requests,
       controllerWrites: idleEnd.writes - settled.writes,
       reconciles: idleEnd.reconciles - settled.reconciles,
+      controller: await controller.memory(),
       apiServerWrites: apiIdle.writes - apiAfter.writes,
       // Not all the controller's: the scheduler and kube-controller-manager write too.
       apiServerWritesByResource: grown(apiAfter.byResource, apiIdle.byResource),

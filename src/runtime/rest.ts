@@ -90,9 +90,12 @@ export class RestClient {
     const send = url.protocol === 'https:' ? https.request : http.request;
     const exchange = () => new Promise<{ code: number; text: string }>((resolve, reject) => {
       const req = send(url, opts, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        // Decoded as it comes: a list page's bytes are not held twice (chunks, then their concatenation)
+        // outside the heap, where they would wait for a full GC.
+        res.setEncoding('utf8');
+        let text = '';
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, text }));
         res.on('error', reject);
       });
       req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
