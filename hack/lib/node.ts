@@ -18,6 +18,7 @@ import { ensureNodeNetwork, ensureSecondNodeNetwork, inNodeNetwork, serviceRouti
 import { cacheDir, kubeconfigPath, stateDir } from './paths.ts';
 import { issueCertificate, type Pki } from './pki.ts';
 import { podman } from './podman.ts';
+import { writeRegistryHosts } from './registry.ts';
 import { type Managed, processesMentioning, runningPid, sleep, startDetached, stopManaged, stopProcess } from './processes.ts';
 
 export { SERVICE_CIDR } from './node-layout.ts';
@@ -75,6 +76,8 @@ export const runningNodes = (): NodeLayout[] =>
 
 function writeContainerdConfig(layout: NodeLayout): string {
   mkdirSync(containerdDir(layout), { recursive: true });
+  const certs = join(containerdDir(layout), 'certs.d');
+  writeRegistryHosts(certs);
   const config = join(containerdDir(layout), 'config.toml');
   writeFileSync(
     config,
@@ -100,6 +103,9 @@ state = "${join(containerdDir(layout), 'state')}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${join(cniDir(layout), 'net.d')}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    # A hosts.toml per registry: the local one over plain HTTP (registry.ts).
+    config_path = "${certs}"
 `,
   );
   return config;
