@@ -53,6 +53,12 @@ async function succeeded(name: string, timeoutMs: number): Promise<TestRun> {
   return run;
 }
 
+/** The Lease is held by one of the controller pods there are now (not by one that is gone). */
+function aControllerPodLeads(): boolean {
+  const leader = leaderPod();
+  return leader !== undefined && names(componentPods('controller')).includes(leader);
+}
+
 /** `fleetwright_leader` of every controller replica, read from its pod IP as Prometheus would. */
 async function leaderGauges(): Promise<Record<string, number>> {
   const entries = await Promise.all(componentPods('controller').map(async (pod) => {
@@ -237,10 +243,7 @@ describe(`helm install ${current.chart} --version ${current.version}`, () => {
       }, { timeoutMs: 150_000, diagnose });
       log(`helm upgrade rolled both Deployments in ${seconds(upgraded)}`);
       expect(getRun('upgrade')?.status?.phase).toBe('Running');
-      await waitFor('a new controller pod to lead', () => {
-        const leader = leaderPod();
-        return leader !== undefined && names(componentPods('controller')).includes(leader);
-      }, { timeoutMs: 30_000, diagnose });
+      await waitFor('a new controller pod to lead', aControllerPodLeads, { timeoutMs: 30_000, diagnose });
 
       gate.open();
       const run = await succeeded('upgrade', 90_000);
@@ -321,10 +324,7 @@ describe(`helm upgrade from ${previous.version} to ${current.version}`, () => {
     }, { timeoutMs: 180_000, diagnose });
     log(`helm upgrade ${previous.version} -> ${current.version} rolled every Deployment in ${seconds(upgraded)}`);
     expect(getRun('across')?.status?.phase).toBe('Running');
-    await waitFor(`a ${current.version} controller pod to lead`, () => {
-      const leader = leaderPod();
-      return leader !== undefined && names(componentPods('controller')).includes(leader);
-    }, { timeoutMs: 30_000, diagnose });
+    await waitFor(`a ${current.version} controller pod to lead`, aControllerPodLeads, { timeoutMs: 30_000, diagnose });
 
     gate.open();
     const run = await succeeded('across', 120_000);
