@@ -51,8 +51,8 @@ function chartOf(r: ReleaseRecord): string[] {
  */
 const machineValues = ['--set', 'reportStore.persistence.enabled=false'];
 
-export const install = (r: ReleaseRecord) =>
-  helm(['install', release.name, ...chartOf(r), '--namespace', release.namespace, ...machineValues]);
+export const install = (r: ReleaseRecord, flags: string[] = []) =>
+  helm(['install', release.name, ...chartOf(r), '--namespace', release.namespace, ...machineValues, ...flags]);
 
 /** `helm upgrade` to release `r` with this machine's values, and `values` (`--reuse-values` keeps the earlier ones). */
 export const upgrade = (r: ReleaseRecord, values: string[] = []) =>
