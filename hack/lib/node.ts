@@ -18,7 +18,7 @@ import { ensureNodeNetwork, ensureSecondNodeNetwork, inNodeNetwork, serviceRouti
 import { cacheDir, kubeconfigPath, stateDir } from './paths.ts';
 import { issueCertificate, type Pki } from './pki.ts';
 import { podman } from './podman.ts';
-import { writeRegistryHosts } from './registry.ts';
+import { REGISTRY_ADDRESS, writeRegistryHosts } from './registry.ts';
 import { type Managed, processesMentioning, runningPid, sleep, startDetached, stopManaged, stopProcess } from './processes.ts';
 
 export { SERVICE_CIDR } from './node-layout.ts';
@@ -190,12 +190,15 @@ export function removeImage(tag: string): void {
 
 /**
  * `layout`'s containerd holds the first node's tagged images (not digests),
- * and no others: the same images on every node. Its content stays cached
+ * and no others: the same images on every node. Images of the local registry
+ * are left to each node to pull: a node that pulled one may lack layers it
+ * already had unpacked, so it could not export it. Its content stays cached
  * across `down`, so only what changed is copied.
  */
 function mirrorFirstNodeImages(layout: NodeLayout, log: Log): void {
-  const wanted = imagesOn(FIRST_NODE).filter((name) => !name.startsWith('sha256:'));
-  const present = imagesOn(layout).filter((name) => !name.startsWith('sha256:'));
+  const copied = (name: string) => !name.startsWith('sha256:') && !name.startsWith(`${REGISTRY_ADDRESS}/`);
+  const wanted = imagesOn(FIRST_NODE).filter(copied);
+  const present = imagesOn(layout).filter(copied);
   for (const name of present.filter((n) => !wanted.includes(n))) ctrOn(layout, 'images', 'rm', name);
   const missing = wanted.filter((name) => !present.includes(name));
   if (missing.length === 0) return;
