@@ -70,14 +70,14 @@ describe('npm run release: what it publishes', () => {
 
   it('builds one image from the source\'s Dockerfile on the base asked for, with the npm-ca secret', () => {
     expect(buildArgs(options, ['--secret', 'id=npm-ca,src=/ca.pem'])).toEqual([
-      'build', '--network=host', '--build-arg', 'BASE_IMAGE=localhost/base:1', '--secret', 'id=npm-ca,src=/ca.pem',
+      'build', '--network=host', '--label', 'org.opencontainers.image.version=0.2.0', '--build-arg', 'BASE_IMAGE=localhost/base:1', '--secret', 'id=npm-ca,src=/ca.pem',
       '--tag', '10.244.0.1:15000/fleetwright:0.2.0', '--file', '/src/Dockerfile', '/src',
     ]);
   });
 
   it('builds a manifest list for several platforms on the Dockerfile\'s own base, and pushes all of it', () => {
     expect(buildArgs(multi, [])).toEqual([
-      'build', '--network=host', '--platform', 'linux/amd64,linux/arm64',
+      'build', '--network=host', '--label', 'org.opencontainers.image.version=0.2.0', '--platform', 'linux/amd64,linux/arm64',
       '--manifest', 'ghcr.io/acme/fleetwright:0.2.0', '--file', '/src/Dockerfile', '/src',
     ]);
     expect(pushArgs(multi, '/tmp/d')).toEqual([
