@@ -94,9 +94,9 @@ export function refusal(o: ReleaseOptions, published: Published): string | undef
 export function buildArgs(o: ReleaseOptions, secretArgs: string[]): string[] {
   const target = o.platforms.length > 1 ? ['--manifest', imageRef(o)] : ['--tag', imageRef(o)];
   return [
-    // The label also gives a release an image ID of its own, apart from the same tree's local build: the
-    // local node's containerd (1.6) lost an imported image from its CRI image store when one pulled from
-    // the registry had its ID, and refused pods of it as not present until restarted.
+    // The label also gives a release an image ID of its own, apart from the same tree's local build
+    // (hack/lib/images.ts): once, the local node's containerd 1.6 refused pods of the imported local build as
+    // not present (ErrImageNeverPull) while a release pulled from the registry had its ID, until restarted.
     'build', '--network=host', '--label', `org.opencontainers.image.version=${o.version}`,
     ...(o.baseImage ? ['--build-arg', `BASE_IMAGE=${o.baseImage}`] : []),
     ...(o.platforms.length > 0 ? ['--platform', o.platforms.join(',')] : []),
