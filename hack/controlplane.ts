@@ -3,7 +3,8 @@
 // one real node (containerd, runc, CNI, kubelet, kube-proxy; hack/lib/node.ts),
 // or two. With a node, the API server listens on the first node's bridge
 // address, where pods reach it through the kubernetes Service as in any
-// cluster; without (--api-only), on loopback.
+// cluster, and so does an OCI registry the nodes pull from
+// (hack/lib/registry.ts); without (--api-only), on loopback.
 //
 //   node hack/controlplane.ts up [--api-only | --nodes=2]   start (or find running) and write .fleetwright/kubeconfig
 //   node hack/controlplane.ts down                          stop everything and remove its data
@@ -30,6 +31,7 @@ import { crashNode, downNode, NODE_IP, nodeDir, nodeRunning, SERVICE_CIDR, upNod
 import { FIRST_NODE, NODES, type NodeLayout, SECOND_NODE } from './lib/node-layout.ts';
 import { ensureNodeNetwork, removeNodeNetwork, removeSecondNodeNetwork } from './lib/node-network.ts';
 import { accepting } from './lib/ports.ts';
+import { ensureRegistry, registryRunning, stopRegistry } from './lib/registry.ts';
 import { ensureTool } from './lib/tools.ts';
 
 const ports = {
@@ -241,6 +243,7 @@ export async function up(
     `KUBECONFIG=${kubeconfigPath}`,
   );
   if (options.node) {
+    await ensureRegistry(log);
     for (const layout of NODES.slice(0, options.nodes ?? 1)) await upNode(layout, nodeOptions(setup, log));
   }
   return { kubeconfig: kubeconfigPath, server: setup.server };
@@ -314,6 +317,7 @@ export async function down(log: Log = console.log): Promise<void> {
   const hadNode = existsSync(nodeDir);
   await removeSecondNode();
   await downNode(FIRST_NODE);
+  await stopRegistry();
   for (const c of [...components].reverse()) await stopManaged(c, c.name === 'etcd' ? 10_000 : 5_000);
   // Whatever a crashed run left without a pid file still names the state folder on its command line.
   for (const pid of processesMentioning(stateDir)) await stopProcess(pid, 5_000);
@@ -329,6 +333,7 @@ function status(): void {
     console.log(`${c.name.padEnd(24)} ${pid ? `running (pid ${pid})` : 'stopped'}`);
   }
   for (const layout of NODES) console.log(`${`node ${layout.name}`.padEnd(24)} ${nodeRunning(layout) ? 'running' : 'stopped'}`);
+  console.log(`${'registry'.padEnd(24)} ${registryRunning() ? 'running' : 'stopped'}`);
 }
 
 async function waitFor(m: Managed, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -19,6 +19,9 @@ packages=(
   git
   # its ssh side: sshd with git-shell, and ssh-keygen for its keys (the packaged service is not used)
   openssh-server openssh-client
+  # the local OCI registry the nodes pull releases from (hack/lib/registry.ts runs it with its own config
+  # on the bridge; the packaged service, on :5000, is not used)
+  docker-registry
   # Tunnel session videos: ffprobe checks the webm files the agents record
   ffmpeg
   # actionlint (npm run lint) checks the release workflow's run: scripts with it

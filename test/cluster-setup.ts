@@ -13,7 +13,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     kubeconfig: string;
     kubectl: string;
-    /** The project's image in the node's containerd (only with a node). */
+    /** The project's image in the node's containerd (only with `projectImage`). */
     image: string;
     /** `kubeconfig` acting as the chart's controller ServiceAccount, with only the chart's RBAC. */
     controllerKubeconfig: string;
@@ -30,12 +30,13 @@ const log = (line: string) => console.log(`[cluster] ${line}`);
 const release: Release = { namespace: 'fleetwright-system', fullname: 'fleetwright' };
 
 /**
- * One real cluster for a whole vitest project: the control plane, and with
- * `node` the real node and the project's image. A cluster that is already
+ * One real cluster for a whole vitest project: the control plane, with
+ * `node` the real node (and the registry beside it), and with `projectImage`
+ * the project's image in the node's containerd. A cluster that is already
  * running (a developer's `npm run controlplane -- up`) is reused and left
  * running; one started here is stopped at the end, also on failure and on Ctrl-C.
  */
-export async function setupCluster(project: TestProject, options: { node: boolean }) {
+export async function setupCluster(project: TestProject, options: { node: boolean; projectImage: boolean }) {
   const startedHere = processesMentioning(stateDir).length === 0;
   // vitest exits on Ctrl-C without awaiting teardown, so the stop runs in a process of its own.
   const onSignal = () => {
@@ -57,7 +58,7 @@ export async function setupCluster(project: TestProject, options: { node: boolea
   for (const [component, key] of Object.entries(identities) as [Component, (typeof identities)[Component]][]) {
     project.provide(key, writeKubeconfigAs(cluster.kubeconfig, release, component, join(stateDir, `${component}.kubeconfig`)));
   }
-  if (options.node) project.provide('image', ensureProjectImage(log));
+  if (options.projectImage) project.provide('image', ensureProjectImage(log));
 
   return async () => {
     process.off('SIGINT', onSignal);

@@ -51,7 +51,7 @@ function ensureDebianImage(log: Log): void {
 }
 
 /** Debian + chromium + Node 24 + npm: the local stand-in for Playwright's published image. */
-function ensureBrowserBase(log: Log): string {
+export function ensureBrowserBase(log: Log): string {
   const containerfile = join(repoRoot, 'hack', 'images', 'browser-base.Containerfile');
   const nodeBinary = join(repoRoot, 'node_modules', 'node', 'bin', 'node');
   const nodeVersion = execFileSync(nodeBinary, ['--version'], { encoding: 'utf8' }).trim();
@@ -77,7 +77,7 @@ function ensureBrowserBase(log: Log): string {
  * The CA bundle the host's npm trusts, as the build secret npm-ca: where a
  * proxy intercepts TLS, the base image's own CAs cannot verify the registry.
  */
-function npmCaSecret(): string[] {
+export function npmCaSecret(): string[] {
   const configured = execFileSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8' }).trim();
   const bundle = configured && configured !== 'null' ? configured : '/etc/ssl/certs/ca-certificates.crt';
   return existsSync(bundle) ? ['--secret', `id=npm-ca,src=${bundle}`] : [];
@@ -201,5 +201,6 @@ function removeSupersededImages(prefix: string, keep: string[]): void {
 }
 
 if (import.meta.main) {
-  console.log(ensureProjectImage());
+  // `browser-base`: only the local base, printed for `npm run release -- --base-image`; progress on stderr.
+  console.log(process.argv[2] === 'browser-base' ? ensureBrowserBase(console.error) : ensureProjectImage());
 }

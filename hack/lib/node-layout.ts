@@ -17,7 +17,7 @@ export interface NodeLayout {
   podCidr: string;
   /** Its state: configs, sockets, kubelet root, pod logs, CNI data; removed by `down`. */
   dir: string;
-  /** containerd's content and snapshots; they survive `down`, since the images are built here and never pulled. */
+  /** containerd's content and snapshots; they survive `down`: images built here, and pulled from the local registry. */
   containerdRoot: string;
   /** The network namespace it runs in (/run/netns/<netns>), unless it is the host's. */
   netns?: string;

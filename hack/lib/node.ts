@@ -18,6 +18,7 @@ import { ensureNodeNetwork, ensureSecondNodeNetwork, inNodeNetwork, serviceRouti
 import { cacheDir, kubeconfigPath, stateDir } from './paths.ts';
 import { issueCertificate, type Pki } from './pki.ts';
 import { podman } from './podman.ts';
+import { REGISTRY_ADDRESS, writeRegistryHosts } from './registry.ts';
 import { type Managed, processesMentioning, runningPid, sleep, startDetached, stopManaged, stopProcess } from './processes.ts';
 
 export { SERVICE_CIDR } from './node-layout.ts';
@@ -75,6 +76,8 @@ export const runningNodes = (): NodeLayout[] =>
 
 function writeContainerdConfig(layout: NodeLayout): string {
   mkdirSync(containerdDir(layout), { recursive: true });
+  const certs = join(containerdDir(layout), 'certs.d');
+  writeRegistryHosts(certs);
   const config = join(containerdDir(layout), 'config.toml');
   writeFileSync(
     config,
@@ -100,6 +103,9 @@ state = "${join(containerdDir(layout), 'state')}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${join(cniDir(layout), 'net.d')}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    # A hosts.toml per registry: the local one over plain HTTP (registry.ts).
+    config_path = "${certs}"
 `,
   );
   return config;
@@ -184,12 +190,15 @@ export function removeImage(tag: string): void {
 
 /**
  * `layout`'s containerd holds the first node's tagged images (not digests),
- * and no others: the same images on every node. Its content stays cached
+ * and no others: the same images on every node. Images of the local registry
+ * are left to each node to pull: a node that pulled one may lack layers it
+ * already had unpacked, so it could not export it. Its content stays cached
  * across `down`, so only what changed is copied.
  */
 function mirrorFirstNodeImages(layout: NodeLayout, log: Log): void {
-  const wanted = imagesOn(FIRST_NODE).filter((name) => !name.startsWith('sha256:'));
-  const present = imagesOn(layout).filter((name) => !name.startsWith('sha256:'));
+  const copied = (name: string) => !name.startsWith('sha256:') && !name.startsWith(`${REGISTRY_ADDRESS}/`);
+  const wanted = imagesOn(FIRST_NODE).filter(copied);
+  const present = imagesOn(layout).filter(copied);
   for (const name of present.filter((n) => !wanted.includes(n))) ctrOn(layout, 'images', 'rm', name);
   const missing = wanted.filter((name) => !present.includes(name));
   if (missing.length === 0) return;

@@ -1,5 +1,26 @@
 import type { TestProject } from 'vitest/node';
 import { setupCluster } from '../cluster-setup.ts';
+import { publishReleases, type Releases } from './published.ts';
 
-/** The full local cluster (control plane, real node, kube-proxy) and the project's image in its containerd. */
-export default (project: TestProject) => setupCluster(project, { node: true });
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** This tree and the release before it, in the local registry. */
+    releases: Releases;
+  }
+}
+
+/**
+ * The full local cluster (control plane, real node, kube-proxy, the registry)
+ * and, in its registry, the releases the suite installs: the node pulls their
+ * image from there, as any cluster's nodes would.
+ */
+export default async (project: TestProject) => {
+  const teardown = await setupCluster(project, { node: true, projectImage: false });
+  try {
+    project.provide('releases', publishReleases((line) => console.log(`[release] ${line}`)));
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  return teardown;
+};

@@ -1,20 +1,23 @@
-// Fleetwright installed for real: `helm install` of charts/fleetwright on the
-// local cluster (real node, kube-proxy, CoreDNS, the controllers a Deployment
-// needs), with the image built here. The controller, gateway and report store
+// Fleetwright installed for real: `helm install` of the chart released from
+// this tree to the local registry (global-setup.ts), on the local cluster
+// (real node, kube-proxy, CoreDNS, the controllers a Deployment needs), whose
+// node pulls the released image by digest. The controller, gateway and report store
 // run in pods as the chart's ServiceAccounts, with the chart's RBAC and
 // nothing else, and reach the API server through the kubernetes Service;
 // runner pods upload their reports to the store by its Service's name. The
 // tests run in order, as one user's day: install, samples, a Tunnel session,
-// a lost leader, an upgrade, an uninstall.
+// a lost leader, an upgrade, an uninstall. Then an upgrade from the previous
+// release to this one while a TestRun runs.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { repoRoot } from '../../hack/lib/paths.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../../src/contracts/report-store.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getJson, hasCondition, helm, type KubeObject, kubectl, listJson, type Pod, tryKubectl, waitFor } from './kube.ts';
 import {
   applySamples,
-  chart,
   componentPods,
   controllerLog,
   controllerName,
@@ -24,10 +27,12 @@ import {
   install,
   leaderPod,
   release,
+  releasedImage,
   removeEverything,
   reportStoreName,
   samples,
   sampleToken,
+  upgrade,
 } from './release.ts';
 import { finished, Gate, gatedSuite, getRun, type TestRun, testRun } from './suites.ts';
 
@@ -48,6 +53,12 @@ async function succeeded(name: string, timeoutMs: number): Promise<TestRun> {
   return run;
 }
 
+/** The Lease is held by one of the controller pods there are now (not by one that is gone). */
+function aControllerPodLeads(): boolean {
+  const leader = leaderPod();
+  return leader !== undefined && names(componentPods('controller')).includes(leader);
+}
+
 /** `fleetwright_leader` of every controller replica, read from its pod IP as Prometheus would. */
 async function leaderGauges(): Promise<Record<string, number>> {
   const entries = await Promise.all(componentPods('controller').map(async (pod) => {
@@ -58,8 +69,10 @@ async function leaderGauges(): Promise<Record<string, number>> {
   return Object.fromEntries(entries);
 }
 
-describe(`helm install ${chart}`, () => {
-  const image = inject('image');
+const { current, previous } = inject('releases');
+
+describe(`helm install ${current.chart} --version ${current.version}`, () => {
+  const image = releasedImage(current);
   let installedAt = 0;
 
   beforeAll(async () => {
@@ -73,7 +86,7 @@ describe(`helm install ${chart}`, () => {
 
   it('runs the controller (2 replicas, one leader), the gateway and the report store as Available Deployments', async () => {
     installedAt = Date.now();
-    install(image);
+    install(current);
     log(`helm install returned in ${seconds(installedAt)}`);
     // As a user would, right away: the pool, the sample suite's run and the Tunnel.
     applySamples();
@@ -88,6 +101,8 @@ describe(`helm install ${chart}`, () => {
     expect(componentPods('gateway')).toHaveLength(2);
     for (const pod of [...controllers, ...componentPods('gateway'), ...componentPods('report-store')]) {
       expect(pod.spec.containers[0]?.image).toBe(image);
+      // What the node pulled from the registry is what the release pushed.
+      expect(pod.status.containerStatuses?.[0]?.imageID.split('@')[1]).toBe(current.digest);
       // Its own ServiceAccount, whose projected token is how it reaches the API server.
       const component = pod.metadata.labels?.['app.kubernetes.io/component'];
       expect(pod.spec.serviceAccountName).toBe(`${release.fullname}-${component}`);
@@ -220,10 +235,7 @@ describe(`helm install ${chart}`, () => {
       const before = [...names(componentPods('controller')), ...names(componentPods('gateway'))];
 
       const upgraded = Date.now();
-      helm([
-        'upgrade', release.name, chart, '--namespace', release.namespace, '--reuse-values',
-        '--set', 'controller.logLevel=debug', '--set', 'gateway.logLevel=debug',
-      ]);
+      upgrade(current, ['--reuse-values', '--set', 'controller.logLevel=debug', '--set', 'gateway.logLevel=debug']);
       await waitFor('both Deployments to roll out the new template', () => {
         const pods = [...componentPods('controller'), ...componentPods('gateway')];
         return deploymentDone(controllerName) && deploymentDone(gatewayName) && pods.length === 4 &&
@@ -231,10 +243,7 @@ describe(`helm install ${chart}`, () => {
       }, { timeoutMs: 150_000, diagnose });
       log(`helm upgrade rolled both Deployments in ${seconds(upgraded)}`);
       expect(getRun('upgrade')?.status?.phase).toBe('Running');
-      await waitFor('a new controller pod to lead', () => {
-        const leader = leaderPod();
-        return leader !== undefined && names(componentPods('controller')).includes(leader);
-      }, { timeoutMs: 30_000, diagnose });
+      await waitFor('a new controller pod to lead', aControllerPodLeads, { timeoutMs: 30_000, diagnose });
 
       gate.open();
       const run = await succeeded('upgrade', 90_000);
@@ -261,5 +270,70 @@ describe(`helm install ${chart}`, () => {
     log(`helm uninstall left no pods after ${seconds(uninstalled)}`);
     expect(listJson<KubeObject>(['clusterroles', '-l', `app.kubernetes.io/instance=${release.name}`])).toEqual([]);
     expect(helm(['list', '--namespace', release.namespace, '-q']).trim()).toBe('');
+  });
+});
+
+describe(`helm upgrade from ${previous.version} to ${current.version}`, () => {
+  const gate = new Gate();
+  let runner: string | undefined;
+
+  beforeAll(async () => {
+    await removeEverything();
+    createNamespaces();
+  });
+  afterAll(async () => {
+    gate.close();
+    if (process.env.FLEETWRIGHT_E2E_KEEP) log(`FLEETWRIGHT_E2E_KEEP: release ${release.name} left installed`);
+    else await removeEverything();
+  });
+
+  it(`installs ${previous.version} from the registry, its image pulled by digest`, async () => {
+    const installed = Date.now();
+    // The cluster has this tree's CRDs, applied with kubectl as docs/operations.md has users do before an upgrade
+    // (test/cluster-setup.ts): Helm 4 server-side applies a chart's crds/ on install, and the previous
+    // release's would conflict with kubectl's fields. The previous controller runs on them, as it does between
+    // a user's CRD apply and helm upgrade.
+    install(previous, ['--skip-crds']);
+    await waitFor(`the ${previous.version} Deployments to be Available`, () =>
+      deploymentDone(controllerName) && deploymentDone(gatewayName) && deploymentDone(reportStoreName),
+    { timeoutMs: 180_000, diagnose });
+    log(`${previous.version} Available ${seconds(installed)} after helm install`);
+    for (const pod of [...componentPods('controller'), ...componentPods('gateway'), ...componentPods('report-store')]) {
+      expect(pod.spec.containers[0]?.image).toBe(releasedImage(previous));
+      expect(pod.status.containerStatuses?.[0]?.imageID.split('@')[1]).toBe(previous.digest);
+    }
+  });
+
+  it(`runs a TestRun on ${previous.version}`, async () => {
+    kubectl(['apply', '-n', samples, '-f', join(repoRoot, 'config', 'samples', 'browserpool.yaml')]);
+    kubectl(['apply', '-n', samples, '-f', '-'], gatedSuite('gated-suite', await gate.start()));
+    kubectl(['apply', '-n', samples, '-f', '-'], testRun('across', 'gated-suite', 1));
+    await waitFor('TestRun across to be running its test', () => gate.asked, {
+      timeoutMs: 180_000,
+      last: () => getRun('across')?.status,
+      diagnose,
+    });
+    runner = getRun('across')?.status?.shards?.[0]?.runnerPod;
+    expect(runner).toBeTruthy();
+  });
+
+  it(`upgrades to ${current.version}, and the TestRun finishes with its counts`, async () => {
+    const upgraded = Date.now();
+    upgrade(current);
+    const image = releasedImage(current);
+    await waitFor(`every pod of the release to run ${current.version}`, () => {
+      const pods = [...componentPods('controller'), ...componentPods('gateway'), ...componentPods('report-store')];
+      return deploymentDone(controllerName) && deploymentDone(gatewayName) && deploymentDone(reportStoreName) &&
+        pods.length === 5 && pods.every((p) => p.spec.containers[0]?.image === image);
+    }, { timeoutMs: 180_000, diagnose });
+    log(`helm upgrade ${previous.version} -> ${current.version} rolled every Deployment in ${seconds(upgraded)}`);
+    expect(getRun('across')?.status?.phase).toBe('Running');
+    await waitFor(`a ${current.version} controller pod to lead`, aControllerPodLeads, { timeoutMs: 30_000, diagnose });
+
+    gate.open();
+    const run = await succeeded('across', 120_000);
+    expect(run.status?.summary).toMatchObject({ passed: 1, failed: 0 });
+    // The runner pod of the old release, first attempt: the run went on through the upgrade.
+    expect(run.status?.shards).toMatchObject([{ index: 1, phase: 'Succeeded', attempts: 1, runnerPod: runner, passed: 1 }]);
   });
 });

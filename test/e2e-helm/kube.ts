@@ -123,7 +123,13 @@ export interface Pod extends KubeObject {
     containers: { name: string; image: string; args?: string[] }[];
     volumes?: { name: string; projected?: unknown }[];
   };
-  status: { phase?: string; podIP?: string; conditions?: Condition[] };
+  status: {
+    phase?: string;
+    podIP?: string;
+    conditions?: Condition[];
+    /** imageID: <repository>@<digest> of what the node pulled. */
+    containerStatuses?: { name: string; imageID: string }[];
+  };
 }
 
 export const hasCondition = (obj: { status?: { conditions?: Condition[] } } | undefined, type: string) =>

@@ -4,13 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../../hack/lib/paths.ts';
+import type { ReleaseRecord } from '../../hack/lib/release-plan.ts';
 import { getJson, helm, kubectl, type KubeObject, listJson, type Pod, tryHelm, tryKubectl, waitFor } from './kube.ts';
-
-/**
- * The chart under test. FLEETWRIGHT_E2E_CHART points at a copy to try by hand
- * (a rule removed from its RBAC, say) without touching charts/.
- */
-export const chart = process.env.FLEETWRIGHT_E2E_CHART ?? join(repoRoot, 'charts', 'fleetwright');
 
 /**
  * Not `fleetwright` in fleetwright-system: the other suites apply the chart's
@@ -27,19 +22,6 @@ export const reportStoreName = `${release.fullname}-report-store`;
 const componentSelector = (component: string) =>
   `app.kubernetes.io/instance=${release.name},app.kubernetes.io/component=${component}`;
 
-/**
- * The values that fit the chart to this machine: the image built here (already in the node's
- * containerd, never pulled), and the report store's reports in an emptyDir, as this cluster has no
- * storage provisioner for its PersistentVolumeClaim. Every other value is the chart's default.
- */
-export function installValues(image: string): string[] {
-  const [repository, tag] = image.split(/:(?=[^:]+$)/);
-  return [
-    '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--set', 'image.pullPolicy=Never',
-    '--set', 'reportStore.persistence.enabled=false',
-  ];
-}
-
 /** Both namespaces enforce the restricted Pod Security Standard, as docs/operations.md says they may. */
 export function createNamespaces(): void {
   for (const name of [release.namespace, samples]) {
@@ -48,8 +30,33 @@ export function createNamespaces(): void {
   }
 }
 
-export const install = (image: string) =>
-  helm(['install', release.name, chart, '--namespace', release.namespace, ...installValues(image)]);
+/** The released image as the chart names it: pinned by digest. */
+export const releasedImage = (r: ReleaseRecord) => `${r.image.replace(/:[^:/]+$/, '')}@${r.digest}`;
+
+/**
+ * The chart of release `r`, pulled from the registry. FLEETWRIGHT_E2E_CHART
+ * points at a copy of charts/fleetwright to try by hand instead (a rule
+ * removed from its RBAC, say), with the released image.
+ */
+function chartOf(r: ReleaseRecord): string[] {
+  const copy = process.env.FLEETWRIGHT_E2E_CHART;
+  if (!copy) return [r.chart, '--version', r.version, '--plain-http'];
+  const [repository = '', digest = ''] = releasedImage(r).split('@');
+  return [copy, '--set', `image.repository=${repository}`, '--set', `image.digest=${digest}`];
+}
+
+/**
+ * What fits the chart to this machine: the report store's reports in an emptyDir, as this cluster has no
+ * storage provisioner for its PersistentVolumeClaim. Every other value is the chart's default.
+ */
+const machineValues = ['--set', 'reportStore.persistence.enabled=false'];
+
+export const install = (r: ReleaseRecord, flags: string[] = []) =>
+  helm(['install', release.name, ...chartOf(r), '--namespace', release.namespace, ...machineValues, ...flags]);
+
+/** `helm upgrade` to release `r` with this machine's values, and `values` (`--reuse-values` keeps the earlier ones). */
+export const upgrade = (r: ReleaseRecord, values: string[] = []) =>
+  helm(['upgrade', release.name, ...chartOf(r), '--namespace', release.namespace, ...machineValues, ...values]);
 
 /** config/samples/*.yaml into the samples namespace, as `kubectl apply -f config/samples/` would. */
 export function applySamples(): void {
