@@ -197,7 +197,9 @@ function removeSupersededImages(prefix: string, keep: string[]): void {
   for (const name of superseded(podman('images', '--format', '{{.Repository}}:{{.Tag}}').split('\n'))) {
     podman('rmi', '--force', name);
   }
-  podman('image', 'prune', '--force');
+  // Dangling images of a day ago: a build's stages (dependencies, build) are dangling too, and `npm run release`
+  // right after a build reuses them as its cache.
+  podman('image', 'prune', '--force', '--filter', 'until=24h');
 }
 
 if (import.meta.main) {
