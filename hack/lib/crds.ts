@@ -20,7 +20,8 @@ export function kubectl(kubeconfig: string, ...args: string[]): string {
 /** Applies crds/ and waits until they serve. */
 export function installCrds(kubeconfig: string): string {
   const dir = join(repoRoot, 'crds');
-  const out = kubectl(kubeconfig, 'apply', '--server-side', '-f', dir);
+  // --force-conflicts: fields another manager set (a Helm install of the chart's crds/) become this checkout's.
+  const out = kubectl(kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', dir);
   kubectl(kubeconfig, 'wait', '--for=condition=Established', '--timeout=30s', '-f', dir);
   // The apply cached discovery from before the CRDs existed; category lookups
   // (`kubectl get fleetwright`) read that cache and would find nothing.

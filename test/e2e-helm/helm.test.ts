@@ -273,12 +273,18 @@ describe(`helm install ${current.chart} --version ${current.version}`, () => {
   });
 });
 
+const FLEETWRIGHT_CRDS = ['browserpools.fleetwright.dev', 'testruns.fleetwright.dev', 'tunnels.fleetwright.dev'];
+/** The BrowserPool CRD's schema as the API server serves it, to tell one release's CRDs from another's. */
+const crdFields = () => JSON.stringify(getJson(['crd', FLEETWRIGHT_CRDS[0] ?? '']));
+
 describe(`helm upgrade from ${previous.version} to ${current.version}`, () => {
   const gate = new Gate();
   let runner: string | undefined;
 
   beforeAll(async () => {
     await removeEverything();
+    // A cluster that never had Fleetwright: the previous release's helm install creates its CRDs.
+    kubectl(['delete', 'crd', ...FLEETWRIGHT_CRDS, '--ignore-not-found', '--wait=true']);
     createNamespaces();
   });
   afterAll(async () => {
@@ -289,11 +295,8 @@ describe(`helm upgrade from ${previous.version} to ${current.version}`, () => {
 
   it(`installs ${previous.version} from the registry, its image pulled by digest`, async () => {
     const installed = Date.now();
-    // The cluster has this tree's CRDs, applied with kubectl as docs/operations.md has users do before an upgrade
-    // (test/cluster-setup.ts): Helm 4 server-side applies a chart's crds/ on install, and the previous
-    // release's would conflict with kubectl's fields. The previous controller runs on them, as it does between
-    // a user's CRD apply and helm upgrade.
-    install(previous, ['--skip-crds']);
+    install(previous);
+    expect(crdFields()).not.toContain('topologySpreadConstraints');
     await waitFor(`the ${previous.version} Deployments to be Available`, () =>
       deploymentDone(controllerName) && deploymentDone(gatewayName) && deploymentDone(reportStoreName),
     { timeoutMs: 180_000, diagnose });
@@ -319,6 +322,10 @@ describe(`helm upgrade from ${previous.version} to ${current.version}`, () => {
 
   it(`upgrades to ${current.version}, and the TestRun finishes with its counts`, async () => {
     const upgraded = Date.now();
+    // As the README has users upgrade: Helm leaves a chart's CRDs as they are, so the new ones go first.
+    kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'],
+      helm(['show', 'crds', current.chart, '--version', current.version, '--plain-http']));
+    expect(crdFields()).toContain('topologySpreadConstraints');
     upgrade(current);
     const image = releasedImage(current);
     await waitFor(`every pod of the release to run ${current.version}`, () => {
