@@ -8,11 +8,13 @@
 // tests run in order, as one user's day: install, samples, a Tunnel session,
 // a lost leader, an upgrade, an uninstall. Then an upgrade from the previous
 // release to this one while a TestRun runs.
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { repoRoot } from '../../hack/lib/paths.ts';
+import { REGISTRY_ADDRESS } from '../../hack/lib/registry.ts';
 import { REPORT_READER_SECRET, REPORT_TOKEN_KEY } from '../../src/contracts/report-store.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { getJson, hasCondition, helm, type KubeObject, kubectl, listJson, type Pod, tryKubectl, waitFor } from './kube.ts';
@@ -70,6 +72,19 @@ async function leaderGauges(): Promise<Record<string, number>> {
 }
 
 const { current, previous } = inject('releases');
+
+describe('npm run release', () => {
+  it('refuses a version the registry already has, naming it, the registry and --overwrite, and pushes nothing', () => {
+    const args = ['--registry', REGISTRY_ADDRESS, '--version', current.version, '--plain-http'];
+    const result = spawnSync(process.execPath, [join(repoRoot, 'hack', 'release.ts'), ...args], { encoding: 'utf8' });
+    expect({ status: result.status, stdout: result.stdout }).toEqual({ status: 1, stdout: '' });
+    expect(result.stderr).toContain(`version ${current.version} is already published in ${REGISTRY_ADDRESS}`);
+    expect(result.stderr).toContain('--overwrite');
+    // Refused before building: what the registry serves is still the release the suite made.
+    const values = helm(['show', 'values', current.chart, '--version', current.version, '--plain-http']);
+    expect(values).toContain(current.digest);
+  });
+});
 
 describe(`helm install ${current.chart} --version ${current.version}`, () => {
   const image = releasedImage(current);
