@@ -15,6 +15,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kill, up } from '../../hack/controlplane.ts';
 import { repoRoot } from '../../hack/lib/paths.ts';
+import type { PodObject } from '../../src/api/builtin.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { TEST_RUN } from '../../src/api/resources.ts';
 import { leaseOf } from '../../src/leasing/lease.ts';
@@ -40,7 +41,7 @@ const TOKEN = randomBytes(16).toString('hex');
 const suiteDir = join(repoRoot, 'test', 'fixtures', 'load-suite');
 const loadSuite = Object.fromEntries(readdirSync(suiteDir).map((f) => [f, readFileSync(join(suiteDir, f), 'utf8')]));
 
-type Shard = { index: number; phase: string; attempts?: number; browserPod?: string };
+type Shard = { index: number; phase: string; attempts?: number; browserPod?: string; runnerPod?: string };
 interface RunObject extends KubeObject {
   status?: { phase?: string; shards?: Shard[]; summary?: Counts; queuePosition?: number };
 }
@@ -126,14 +127,15 @@ const allFinished = (names: string[], timeoutMs = STEP_MS) => eventually(`${name
 const someShardRunning = (names: string[]) => eventually('a shard to run', async () =>
   (await listRuns(names)).some((r) => r.status?.shards?.some((s) => s.phase === 'Running' && s.browserPod)), 120_000, 500);
 
-async function runnerPodCount(run: string): Promise<number> {
+async function runnerPods(run: string): Promise<PodObject[]> {
   const pods = collectionPath({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true }, ns.name);
-  return (await rest().get<{ items: KubeObject[] }>(pods, { labelSelector: `fleetwright.dev/testrun=${run}` })).items.length;
+  return (await rest().get<{ items: PodObject[] }>(pods, { labelSelector: `fleetwright.dev/testrun=${run}` })).items;
 }
 
 /**
- * Every run Failed for its one failing test, with a direct run's counts, and one runner pod per shard: an
- * attempt on a lost browser is stopped and its pod removed, so a shard that ran twice would show two.
+ * Every run Failed for its one failing test, with a direct run's counts, and each shard's runner pod the one
+ * of its last attempt: an earlier attempt's runner is stopped and removed when the controller sees its browser
+ * lost first, or has ended on its own when the runner saw it first (it stays for its logs). None still runs.
  */
 async function expectDirectCounts(runs: RunObject[], { retried }: { retried: boolean }): Promise<void> {
   for (const run of runs) {
@@ -141,7 +143,12 @@ async function expectDirectCounts(runs: RunObject[], { retried }: { retried: boo
     expect(counts(run.status?.summary)).toEqual(direct);
     const attempts = run.status?.shards?.map((s) => s.attempts ?? 0) ?? [];
     if (!retried) expect(attempts).toEqual(Array(SHARDS).fill(1));
-    expect(await runnerPodCount(run.metadata.name ?? '')).toBe(SHARDS);
+    const pods = await runnerPods(run.metadata.name ?? '');
+    const last = new Set(run.status?.shards?.map((shard) => shard.runnerPod));
+    expect(pods.filter((p) => last.has(p.metadata.name))).toHaveLength(SHARDS);
+    const earlierRunning = pods.filter((p) => !last.has(p.metadata.name) && !p.metadata.deletionTimestamp &&
+      !['Succeeded', 'Failed'].includes((p.status as { phase?: string } | undefined)?.phase ?? ''));
+    expect(earlierRunning.map((p) => p.metadata.name)).toEqual([]);
   }
 }
 

@@ -33,7 +33,7 @@ export function useController(
   beforeAll(() => {
     handle.process = new ControllerProcess(
       [
-        `--image=${inject('image')}`, `--watch-namespace=${namespace()}`, '--metrics-bind-address=0', '--health-probe-bind-address=0',
+        `--image=${inject('image')}`, `--watch-namespace=${namespace()}`, '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=0',
         ...extra(),
       ],
       {},
