@@ -102,12 +102,21 @@ describe('a BrowserPool on the real node', () => {
     }
   });
 
+  /** `fleetwright_pool_browsers_removed_total` of the pool for `reason`, from the controller's /metrics. */
+  async function removedBrowsers(reason: string): Promise<number> {
+    const text = await (await fetch(`${await controller.process.url('metrics')}/metrics`)).text();
+    const line = `fleetwright_pool_browsers_removed_total{namespace="${ns.name}",pool="browsers",reason="${reason}"} `;
+    return Number(text.split('\n').find((l) => l.startsWith(line))?.slice(line.length) ?? 0);
+  }
+
   it('scales 3 -> 5 -> 1 with kubectl scale, and the leased browser survives the scale-down', async () => {
     expect(kubectl(['scale', '-n', ns.name, 'browserpool/browsers', '--replicas=5']).status).toBe(0);
     await waitForPool(ns.name, 'browsers', '5 idle', (p) => p.status?.idle === 5);
     const kept = await lease('browsers', 'survivor');
+    const scaledDownBefore = await removedBrowsers('ScaledDown');
     expect(kubectl(['scale', '-n', ns.name, 'browserpool/browsers', '--replicas=1']).status).toBe(0);
     const pool = await waitForPool(ns.name, 'browsers', 'one pod', (p) => p.status?.replicas === 1);
+    expect(await removedBrowsers('ScaledDown') - scaledDownBefore).toBe(4);
     expect(pool.status).toMatchObject({ busy: 1, idle: 0 });
     const pods = (await poolPods(ns.name, 'browsers')).filter((p) => !p.metadata.deletionTimestamp);
     expect(pods.map((p) => p.metadata.name)).toEqual([kept.pod.name]);

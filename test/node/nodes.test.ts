@@ -27,7 +27,7 @@ import {
 } from './pools.ts';
 
 const ns = useNamespace('nodes');
-const controller = useController(() => ns.name);
+useController(() => ns.name);
 const TOKEN = randomBytes(16).toString('hex');
 let gateway: ControllerProcess;
 const opened: Browser[] = [];
@@ -176,13 +176,6 @@ ${poolTunnel('spread', 'spread')}`);
         p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
     }, 120_000, 500);
     expect(Date.now() - notReadyAt).toBeLessThan(60_000);
-    // The pool removed the lost node's browsers, the sessions' at least: the browser of a shard whose runner was
-    // on that node too may be deleted by the TestRun controller first.
-    const metrics = await (await fetch(`${await controller.process.url('metrics')}/metrics`)).text();
-    const removed = new RegExp(`^fleetwright_pool_browsers_removed_total\\{namespace="${ns.name}",pool="spread",reason="NodeLost"\\} (\\d+)$`, 'm');
-    const count = Number(removed.exec(metrics)?.[1] ?? 0);
-    expect(count).toBeGreaterThanOrEqual(sessionsOnSecond);
-    expect(count).toBeLessThanOrEqual(onSecond.size);
 
     const finished = await eventually('both runs to finish', async () => {
       const items = await listRuns(runs);
