@@ -99,14 +99,18 @@ export function waitForPool(
   }, timeoutMs);
 }
 
-export const poolManifest = (name: string, spec: string) => `
+/** A manifest of one of our kinds: `spec` is YAML, indented here under spec:. */
+const manifestOf = (kind: 'BrowserPool' | 'TestRun' | 'Tunnel') => (name: string, spec: string) => `
 apiVersion: fleetwright.dev/v1alpha1
-kind: BrowserPool
-metadata:
-  name: ${name}
+kind: ${kind}
+metadata: { name: ${name} }
 spec:
 ${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
 `;
+
+export const poolManifest = manifestOf('BrowserPool');
+export const tunnelManifest = manifestOf('Tunnel');
+export const testRunManifest = manifestOf('TestRun');
 
 /** `fleetwright gateway` on loopback for one namespace; `url('Tunnels')` gives its address. */
 export function startGateway(namespace: string, replica: string, extra: string[] = []): ControllerProcess {
@@ -123,21 +127,3 @@ export function startGateway(namespace: string, replica: string, extra: string[]
     fleetwrightGateway,
   );
 }
-
-/** A Tunnel manifest: `spec` is YAML, indented here under spec:. */
-export const tunnelManifest = (name: string, spec: string) => `
-apiVersion: fleetwright.dev/v1alpha1
-kind: Tunnel
-metadata: { name: ${name} }
-spec:
-${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
-`;
-
-/** A TestRun manifest: `spec` is YAML, indented here under spec:. */
-export const testRunManifest = (name: string, spec: string) => `
-apiVersion: fleetwright.dev/v1alpha1
-kind: TestRun
-metadata: { name: ${name} }
-spec:
-${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
-`;
