@@ -38,6 +38,7 @@ import { BrowserPoolMetrics } from './metrics.ts';
 import { planPool } from './plan.ts';
 import { browserPod } from './pod.ts';
 import { needsVersionProbe, poolPlaywrightVersions } from './version.ts';
+import { UnseenPods } from './unseen-pods.ts';
 import { browserPodView } from './view.ts';
 
 const POD_REJECTED_RETRY_MS = 30_000;
@@ -85,6 +86,7 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
   let pools: () => BrowserPoolObject[] = () => [];
   let pods: () => PodObject[] = () => [];
   const metrics = new BrowserPoolMetrics(options.registry, () => pools());
+  const unseen = new UnseenPods();
   return defineReconciler<BrowserPoolObject, BrowserPool>({
     name: 'browserpool',
     for: BROWSER_POOL,
@@ -117,9 +119,12 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
       const parsed = parseResource(BrowserPoolResource, pool);
       return Promise.resolve(parsed.ok ? { act: parsed.value } : { stop: refuse(pool, parsed.message, pass) });
     },
-    reconcile: (pool, pass, value) => new PoolPass(pass, pool, options, metrics).reconcile(value),
+    reconcile: (pool, pass, value) => new PoolPass(pass, pool, options, metrics, unseen).reconcile(value),
     // Deleting a pool drains it first: the finalizer goes once no leased browser is left.
-    finalizer: { name: DRAIN_FINALIZER, finalize: (pool, pass) => new PoolPass(pass, pool, options, metrics).drain() },
+    finalizer: {
+      name: DRAIN_FINALIZER,
+      finalize: (pool, pass) => new PoolPass(pass, pool, options, metrics, unseen).drain(),
+    },
   });
 }
 
@@ -148,17 +153,25 @@ class PoolPass {
   private readonly now: Date;
   private readonly networkPolicy: NetworkPolicyConfig | undefined;
   private readonly metrics: BrowserPoolMetrics;
+  private readonly unseen: UnseenPods;
 
-  constructor(pass: ObjectPass, pool: BrowserPoolObject, options: BrowserPoolOptions, metrics: BrowserPoolMetrics) {
+  constructor(
+    pass: ObjectPass,
+    pool: BrowserPoolObject,
+    options: BrowserPoolOptions,
+    metrics: BrowserPoolMetrics,
+    unseen: UnseenPods,
+  ) {
     this.pass = pass;
     this.metrics = metrics;
+    this.unseen = unseen;
     this.pool = pool;
     this.image = options.image;
     this.now = pass.now;
     this.networkPolicy = options.networkPolicy;
-    for (const pod of pass.cache<PodObject>(POD).ownedBy(pool.metadata.uid ?? '')) {
-      if (isControlledBy(pod, pool)) this.pods.set(pod.metadata.name ?? '', pod);
-    }
+    const uid = pool.metadata.uid ?? '';
+    const cached = pass.cache<PodObject>(POD).ownedBy(uid).filter((pod) => isControlledBy(pod, pool));
+    for (const pod of unseen.overlay(uid, cached, this.now)) this.pods.set(pod.metadata.name ?? '', pod);
   }
 
   private get request(): Request {
@@ -355,6 +368,7 @@ class PoolPass {
     try {
       await this.pass.rest.request('DELETE', objectPath(POD, { namespace: this.request.namespace, name }), { body });
       this.pods.delete(name);
+      this.unseen.deleted(this.pool.metadata.uid ?? '', pod, this.now);
       return true;
     } catch (err) {
       if (isNotFound(err) || isConflict(err)) return false;
@@ -372,7 +386,10 @@ class PoolPass {
     for (let i = 0; i < count; i++) {
       const body = browserPod(identity, value.spec, this.image, `/pw-${randomBytes(16).toString('hex')}`);
       try {
-        await this.pass.rest.create(`/api/v1/namespaces/${encodeURIComponent(this.request.namespace)}/pods`, body);
+        const created = await this.pass.rest.create<PodObject>(
+          `/api/v1/namespaces/${encodeURIComponent(this.request.namespace)}/pods`, body,
+        );
+        this.unseen.created(identity.uid, created, this.now);
       } catch (err) {
         const code = statusCode(err);
         if (code !== 403 && code !== 422) throw err;
