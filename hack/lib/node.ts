@@ -370,7 +370,10 @@ export async function upNode(layout: NodeLayout, options: NodeOptions): Promise<
   else mirrorFirstNodeImages(layout, options.log);
   const kubelet = daemon(layout, 'kubelet');
   const args = writeKubeletConfig(layout, options.pki, options.kubeconfigOf);
+  // Built first (once per pin; CoreDNS takes minutes cold): the deadlines below are for starting, not building.
   const binary = ensureBinary('kubelet', options.log);
+  const kubeProxyBinary = ensureBinary('kube-proxy', options.log);
+  const corednsBinary = layout === FIRST_NODE ? ensureBinary('coredns', options.log) : undefined;
   // Heartbeats have whole seconds; anything from this second on is from the new kubelet.
   const since = new Date(Math.floor(Date.now() / 1000) * 1000);
   startOnNode(layout, kubelet, binary, args);
@@ -390,12 +393,12 @@ export async function upNode(layout: NodeLayout, options: NodeOptions): Promise<
     await sleep(250);
   }
   const kubeProxy = daemon(layout, 'kube-proxy');
-  startOnNode(layout, kubeProxy, ensureBinary('kube-proxy', options.log), writeKubeProxyConfig(layout, options.pki, options.kubeconfigOf));
+  startOnNode(layout, kubeProxy, kubeProxyBinary, writeKubeProxyConfig(layout, options.pki, options.kubeconfigOf));
   const services: [Managed, () => Promise<boolean>, string][] = [
     [kubeProxy, () => httpOk(`http://${layout.kubeProxyHealthz}/healthz`), 'did not sync its rules'],
   ];
-  if (layout === FIRST_NODE) {
-    startDetached(coredns, ensureBinary('coredns', options.log), writeCorefile());
+  if (corednsBinary) {
+    startDetached(coredns, corednsBinary, writeCorefile());
     services.push([coredns, () => httpOk(`http://${COREDNS_READY}/ready`), `did not serve ${CLUSTER_DOMAIN}`]);
   }
   for (const [m, ready, failure] of services) {
