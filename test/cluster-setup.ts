@@ -49,20 +49,26 @@ export async function setupCluster(project: TestProject, options: { node: boolea
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const cluster = await up(log, { node: options.node });
-  installCrds(cluster.kubeconfig);
-  project.provide('kubeconfig', cluster.kubeconfig);
-  project.provide('kubectl', ensureTool('kubectl'));
-  await applyChartRbac(cluster.kubeconfig, release);
-  const identities = { 'controller': 'controllerKubeconfig', 'gateway': 'gatewayKubeconfig', 'report-store': 'reportStoreKubeconfig' } as const;
-  for (const [component, key] of Object.entries(identities) as [Component, (typeof identities)[Component]][]) {
-    project.provide(key, writeKubeconfigAs(cluster.kubeconfig, release, component, join(stateDir, `${component}.kubeconfig`)));
-  }
-  if (options.projectImage) project.provide('image', ensureProjectImage(log));
-
-  return async () => {
+  const stop = async () => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (startedHere) await down(log);
   };
+  // A setup that fails gets no teardown from vitest: what it started is stopped here.
+  try {
+    const cluster = await up(log, { node: options.node });
+    installCrds(cluster.kubeconfig);
+    project.provide('kubeconfig', cluster.kubeconfig);
+    project.provide('kubectl', ensureTool('kubectl'));
+    await applyChartRbac(cluster.kubeconfig, release);
+    const identities = { 'controller': 'controllerKubeconfig', 'gateway': 'gatewayKubeconfig', 'report-store': 'reportStoreKubeconfig' } as const;
+    for (const [component, key] of Object.entries(identities) as [Component, (typeof identities)[Component]][]) {
+      project.provide(key, writeKubeconfigAs(cluster.kubeconfig, release, component, join(stateDir, `${component}.kubeconfig`)));
+    }
+    if (options.projectImage) project.provide('image', ensureProjectImage(log));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return stop;
 }
