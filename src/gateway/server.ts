@@ -121,6 +121,8 @@ export class Gateway {
   private readonly proxy = createProxyServer({ xfwd: false, changeOrigin: true });
   private readonly relays = new Set<OpenSession>();
   private readonly waiting = new Set<AbortController>();
+  /** Connections from their lease to their give-back (withBrowser). */
+  private readonly connections = new Set<Promise<void>>();
   private draining = false;
   /** /healthz and /readyz, beside the Tunnels: 503 while the caches sync and once draining. */
   private readonly probes = servingProbes(() => this.deps.state.ready, () => this.draining);
@@ -168,6 +170,7 @@ export class Gateway {
     for (const r of this.relays) r.close(CLOSE.goingAway, 'the gateway is shutting down: reconnect');
     await Promise.all([...this.relays].map((r) => r.done));
     this.server.closeAllConnections();
+    await Promise.all(this.connections);
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -294,7 +297,24 @@ export class Gateway {
    * Counts the connection in, leases a browser for it (waiting up to the
    * Tunnel's queueTimeoutSeconds), runs `use`, and gives the browser back.
    */
-  private async withBrowser(
+  /**
+   * Leases a browser for a connection, uses it and gives it back. A drain waits for every one of these: a
+   * process that exited before a give-back finished would leave its browser leased to nobody.
+   */
+  private withBrowser(
+    admitted: Admitted,
+    abort: AbortController,
+    use: (browser: LeasedBrowser, session: string) => Promise<ConnectionResult>,
+    refuse: (rejection: Rejection) => void,
+  ): Promise<void> {
+    const connection = this.leaseUseAndRelease(admitted, abort, use, refuse);
+    this.connections.add(connection);
+    const forget = () => this.connections.delete(connection);
+    connection.then(forget, forget);
+    return connection;
+  }
+
+  private async leaseUseAndRelease(
     admitted: Admitted,
     abort: AbortController,
     use: (browser: LeasedBrowser, session: string) => Promise<ConnectionResult>,

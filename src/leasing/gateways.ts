@@ -1,8 +1,9 @@
 // Gateway replicas' heartbeat Leases (contracts/gateway-heartbeat.ts): the
 // one a replica writes, what a reader gets from one, and whether the process
 // a browser lease names still lives.
-import { LEASE, type LeaseObject } from '../api/builtin.ts';
+import { LEASE, type LeaseObject, type PodObject } from '../api/builtin.ts';
 import { type KubeObject, microTime } from '../api/meta.ts';
+import { POOL_LABEL } from '../contracts/browser-lease.ts';
 import {
   GATEWAY_REPLICA_LABEL,
   GatewayReport,
@@ -11,6 +12,7 @@ import {
   REPORT_ANNOTATION,
 } from '../contracts/gateway-heartbeat.ts';
 import type { ObjectRef } from './acquire.ts';
+import { leaseOf } from './lease.ts';
 
 /** A gateway replica's heartbeat: a Lease object labelled GATEWAY_REPLICA_LABEL. */
 export type ReplicaLease = LeaseObject;
@@ -48,6 +50,25 @@ export function reportOf(lease: KubeObject): GatewayReport | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The pools (`namespace/name`) a gateway replica's heartbeat Lease concerns: those its report says it holds
+ * browsers of, and those of `leasedPods` leased to it. A replica that stopped or died between closing a session
+ * and giving the browser back reports that pool no more, yet the pool must take the browser back when it goes.
+ */
+export function poolsOfReplica(lease: KubeObject, leasedPods: PodObject[]): string[] {
+  if (lease.metadata.labels?.[GATEWAY_REPLICA_LABEL] !== 'true') return [];
+  const pools = new Set(reportOf(lease)?.pools);
+  for (const pod of leasedPods) {
+    const holder = leaseOf(pod)?.holder;
+    const replica = holder === undefined ? undefined : gatewayOfHolder(holder)?.replica;
+    const pool = pod.metadata.labels?.[POOL_LABEL];
+    if (pool && replica && replica.namespace === lease.metadata.namespace && replica.name === lease.metadata.name) {
+      pools.add(`${pod.metadata.namespace}/${pool}`);
+    }
+  }
+  return [...pools].sort();
 }
 
 /** When the replica counts as dead unless it renews (epoch ms); NaN for an unreadable renewTime. */

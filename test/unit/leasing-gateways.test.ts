@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { connectionHolder, gatewayOfHolder } from '../../src/contracts/gateway-heartbeat.ts';
-import { gatewayHolderLiveness, type ReplicaLease } from '../../src/leasing/gateways.ts';
+import type { PodObject } from '../../src/api/builtin.ts';
+import { gatewayHolderLiveness, poolsOfReplica, replicaLease, type ReplicaLease } from '../../src/leasing/gateways.ts';
 
 const replica = { namespace: 'fleetwright-system', name: 'gateway-7d9f-abcde' };
 const now = new Date('2026-12-05T10:00:00Z');
@@ -41,5 +42,31 @@ describe('gateway connection holders', () => {
 
   it('say nothing of holders that are not gateway connections', () => {
     expect(gatewayHolderLiveness('run-uid/0/1', () => undefined, now)).toBeUndefined();
+  });
+});
+
+describe('the pools a replica\'s heartbeat wakes', () => {
+  const leasedTo = (namespace: string, pool: string, holder: string): PodObject => ({
+    metadata: {
+      namespace,
+      name: `${pool}-x`,
+      labels: { 'fleetwright.dev/pool': pool, 'fleetwright.dev/state': 'leased' },
+      annotations: { 'fleetwright.dev/lease': JSON.stringify({ holder, kind: 'Tunnel', ref: `${namespace}/t`, since: now.toISOString() }) },
+    },
+  });
+  const mine = connectionHolder(replica, 'gateway-7d9f-abcde_1111', 'c0ffee');
+  const other = connectionHolder({ ...replica, name: 'gateway-7d9f-fghij' }, 'gateway-7d9f-fghij_1111', 'c0ffee');
+
+  it('are those it reports, and those with a browser leased to it that its last report no longer names', () => {
+    const report = { tunnels: {}, pools: ['team-a/chromium'] };
+    const lease = replicaLease(replica, 'gateway-7d9f-abcde_1111', report, now, 1);
+    const pods = [leasedTo('team-b', 'chrome', mine), leasedTo('team-c', 'edge', other), leasedTo('team-d', 'x', 'run-uid/0/1')];
+    expect(poolsOfReplica(lease, pods)).toEqual(['team-a/chromium', 'team-b/chrome']);
+    expect(poolsOfReplica(replicaLease(replica, 'gateway-7d9f-abcde_1111', { tunnels: {}, pools: [] }, now), pods))
+      .toEqual(['team-b/chrome']);
+  });
+
+  it('are none for a Lease that is not a replica\'s heartbeat', () => {
+    expect(poolsOfReplica(heartbeat('gateway-7d9f-abcde_1111', now.toISOString()), [leasedTo('team-b', 'chrome', mine)])).toEqual([]);
   });
 });

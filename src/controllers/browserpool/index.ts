@@ -23,7 +23,7 @@ import { isLeasable, leaseOf, reclaimReason } from '../../leasing/lease.ts';
 import { nodeLost, nodeReadiness } from '../../leasing/nodes.ts';
 import { isExpired, type LeaseRequest, queueOrder, requestedLease } from '../../leasing/requests.ts';
 import { parseResource } from '../../api/validate.ts';
-import { gatewayHolderLiveness, type ReplicaLease, reportOf } from '../../leasing/gateways.ts';
+import { gatewayHolderLiveness, poolsOfReplica, type ReplicaLease } from '../../leasing/gateways.ts';
 import { findCondition, removeCondition, setCondition } from '../../runtime/conditions.ts';
 import { type Controller, generationChanged } from '../../runtime/controller.ts';
 import { defineReconciler, type ObjectPass, type Outcome } from '../../runtime/reconciler.ts';
@@ -85,6 +85,7 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
   // The gauges read the pool cache at scrape time; the frame hands it over once at start.
   let pools: () => BrowserPoolObject[] = () => [];
   let pods: () => PodObject[] = () => [];
+  let leasedPods: () => PodObject[] = () => [];
   const metrics = new BrowserPoolMetrics(options.registry, () => pools());
   const unseen = new UnseenPods();
   return defineReconciler<BrowserPoolObject, BrowserPool>({
@@ -99,7 +100,7 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
         map: (obj) => {
           const pool = obj.metadata.labels?.[POOL_LABEL];
           if (pool && obj.metadata.labels?.[REQUEST_LABEL]) return [{ namespace: obj.metadata.namespace ?? '', name: pool }];
-          return (reportOf(obj)?.pools ?? []).map(parseKey);
+          return poolsOfReplica(obj, leasedPods()).map(parseKey);
         },
       },
       // A lease holder that goes away frees its browser at once. Only its existence and its pools count here:
@@ -114,6 +115,7 @@ export function browserPoolController(options: BrowserPoolOptions): Controller {
     setup: (cache) => {
       pools = () => cache<BrowserPoolObject>(BROWSER_POOL).list();
       pods = () => cache<PodObject>(POD).list();
+      leasedPods = () => cache<PodObject>(POD).list({ labels: { [STATE_LABEL]: 'leased' } });
     },
     observe: (pool, pass) => {
       const parsed = parseResource(BrowserPoolResource, pool);
