@@ -294,10 +294,6 @@ export class Gateway {
   }
 
   /**
-   * Counts the connection in, leases a browser for it (waiting up to the
-   * Tunnel's queueTimeoutSeconds), runs `use`, and gives the browser back.
-   */
-  /**
    * Leases a browser for a connection, uses it and gives it back. A drain waits for every one of these: a
    * process that exited before a give-back finished would leave its browser leased to nobody.
    */
@@ -314,6 +310,10 @@ export class Gateway {
     return connection;
   }
 
+  /**
+   * Counts the connection in, leases a browser for it (waiting up to the
+   * Tunnel's queueTimeoutSeconds), runs `use`, and gives the browser back.
+   */
   private async leaseUseAndRelease(
     admitted: Admitted,
     abort: AbortController,

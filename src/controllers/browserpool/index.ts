@@ -37,8 +37,8 @@ import { readPlaywrightVersions } from './agent.ts';
 import { BrowserPoolMetrics } from './metrics.ts';
 import { planPool } from './plan.ts';
 import { browserPod } from './pod.ts';
-import { needsVersionProbe, poolPlaywrightVersions } from './version.ts';
 import { UnseenPods } from './unseen-pods.ts';
+import { needsVersionProbe, poolPlaywrightVersions } from './version.ts';
 import { browserPodView } from './view.ts';
 
 const POD_REJECTED_RETRY_MS = 30_000;
