@@ -22,7 +22,7 @@ import { leaseOf } from '../../src/leasing/lease.ts';
 import { collectionPath } from '../../src/runtime/resource.ts';
 import { GATEWAY_REPLICA_LABEL, GatewayReport, REPORT_ANNOTATION } from '../../src/contracts/gateway-heartbeat.ts';
 import { kubectl, useNamespace } from '../integration/helpers.ts';
-import { ControllerProcess, eventually, fleetwrightController, rest } from '../integration/runtime/support.ts';
+import { ControllerProcess, eventually, fleetwrightController, type LogLine, rest } from '../integration/runtime/support.ts';
 import { type Counts, runDirectly } from './direct-run.ts';
 import { handshake } from './handshake.ts';
 import { apply, deleteFleetwrightObjects, poolManifest, poolPods, startGateway, tunnelManifest, waitForPool } from './pools.ts';
@@ -53,6 +53,8 @@ let direct: Counts;
 
 // Two controllers with leader election, as the chart runs them (the chart's ServiceAccount, its Lease).
 const controllers: ControllerProcess[] = [];
+/** When the API server was killed, and when it answered /readyz again. */
+let apiServerRestart: { from: number; ready: number } | undefined;
 const startController = () => {
   const c = new ControllerProcess([
     `--image=${inject('image')}`, `--watch-namespace=${ns.name}`, '--metrics-bind-address=0', '--health-probe-bind-address=0',
@@ -249,9 +251,11 @@ describe('faults under load', { timeout: STEP_MS + 60_000 }, () => {
 
   it('a restart of the API server: runs and sessions carry on', () =>
     carriesOn('apiserver', async () => {
+      const from = Date.now();
       await kill('kube-apiserver');
       await sleep(2_000);
       await up(() => undefined, { node: true });
+      apiServerRestart = { from, ready: Date.now() };
       // The leader keeps its Lease through a short outage (renew deadline 10 s); if it lost it, it exited.
       await eventually('a controller to lead', async () => {
         keepTwoControllers();
@@ -358,7 +362,16 @@ describe('faults under load', { timeout: STEP_MS + 60_000 }, () => {
   });
 
   it('logged no reconcile errors in any controller', () => {
-    const errors = controllers.flatMap((c) => c.lines).filter((l) => l.level === 'error' && l.msg !== 'leader election lost');
+    // Until its /readyz answers, a restarted API server may refuse (403: its RBAC caches are still filling) or
+    // fail what the controllers send it as they reconnect; they retry, and the runs' counts above show nothing lost.
+    const restarting = (l: LogLine) => {
+      const at = Date.parse(l.time);
+      const code = (l.err as { code?: number } | undefined)?.code;
+      return apiServerRestart !== undefined && at >= apiServerRestart.from && at <= apiServerRestart.ready &&
+        (code === undefined || code === 403 || code >= 500);
+    };
+    const errors = controllers.flatMap((c) => c.lines)
+      .filter((l) => l.level === 'error' && l.msg !== 'leader election lost' && !restarting(l));
     expect(errors).toEqual([]);
   });
 
