@@ -39,6 +39,11 @@ export const ShardSummary = z.object({
   report: z.enum(['uploaded', 'failed']).optional(),
   /** Why the upload failed, in one short line (the store's answer or the network error). */
   reportError: z.string().optional(),
+  /**
+   * Set by the runner when Playwright failed and its browser no longer answered afterwards: what the browser
+   * did instead. The failures are then the browser's loss, not the suite's, and the shard is retried.
+   */
+  browserLost: z.string().optional(),
   /** Projects of the suite the runner left out because their browser is not the pool's; set by the runner. */
   projectsNotRun: z.array(ProjectNotRun).optional(),
 });
@@ -94,6 +99,7 @@ export function fitSummary(summary: ShardSummary, options: FitOptions = {}): Sha
         }
       : {}),
     ...(summary.reportError !== undefined ? { reportError: clip(summary.reportError, maxText) } : {}),
+    ...(summary.browserLost !== undefined ? { browserLost: clip(summary.browserLost, maxText) } : {}),
   };
   while (fitted.failures.length > 0 && bytes(fitted) > maxBytes) {
     fitted.failures.pop();

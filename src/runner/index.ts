@@ -19,6 +19,7 @@ import { fitSummary } from '../contracts/shard-summary.ts';
 import { DEPENDENCIES_FAILED, runnerFailureMessage } from '../contracts/runner-failure.ts';
 import { DEPENDENCY_CACHE_URL_ENV, REPORT_TOKEN_FILE_ENV, REPORT_UPLOAD_URL_ENV } from '../contracts/report-store.ts';
 import { DEFAULT_TERMINATION_LOG, TERMINATION_LOG_ENV, terminationLogOf } from '../contracts/termination.ts';
+import { browserGone } from './browser-probe.ts';
 import { DependenciesError, installDependencies } from './install.ts';
 import { progressPort, serveProgress } from './progress.ts';
 import { projectsForPool } from './projects.ts';
@@ -141,6 +142,14 @@ export async function runRunner(args: string[], env: NodeJS.ProcessEnv = process
       child.once('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
     });
     if (notRun.length > 0) amendSummary(terminationLog, (summary) => ({ ...summary, projectsNotRun: notRun }));
+    const endpoint = env.PW_TEST_CONNECT_WS_ENDPOINT;
+    if (code !== 0 && stoppedAt === undefined && endpoint) {
+      const gone = await browserGone(endpoint);
+      if (gone) {
+        log.warn({ reason: gone }, 'the browser no longer answers: the failures are its loss, for the controller to retry');
+        amendSummary(terminationLog, (summary) => (summary.status === 'passed' ? summary : { ...summary, browserLost: gone }));
+      }
+    }
     if (upload) {
       // Told to stop: only what is left of the grace period.
       const budget = stoppedAt === undefined ? UPLOAD_BUDGET_MS : stoppedAt + STOPPING_BUDGET_MS - Date.now();

@@ -172,6 +172,8 @@ describe('fleetwright runner', () => {
     expect(code).toBe(1);
     expect(counts(summary)).toEqual(whole);
     expect(summary).toMatchObject({ status: 'failed', truncated: 0, errors: [] });
+    // Its browser still answered after the failures: they are the suite's.
+    expect(summary.browserLost).toBeUndefined();
     expect(summary.failures).toEqual([
       { title: 'a.spec.ts:19 › home page › fails on purpose: expects a total the page does not show', error: 'Error: deliberate failure' },
       { title: 'b.spec.ts:19 › sign-up form › fails on purpose: finds no such button', error: 'Error: deliberate failure' },
@@ -373,6 +375,22 @@ describe('fleetwright runner', () => {
         store.close();
       }
     });
+
+  it('says its browser is lost when the browser is gone after failed tests, for the controller to retry', { timeout: 60_000 }, async () => {
+    const doomed = await chromium.launchServer({ executablePath: '/usr/bin/chromium', host: '127.0.0.1', port: 0, args: ['--no-sandbox'] });
+    const { port } = new URL(doomed.wsEndpoint());
+    let closed: Promise<void> | undefined;
+    // Once the first test has passed, as a browser whose node crashes mid-run.
+    const { code, summary } = await runner('lost', [], fixture, (stdout) => {
+      if (!closed && /✓/.test(stdout)) closed = doomed.close();
+    }, { PW_TEST_CONNECT_WS_ENDPOINT: doomed.wsEndpoint() });
+    await closed;
+
+    expect(closed).toBeDefined();
+    expect(code).toBe(1);
+    expect(summary.status).toBe('failed');
+    expect(summary.browserLost).toBe(`127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`);
+  });
 
   it('stops Playwright gracefully on SIGTERM, so the summary still says what happened', { timeout: 60_000 }, async () => {
     let sent = false;

@@ -138,7 +138,7 @@ export class ShardPass {
         return;
       }
       case 'discardBrowser':
-        pass.log.warn({ shard: index, pod: action.browser }, 'deleting the browser of a runner on a lost node: it may still drive it');
+        pass.log.warn({ shard: index, pod: action.browser }, `deleting the browser: ${action.why}`);
         return deletePod(pass, action.browser);
       case 'retry':
         this.deps.metrics.retried(action.reason);

@@ -54,7 +54,7 @@ export type ShardAction =
   { type: 'createRunner'; attempt: number; browser: BrowserView } |
   { type: 'deleteRunner'; name: string } |
   { type: 'releaseBrowser'; attempt: number; browser: string } |
-  { type: 'discardBrowser'; browser: string } |
+  { type: 'discardBrowser'; browser: string; why: string } |
   { type: 'event'; kind: 'Normal' | 'Warning'; reason: string; note: string } |
   { type: 'retry'; reason: string };
 
@@ -135,7 +135,10 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
     const finished = runner?.phase === 'Succeeded' || runner?.phase === 'Failed';
     // A running shard needs its browser; a finished one only must not have lost it (a browser no longer
     // held is one this controller handed back after recording the result, and a restart lost the record).
-    const browserLost = finished ? browser?.lost === true : !browser || browser.lost;
+    // A runner whose tests failed may have found its browser gone before this controller can see it: a lost
+    // node's pods look Running until the node turns NotReady.
+    const lostForRunner = finished ? runner?.summary?.browserLost : undefined;
+    const browserLost = (finished ? browser?.lost === true : !browser || browser.lost) || lostForRunner !== undefined;
     // A runner on a lost node may still be running, cut off from the API server: the attempt is over for
     // this controller, and the browser it may still be driving goes to nobody else.
     const runnerLost = runner !== undefined && !finished && runner.nodeLost !== undefined;
@@ -156,9 +159,10 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
     }
 
     // An infrastructure failure: retried on another browser while retries last.
+    const found = lostForRunner !== undefined ? ` (the runner found: ${lostForRunner})` : '';
     let failure: string;
     if (!runner) failure = `runner pod ${status.runnerPod ?? ''} was deleted`;
-    else if (browserLost) failure = `browser pod ${browser?.name ?? status.browserPod ?? ''} was lost`;
+    else if (browserLost) failure = `browser pod ${browser?.name ?? status.browserPod ?? ''} was lost${found}`;
     else if (runnerLost) failure = `runner pod ${runner.name} was on a lost node: ${runner.nodeLost}`;
     else if (runner.infraReason) failure = `runner pod ${runner.name} stopped: ${runner.infraReason}`;
     else if (runner.sourceError) failure = `runner pod ${runner.name} could not fetch the tests: ${runner.sourceError}`;
@@ -167,8 +171,13 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
       failure = `runner pod ${runner.name} exited with code ${runner.exitCode ?? '?'} and no summary${output}`;
     }
     if (runner && !finished) actions.push({ type: 'deleteRunner', name: runner.name });
-    if (browser && !browserLost) {
-      actions.push(runnerLost ? { type: 'discardBrowser', browser: browser.name } : { type: 'releaseBrowser', attempt, browser: browser.name });
+    if (browser && !browser.lost) {
+      // A runner on a lost node may still drive its browser; a browser its runner could not reach is no use to
+      // the next holder either. Deleted, the pool replaces it.
+      const { name } = browser;
+      if (runnerLost) actions.push({ type: 'discardBrowser', browser: name, why: 'its runner is on a lost node and may still drive it' });
+      else if (found) actions.push({ type: 'discardBrowser', browser: name, why: 'its runner could not reach it' });
+      else actions.push({ type: 'releaseBrowser', attempt, browser: name });
     }
     if (attempt > retries) {
       const message = `attempt ${attempt} failed: ${failure}; no retries left (retries: ${retries})`;

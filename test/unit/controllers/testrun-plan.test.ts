@@ -77,6 +77,24 @@ describe('planShard', () => {
     expect(plan.status).toEqual({ index: 2, phase: 'Pending', attempts: 1, message: 'attempt 1 failed: browser pod chromium-a was lost; retrying' });
   });
 
+  it('retries a shard whose runner found its browser gone after failing, before the browser pod looks lost', () => {
+    // The browser's node crashed: its pod still looks Running, and the runner's tests failed without it.
+    const found = '10.244.1.7:3000: connect ECONNREFUSED 10.244.1.7:3000';
+    const plan = planShard(observe({
+      status: { index: 2, phase: 'Running', attempts: 1, runnerPod: 'run-2-1', browserPod: 'chromium-a' },
+      runners: new Map([[1, runner(1, { phase: 'Failed', exitCode: 1, summary: { ...summary(2), browserLost: found } })]]),
+      browserOf: (a) => (a === 1 ? browser : undefined),
+    }), 2);
+    const message = `attempt 1 failed: browser pod chromium-a was lost (the runner found: ${found}); retrying`;
+    expect(plan.actions).toEqual([
+      { type: 'discardBrowser', browser: 'chromium-a', why: 'its runner could not reach it' },
+      { type: 'retry', reason: 'BrowserLost' },
+      { type: 'event', kind: 'Warning', reason: 'ShardRetried', note: `shard 2: ${message}` },
+      { type: 'requestBrowser', attempt: 2 },
+    ]);
+    expect(plan.status).toEqual({ index: 2, phase: 'Pending', attempts: 1, message });
+  });
+
   it('retries a shard whose runner is on a lost node, and deletes its browser rather than hand it to another', () => {
     const lost = 'node fw-node2 is NotReady (Ready=Unknown, NodeStatusUnknown)';
     const plan = planShard(observe({
@@ -87,7 +105,7 @@ describe('planShard', () => {
     const message = `attempt 1 failed: runner pod run-2-1 was on a lost node: ${lost}; retrying`;
     expect(plan.actions).toEqual([
       { type: 'deleteRunner', name: 'run-2-1' },
-      { type: 'discardBrowser', browser: 'chromium-a' },
+      { type: 'discardBrowser', browser: 'chromium-a', why: 'its runner is on a lost node and may still drive it' },
       { type: 'retry', reason: 'NodeLost' },
       { type: 'event', kind: 'Warning', reason: 'ShardRetried', note: `shard 2: ${message}` },
       { type: 'requestBrowser', attempt: 2 },
