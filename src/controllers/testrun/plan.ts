@@ -176,7 +176,7 @@ export function planShard(shard: ShardObservation, retries: number): ShardPlan {
       // the next holder either. Deleted, the pool replaces it.
       const { name } = browser;
       if (runnerLost) actions.push({ type: 'discardBrowser', browser: name, why: 'its runner is on a lost node and may still drive it' });
-      else if (found) actions.push({ type: 'discardBrowser', browser: name, why: 'its runner could not reach it' });
+      else if (lostForRunner !== undefined) actions.push({ type: 'discardBrowser', browser: name, why: 'its runner could not reach it' });
       else actions.push({ type: 'releaseBrowser', attempt, browser: name });
     }
     if (attempt > retries) {
